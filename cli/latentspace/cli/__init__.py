@@ -1,0 +1,1 @@
+"""The latent command line: index, serve, and client commands."""

@@ -1,0 +1,381 @@
+from google.protobuf import struct_pb2 as _struct_pb2
+from latentspace_client._generated.latentspace.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class InterpolationMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INTERPOLATION_METHOD_UNSPECIFIED: _ClassVar[InterpolationMethod]
+    INTERPOLATION_METHOD_SLERP: _ClassVar[InterpolationMethod]
+    INTERPOLATION_METHOD_LERP: _ClassVar[InterpolationMethod]
+INTERPOLATION_METHOD_UNSPECIFIED: InterpolationMethod
+INTERPOLATION_METHOD_SLERP: InterpolationMethod
+INTERPOLATION_METHOD_LERP: InterpolationMethod
+
+class CollectionInfo(_message.Message):
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODALITIES_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model: str
+    dimension: int
+    metric: str
+    index_kind: str
+    count: int
+    modalities: _containers.RepeatedScalarFieldContainer[_types_pb2.Modality]
+    fingerprint: str
+    sequence: int
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class CreateCollectionRequest(_message.Message):
+    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    IF_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    model: str
+    dimension: int
+    index_kind: str
+    if_not_exists: bool
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ...) -> None: ...
+
+class ListCollectionsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListCollectionsResponse(_message.Message):
+    __slots__ = ("collections",)
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
+    def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ...) -> None: ...
+
+class DescribeCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DropCollectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class UpsertItem(_message.Message):
+    __slots__ = ("id", "text", "image", "vector", "payload", "content_ref")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_REF_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    text: str
+    image: bytes
+    vector: _types_pb2.Vector
+    payload: _struct_pb2.Struct
+    content_ref: str
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content_ref: _Optional[str] = ...) -> None: ...
+
+class UpsertRequest(_message.Message):
+    __slots__ = ("collection", "items")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    items: _containers.RepeatedCompositeFieldContainer[UpsertItem]
+    def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UpsertItem, _Mapping]]] = ...) -> None: ...
+
+class UpsertResponse(_message.Message):
+    __slots__ = ("upserted", "sequence")
+    UPSERTED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    upserted: int
+    sequence: int
+    def __init__(self, upserted: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("collection", "ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ("deleted", "sequence")
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    deleted: int
+    sequence: int
+    def __init__(self, deleted: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class GetRequest(_message.Message):
+    __slots__ = ("collection", "ids", "with_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    with_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ("items", "missing")
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    items: _containers.RepeatedCompositeFieldContainer[_types_pb2.Item]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, items: _Optional[_Iterable[_Union[_types_pb2.Item, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class StatsResponse(_message.Message):
+    __slots__ = ("collections", "loaded_models", "uptime_seconds", "version")
+    COLLECTIONS_FIELD_NUMBER: _ClassVar[int]
+    LOADED_MODELS_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    collections: _containers.RepeatedCompositeFieldContainer[CollectionInfo]
+    loaded_models: _containers.RepeatedScalarFieldContainer[str]
+    uptime_seconds: float
+    version: str
+    def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ..., loaded_models: _Optional[_Iterable[str]] = ..., uptime_seconds: _Optional[float] = ..., version: _Optional[str] = ...) -> None: ...
+
+class EncodeRequest(_message.Message):
+    __slots__ = ("collection", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class EncodedPoint(_message.Message):
+    __slots__ = ("vector", "modality")
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    vector: _types_pb2.Vector
+    modality: _types_pb2.Modality
+    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ...) -> None: ...
+
+class EncodeResponse(_message.Message):
+    __slots__ = ("points",)
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[EncodedPoint]
+    def __init__(self, points: _Optional[_Iterable[_Union[EncodedPoint, _Mapping]]] = ...) -> None: ...
+
+class SearchOptions(_message.Message):
+    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params")
+    K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
+    SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    k: int
+    filter: _types_pb2.Filter
+    exclude_ids: _containers.RepeatedScalarFieldContainer[str]
+    score_threshold: float
+    with_vectors: bool
+    params: _types_pb2.SearchParams
+    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ...) -> None: ...
+
+class SearchRequest(_message.Message):
+    __slots__ = ("collection", "query", "options")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    query: _types_pb2.Query
+    options: SearchOptions
+    def __init__(self, collection: _Optional[str] = ..., query: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class SearchResponse(_message.Message):
+    __slots__ = ("hits",)
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
+    def __init__(self, hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+
+class SearchBatchRequest(_message.Message):
+    __slots__ = ("collection", "queries", "options")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    options: SearchOptions
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ..., options: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class SearchBatchResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SearchResponse]
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResponse, _Mapping]]] = ...) -> None: ...
+
+class QueryPair(_message.Message):
+    __slots__ = ("a", "b")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    a: _types_pb2.Query
+    b: _types_pb2.Query
+    def __init__(self, a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ...) -> None: ...
+
+class DistanceRequest(_message.Message):
+    __slots__ = ("collection", "pairs")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    pairs: _containers.RepeatedCompositeFieldContainer[QueryPair]
+    def __init__(self, collection: _Optional[str] = ..., pairs: _Optional[_Iterable[_Union[QueryPair, _Mapping]]] = ...) -> None: ...
+
+class Distance(_message.Message):
+    __slots__ = ("cosine", "angular", "euclidean", "cross_modal", "a_modality", "b_modality")
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    ANGULAR_FIELD_NUMBER: _ClassVar[int]
+    EUCLIDEAN_FIELD_NUMBER: _ClassVar[int]
+    CROSS_MODAL_FIELD_NUMBER: _ClassVar[int]
+    A_MODALITY_FIELD_NUMBER: _ClassVar[int]
+    B_MODALITY_FIELD_NUMBER: _ClassVar[int]
+    cosine: float
+    angular: float
+    euclidean: float
+    cross_modal: bool
+    a_modality: _types_pb2.Modality
+    b_modality: _types_pb2.Modality
+    def __init__(self, cosine: _Optional[float] = ..., angular: _Optional[float] = ..., euclidean: _Optional[float] = ..., cross_modal: _Optional[bool] = ..., a_modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., b_modality: _Optional[_Union[_types_pb2.Modality, str]] = ...) -> None: ...
+
+class DistanceResponse(_message.Message):
+    __slots__ = ("distances",)
+    DISTANCES_FIELD_NUMBER: _ClassVar[int]
+    distances: _containers.RepeatedCompositeFieldContainer[Distance]
+    def __init__(self, distances: _Optional[_Iterable[_Union[Distance, _Mapping]]] = ...) -> None: ...
+
+class DistanceMatrixRequest(_message.Message):
+    __slots__ = ("collection", "rows", "columns")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    rows: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    columns: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ..., columns: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class DistanceMatrixResponse(_message.Message):
+    __slots__ = ("rows", "columns", "cosine", "angular", "euclidean", "cross_modal")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    ANGULAR_FIELD_NUMBER: _ClassVar[int]
+    EUCLIDEAN_FIELD_NUMBER: _ClassVar[int]
+    CROSS_MODAL_FIELD_NUMBER: _ClassVar[int]
+    rows: int
+    columns: int
+    cosine: _containers.RepeatedScalarFieldContainer[float]
+    angular: _containers.RepeatedScalarFieldContainer[float]
+    euclidean: _containers.RepeatedScalarFieldContainer[float]
+    cross_modal: _containers.RepeatedScalarFieldContainer[bool]
+    def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
+
+class InterpolateRequest(_message.Message):
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    TS_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    VIA_FIELD_NUMBER: _ClassVar[int]
+    ALLOW_EXTRAPOLATION_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    a: _types_pb2.Query
+    b: _types_pb2.Query
+    steps: int
+    ts: _containers.RepeatedScalarFieldContainer[float]
+    method: InterpolationMethod
+    via: _types_pb2.Query
+    allow_extrapolation: bool
+    k: int
+    filter: _types_pb2.Filter
+    exclude_ids: _containers.RepeatedScalarFieldContainer[str]
+    distinct: bool
+    with_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class PathStep(_message.Message):
+    __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
+    T_FIELD_NUMBER: _ClassVar[int]
+    COS_TO_A_FIELD_NUMBER: _ClassVar[int]
+    COS_TO_B_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    t: float
+    cos_to_a: float
+    cos_to_b: float
+    vector: _types_pb2.Vector
+    hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
+    def __init__(self, t: _Optional[float] = ..., cos_to_a: _Optional[float] = ..., cos_to_b: _Optional[float] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+
+class InterpolateResponse(_message.Message):
+    __slots__ = ("steps", "angle")
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    ANGLE_FIELD_NUMBER: _ClassVar[int]
+    steps: _containers.RepeatedCompositeFieldContainer[PathStep]
+    angle: float
+    def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
+
+class EditRequest(_message.Message):
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    EDIT_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    edit: _types_pb2.Edit
+    k: int
+    filter: _types_pb2.Filter
+    exclude_ids: _containers.RepeatedScalarFieldContainer[str]
+    with_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class EditResponse(_message.Message):
+    __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    COS_TO_BASE_FIELD_NUMBER: _ClassVar[int]
+    BASE_PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    RESULT_PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_NORM_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    vector: _types_pb2.Vector
+    cos_to_base: float
+    base_projection: float
+    result_projection: float
+    direction_norm: float
+    hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
+    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""The latent-space library: encoders, collection store, latent maths, bulk indexing. No gRPC here."""

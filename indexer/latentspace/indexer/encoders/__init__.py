@@ -1,0 +1,1 @@
+"""Encoders: one backend per module, behind the Encoder interface, loaded through the registry."""

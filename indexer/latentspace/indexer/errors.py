@@ -1,0 +1,95 @@
+"""The library's exceptions.
+
+Every failure a caller can act on is one of these. Each class says what kind of
+problem it is (bad input, missing thing, wrong state, over a limit); the server
+maps the kinds to gRPC status codes in one table and knows nothing else about
+them. ``reason`` is a stable machine-readable token that clients can branch on;
+``field`` names the request field at fault when there is one.
+"""
+
+from __future__ import annotations
+
+
+class LatentSpaceError(Exception):
+    """Base of every library error."""
+
+    default_reason = "ERROR"
+
+    def __init__(self, message: str, *, field: str | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.reason = reason or self.default_reason
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.field}: {self.message}"
+        return self.message
+
+
+class InvalidInput(LatentSpaceError):
+    """The request itself is malformed: wrong dimension, NaN, empty query, bad k, ..."""
+
+    default_reason = "INVALID_INPUT"
+
+
+class NotFound(LatentSpaceError):
+    """A named thing does not exist."""
+
+    default_reason = "NOT_FOUND"
+
+
+class CollectionNotFound(NotFound):
+    default_reason = "COLLECTION_NOT_FOUND"
+
+
+class ItemNotFound(NotFound):
+    default_reason = "ITEM_NOT_FOUND"
+
+
+class AlreadyExists(LatentSpaceError):
+    """Creating something that is already there."""
+
+    default_reason = "ALREADY_EXISTS"
+
+
+class FailedPrecondition(LatentSpaceError):
+    """The request is well formed but the system is not in a state to serve it."""
+
+    default_reason = "FAILED_PRECONDITION"
+
+
+class ModalityNotSupported(FailedPrecondition):
+    """E.g. an image query against a text-only model."""
+
+    default_reason = "MODALITY_NOT_SUPPORTED"
+
+
+class ModelMismatch(FailedPrecondition):
+    """Vectors from a model with another fingerprint than the collection's."""
+
+    default_reason = "MODEL_MISMATCH"
+
+
+class ModelUnavailable(FailedPrecondition):
+    """A model spec that cannot be loaded here (unknown, or weights not present)."""
+
+    default_reason = "MODEL_UNAVAILABLE"
+
+
+class DataDirLocked(FailedPrecondition):
+    """Another process holds the data directory."""
+
+    default_reason = "DATA_DIR_LOCKED"
+
+
+class LimitExceeded(LatentSpaceError):
+    """A configured limit (batch size, pixels, text length, message size) was exceeded."""
+
+    default_reason = "LIMIT_EXCEEDED"
+
+
+class Unavailable(LatentSpaceError):
+    """The service is shutting down or a resource is temporarily gone."""
+
+    default_reason = "UNAVAILABLE"

@@ -1,0 +1,48 @@
+"""The values that move between the store, the operations and the callers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from latentspace.indexer.modality import Modality
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemRecord:
+    """An item ready to be written: its vector is already computed and unit-normalised."""
+
+    id: str
+    vector: np.ndarray
+    modality: Modality
+    payload: JsonObject = field(default_factory=dict)
+    #: The text itself, or the image's URI / path / hash.
+    content: str = ""
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as read back from a collection."""
+
+    id: str
+    modality: Modality
+    payload: JsonObject
+    content: str
+    sequence: int
+    vector: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result."""
+
+    id: str
+    score: float
+    modality: Modality
+    payload: JsonObject
+    content: str
+    vector: np.ndarray | None = None

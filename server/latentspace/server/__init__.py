@@ -1,0 +1,1 @@
+"""The gRPC layer over the indexer library: validation, conversion, concurrency, health."""
