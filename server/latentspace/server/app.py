@@ -1,0 +1,98 @@
+"""Build and run the gRPC server.
+
+``build_server(settings)`` opens the data dir, wires both services, the standard
+``grpc.health.v1`` health service and server reflection behind the interceptor chain,
+binds the port (``port=0`` picks a free one, which tests use) and starts serving.
+``serve(settings)`` runs it until SIGINT/SIGTERM, then shuts down gracefully: health
+turns NOT_SERVING, in-flight calls get ``shutdown_grace`` seconds, and the collections
+are snapshotted and closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from latentspace.server.collections_service import CollectionsService
+from latentspace.server.interceptors import RequestContextInterceptor
+from latentspace.server.latent_service import LatentSpaceService
+from latentspace.server.settings import Settings
+from latentspace.server.state import ServerState
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
+
+log = logging.getLogger("latentspace.server")
+
+SERVICE_NAMES = tuple(service.full_name for service in api.DESCRIPTOR.services_by_name.values())
+
+
+@dataclass
+class RunningServer:
+    """A started server: its bound port, and the one way to stop it cleanly."""
+
+    server: aio.Server
+    port: int
+    state: ServerState
+    health: HealthServicer
+
+    async def stop(self, grace: float | None = None) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(self.state.settings.shutdown_grace if grace is None else grace)
+        await asyncio.to_thread(self.state.close)
+
+
+async def build_server(settings: Settings) -> RunningServer:
+    """Open the data dir, bind ``settings.host:settings.port`` and start serving."""
+    state = await asyncio.to_thread(ServerState, settings)
+    try:
+        limit = settings.limits.max_message_bytes
+        server = aio.server(
+            interceptors=[RequestContextInterceptor()],
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+            ],
+        )
+        rpc.add_CollectionsServicer_to_server(CollectionsService(state), server)
+        rpc.add_LatentSpaceServicer_to_server(LatentSpaceService(state), server)
+        health = HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            server,
+        )
+        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        if port == 0:
+            raise OSError(f"cannot bind {settings.host}:{settings.port}")
+        await server.start()
+    except BaseException:
+        state.close()
+        raise
+    for name in ("", *SERVICE_NAMES):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving %s on %s:%d", settings.data_dir, settings.host, port)
+    return RunningServer(server=server, port=port, state=state, health=health)
+
+
+async def _serve_until_signalled(settings: Settings) -> None:
+    running = await build_server(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"latentspace serving {settings.data_dir} on {settings.host}:{running.port}", flush=True)
+    await stop.wait()
+    log.info("shutting down (grace %.1fs)", settings.shutdown_grace)
+    await running.stop()
+
+
+def serve(settings: Settings) -> None:
+    """Run the server in the foreground until SIGINT or SIGTERM."""
+    asyncio.run(_serve_until_signalled(settings))

@@ -1,0 +1,144 @@
+"""The ``Collections`` service: thin translation from protobuf to the collection store."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import AsyncIterator, Sequence
+
+import numpy as np
+from grpc import aio
+
+from latentspace.indexer.collection import Collection
+from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.ingest import NewItem, prepare_records
+from latentspace.server import convert
+from latentspace.server.state import ServerState
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
+
+
+def collection_info(collection: Collection) -> api.CollectionInfo:
+    manifest = collection.manifest
+    return api.CollectionInfo(
+        name=collection.name,
+        model=manifest.model or "",
+        dimension=manifest.dimension,
+        metric=manifest.metric,
+        index_kind=manifest.index_kind,
+        count=collection.count(),
+        modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
+        fingerprint=manifest.fingerprint or "",
+        sequence=collection.sequence,
+    )
+
+
+class CollectionsService(rpc.CollectionsServicer):
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    async def CreateCollection(
+        self, request: api.CreateCollectionRequest, context: aio.ServicerContext
+    ) -> api.CollectionInfo:
+        collection = await self.state.run(
+            self.state.data.create_collection,
+            request.name,
+            request.model or None,
+            request.dimension or None,
+            request.index_kind or None,
+            request.if_not_exists,
+        )
+        return collection_info(collection)
+
+    async def ListCollections(
+        self, request: api.ListCollectionsRequest, context: aio.ServicerContext
+    ) -> api.ListCollectionsResponse:
+        collections = await self.state.run(self.state.data.list_collections)
+        return api.ListCollectionsResponse(collections=[collection_info(c) for c in collections])
+
+    async def DescribeCollection(
+        self, request: api.DescribeCollectionRequest, context: aio.ServicerContext
+    ) -> api.CollectionInfo:
+        return collection_info(await self.state.run(self.state.collection, request.name))
+
+    async def DropCollection(
+        self, request: api.DropCollectionRequest, context: aio.ServicerContext
+    ) -> api.DropCollectionResponse:
+        await self.state.run(self.state.data.drop_collection, request.name)
+        return api.DropCollectionResponse()
+
+    async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
+        upserted, sequence = await self._upsert(request)
+        return api.UpsertResponse(upserted=upserted, sequence=sequence)
+
+    async def UpsertStream(
+        self, requests: AsyncIterator[api.UpsertRequest], context: aio.ServicerContext
+    ) -> api.UpsertResponse:
+        total, sequence = 0, 0
+        async for request in requests:
+            upserted, sequence = await self._upsert(request)
+            total += upserted
+        return api.UpsertResponse(upserted=total, sequence=sequence)
+
+    async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
+        collection = await self.state.run(self.state.collection, request.collection)
+        convert.check_batch(request.items, self.state.limits, "items")
+        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
+        limits = self.state.limits
+
+        def write() -> int:
+            records, failures = prepare_records(
+                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
+            )
+            if failures:
+                first = failures[0]
+                more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+                raise InvalidInput(f"item {first.id!r}: {first.reason}{more}; nothing was written",
+                                   field=f"items[{first.index}]" + (f".{first.field}" if first.field else ""))
+            return collection.upsert(records)
+
+        sequence = await self.state.run(write)
+        return len(items), sequence
+
+    @staticmethod
+    def _new_item(item: api.UpsertItem, field: str) -> NewItem:
+        kind = item.WhichOneof("content")
+        if kind is None:
+            raise InvalidInput("item has no content; set one of text, image or vector", field=field)
+        vector: np.ndarray | None = None
+        if kind == "vector":
+            vector = convert.vector_from_proto(item.vector, f"{field}.vector")
+        return NewItem(
+            id=item.id,
+            text=item.text if kind == "text" else None,
+            image=item.image if kind == "image" else None,
+            vector=vector,
+            payload=convert.payload_from_proto(item.payload),
+            content_ref=item.content_ref,
+        )
+
+    async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:
+        collection = await self.state.run(self.state.collection, request.collection)
+        convert.check_batch(request.ids, self.state.limits, "ids")
+        deleted, sequence = await self.state.run(collection.delete, list(request.ids))
+        return api.DeleteResponse(deleted=deleted, sequence=sequence)
+
+    async def Get(self, request: api.GetRequest, context: aio.ServicerContext) -> api.GetResponse:
+        collection = await self.state.run(self.state.collection, request.collection)
+        ids: Sequence[str] = list(request.ids)
+        convert.check_batch(ids, self.state.limits, "ids")
+        items = await self.state.run(collection.get, ids, request.with_vectors)
+        found = {item.id for item in items}
+        return api.GetResponse(
+            items=[convert.item_to_proto(item) for item in items],
+            missing=[i for i in ids if i not in found],
+        )
+
+    async def Stats(self, request: api.StatsRequest, context: aio.ServicerContext) -> api.StatsResponse:
+        collections = await self.state.run(self.state.data.list_collections)
+        return api.StatsResponse(
+            collections=[collection_info(c) for c in collections],
+            loaded_models=self.state.encoders.loaded(),
+            uptime_seconds=time.monotonic() - self.state.started,
+            version=importlib.metadata.version("latentspace"),
+        )

@@ -1,0 +1,305 @@
+"""Every conversion between protobuf messages and library values, in one place.
+
+Conversions from protobuf also validate the shape of what was sent and name the
+offending field (``query.mix.parts[1].weight``) in the error, so handlers only
+ever see well-formed library values. Limits come from the settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from google.protobuf import json_format, struct_pb2
+
+from latentspace.indexer import points as P
+from latentspace.indexer.errors import InvalidInput, LimitExceeded
+from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
+from latentspace.indexer.items import Hit, StoredItem
+from latentspace.indexer.modality import Modality
+from latentspace.indexer.search_options import SearchOptions
+from latentspace.server.settings import Limits
+from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
+
+MODALITY_TO_PROTO = {
+    Modality.TEXT: pb.MODALITY_TEXT,
+    Modality.IMAGE: pb.MODALITY_IMAGE,
+    Modality.VECTOR: pb.MODALITY_VECTOR,
+}
+
+_EDIT_MODES = {
+    pb.EDIT_MODE_UNSPECIFIED: P.EditMode.ADD,
+    pb.EDIT_MODE_ADD: P.EditMode.ADD,
+    pb.EDIT_MODE_ROTATE: P.EditMode.ROTATE,
+    pb.EDIT_MODE_REMOVE: P.EditMode.REMOVE,
+}
+_ANALOGY_METHODS = {
+    pb.ANALOGY_METHOD_UNSPECIFIED: P.AnalogyMethod.COS_ADD,
+    pb.ANALOGY_METHOD_COS_ADD: P.AnalogyMethod.COS_ADD,
+    pb.ANALOGY_METHOD_COS_MUL: P.AnalogyMethod.COS_MUL,
+}
+_MAX_DEPTH = 8  # composite queries nest; bound the recursion a client can ask for
+
+
+# ---------------------------------------------------------------- vectors and payloads
+
+
+def vector_from_proto(message: pb.Vector, field: str) -> np.ndarray:
+    """Unpack a little-endian float32 Vector; the dimension must match the bytes."""
+    if message.dimension == 0:
+        raise InvalidInput("vector has dimension 0; send dimension and 4*dimension bytes of float32", field=field)
+    if len(message.data) != 4 * message.dimension:
+        raise InvalidInput(
+            f"vector data has {len(message.data)} bytes but dimension {message.dimension} needs "
+            f"{4 * message.dimension} (little-endian float32)",
+            field=field,
+        )
+    vector = np.frombuffer(message.data, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(vector)):
+        raise InvalidInput("vector contains NaN or infinity", field=field)
+    return vector
+
+
+def vector_to_proto(vector: np.ndarray) -> pb.Vector:
+    data = np.ascontiguousarray(vector, dtype="<f4")
+    return pb.Vector(dimension=int(data.shape[0]), data=data.tobytes())
+
+
+def _plain_number(value: Any) -> Any:
+    # Struct carries every number as a double; give back integers where they were integers.
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain_number(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_number(v) for v in value]
+    return value
+
+
+def payload_from_proto(message: struct_pb2.Struct) -> dict[str, Any]:
+    payload: dict[str, Any] = _plain_number(json_format.MessageToDict(message))
+    return payload
+
+
+def payload_to_proto(payload: dict[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(payload)
+    return message
+
+
+def _scalar(value: struct_pb2.Value, field: str) -> str | int | float | bool | None:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "number_value":
+        number = value.number_value
+        if not math.isfinite(number):
+            raise InvalidInput("filter value must be finite", field=field)
+        return _plain_number(number)  # type: ignore[no-any-return]
+    if kind == "null_value":
+        return None
+    raise InvalidInput("filter values must be strings, numbers, booleans or null", field=field)
+
+
+# ---------------------------------------------------------------- filters and options
+
+
+def filter_from_proto(message: pb.Filter, field: str = "filter") -> PayloadFilter:
+    conditions: list[Condition] = []
+    for i, condition in enumerate(message.must):
+        where = f"{field}.must[{i}]"
+        if not condition.field:
+            raise InvalidInput("condition names no payload field", field=f"{where}.field")
+        kind = condition.WhichOneof("match")
+        if kind == "equals":
+            conditions.append(Equals(condition.field, _scalar(condition.equals, f"{where}.equals")))
+        elif kind == "any_of":
+            values = tuple(
+                _scalar(v, f"{where}.any_of[{j}]") for j, v in enumerate(condition.any_of.values)
+            )
+            if not values:
+                raise InvalidInput("any_of needs at least one value", field=f"{where}.any_of")
+            conditions.append(AnyOf(condition.field, values))
+        elif kind == "range":
+            r = condition.range
+            bounds = {name: getattr(r, name) if r.HasField(name) else None for name in ("gt", "gte", "lt", "lte")}
+            if all(v is None for v in bounds.values()):
+                raise InvalidInput("range sets no bound (gt, gte, lt, lte)", field=f"{where}.range")
+            conditions.append(Range(condition.field, **bounds))
+        else:
+            raise InvalidInput("condition sets no match (equals, any_of, range)", field=where)
+    return PayloadFilter(tuple(conditions))
+
+
+def check_k(k: int, limits: Limits, *, field: str = "k", allow_zero: bool = False) -> int:
+    low = 0 if allow_zero else 1
+    if not low <= k <= limits.max_k:
+        raise InvalidInput(f"k must be between {low} and {limits.max_k}, got {k}", field=field)
+    return k
+
+
+def check_batch(items: Sequence[Any], limits: Limits, field: str, *, allow_empty: bool = False) -> None:
+    if not items and not allow_empty:
+        raise InvalidInput("must not be empty", field=field)
+    if len(items) > limits.max_batch:
+        raise LimitExceeded(
+            f"{len(items)} entries exceed the limit of {limits.max_batch} per request; split the request",
+            field=field,
+        )
+
+
+def search_options_from_proto(
+    message: pb.SearchOptions | Any, limits: Limits, field: str = "options"
+) -> SearchOptions:
+    k = check_k(message.k, limits, field=f"{field}.k")
+    threshold = message.score_threshold if message.HasField("score_threshold") else None
+    if threshold is not None and not math.isfinite(threshold):
+        raise InvalidInput("score_threshold must be finite", field=f"{field}.score_threshold")
+    return SearchOptions(
+        k=k,
+        filter=filter_from_proto(message.filter, f"{field}.filter"),
+        exclude_ids=frozenset(message.exclude_ids),
+        score_threshold=threshold,
+        with_vectors=message.with_vectors,
+        ef_search=message.params.ef_search,
+        nprobe=message.params.nprobe,
+    )
+
+
+# ---------------------------------------------------------------- queries
+
+
+def point_from_proto(message: pb.Query, limits: Limits, field: str = "query", depth: int = 0) -> P.Point:
+    """Turn a Query into a library point, checking every field on the way down."""
+    if depth > _MAX_DEPTH:
+        raise InvalidInput(f"queries nest deeper than {_MAX_DEPTH} levels", field=field)
+    kind = message.WhichOneof("kind")
+    if kind == "text":
+        return P.TextPoint(_text(message.text, limits, f"{field}.text"))
+    if kind == "image":
+        if not message.image:
+            raise InvalidInput("image is empty; send encoded image bytes (PNG, JPEG, ...)", field=f"{field}.image")
+        return P.ImagePoint(message.image)
+    if kind == "vector":
+        return P.VectorPoint(vector_from_proto(message.vector, f"{field}.vector"))
+    if kind == "id":
+        if not message.id:
+            raise InvalidInput("id is empty", field=f"{field}.id")
+        return P.IdPoint(message.id)
+    if kind == "mix":
+        parts = message.mix.parts
+        check_batch(parts, limits, f"{field}.mix.parts")
+        converted = []
+        for i, part in enumerate(parts):
+            where = f"{field}.mix.parts[{i}]"
+            weight = part.weight if part.HasField("weight") else 1.0
+            if not math.isfinite(weight):
+                raise InvalidInput("weight must be finite", field=f"{where}.weight")
+            converted.append((point_from_proto(part.query, limits, f"{where}.query", depth + 1), float(weight)))
+        return P.MixPoint(tuple(converted))
+    if kind == "edit":
+        return edit_from_proto(message.edit, limits, f"{field}.edit", depth)
+    if kind == "analogy":
+        analogy = message.analogy
+        return P.AnalogyPoint(
+            a=point_from_proto(analogy.a, limits, f"{field}.analogy.a", depth + 1),
+            a_star=point_from_proto(analogy.a_star, limits, f"{field}.analogy.a_star", depth + 1),
+            b=point_from_proto(analogy.b, limits, f"{field}.analogy.b", depth + 1),
+            method=_ANALOGY_METHODS.get(analogy.method) or _unknown_enum(f"{field}.analogy.method", analogy.method),
+            include_inputs=analogy.include_inputs,
+        )
+    raise InvalidInput(
+        "empty query; set one of text, image, vector, id, mix, edit or analogy", field=field
+    )
+
+
+def edit_from_proto(edit: pb.Edit, limits: Limits, field: str = "edit", depth: int = 0) -> P.EditPoint:
+    strength = edit.strength if edit.HasField("strength") else None
+    if strength is not None and not math.isfinite(strength):
+        raise InvalidInput("strength must be finite", field=f"{field}.strength")
+    if not edit.HasField("base"):
+        raise InvalidInput("edit needs a base point", field=f"{field}.base")
+    return P.EditPoint(
+        base=point_from_proto(edit.base, limits, f"{field}.base", depth + 1),
+        direction=direction_from_proto(edit.direction, limits, f"{field}.direction", depth + 1),
+        mode=_EDIT_MODES.get(edit.mode) or _unknown_enum(f"{field}.mode", edit.mode),
+        strength=strength,
+    )
+
+
+def direction_from_proto(message: pb.Direction, limits: Limits, field: str, depth: int = 0) -> P.Direction:
+    kind = message.WhichOneof("kind")
+    if kind == "text_pair":
+        pair = message.text_pair
+        return P.TextPairDirection(
+            neutral=_text(pair.neutral, limits, f"{field}.text_pair.neutral"),
+            target=_text(pair.target, limits, f"{field}.text_pair.target"),
+            use_templates=pair.use_templates,
+        )
+    if kind == "examples":
+        examples = message.examples
+        check_batch(examples.positive, limits, f"{field}.examples.positive")
+        check_batch(examples.negative, limits, f"{field}.examples.negative", allow_empty=True)
+        return P.ExamplesDirection(
+            positive=tuple(
+                point_from_proto(q, limits, f"{field}.examples.positive[{i}]", depth + 1)
+                for i, q in enumerate(examples.positive)
+            ),
+            negative=tuple(
+                point_from_proto(q, limits, f"{field}.examples.negative[{i}]", depth + 1)
+                for i, q in enumerate(examples.negative)
+            ),
+        )
+    if kind == "vector":
+        return P.VectorDirection(vector_from_proto(message.vector, f"{field}.vector"))
+    raise InvalidInput("empty direction; set one of text_pair, examples or vector", field=field)
+
+
+def points_from_proto(messages: Sequence[pb.Query], limits: Limits, field: str) -> list[P.Point]:
+    check_batch(messages, limits, field)
+    return [point_from_proto(m, limits, f"{field}[{i}]") for i, m in enumerate(messages)]
+
+
+def _text(text: str, limits: Limits, field: str) -> str:
+    if not text.strip():
+        raise InvalidInput("text is empty", field=field)
+    if len(text) > limits.max_text_chars:
+        raise LimitExceeded(f"text has {len(text)} characters; the limit is {limits.max_text_chars}", field=field)
+    return text
+
+
+def _unknown_enum(field: str, value: int) -> Any:
+    raise InvalidInput(f"unknown enum value {value}", field=field)
+
+
+# ---------------------------------------------------------------- results
+
+
+def hit_to_proto(hit: Hit) -> pb.Hit:
+    message = pb.Hit(
+        id=hit.id,
+        score=hit.score,
+        modality=MODALITY_TO_PROTO[hit.modality],
+        payload=payload_to_proto(hit.payload),
+        content=hit.content,
+    )
+    if hit.vector is not None:
+        message.vector.CopyFrom(vector_to_proto(hit.vector))
+    return message
+
+
+def item_to_proto(item: StoredItem) -> pb.Item:
+    message = pb.Item(
+        id=item.id,
+        modality=MODALITY_TO_PROTO[item.modality],
+        payload=payload_to_proto(item.payload),
+        content=item.content,
+        sequence=item.sequence,
+    )
+    if item.vector is not None:
+        message.vector.CopyFrom(vector_to_proto(item.vector))
+    return message

@@ -1,0 +1,181 @@
+"""The ``LatentSpace`` service: protobuf in, library operations off the event loop, protobuf out."""
+
+from __future__ import annotations
+
+import math
+
+from grpc import aio
+
+from latentspace.indexer import points as P
+from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.search_options import SearchOptions
+from latentspace.server import convert
+from latentspace.server.state import ServerState
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
+
+_METHODS = {
+    api.INTERPOLATION_METHOD_UNSPECIFIED: P.InterpolationMethod.SLERP,
+    api.INTERPOLATION_METHOD_SLERP: P.InterpolationMethod.SLERP,
+    api.INTERPOLATION_METHOD_LERP: P.InterpolationMethod.LERP,
+}
+
+
+class LatentSpaceService(rpc.LatentSpaceServicer):
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.limits = state.limits
+
+    async def Encode(self, request: api.EncodeRequest, context: aio.ServicerContext) -> api.EncodeResponse:
+        points = convert.points_from_proto(request.queries, self.limits, "queries")
+        ops = await self.state.run(self.state.operations, request.collection)
+        resolved = await self.state.run(ops.encode, points)
+        return api.EncodeResponse(
+            points=[
+                api.EncodedPoint(
+                    vector=convert.vector_to_proto(r.vector), modality=convert.MODALITY_TO_PROTO[r.modality]
+                )
+                for r in resolved
+            ]
+        )
+
+    async def Search(self, request: api.SearchRequest, context: aio.ServicerContext) -> api.SearchResponse:
+        point = convert.point_from_proto(request.query, self.limits, "query")
+        options = convert.search_options_from_proto(request.options, self.limits)
+        ops = await self.state.run(self.state.operations, request.collection)
+        [hits] = await self.state.run(ops.search, [point], options)
+        return api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits])
+
+    async def SearchBatch(
+        self, request: api.SearchBatchRequest, context: aio.ServicerContext
+    ) -> api.SearchBatchResponse:
+        points = convert.points_from_proto(request.queries, self.limits, "queries")
+        options = convert.search_options_from_proto(request.options, self.limits)
+        ops = await self.state.run(self.state.operations, request.collection)
+        results = await self.state.run(ops.search, points, options)
+        return api.SearchBatchResponse(
+            results=[api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits]) for hits in results]
+        )
+
+    async def Distance(self, request: api.DistanceRequest, context: aio.ServicerContext) -> api.DistanceResponse:
+        convert.check_batch(request.pairs, self.limits, "pairs")
+        pairs = [
+            (
+                convert.point_from_proto(pair.a, self.limits, f"pairs[{i}].a"),
+                convert.point_from_proto(pair.b, self.limits, f"pairs[{i}].b"),
+            )
+            for i, pair in enumerate(request.pairs)
+        ]
+        ops = await self.state.run(self.state.operations, request.collection)
+        results = await self.state.run(ops.distance, pairs)
+        return api.DistanceResponse(
+            distances=[
+                api.Distance(
+                    cosine=d.cosine,
+                    angular=d.angular,
+                    euclidean=d.euclidean,
+                    cross_modal=d.cross_modal,
+                    a_modality=convert.MODALITY_TO_PROTO[d.a_modality],
+                    b_modality=convert.MODALITY_TO_PROTO[d.b_modality],
+                )
+                for d in results
+            ]
+        )
+
+    async def DistanceMatrix(
+        self, request: api.DistanceMatrixRequest, context: aio.ServicerContext
+    ) -> api.DistanceMatrixResponse:
+        rows = convert.points_from_proto(request.rows, self.limits, "rows")
+        columns = convert.points_from_proto(request.columns, self.limits, "columns") if request.columns else None
+        ops = await self.state.run(self.state.operations, request.collection)
+        matrix = await self.state.run(ops.distance_matrix, rows, columns)
+        return api.DistanceMatrixResponse(
+            rows=matrix.cosine.shape[0],
+            columns=matrix.cosine.shape[1],
+            cosine=matrix.cosine.ravel().tolist(),
+            angular=matrix.angular.ravel().tolist(),
+            euclidean=matrix.euclidean.ravel().tolist(),
+            cross_modal=matrix.cross_modal.ravel().tolist(),
+        )
+
+    async def Interpolate(
+        self, request: api.InterpolateRequest, context: aio.ServicerContext
+    ) -> api.InterpolateResponse:
+        a = convert.point_from_proto(request.a, self.limits, "a")
+        b = convert.point_from_proto(request.b, self.limits, "b")
+        via = convert.point_from_proto(request.via, self.limits, "via") if request.HasField("via") else None
+        ts = self._path_ts(request)
+        k = convert.check_k(request.k, self.limits, allow_zero=True)
+        method = _METHODS.get(request.method)
+        if method is None:
+            raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
+        options = SearchOptions(
+            k=max(k, 1),
+            filter=convert.filter_from_proto(request.filter),
+            exclude_ids=frozenset(request.exclude_ids),
+            with_vectors=request.with_vectors,
+        )
+        ops = await self.state.run(self.state.operations, request.collection)
+        result = await self.state.run(
+            lambda: ops.interpolate(
+                a,
+                b,
+                ts=ts,
+                method=method,
+                via=via,
+                allow_extrapolation=request.allow_extrapolation,
+                k=k,
+                options=options,
+                distinct=request.distinct,
+            )
+        )
+        return api.InterpolateResponse(
+            angle=result.angle,
+            steps=[
+                api.PathStep(
+                    t=step.t,
+                    cos_to_a=step.cos_to_a,
+                    cos_to_b=step.cos_to_b,
+                    vector=convert.vector_to_proto(step.vector) if request.with_vectors else None,
+                    hits=[convert.hit_to_proto(h) for h in step.hits],
+                )
+                for step in result.steps
+            ],
+        )
+
+    def _path_ts(self, request: api.InterpolateRequest) -> list[float]:
+        if request.ts:
+            convert.check_batch(request.ts, self.limits, "ts")
+            if len(request.ts) > self.limits.max_steps:
+                raise InvalidInput(f"at most {self.limits.max_steps} t values", field="ts")
+            ts = list(request.ts)
+            for i, t in enumerate(ts):
+                if not math.isfinite(t):
+                    raise InvalidInput("t must be finite", field=f"ts[{i}]")
+            return ts
+        if request.steps == 0:
+            return [0.5]
+        if not 2 <= request.steps <= self.limits.max_steps:
+            raise InvalidInput(f"steps must be between 2 and {self.limits.max_steps}, got {request.steps}",
+                               field="steps")
+        return [i / (request.steps - 1) for i in range(request.steps)]
+
+    async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
+        edit = convert.edit_from_proto(request.edit, self.limits)
+        k = convert.check_k(request.k, self.limits, allow_zero=True)
+        options = SearchOptions(
+            k=max(k, 1),
+            filter=convert.filter_from_proto(request.filter),
+            exclude_ids=frozenset(request.exclude_ids),
+            with_vectors=request.with_vectors,
+        )
+        ops = await self.state.run(self.state.operations, request.collection)
+        result = await self.state.run(lambda: ops.edit(edit, k=k, options=options))
+        return api.EditResponse(
+            vector=convert.vector_to_proto(result.vector),
+            cos_to_base=result.cos_to_base,
+            base_projection=result.base_projection,
+            result_projection=result.result_projection,
+            direction_norm=result.direction_norm,
+            hits=[convert.hit_to_proto(h) for h in result.hits],
+        )

@@ -1,0 +1,99 @@
+"""The one settings object, read once at the entry point.
+
+Every knob has a default, a ``LATENTSPACE_*`` environment variable and (for the ones people
+change often) a CLI flag; flags win over the environment. Nothing below the entry point reads
+``os.environ``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from latentspace.indexer.encoders.base import EncoderOptions
+from latentspace.indexer.errors import InvalidInput
+
+ENV_PREFIX = "LATENTSPACE_"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Explicit bounds on what one request may ask for."""
+
+    max_message_bytes: int = 64 * 1024 * 1024
+    max_batch: int = 1024  # queries, items or pairs in one request
+    max_k: int = 1000
+    max_text_chars: int = 10_000
+    max_image_pixels: int = 50_000_000
+    max_steps: int = 256  # interpolation steps
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    host: str = "127.0.0.1"
+    port: int = 50051
+    #: Model weights cache (open_clip / Hugging Face hub); None: the libraries' defaults.
+    model_cache: Path | None = None
+    allow_download: bool = True
+    device: str = "auto"
+    batch_size: int = 64
+    #: Worker threads for model calls and FAISS searches.
+    workers: int = 4
+    #: Seconds in-flight calls get to finish on shutdown.
+    shutdown_grace: float = 5.0
+    log_level: str = "INFO"
+    limits: Limits = field(default_factory=Limits)
+
+    def encoder_options(self) -> EncoderOptions:
+        return EncoderOptions(
+            device=self.device,
+            cache_dir=self.model_cache,
+            allow_download=self.allow_download,
+            batch_size=self.batch_size,
+        )
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Defaults, then ``LATENTSPACE_*`` variables, then explicit overrides (CLI flags; None = unset).
+
+        Limits are read from ``LATENTSPACE_MAX_K``, ``LATENTSPACE_MAX_BATCH``, ... (the field name upper-cased).
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "limits":
+                continue
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f.name, f.type, raw)
+        limit_values = {
+            f.name: _coerce(f.name, f.type, environ[ENV_PREFIX + f.name.upper()])
+            for f in fields(Limits)
+            if ENV_PREFIX + f.name.upper() in environ
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None and k != "limits"})
+        limits = overrides.get("limits") or dataclasses.replace(Limits(), **limit_values)
+        return cls(limits=limits, **values)
+
+
+def _coerce(name: str, annotation: Any, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if "Path" in kind:
+            return Path(raw).expanduser() if raw else None
+        if "bool" in kind:
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError:
+        raise InvalidInput(f"cannot read {raw!r} as {kind}", field=ENV_PREFIX + name.upper()) from None
+    return raw

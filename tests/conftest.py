@@ -1,0 +1,150 @@
+"""Shared fixtures: real servers on loopback ports.
+
+``start_server`` runs the real ``build_server`` on 127.0.0.1:0 in a background thread with
+its own event loop (fast, same process). ``ServerProcess`` runs ``latent serve`` as a child
+process, for restarts, kills and a client in another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LATENT = [sys.executable, "-m", "latentspace.cli.main"]
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for child processes: offline, unbuffered, importable from the checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LATENTSPACE_")}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        HF_HUB_OFFLINE="1",
+        LATENTSPACE_ALLOW_DOWNLOAD="0",
+        PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("indexer", "server", "cli", "clients/python")),
+    )
+    env.update(extra)
+    return env
+
+
+class ServerThread:
+    """The real gRPC server, run on an event loop in a background thread."""
+
+    def __init__(self, data_dir: Path, **settings: Any) -> None:
+        from latentspace.server.settings import Limits, Settings
+
+        limits = settings.pop("limits", None) or Limits()
+        self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=0, allow_download=False,
+                                 device="cpu", workers=2, shutdown_grace=1.0, limits=limits, **settings)
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.running: Any = None
+
+    def start(self) -> ServerThread:
+        from latentspace.server.app import build_server
+
+        self.thread.start()
+        future = asyncio.run_coroutine_threadsafe(build_server(self.settings), self.loop)
+        self.running = future.result(timeout=120)
+        return self
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.running.port}"
+
+    def stop(self) -> None:
+        if self.running is not None:
+            asyncio.run_coroutine_threadsafe(self.running.stop(grace=1.0), self.loop).result(timeout=60)
+            self.running = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=30)
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerThread]]:
+    """Start real servers over given data dirs; all are stopped at teardown."""
+    started: list[ServerThread] = []
+
+    def start(data_dir: Path, **settings: Any) -> ServerThread:
+        server = ServerThread(data_dir, **settings).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class ServerProcess:
+    """``latent serve`` in a child process on a free loopback port."""
+
+    _READY = re.compile(r"serving .* on 127\.0\.0\.1:(\d+)")
+
+    def __init__(self, data_dir: Path, *extra_args: str) -> None:
+        self.proc = subprocess.Popen(
+            [*LATENT, "serve", "--data", str(data_dir), "--host", "127.0.0.1", "--port", "0",
+             "--device", "cpu", *extra_args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=subprocess_env(),
+        )
+        self.output: list[str] = []
+        self.port = self._wait_ready(timeout=120)
+
+    def _wait_ready(self, timeout: float) -> int:
+        timer = threading.Timer(timeout, self.proc.kill)
+        timer.start()
+        try:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.output.append(line)
+                match = self._READY.search(line)
+                if match:
+                    threading.Thread(target=self._drain, daemon=True).start()
+                    return int(match.group(1))
+        finally:
+            timer.cancel()
+        raise RuntimeError("server did not start:\n" + "".join(self.output))
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def terminate(self, timeout: float = 30) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=timeout)
+
+    def kill(self) -> int:
+        self.proc.kill()
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def server_process() -> Iterator[Callable[..., ServerProcess]]:
+    started: list[ServerProcess] = []
+
+    def start(data_dir: Path, *extra_args: str) -> ServerProcess:
+        server = ServerProcess(data_dir, *extra_args)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.kill()

@@ -1,0 +1,72 @@
+"""docker-compose.yml and the Dockerfile must agree with the CLI (no Docker engine runs here).
+
+The compose commands are parsed by the real ``latent`` argument parser, and the server's
+command and healthcheck are run for real, on a loopback port and a temporary data dir.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from latentspace.cli.main import build_parser
+from tests.conftest import LATENT, ServerProcess, subprocess_env
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def test_compose_commands_are_valid_latent_invocations(compose):
+    parser = build_parser()
+    for name, service in compose["services"].items():
+        args = parser.parse_args(service["command"])
+        assert callable(args.handler), name
+    healthcheck = compose["services"]["server"]["healthcheck"]["test"]
+    assert healthcheck[:2] == ["CMD", "latent"]
+    assert parser.parse_args(healthcheck[2:]).command == "health"
+
+
+def test_services_share_the_data_and_model_volumes(compose):
+    mounts = {name: set(service["volumes"]) for name, service in compose["services"].items()}
+    assert mounts["server"] == mounts["indexer"] == {"data:/data", "models:/models"}
+    assert set(compose["volumes"]) == {"data", "models"}
+    assert compose["services"]["server"]["depends_on"]["indexer"]["condition"] == "service_completed_successfully"
+    assert compose["services"]["indexer"]["restart"] == "no"
+
+
+def test_dockerfile_entrypoint_and_paths_match_compose(compose):
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert 'ENTRYPOINT ["latent"]' in dockerfile
+    assert "LATENTSPACE_DATA_DIR=/data" in dockerfile and "LATENTSPACE_MODEL_CACHE=/models" in dockerfile
+    port = compose["services"]["server"]["ports"][0].split(":")[-1]
+    assert f"EXPOSE {port}" in dockerfile
+    for folder in ("indexer", "server", "cli", "clients/python"):
+        assert re.search(rf"^COPY {re.escape(folder)} ", dockerfile, re.MULTILINE), folder
+
+
+def test_server_command_serves_and_the_healthcheck_passes(compose, tmp_path):
+    command = list(compose["services"]["server"]["command"])
+    # The same invocation, pointed at a temporary data dir and a free loopback port.
+    command[command.index("--data") + 1] = str(tmp_path / "data")
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = "0"
+    assert command[0] == "serve"
+    server = ServerProcess(tmp_path / "data", *command[1:])
+    try:
+        probe = compose["services"]["server"]["healthcheck"]["test"][2:]
+        probe[probe.index("--server") + 1] = server.address
+        result = subprocess.run([*LATENT, *probe], capture_output=True, text=True, timeout=60, env=subprocess_env())
+        assert result.returncode == 0, result.stderr
+        assert "SERVING" in result.stdout
+    finally:
+        assert server.terminate() == 0
+    down = subprocess.run([*LATENT, *probe], capture_output=True, text=True, timeout=60, env=subprocess_env())
+    assert down.returncode == 1
