@@ -21,6 +21,7 @@ from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.server.settings import Limits
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 
 MODALITY_TO_PROTO = {
@@ -99,7 +100,7 @@ def _scalar(value: struct_pb2.Value, field: str) -> str | int | float | bool | N
         number = value.number_value
         if not math.isfinite(number):
             raise InvalidInput("filter value must be finite", field=field)
-        return _plain_number(number)  # type: ignore[no-any-return]
+        return _plain_number(number)
     if kind == "null_value":
         return None
     raise InvalidInput("filter values must be strings, numbers, booleans or null", field=field)
@@ -153,7 +154,7 @@ def check_batch(items: Sequence[Any], limits: Limits, field: str, *, allow_empty
 
 
 def search_options_from_proto(
-    message: pb.SearchOptions | Any, limits: Limits, field: str = "options"
+    message: api.SearchOptions, limits: Limits, field: str = "options"
 ) -> SearchOptions:
     k = check_k(message.k, limits, field=f"{field}.k")
     threshold = message.score_threshold if message.HasField("score_threshold") else None

@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from grpc import aio
@@ -51,13 +51,13 @@ class RequestContextInterceptor(aio.ServerInterceptor):
         method = handler_call_details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap(handler.unary_unary, method),
+                _wrap(cast(Behaviour, handler.unary_unary), method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap(handler.stream_unary, method),
+                _wrap(cast(Behaviour, handler.stream_unary), method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
@@ -76,7 +76,7 @@ def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
             context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             return response
         except aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[assignment]
+            code = context.code() or grpc.StatusCode.UNKNOWN
             raise
         except Exception as error:
             code, reason, message = status_for(error)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from PIL import Image
+
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.registry import EncoderRegistry
@@ -54,7 +56,11 @@ class ServerState:
         with self._lock:
             cached = self._operations.get(name)
             if cached is None or cached[0] is not collection:
-                decoder = functools.partial(decode_image, max_pixels=self.limits.max_image_pixels)
+                max_pixels = self.limits.max_image_pixels
+
+                def decoder(data: bytes, field: str) -> Image.Image:
+                    return decode_image(data, max_pixels=max_pixels, field=field)
+
                 cached = (collection, LatentOperations(collection, image_decoder=decoder))
                 self._operations[name] = cached
             return cached[1]

@@ -1,0 +1,78 @@
+"""Python SDK for the latentspace gRPC service.
+
+    from latentspace_client import Client, Id, TextPair
+
+    with Client("127.0.0.1:50051", collection="shapes") as client:
+        hits = client.search("a red circle", k=5)
+
+Depends on grpcio and protobuf only; numpy and pillow are used when installed.
+"""
+
+from __future__ import annotations
+
+from latentspace_client.client import Client
+from latentspace_client.errors import (
+    AlreadyExists,
+    DeadlineExceeded,
+    FailedPrecondition,
+    Internal,
+    InvalidArgument,
+    LatentSpaceError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from latentspace_client.points import Analogy, Edit, Examples, Id, Mix, TextPair
+from latentspace_client.requests import UpsertItem
+from latentspace_client.results import (
+    CollectionInfo,
+    DeleteResult,
+    Distance,
+    DistanceMatrix,
+    EditResult,
+    EncodedPoint,
+    Hit,
+    Interpolation,
+    Item,
+    PathStep,
+    Stats,
+    UpsertResult,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExists",
+    "Analogy",
+    "Client",
+    "CollectionInfo",
+    "DeadlineExceeded",
+    "DeleteResult",
+    "Distance",
+    "DistanceMatrix",
+    "Edit",
+    "EditResult",
+    "EncodedPoint",
+    "Examples",
+    "FailedPrecondition",
+    "Hit",
+    "Id",
+    "Internal",
+    "Interpolation",
+    "InvalidArgument",
+    "Item",
+    "LatentSpaceError",
+    "Mix",
+    "NotFound",
+    "PathStep",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Stats",
+    "TextPair",
+    "Unauthenticated",
+    "Unavailable",
+    "UpsertItem",
+    "UpsertResult",
+]

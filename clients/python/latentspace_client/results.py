@@ -1,0 +1,273 @@
+"""What calls return: frozen dataclasses built from response messages by ``from_proto``.
+
+Modalities are lower-case strings ("text", "image", "vector"); payloads are plain dicts
+(see :mod:`latentspace_client.payloads` on numbers); vectors are float32 numpy arrays when
+numpy is installed, else lists of floats, and None unless asked for (``with_vectors``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
+from latentspace_client._generated.latentspace.v1 import types_pb2 as tpb
+from latentspace_client.payloads import from_struct
+from latentspace_client.vectors import FloatVector, matrix, unpack_optional, unpack_vector
+
+_MODALITY_NAMES = {
+    tpb.MODALITY_UNSPECIFIED: "unspecified",
+    tpb.MODALITY_TEXT: "text",
+    tpb.MODALITY_IMAGE: "image",
+    tpb.MODALITY_VECTOR: "vector",
+}
+
+
+def modality_name(value: Any) -> str:
+    """A wire ``Modality`` as "text", "image", "vector" (or "unspecified")."""
+    return _MODALITY_NAMES.get(value, "unspecified")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies)."""
+
+    id: str
+    score: float
+    modality: str
+    payload: dict[str, Any]
+    content: str
+    vector: FloatVector | None = None
+
+    @classmethod
+    def from_proto(cls, message: tpb.Hit) -> Hit:
+        return cls(
+            id=message.id,
+            score=message.score,
+            modality=modality_name(message.modality),
+            payload=from_struct(message.payload),
+            content=message.content,
+            vector=unpack_optional(message),
+        )
+
+
+def hits_from_proto(messages: Any) -> list[Hit]:
+    """A repeated ``Hit`` field as a list of :class:`Hit`."""
+    return [Hit.from_proto(m) for m in messages]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A stored item; ``sequence`` is the write sequence number of its last upsert."""
+
+    id: str
+    modality: str
+    payload: dict[str, Any]
+    content: str
+    sequence: int
+    vector: FloatVector | None = None
+
+    @classmethod
+    def from_proto(cls, message: tpb.Item) -> Item:
+        return cls(
+            id=message.id,
+            modality=modality_name(message.modality),
+            payload=from_struct(message.payload),
+            content=message.content,
+            sequence=message.sequence,
+            vector=unpack_optional(message),
+        )
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """A collection: its model (empty for vector-only), dimension, index and item count."""
+
+    name: str
+    model: str
+    dimension: int
+    metric: str
+    index_kind: str
+    count: int
+    modalities: tuple[str, ...]
+    fingerprint: str
+    sequence: int
+
+    @classmethod
+    def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
+        return cls(
+            name=message.name,
+            model=message.model,
+            dimension=message.dimension,
+            metric=message.metric,
+            index_kind=message.index_kind,
+            count=message.count,
+            modalities=tuple(modality_name(m) for m in message.modalities),
+            fingerprint=message.fingerprint,
+            sequence=message.sequence,
+        )
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """How many items an upsert wrote and the sequence number of its last write."""
+
+    upserted: int
+    sequence: int
+
+    @classmethod
+    def from_proto(cls, message: pb.UpsertResponse) -> UpsertResult:
+        return cls(upserted=message.upserted, sequence=message.sequence)
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    """How many items a delete removed (unknown ids are not counted) and its sequence number."""
+
+    deleted: int
+    sequence: int
+
+    @classmethod
+    def from_proto(cls, message: pb.DeleteResponse) -> DeleteResult:
+        return cls(deleted=message.deleted, sequence=message.sequence)
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Server-wide figures."""
+
+    collections: tuple[CollectionInfo, ...]
+    loaded_models: tuple[str, ...]
+    uptime_seconds: float
+    version: str
+
+    @classmethod
+    def from_proto(cls, message: pb.StatsResponse) -> Stats:
+        return cls(
+            collections=tuple(CollectionInfo.from_proto(c) for c in message.collections),
+            loaded_models=tuple(message.loaded_models),
+            uptime_seconds=message.uptime_seconds,
+            version=message.version,
+        )
+
+
+@dataclass(frozen=True)
+class EncodedPoint:
+    """A point turned into a unit vector, and the modality it came from."""
+
+    vector: FloatVector
+    modality: str
+
+    @classmethod
+    def from_proto(cls, message: pb.EncodedPoint) -> EncodedPoint:
+        return cls(vector=unpack_vector(message.vector), modality=modality_name(message.modality))
+
+
+@dataclass(frozen=True)
+class Distance:
+    """How far apart two points are.
+
+    ``cosine`` in [-1, 1]; ``angular`` = arccos(cosine)/pi in [0, 1]; ``euclidean`` = sqrt(2 - 2 cosine).
+    ``cross_modal`` is True for a text-image pair, whose CLIP cosines live on a lower scale.
+    """
+
+    cosine: float
+    angular: float
+    euclidean: float
+    cross_modal: bool
+    a_modality: str
+    b_modality: str
+
+    @classmethod
+    def from_proto(cls, message: pb.Distance) -> Distance:
+        return cls(
+            cosine=message.cosine,
+            angular=message.angular,
+            euclidean=message.euclidean,
+            cross_modal=message.cross_modal,
+            a_modality=modality_name(message.a_modality),
+            b_modality=modality_name(message.b_modality),
+        )
+
+
+@dataclass(frozen=True)
+class DistanceMatrix:
+    """rows x columns arrays (numpy when installed, else nested lists) of each distance measure."""
+
+    rows: int
+    columns: int
+    cosine: Any
+    angular: Any
+    euclidean: Any
+    cross_modal: Any
+
+    @classmethod
+    def from_proto(cls, message: pb.DistanceMatrixResponse) -> DistanceMatrix:
+        rows, columns = message.rows, message.columns
+        return cls(
+            rows=rows,
+            columns=columns,
+            cosine=matrix(message.cosine, rows, columns),
+            angular=matrix(message.angular, rows, columns),
+            euclidean=matrix(message.euclidean, rows, columns),
+            cross_modal=matrix(message.cross_modal, rows, columns, boolean=True),
+        )
+
+
+@dataclass(frozen=True)
+class PathStep:
+    """One point on a path from a to b: its t, cosines to both ends, vector (on request) and hits."""
+
+    t: float
+    cos_to_a: float
+    cos_to_b: float
+    vector: FloatVector | None
+    hits: tuple[Hit, ...]
+
+    @classmethod
+    def from_proto(cls, message: pb.PathStep) -> PathStep:
+        return cls(
+            t=message.t,
+            cos_to_a=message.cos_to_a,
+            cos_to_b=message.cos_to_b,
+            vector=unpack_optional(message),
+            hits=tuple(hits_from_proto(message.hits)),
+        )
+
+
+@dataclass(frozen=True)
+class Interpolation:
+    """The steps of a path and the angle between its ends, in radians."""
+
+    steps: tuple[PathStep, ...]
+    angle: float
+
+    @classmethod
+    def from_proto(cls, message: pb.InterpolateResponse) -> Interpolation:
+        return cls(steps=tuple(PathStep.from_proto(s) for s in message.steps), angle=message.angle)
+
+
+@dataclass(frozen=True)
+class EditResult:
+    """An edited point, how far it moved (cos_to_base), its projections on the direction, and hits.
+
+    A small ``direction_norm`` means the direction came from a weak, noisy difference.
+    """
+
+    vector: FloatVector | None
+    cos_to_base: float
+    base_projection: float
+    result_projection: float
+    direction_norm: float
+    hits: tuple[Hit, ...]
+
+    @classmethod
+    def from_proto(cls, message: pb.EditResponse) -> EditResult:
+        return cls(
+            vector=unpack_optional(message),
+            cos_to_base=message.cos_to_base,
+            base_projection=message.base_projection,
+            result_projection=message.result_projection,
+            direction_norm=message.direction_norm,
+            hits=tuple(hits_from_proto(message.hits)),
+        )
