@@ -1,0 +1,90 @@
+"""The encoder registry: one loaded model per canonical spec, shared by every collection.
+
+Backends are named in a table (family -> ``"module:Class"``) and imported only when a model of that
+family is first asked for, so importing the library (or this module) does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Mapping
+
+from latentspace.indexer.encoders.base import Encoder, EncoderOptions
+from latentspace.indexer.errors import LatentSpaceError, ModelUnavailable
+from latentspace.indexer.model_spec import ModelFamily, ModelSpec
+
+#: Which class loads each family. Each takes ``(spec: ModelSpec, options: EncoderOptions)``.
+BACKENDS: dict[ModelFamily, str] = {
+    ModelFamily.SENTENCE_TRANSFORMERS:
+        "latentspace.indexer.encoders.sentence_transformer_encoder:SentenceTransformerEncoder",
+    ModelFamily.OPEN_CLIP: "latentspace.indexer.encoders.open_clip_encoder:OpenClipEncoder",
+}
+#: What to install when a backend's import fails.
+INSTALL_HINTS: dict[ModelFamily, str] = {
+    ModelFamily.SENTENCE_TRANSFORMERS: "pip install sentence-transformers",
+    ModelFamily.OPEN_CLIP: "pip install open_clip_torch",
+}
+
+
+class EncoderRegistry:
+    """Loads each model once and hands the same encoder to every caller.
+
+    Thread-safe: each spec has its own lock, so two different models load concurrently while
+    concurrent requests for one model wait for its single load. A failed load is not remembered;
+    the next request tries again (the user may have installed the weights meanwhile).
+    """
+
+    def __init__(self, options: EncoderOptions, backends: Mapping[ModelFamily, str] | None = None) -> None:
+        """``backends`` replaces the :data:`BACKENDS` table (tests plug fakes in here)."""
+        self.options = options
+        self._backends = dict(BACKENDS if backends is None else backends)
+        self._lock = threading.Lock()  # guards the two dicts below, never held during a load
+        self._encoders: dict[str, Encoder] = {}
+        self._spec_locks: dict[str, threading.Lock] = {}
+
+    def get(self, spec: ModelSpec) -> Encoder:
+        """The encoder for ``spec``, loading it on first use.
+
+        Raises :class:`ModelUnavailable` when the backend cannot be imported or the model not loaded.
+        """
+        key = spec.canonical
+        with self._lock:
+            encoder = self._encoders.get(key)
+            if encoder is not None:
+                return encoder
+            spec_lock = self._spec_locks.setdefault(key, threading.Lock())
+        with spec_lock:
+            with self._lock:
+                encoder = self._encoders.get(key)
+            if encoder is None:
+                encoder = self._load(spec)
+                with self._lock:
+                    self._encoders[key] = encoder
+            return encoder
+
+    def loaded(self) -> list[str]:
+        """Canonical specs of the models in memory, sorted."""
+        with self._lock:
+            return sorted(self._encoders)
+
+    def _load(self, spec: ModelSpec) -> Encoder:
+        target = self._backends.get(spec.family)
+        if target is None:
+            raise ModelUnavailable(f"no encoder backend for model family {spec.family.value!r} ({spec})",
+                                   field="model")
+        module_name, _, class_name = target.partition(":")
+        try:
+            backend = getattr(importlib.import_module(module_name), class_name)
+        except (ImportError, AttributeError) as e:
+            hint = INSTALL_HINTS.get(spec.family, "install the backend's package")
+            raise ModelUnavailable(f"model {spec}: its backend {target} cannot be imported ({e}); {hint}",
+                                   field="model") from e
+        try:
+            encoder: Encoder = backend(spec, self.options)
+        except LatentSpaceError:
+            raise
+        except Exception as e:  # a backend bug or a broken install; still a model that cannot be used
+            raise ModelUnavailable(f"model {spec} failed to load: {type(e).__name__}: {e}",
+                                   field="model") from e
+        return encoder

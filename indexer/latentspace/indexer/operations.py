@@ -1,0 +1,396 @@
+"""The library side of every ``LatentSpace`` RPC, so the gRPC layer only translates.
+
+:class:`LatentOperations` wraps one collection: points are resolved with one model call per modality
+(:mod:`latentspace.indexer.resolver`), the maths is :mod:`latentspace.indexer.latent_math`, and all the
+searches of one request go to the collection as one batch wherever the semantics allow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from latentspace.indexer import latent_math as lm
+from latentspace.indexer.errors import InvalidInput, LimitExceeded
+from latentspace.indexer.items import Hit
+from latentspace.indexer.modality import Modality
+from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
+from latentspace.indexer.resolver import ImageDecoder, PointResolver, PointSource, ResolvedPoint
+from latentspace.indexer.search_options import SearchOptions
+
+#: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
+COS_MUL_MIN_CANDIDATES = 200
+COS_MUL_CANDIDATES_PER_K = 10
+_CROSS_MODAL = frozenset({Modality.TEXT, Modality.IMAGE})
+
+
+class SearchableCollection(PointSource, Protocol):
+    """What the operations need from a collection: resolution plus batched search."""
+
+    def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
+    def count(self) -> int: ...
+
+
+class LimitsLike(Protocol):
+    """Request bounds; the server's ``Limits`` settings fit this shape."""
+
+    @property
+    def max_k(self) -> int: ...
+    @property
+    def max_batch(self) -> int: ...
+    @property
+    def max_steps(self) -> int: ...
+    @property
+    def max_text_chars(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class OperationLimits:
+    """Default bounds, the same as the server's defaults."""
+
+    max_k: int = 1000
+    max_batch: int = 1024
+    max_steps: int = 256
+    max_text_chars: int = 10_000
+
+
+@dataclass(frozen=True)
+class DistanceResult:
+    """How far apart two points are (proto ``Distance``)."""
+
+    cosine: float
+    angular: float
+    euclidean: float
+    cross_modal: bool
+    a_modality: Modality
+    b_modality: Modality
+
+
+@dataclass(frozen=True, eq=False)
+class DistanceMatrix:
+    """Row-by-column distances; every array is ``(rows, columns)``."""
+
+    cosine: np.ndarray
+    angular: np.ndarray
+    euclidean: np.ndarray
+    cross_modal: np.ndarray
+    row_modalities: tuple[Modality, ...]
+    column_modalities: tuple[Modality, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class PathStep:
+    """One point of an interpolation path and its neighbours."""
+
+    t: float
+    cos_to_a: float
+    cos_to_b: float
+    vector: np.ndarray
+    hits: list[Hit]
+
+
+@dataclass(frozen=True)
+class InterpolationResult:
+    """The path's steps, and the angle between a and b in radians."""
+
+    steps: list[PathStep]
+    angle: float
+
+
+@dataclass(frozen=True, eq=False)
+class EditResult:
+    """The edited point and how far it moved (proto ``EditResponse``)."""
+
+    vector: np.ndarray
+    cos_to_base: float
+    base_projection: float
+    result_projection: float
+    direction_norm: float
+    hits: list[Hit]
+
+
+class LatentOperations:
+    """Encode, search, distance, interpolate and edit over one collection."""
+
+    def __init__(self, collection: SearchableCollection, limits: LimitsLike | None = None, *,
+                 image_decoder: ImageDecoder | None = None) -> None:
+        """``image_decoder(data, field)`` defaults to :func:`~latentspace.indexer.images.decode_image`."""
+        self.collection = collection
+        self.limits: LimitsLike = limits or OperationLimits()
+        self.resolver = PointResolver(collection, image_decoder, max_text_chars=self.limits.max_text_chars)
+
+    # ------------------------------------------------------------------ Encode
+
+    def encode(self, points: Sequence[Point], fields: Sequence[str] | None = None) -> list[ResolvedPoint]:
+        """Each point as a unit vector with its modality. A COS_MUL analogy is refused (not a point)."""
+        paths = list(fields) if fields is not None else _paths("queries", len(points))
+        self._check_batch(points, "queries")
+        resolved = self.resolver.resolve_many(points, paths)
+        _require_points(resolved, paths, "Encode")
+        return resolved
+
+    # ------------------------------------------------------------------ Search
+
+    def search(self, points: Sequence[Point], options: SearchOptions,
+               fields: Sequence[str] | None = None) -> list[list[Hit]]:
+        """The top ``options.k`` hits for each point, in order.
+
+        ``fields`` default to ``query`` for one point, else ``queries[i]``. An analogy's input ids are
+        excluded unless it includes them; a COS_MUL analogy re-ranks candidates by the 3CosMul score.
+        """
+        self._check_k(options.k, "options.k", low=1)
+        self._check_batch(points, "queries")
+        paths = list(fields) if fields is not None else (
+            ["query"] if len(points) == 1 else _paths("queries", len(points)))
+        resolved = self.resolver.resolve_many(points, paths)
+        results: list[list[Hit]] = [[] for _ in resolved]
+        plain = [i for i, r in enumerate(resolved) if r.cos_mul is None]
+        ranked = [i for i, r in enumerate(resolved) if r.cos_mul is not None]
+        if plain:
+            found = self._search_excluding([resolved[i] for i in plain], options)
+            for i, hits in zip(plain, found, strict=True):
+                results[i] = hits
+        if ranked:
+            found = self._search_cos_mul([resolved[i] for i in ranked], options)
+            for i, hits in zip(ranked, found, strict=True):
+                results[i] = hits
+        return results
+
+    def _search_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        # One batch call for every point: each asks for k plus its own exclusion count, so dropping its
+        # excluded ids afterwards still leaves k (an id appears at most once in one result list).
+        extra = max(len(p.exclude_ids) for p in points)
+        lists = self.collection.search(np.stack([p.vector for p in points]),
+                                       dataclasses.replace(options, k=options.k + extra))
+        return [[h for h in hits if h.id not in p.exclude_ids][: options.k]
+                for p, hits in zip(points, lists, strict=True)]
+
+    def _search_cos_mul(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        # Candidates come from around the 3CosAdd point, b and a_star (where 3CosMul's maximisers lie),
+        # then all are re-scored exactly with their stored vectors. The threshold applies to the final
+        # 3CosMul score, not to the candidates' cosines.
+        count = self.collection.count()
+        if count == 0:
+            return [[] for _ in points]
+        wanted = max(COS_MUL_CANDIDATES_PER_K * options.k, COS_MUL_MIN_CANDIDATES)
+        n = min(count, wanted + max(len(p.exclude_ids) for p in points))
+        queries = []
+        for p in points:
+            assert p.cos_mul is not None
+            _, a_star, b = p.cos_mul
+            queries += [p.vector, b, a_star]
+        candidate_options = dataclasses.replace(options, k=n, with_vectors=True, score_threshold=None)
+        lists = self.collection.search(np.stack(queries), candidate_options)
+        results = []
+        for j, p in enumerate(points):
+            assert p.cos_mul is not None
+            pool: dict[str, Hit] = {}
+            for hits in lists[3 * j: 3 * j + 3]:
+                pool.update((h.id, h) for h in hits if h.id not in p.exclude_ids and h.vector is not None)
+            results.append(_rank_cos_mul(list(pool.values()), p.cos_mul, options))
+        return results
+
+    # ------------------------------------------------------------------ Distance
+
+    def distance(self, pairs: Sequence[tuple[Point, Point]],
+                 fields: Sequence[str] | None = None) -> list[DistanceResult]:
+        """Cosine, angular and Euclidean distance for each pair, and whether it crosses modalities.
+
+        ``fields`` name the pairs (default ``pairs[i]``); their sides are ``.a`` and ``.b``.
+        """
+        self._check_batch(pairs, "pairs")
+        names = list(fields) if fields is not None else _paths("pairs", len(pairs))
+        paths = [f"{n}.{side}" for n in names for side in ("a", "b")]
+        resolved = self.resolver.resolve_many([p for pair in pairs for p in pair], paths)
+        _require_points(resolved, paths, "a distance")
+        if not pairs:
+            return []
+        a, b = resolved[0::2], resolved[1::2]
+        cos, ang, euc = lm.distance_triple(lm.pairwise_cosines(_stack(a), _stack(b)))
+        return [
+            DistanceResult(float(c), float(g), float(e), _is_cross_modal(x.modality, y.modality), x.modality,
+                           y.modality)
+            for c, g, e, x, y in zip(cos, ang, euc, a, b, strict=True)
+        ]
+
+    def distance_matrix(self, rows: Sequence[Point],
+                        columns: Sequence[Point] | None = None) -> DistanceMatrix:
+        """Distances between every row and every column point; ``columns=None``: rows against themselves."""
+        self._check_batch(rows, "rows")
+        cols = columns if columns is not None else []
+        self._check_batch(cols, "columns")
+        paths = _paths("rows", len(rows)) + _paths("columns", len(cols))
+        resolved = self.resolver.resolve_many([*rows, *cols], paths)
+        _require_points(resolved, paths, "a distance")
+        row_points = resolved[: len(rows)]
+        col_points = resolved[len(rows):] if columns is not None else row_points
+        d = self.collection.dimension
+        r = _stack(row_points) if row_points else np.zeros((0, d), np.float32)
+        c = _stack(col_points) if col_points else np.zeros((0, d), np.float32)
+        cos, ang, euc = lm.distance_triple(lm.cosine_matrix(r, c))
+        row_mods = tuple(p.modality for p in row_points)
+        col_mods = tuple(p.modality for p in col_points)
+        cross = np.array([[_is_cross_modal(x, y) for y in col_mods] for x in row_mods], dtype=bool).reshape(
+            len(row_mods), len(col_mods))
+        return DistanceMatrix(cos.astype(np.float32), ang.astype(np.float32), euc.astype(np.float32), cross,
+                              row_mods, col_mods)
+
+    # ------------------------------------------------------------------ Interpolate
+
+    def interpolate(self, a: Point, b: Point, *, ts: Sequence[float] | None = None, steps: int = 0,
+                    method: InterpolationMethod = InterpolationMethod.SLERP, via: Point | None = None,
+                    allow_extrapolation: bool = False, k: int = 0, options: SearchOptions | None = None,
+                    distinct: bool = False, with_vectors: bool | None = None) -> InterpolationResult:
+        """Points between ``a`` and ``b`` and the ``k`` items nearest to each.
+
+        The path is ``ts`` when given, else ``steps`` evenly spaced t in [0, 1] (``steps >= 2``), else
+        the midpoint alone. ``options`` supplies the filter, exclusions, threshold and index knobs (its
+        ``k`` is ignored); ``with_vectors`` overrides ``options.with_vectors`` for the hits. ``distinct``
+        drops the endpoints' own ids and items already shown at an earlier step.
+        """
+        t_values = self._path(ts, steps, allow_extrapolation)
+        self._check_k(k, "k", low=0)
+        names = ["a", "b"] + (["via"] if via is not None else [])
+        resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names)
+        _require_points(resolved, names, "Interpolate")
+        va, vb = resolved[0].vector, resolved[1].vector
+        vvia = resolved[2].vector if via is not None else None
+        vectors = np.stack([_interpolate_one(va, vb, vvia, float(t), method) for t in t_values])
+        cos_a = lm.cosine_matrix(vectors, va[None, :])[:, 0]
+        cos_b = lm.cosine_matrix(vectors, vb[None, :])[:, 0]
+        hits: list[list[Hit]] = [[] for _ in t_values]
+        if k > 0:
+            base = options or SearchOptions(k=k)
+            if with_vectors is not None:
+                base = dataclasses.replace(base, with_vectors=with_vectors)
+            base = dataclasses.replace(base, k=k)
+            banned = resolved[0].input_ids | resolved[1].input_ids
+            hits = self._search_distinct(vectors, base, banned) if distinct else self.collection.search(
+                vectors, base)
+        steps_out = [PathStep(float(t), float(ca), float(cb), v, h)
+                     for t, ca, cb, v, h in zip(t_values, cos_a, cos_b, vectors, hits, strict=True)]
+        return InterpolationResult(steps_out, lm.angle_between(va, vb))
+
+    def _search_distinct(self, vectors: np.ndarray, options: SearchOptions,
+                         banned: frozenset[str]) -> list[list[Hit]]:
+        # One batch call with headroom (the endpoints' ids plus two steps' worth of repeats), then a
+        # greedy pass in path order. A step whose full candidate list still leaves fewer than k is
+        # searched again exactly, excluding everything shown so far, so every step gets k when k exist.
+        k = options.k
+        wide = dataclasses.replace(options, k=k + len(banned) + 2 * k)
+        lists = self.collection.search(vectors, wide)
+        shown: set[str] = set()
+        out = []
+        for i, hits in enumerate(lists):
+            chosen = [h for h in hits if h.id not in banned and h.id not in shown][:k]
+            if len(chosen) < k and len(hits) == wide.k:
+                exact = dataclasses.replace(options, exclude_ids=options.exclude_ids | banned | shown)
+                chosen = self.collection.search(vectors[i: i + 1], exact)[0][:k]
+            shown.update(h.id for h in chosen)
+            out.append(chosen)
+        return out
+
+    def _path(self, ts: Sequence[float] | None, steps: int, allow_extrapolation: bool) -> np.ndarray:
+        if ts is not None and len(ts) > 0:
+            if len(ts) > self.limits.max_steps:
+                raise InvalidInput(f"{len(ts)} t values; at most {self.limits.max_steps}", field="ts")
+            values = np.asarray(ts, dtype=np.float64)
+            for i, t in enumerate(values):
+                if not np.isfinite(t):
+                    raise InvalidInput(f"ts[{i}] is not a finite number", field="ts")
+                if not allow_extrapolation and not 0.0 <= t <= 1.0:
+                    raise InvalidInput(f"ts[{i}] = {t} lies outside [0, 1]; set allow_extrapolation to go "
+                                       "beyond the endpoints", field="ts")
+            return values
+        if steps == 0:
+            return np.array([0.5])
+        if not 2 <= steps <= self.limits.max_steps:
+            raise InvalidInput(f"steps must be between 2 and {self.limits.max_steps} (both ends included), "
+                               f"got {steps}", field="steps")
+        return lm.path_ts(steps)
+
+    # ------------------------------------------------------------------ Edit
+
+    def edit(self, edit: EditPoint, k: int = 0, options: SearchOptions | None = None,
+             field: str = "edit") -> EditResult:
+        """Move a base point along a direction; report how far it moved and its ``k`` neighbours.
+
+        ``options`` supplies the filter, exclusions, threshold, with_vectors and index knobs (its ``k``
+        is ignored).
+        """
+        self._check_k(k, "k", low=0)
+        parts = self.resolver.resolve_edit(edit, field)
+        result, base, d = parts.result.vector, parts.base.vector, parts.direction
+        hits: list[Hit] = []
+        if k > 0:
+            around = dataclasses.replace(options or SearchOptions(), k=k)
+            hits = self.collection.search(result[None, :], around)[0]
+        return EditResult(
+            vector=result,
+            cos_to_base=lm.cosine(result, base),
+            base_projection=float(np.dot(base.astype(np.float64), d)),
+            result_projection=float(np.dot(result.astype(np.float64), d)),
+            direction_norm=parts.direction_norm,
+            hits=hits,
+        )
+
+    # ------------------------------------------------------------------ validation
+
+    def _check_k(self, k: int, field: str, low: int) -> None:
+        if not low <= k <= self.limits.max_k:
+            raise InvalidInput(f"k must be between {low} and {self.limits.max_k}, got {k}", field=field)
+
+    def _check_batch(self, items: Sequence[object], field: str) -> None:
+        if len(items) > self.limits.max_batch:
+            raise LimitExceeded(f"{len(items)} entries exceed the limit of {self.limits.max_batch} per "
+                                "request; split the request", field=field)
+
+
+def _paths(name: str, n: int) -> list[str]:
+    return [f"{name}[{i}]" for i in range(n)]
+
+
+def _stack(points: Sequence[ResolvedPoint]) -> np.ndarray:
+    return np.stack([p.vector for p in points])
+
+
+def _is_cross_modal(x: Modality, y: Modality) -> bool:
+    return {x, y} == _CROSS_MODAL
+
+
+def _require_points(resolved: Sequence[ResolvedPoint], paths: Sequence[str], what: str) -> None:
+    for point, path in zip(resolved, paths, strict=True):
+        if point.cos_mul is not None:
+            raise InvalidInput(f"a COS_MUL analogy is a ranking of candidates, not a point, so {what} cannot "
+                               "take it; use COS_ADD, or search with it", field=f"{path}.analogy.method")
+
+
+def _interpolate_one(a: np.ndarray, b: np.ndarray, via: np.ndarray | None, t: float,
+                     method: InterpolationMethod) -> np.ndarray:
+    if method is InterpolationMethod.LERP:
+        return lm.lerp(a, b, t, field="b") if via is None else lm.lerp_via(a, via, b, t, field="via")
+    return lm.slerp(a, b, t, field="b") if via is None else lm.slerp_via(a, via, b, t, field="via")
+
+
+def _rank_cos_mul(pool: list[Hit], refs: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  options: SearchOptions) -> list[Hit]:
+    if not pool:
+        return []
+    a, a_star, b = refs
+    scores = lm.cos_mul_scores(np.stack([h.vector for h in pool if h.vector is not None]), a, a_star, b)
+    order = np.argsort(-scores, kind="stable")
+    ranked = []
+    for i in order:
+        score = float(scores[i])
+        if options.score_threshold is not None and score < options.score_threshold:
+            break
+        hit = pool[i]
+        vector = hit.vector if options.with_vectors else None
+        ranked.append(dataclasses.replace(hit, score=score, vector=vector))
+        if len(ranked) == options.k:
+            break
+    return ranked

@@ -1,0 +1,349 @@
+"""Turning points (:mod:`latentspace.indexer.points`) into unit vectors with a collection's model.
+
+Resolution runs in three passes so a request costs one model call per modality whatever its shape:
+
+1. *gather* walks every point tree, validates it (dimensions, empty texts, weights, strengths) and
+   collects its leaves: distinct texts, distinct image bytes and distinct ids;
+2. *fetch* encodes all texts in one ``encode_texts`` call, all images in one ``encode_images`` call
+   and reads all ids in one ``get`` call;
+3. *evaluate* walks the trees again and combines the fetched vectors (mixes, edits, analogies).
+
+Errors name the request field in proto path form, e.g. ``query.mix.parts[1].query.text``. Callers pass
+the path of each root point (``query``, ``queries[3]``, ``pairs[0].a``, ``edit``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from latentspace.indexer import latent_math as lm
+from latentspace.indexer.errors import InvalidInput, ItemNotFound, LimitExceeded, ModalityNotSupported
+from latentspace.indexer.images import decode_image
+from latentspace.indexer.items import StoredItem
+from latentspace.indexer.modality import Modality
+from latentspace.indexer.points import (
+    PROMPT_TEMPLATES,
+    AnalogyMethod,
+    AnalogyPoint,
+    Direction,
+    EditMode,
+    EditPoint,
+    ExamplesDirection,
+    IdPoint,
+    ImagePoint,
+    MixPoint,
+    Point,
+    TextPairDirection,
+    TextPoint,
+    VectorDirection,
+    VectorPoint,
+)
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+#: Composite points nest; deeper trees than this are refused rather than recursed into.
+MAX_DEPTH = 32
+DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+
+ImageDecoder = Callable[[bytes, str], "Image.Image"]
+
+
+class PointSource(Protocol):
+    """What resolution needs from a collection."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dimension(self) -> int: ...
+    @property
+    def modalities(self) -> frozenset[Modality]: ...
+    def encode_texts(self, texts: list[str]) -> np.ndarray: ...
+    def encode_images(self, images: list[Image.Image]) -> np.ndarray: ...
+    def get(self, ids: list[str], *, with_vectors: bool = ...) -> list[StoredItem]: ...
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedPoint:
+    """A point as a unit vector, with what it was made of.
+
+    ``modality`` is TEXT/IMAGE for those leaves, the stored item's modality for an id and VECTOR for raw
+    vectors and composites. ``input_ids`` are the stored items the point was built from. ``exclude_ids``
+    are ids a search around this point must not return (an analogy's inputs unless ``include_inputs``).
+    ``cos_mul`` holds ``(a, a_star, b)`` when the point is a 3CosMul analogy: a ranking, and ``vector``
+    is then only its 3CosAdd point, the centre to gather candidates around.
+    """
+
+    vector: np.ndarray
+    modality: Modality
+    input_ids: frozenset[str] = frozenset()
+    exclude_ids: frozenset[str] = frozenset()
+    cos_mul: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedEdit:
+    """An edit's parts: the base, the unit direction and its raw norm, and the edited point."""
+
+    base: ResolvedPoint
+    direction: np.ndarray
+    direction_norm: float
+    result: ResolvedPoint
+
+
+@dataclass
+class _Leaves:
+    """Distinct leaves of one request, each with the first field it appeared in (for errors)."""
+
+    texts: dict[str, str] = field(default_factory=dict)
+    images: dict[bytes, str] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    text_vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    image_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)
+    items: dict[str, StoredItem] = field(default_factory=dict)
+
+
+class PointResolver:
+    """Resolves points against one collection: batched encoding, validation, composition."""
+
+    def __init__(self, collection: PointSource, image_decoder: ImageDecoder | None = None, *,
+                 max_text_chars: int | None = None) -> None:
+        """``image_decoder(data, field)`` defaults to :func:`decode_image` with a 50 MP limit."""
+        self.collection = collection
+        self.image_decoder: ImageDecoder = image_decoder or functools.partial(
+            _decode_default, max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
+        self.max_text_chars = max_text_chars
+
+    # ------------------------------------------------------------------ public
+
+    def resolve_many(self, points: Sequence[Point],
+                     fields: Sequence[str] | None = None) -> list[ResolvedPoint]:
+        """Resolve points with one model call per modality; ``fields`` are their request paths.
+
+        ``fields`` defaults to ``queries[i]``. Raises InvalidInput, ItemNotFound, LimitExceeded or
+        ModalityNotSupported naming the offending field.
+        """
+        paths = list(fields) if fields is not None else [f"queries[{i}]" for i in range(len(points))]
+        if len(paths) != len(points):
+            raise ValueError("one field path per point")
+        leaves = _Leaves()
+        for point, path in zip(points, paths, strict=True):
+            self._gather(point, path, leaves, depth=0)
+        self._fetch(leaves)
+        return [self._evaluate(point, path, leaves, root=True)
+                for point, path in zip(points, paths, strict=True)]
+
+    def resolve(self, point: Point, field: str = "query") -> ResolvedPoint:
+        """Resolve one point (``field`` is its request path)."""
+        return self.resolve_many([point], [field])[0]
+
+    def direction(self, direction: Direction, field: str = "edit.direction") -> tuple[np.ndarray, float]:
+        """A direction as ``(unit vector, raw norm)``; a small raw norm means a weak direction."""
+        leaves = _Leaves()
+        self._gather_direction(direction, field, leaves, depth=0)
+        self._fetch(leaves)
+        return self._evaluate_direction(direction, field, leaves)
+
+    def resolve_edit(self, edit: EditPoint, field: str = "edit") -> ResolvedEdit:
+        """Resolve an edit and keep its parts (for the Edit RPC's report); ``field`` is the Edit's path."""
+        leaves = _Leaves()
+        self._gather_edit(edit, field, leaves, depth=0)
+        self._fetch(leaves)
+        base = self._evaluate(edit.base, f"{field}.base", leaves, root=False)
+        direction, norm = self._evaluate_direction(edit.direction, f"{field}.direction", leaves)
+        vector = _apply_edit(edit, base.vector, direction, field)
+        return ResolvedEdit(base, direction, norm, ResolvedPoint(vector, Modality.VECTOR, base.input_ids))
+
+    # ------------------------------------------------------------------ pass 1: gather and validate
+
+    def _gather(self, point: Point, path: str, leaves: _Leaves, depth: int, root: bool = True) -> None:
+        if depth > MAX_DEPTH:
+            raise InvalidInput(f"points nest deeper than {MAX_DEPTH} levels", field=path)
+        if isinstance(point, TextPoint):
+            self._gather_text(point.text, f"{path}.text", leaves)
+        elif isinstance(point, ImagePoint):
+            if not point.data:
+                raise InvalidInput("image bytes are empty", field=f"{path}.image")
+            leaves.images.setdefault(point.data, f"{path}.image")
+        elif isinstance(point, VectorPoint):
+            self._check_vector(point.vector, f"{path}.vector")
+        elif isinstance(point, IdPoint):
+            if not point.id:
+                raise InvalidInput("item id is empty", field=f"{path}.id")
+            leaves.ids.setdefault(point.id, f"{path}.id")
+        elif isinstance(point, MixPoint):
+            if not point.parts:
+                raise InvalidInput("a mix needs at least one part", field=f"{path}.mix.parts")
+            for i, (part, weight) in enumerate(point.parts):
+                if not np.isfinite(weight):
+                    raise InvalidInput(f"weight must be a finite number, got {weight}",
+                                       field=f"{path}.mix.parts[{i}].weight", reason="NON_FINITE")
+                self._gather(part, f"{path}.mix.parts[{i}].query", leaves, depth + 1, root=False)
+        elif isinstance(point, EditPoint):
+            self._gather_edit(point, f"{path}.edit", leaves, depth + 1)
+        elif isinstance(point, AnalogyPoint):
+            if point.method is AnalogyMethod.COS_MUL and not root:
+                raise InvalidInput("a COS_MUL analogy is a ranking of candidates, not a point, so it cannot "
+                                   "be part of another point; use COS_ADD here",
+                                   field=f"{path}.analogy.method")
+            for name in ("a", "a_star", "b"):
+                self._gather(getattr(point, name), f"{path}.analogy.{name}", leaves, depth + 1, root=False)
+        else:
+            raise InvalidInput(f"not a query point: {type(point).__name__}", field=path)
+
+    def _gather_text(self, text: str, path: str, leaves: _Leaves) -> None:
+        self._check_text(text, path)
+        leaves.texts.setdefault(text, path)
+
+    def _check_text(self, text: str, path: str) -> None:
+        if not text or not text.strip():
+            raise InvalidInput("text is empty; send the text to encode", field=path)
+        if self.max_text_chars is not None and len(text) > self.max_text_chars:
+            raise LimitExceeded(f"text has {len(text)} characters, over the limit of {self.max_text_chars}",
+                                field=path)
+
+    def _gather_edit(self, edit: EditPoint, path: str, leaves: _Leaves, depth: int) -> None:
+        strength = edit.effective_strength
+        if not np.isfinite(strength):
+            raise InvalidInput(f"strength must be a finite number, got {strength}", field=f"{path}.strength",
+                               reason="NON_FINITE")
+        if edit.mode is EditMode.ROTATE and not 0.0 <= strength <= 1.0:
+            raise InvalidInput(f"ROTATE takes a fraction of the angle in [0, 1], got {strength}",
+                               field=f"{path}.strength")
+        self._gather(edit.base, f"{path}.base", leaves, depth + 1, root=False)
+        self._gather_direction(edit.direction, f"{path}.direction", leaves, depth + 1)
+
+    def _gather_direction(self, direction: Direction, path: str, leaves: _Leaves, depth: int) -> None:
+        if isinstance(direction, TextPairDirection):
+            for name in ("neutral", "target"):
+                text = getattr(direction, name)
+                self._check_text(text, f"{path}.text_pair.{name}")
+                for prompt in _prompts(text, direction.use_templates):
+                    leaves.texts.setdefault(prompt, f"{path}.text_pair.{name}")
+        elif isinstance(direction, ExamplesDirection):
+            if not direction.positive:
+                raise InvalidInput("a direction from examples needs at least one positive example",
+                                   field=f"{path}.examples.positive")
+            for name in ("positive", "negative"):
+                for i, point in enumerate(getattr(direction, name)):
+                    self._gather(point, f"{path}.examples.{name}[{i}]", leaves, depth + 1, root=False)
+        elif isinstance(direction, VectorDirection):
+            self._check_vector(direction.vector, f"{path}.vector")
+        else:
+            raise InvalidInput(f"not a direction: {type(direction).__name__}", field=path)
+
+    def _check_vector(self, vector: np.ndarray, path: str) -> None:
+        v = np.asarray(vector)
+        if v.ndim != 1 or v.shape[0] != self.collection.dimension:
+            got = v.shape[0] if v.ndim == 1 else f"shape {v.shape}"
+            raise InvalidInput(f"expected {self.collection.dimension} dimensions, got {got}", field=path,
+                               reason="WRONG_DIMENSION")
+        lm.normalize(v, field=path)  # zero or non-finite: refused before any model call
+
+    # ------------------------------------------------------------------ pass 2: one call per modality
+
+    def _fetch(self, leaves: _Leaves) -> None:
+        modalities = self.collection.modalities
+        if leaves.texts:
+            texts = list(leaves.texts)
+            if Modality.TEXT not in modalities:
+                raise ModalityNotSupported(
+                    f"collection {self.collection.name!r} has no text model; query it with vectors or ids",
+                    field=leaves.texts[texts[0]])
+            leaves.text_vectors = dict(zip(texts, self.collection.encode_texts(texts), strict=True))
+        if leaves.images:
+            blobs = list(leaves.images)
+            if Modality.IMAGE not in modalities:
+                raise ModalityNotSupported(
+                    f"collection {self.collection.name!r} has no image model; image queries need a CLIP "
+                    "model such as 'shapes-clip'", field=leaves.images[blobs[0]])
+            images = [self.image_decoder(blob, leaves.images[blob]) for blob in blobs]
+            leaves.image_vectors = dict(zip(blobs, self.collection.encode_images(images), strict=True))
+        if leaves.ids:
+            found = self.collection.get(list(leaves.ids), with_vectors=True)
+            leaves.items = {item.id: item for item in found}
+            for item_id, path in leaves.ids.items():
+                if item_id not in leaves.items or leaves.items[item_id].vector is None:
+                    raise ItemNotFound(f"no item with id {item_id!r} in collection {self.collection.name!r}",
+                                       field=path)
+
+    # ------------------------------------------------------------------ pass 3: evaluate
+
+    def _evaluate(self, point: Point, path: str, leaves: _Leaves, root: bool) -> ResolvedPoint:
+        if isinstance(point, TextPoint):
+            return ResolvedPoint(leaves.text_vectors[point.text], Modality.TEXT)
+        if isinstance(point, ImagePoint):
+            return ResolvedPoint(leaves.image_vectors[point.data], Modality.IMAGE)
+        if isinstance(point, VectorPoint):
+            return ResolvedPoint(lm.normalize(point.vector, field=f"{path}.vector"), Modality.VECTOR)
+        if isinstance(point, IdPoint):
+            item = leaves.items[point.id]
+            assert item.vector is not None  # checked in _fetch
+            return ResolvedPoint(lm.normalize(item.vector, field=f"{path}.id"), item.modality,
+                                 frozenset({point.id}))
+        if isinstance(point, MixPoint):
+            parts = [self._evaluate(p, f"{path}.mix.parts[{i}].query", leaves, False)
+                     for i, (p, _) in enumerate(point.parts)]
+            vector = lm.mix(np.stack([p.vector for p in parts]), [w for _, w in point.parts],
+                            field=f"{path}.mix")
+            return ResolvedPoint(vector, Modality.VECTOR, _union(parts))
+        if isinstance(point, EditPoint):
+            e = f"{path}.edit"
+            base = self._evaluate(point.base, f"{e}.base", leaves, False)
+            direction, _ = self._evaluate_direction(point.direction, f"{e}.direction", leaves)
+            vector = _apply_edit(point, base.vector, direction, e)
+            return ResolvedPoint(vector, Modality.VECTOR, base.input_ids)
+        if isinstance(point, AnalogyPoint):
+            a, a_star, b = (self._evaluate(getattr(point, n), f"{path}.analogy.{n}", leaves, False)
+                            for n in ("a", "a_star", "b"))
+            ids = _union([a, a_star, b])
+            vector = lm.analogy_cos_add(a.vector, a_star.vector, b.vector, field=f"{path}.analogy")
+            cos_mul = (a.vector, a_star.vector, b.vector) if point.method is AnalogyMethod.COS_MUL else None
+            exclude = frozenset() if point.include_inputs or not root else ids
+            return ResolvedPoint(vector, Modality.VECTOR, ids, exclude, cos_mul)
+        raise InvalidInput(f"not a query point: {type(point).__name__}", field=path)
+
+    def _evaluate_direction(self, direction: Direction, path: str,
+                            leaves: _Leaves) -> tuple[np.ndarray, float]:
+        if isinstance(direction, TextPairDirection):
+            f = f"{path}.text_pair"
+            targets = [leaves.text_vectors[p] for p in _prompts(direction.target, direction.use_templates)]
+            neutrals = [leaves.text_vectors[p] for p in _prompts(direction.neutral, direction.use_templates)]
+            # Mean over templates of E(target) - E(neutral) = difference of the two means.
+            return lm.direction_from_examples(np.stack(targets), np.stack(neutrals), field=f)
+        if isinstance(direction, ExamplesDirection):
+            pos = [self._evaluate(p, f"{path}.examples.positive[{i}]", leaves, False)
+                   for i, p in enumerate(direction.positive)]
+            neg = [self._evaluate(p, f"{path}.examples.negative[{i}]", leaves, False)
+                   for i, p in enumerate(direction.negative)]
+            negatives = np.stack([n.vector for n in neg]) if neg else np.zeros((0, len(pos[0].vector)))
+            return lm.direction_from_examples(np.stack([p.vector for p in pos]), negatives,
+                                              field=f"{path}.examples")
+        raw = np.asarray(direction.vector, dtype=np.float64)
+        return lm.normalize(raw, field=f"{path}.vector"), float(np.linalg.norm(raw))
+
+
+def _prompts(text: str, use_templates: bool) -> list[str]:
+    return [t.format(text) for t in PROMPT_TEMPLATES] if use_templates else [text]
+
+
+def _union(points: Sequence[ResolvedPoint]) -> frozenset[str]:
+    return frozenset().union(*(p.input_ids for p in points))
+
+
+def _apply_edit(edit: EditPoint, base: np.ndarray, direction: np.ndarray, path: str) -> np.ndarray:
+    strength = edit.effective_strength
+    if edit.mode is EditMode.ROTATE:
+        return lm.edit_rotate(base, direction, strength, field=path)
+    if edit.mode is EditMode.REMOVE:
+        return lm.edit_remove(base, direction, strength, field=path)
+    return lm.edit_add(base, direction, strength, field=path)
+
+
+def _decode_default(data: bytes, field: str, *, max_pixels: int) -> Image.Image:
+    return decode_image(data, max_pixels=max_pixels, field=field)
