@@ -50,8 +50,9 @@ def test_local_paths_become_absolute_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my-model").mkdir()
     assert parse_model_spec("sentence-transformers:./my-model").path == tmp_path.resolve() / "my-model"
-    # An existing folder named without ./ is a path too.
-    assert parse_model_spec("st:my-model").path == tmp_path.resolve() / "my-model"
+    # A bare name stays a model name even when a folder of that name happens to exist here.
+    bare = parse_model_spec("st:my-model")
+    assert bare.path is None and bare.name == "my-model"
     assert parse_model_spec("st:~/x").path == Path("~/x").expanduser().resolve()
 
 

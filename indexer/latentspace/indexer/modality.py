@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     TEXT = "text"
     IMAGE = "image"
     VECTOR = "vector"

@@ -9,13 +9,13 @@ manifests, caching of loaded models) takes the parsed value, never the raw strin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from latentspace.indexer.errors import InvalidInput
 
 
-class ModelFamily(str, Enum):
+class ModelFamily(StrEnum):
     """Which library loads the model."""
 
     OPEN_CLIP = "open_clip"
@@ -71,7 +71,9 @@ class ModelSpec:
 
 
 def _looks_like_path(identifier: str) -> bool:
-    return identifier.startswith(("/", "./", "../", "~")) or Path(identifier).is_dir()
+    # Only explicit paths: a bare name that happens to match a folder in the working directory
+    # must still mean the hub model of that name.
+    return identifier.startswith(("/", "./", "../", "~"))
 
 
 def parse_model_spec(text: str) -> ModelSpec:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from grpc import aio
 
 from latentspace.indexer import points as P
@@ -43,7 +41,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         point = convert.point_from_proto(request.query, self.limits, "query")
         options = convert.search_options_from_proto(request.options, self.limits)
         ops = await self.state.run(self.state.operations, request.collection)
-        [hits] = await self.state.run(ops.search, [point], options)
+        [hits] = await self.state.run(ops.search, [point], options, ["query"])
         return api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits])
 
     async def SearchBatch(
@@ -52,7 +50,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         points = convert.points_from_proto(request.queries, self.limits, "queries")
         options = convert.search_options_from_proto(request.options, self.limits)
         ops = await self.state.run(self.state.operations, request.collection)
-        results = await self.state.run(ops.search, points, options)
+        results = await self.state.run(ops.search, points, options, [f"queries[{i}]" for i in range(len(points))])
         return api.SearchBatchResponse(
             results=[api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits]) for hits in results]
         )
@@ -104,7 +102,6 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         a = convert.point_from_proto(request.a, self.limits, "a")
         b = convert.point_from_proto(request.b, self.limits, "b")
         via = convert.point_from_proto(request.via, self.limits, "via") if request.HasField("via") else None
-        ts = self._path_ts(request)
         k = convert.check_k(request.k, self.limits, allow_zero=True)
         method = _METHODS.get(request.method)
         if method is None:
@@ -120,7 +117,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
             lambda: ops.interpolate(
                 a,
                 b,
-                ts=ts,
+                ts=list(request.ts) or None,
+                steps=request.steps,
                 method=method,
                 via=via,
                 allow_extrapolation=request.allow_extrapolation,
@@ -142,23 +140,6 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 for step in result.steps
             ],
         )
-
-    def _path_ts(self, request: api.InterpolateRequest) -> list[float]:
-        if request.ts:
-            convert.check_batch(request.ts, self.limits, "ts")
-            if len(request.ts) > self.limits.max_steps:
-                raise InvalidInput(f"at most {self.limits.max_steps} t values", field="ts")
-            ts = list(request.ts)
-            for i, t in enumerate(ts):
-                if not math.isfinite(t):
-                    raise InvalidInput("t must be finite", field=f"ts[{i}]")
-            return ts
-        if request.steps == 0:
-            return [0.5]
-        if not 2 <= request.steps <= self.limits.max_steps:
-            raise InvalidInput(f"steps must be between 2 and {self.limits.max_steps}, got {request.steps}",
-                               field="steps")
-        return [i / (request.steps - 1) for i in range(request.steps)]
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
         edit = convert.edit_from_proto(request.edit, self.limits)

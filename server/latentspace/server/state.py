@@ -61,7 +61,7 @@ class ServerState:
                 def decoder(data: bytes, field: str) -> Image.Image:
                     return decode_image(data, max_pixels=max_pixels, field=field)
 
-                cached = (collection, LatentOperations(collection, image_decoder=decoder))
+                cached = (collection, LatentOperations(collection, self.limits, image_decoder=decoder))
                 self._operations[name] = cached
             return cached[1]
 
