@@ -1,0 +1,305 @@
+"""A data directory: the collections one process serves, under an exclusive lock.
+
+Layout::
+
+    <data>/LOCK                      held with flock by the one process using the dir (pid, host, start)
+    <data>/collections/<name>/       one folder per collection (see ``collection.py``)
+    <data>/collections/.tmp-*        a collection being created (renamed into place when complete)
+    <data>/collections/.trash-*      a dropped collection being removed
+
+Creating a collection builds it in a temp folder and renames it into place, so a crash mid-create
+leaves only a ``.tmp-*`` folder, which the next open removes; it never leaves half a collection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from latentspace.indexer.collection import SNAPSHOT_EVERY, Collection
+from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.errors import (
+    AlreadyExists,
+    CollectionNotFound,
+    DataDirLocked,
+    FailedPrecondition,
+    InvalidInput,
+    LatentSpaceError,
+    ModelUnavailable,
+    Unavailable,
+)
+from latentspace.indexer.index import FaissIndex
+from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
+from latentspace.indexer.store.atomic_files import fsync_dir
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "LOCK"
+COLLECTIONS_FOLDER = "collections"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+class EncoderSource(Protocol):
+    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec."""
+
+    def get(self, spec: ModelSpec) -> Encoder:
+        """The loaded encoder for ``spec``."""
+        ...
+
+
+def check_name(name: object) -> str:
+    """A collection name: 1-64 of ``[A-Za-z0-9_-]``, starting with a letter or digit."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise InvalidInput(
+            f"collection name {name!r} is not valid: use 1-64 letters, digits, '_' or '-', "
+            "starting with a letter or digit", field="name")
+    return name
+
+
+class DataDir:
+    """The collections of one data directory; see the module docstring for the layout."""
+
+    def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int):
+        """Use :meth:`DataDir.open`, which takes the lock first."""
+        self.path = path
+        self._collections_path = path / COLLECTIONS_FOLDER
+        self._lock_fd: int | None = lock_fd
+        self._registry = encoder_registry
+        self._snapshot_every = snapshot_every
+        self._open: dict[str, Collection] = {}
+        # Guards the cache and folder changes; collections lock themselves for their own work.
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        path: Path | str,
+        encoder_registry: EncoderSource | None = None,
+        *,
+        snapshot_every: int = SNAPSHOT_EVERY,
+    ) -> DataDir:
+        """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use."""
+        root = Path(path).expanduser().resolve()
+        (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
+        fd = _acquire_lock(root)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every)
+        data_dir._remove_leftovers()
+        return data_dir
+
+    def _remove_leftovers(self) -> None:
+        """Remove half-created and half-dropped collection folders (we hold the lock: none is live)."""
+        for entry in self._collections_path.iterdir():
+            if entry.name.startswith((".tmp-", ".trash-")) and entry.is_dir():
+                log.info("removing leftover folder %s", entry)
+                shutil.rmtree(entry, ignore_errors=True)
+
+    # ------------------------------------------------------------------ collections
+    def create_collection(
+        self,
+        name: str,
+        model: str | None,
+        dimension: int | None = None,
+        index_kind: str | None = None,
+        if_not_exists: bool = False,
+    ) -> Collection:
+        """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
+
+        For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
+        ``dimension`` must match it. A vector-only collection needs ``dimension`` (1..65536).
+        With ``if_not_exists`` an existing collection of the same model is returned as is.
+        """
+        check_name(name)
+        spec = parse_model_spec(model) if model is not None else None
+        kind = (index_kind or "Flat").strip()
+        with self._lock:
+            self._check_open()
+            folder = self._collections_path / name
+            if folder.exists():
+                return self._existing(name, spec, dimension, if_not_exists)
+            manifest = self._new_manifest(name, spec, dimension, kind)
+            tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                Collection.initialize(tmp, manifest)
+                fsync_dir(tmp)
+                os.rename(tmp, folder)  # the commit point: before it, no collection; after, a whole one
+                fsync_dir(self._collections_path)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            return self._open_collection(name)
+
+    def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
+                  if_not_exists: bool) -> Collection:
+        existing = self.collection(name)
+        wanted = spec.canonical if spec is not None else None
+        same = existing.manifest.model == wanted and dimension in (None, existing.dimension)
+        if if_not_exists and same:
+            return existing
+        held = existing.manifest.model or "none (vector-only)"
+        raise AlreadyExists(
+            f"collection {name!r} already exists with model {held} and dimension {existing.dimension}"
+            + ("" if same else f"; you asked for model {wanted or 'none (vector-only)'}"
+               + (f" and dimension {dimension}" if dimension is not None else ""))
+            + ". Drop it first or choose another name.", field="name")
+
+    def _new_manifest(self, name: str, spec: ModelSpec | None, dimension: int | None,
+                      kind: str) -> CollectionManifest:
+        fingerprint = None
+        if spec is not None:
+            if self._registry is None:
+                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec}: this data dir "
+                                       "was opened without an encoder registry", field="model")
+            encoder = self._registry.get(spec)
+            if dimension is not None and dimension != encoder.dimension:
+                raise InvalidInput(f"model {spec} gives {encoder.dimension}-d vectors, not {dimension}; "
+                                   "leave dimension unset for a model", field="dimension")
+            dimension, fingerprint = encoder.dimension, encoder.fingerprint
+        elif isinstance(dimension, bool) or not isinstance(dimension, int) \
+                or not 1 <= dimension <= MAX_DIMENSION:
+            raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
+                               f"got {dimension!r}", field="dimension")
+        try:
+            FaissIndex(dimension, kind)
+        except ValueError as exc:
+            raise InvalidInput(f"{exc}; use e.g. 'Flat', 'HNSW32' or 'IVF1024,PQ32'",
+                               field="index_kind") from None
+        return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
+
+    def collection(self, name: str) -> Collection:
+        """The open collection ``name``; :class:`CollectionNotFound` naming the known ones."""
+        with self._lock:
+            self._check_open()
+            if name in self._open:
+                return self._open[name]
+            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) \
+                    or not (self._collections_path / name / MANIFEST_FILE).is_file():
+                known = ", ".join(repr(n) for n in self.names()) or "none"
+                raise CollectionNotFound(f"no collection {name!r} in {self.path} (known: {known})",
+                                         field="name")
+            return self._open_collection(name)
+
+    def _open_collection(self, name: str) -> Collection:
+        folder = self._collections_path / name
+        model = CollectionManifest.load(folder).model
+        collection = Collection(folder, self._loader(model), snapshot_every=self._snapshot_every)
+        self._open[name] = collection
+        return collection
+
+    def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
+        registry = self._registry
+        if model is None or registry is None:
+            return None
+        spec = parse_model_spec(model)
+        return lambda: registry.get(spec)
+
+    def names(self) -> list[str]:
+        """Names of the collections in this data dir, sorted."""
+        return sorted(
+            entry.name for entry in self._collections_path.iterdir()
+            if NAME_PATTERN.fullmatch(entry.name) and (entry / MANIFEST_FILE).is_file()
+        )
+
+    def list_collections(self) -> list[Collection]:
+        """Every collection, opened (one that cannot be opened is logged and left out)."""
+        collections = []
+        with self._lock:
+            for name in self.names():
+                try:
+                    collections.append(self.collection(name))
+                except (LatentSpaceError, OSError, sqlite3.Error):
+                    log.exception("collection %r in %s cannot be opened; leaving it out", name, self.path)
+        return collections
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and its folder. Holders of its object get CollectionNotFound after."""
+        with self._lock:
+            collection = self.collection(name)
+            # close() takes the collection's lock, so an in-flight write or search finishes first.
+            collection.close(dropped=True)
+            del self._open[name]
+            trash = self._collections_path / f".trash-{name}-{uuid.uuid4().hex[:8]}"
+            os.rename(self._collections_path / name, trash)  # atomic: the name is free from here on
+            fsync_dir(self._collections_path)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    # ------------------------------------------------------------------ lifetime
+    def _check_open(self) -> None:
+        if self._lock_fd is None:
+            raise Unavailable(f"data dir {self.path} is closed")
+
+    def close(self) -> None:
+        """Close every collection (snapshotting their indexes) and release the lock (idempotent)."""
+        with self._lock:
+            if self._lock_fd is None:
+                return
+            for collection in self._open.values():
+                collection.close()
+            self._open.clear()
+            fd, self._lock_fd = self._lock_fd, None
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # while still holding it, so a new holder's details are never erased
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def __enter__(self) -> DataDir:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.path)!r})"
+
+
+def _acquire_lock(root: Path) -> int:
+    """Take ``<root>/LOCK`` with a non-blocking flock and write who holds it; fail at once if held.
+
+    flock is released by the kernel when the holder dies (even by SIGKILL), so a stale LOCK file
+    never blocks a restart. The fd is not inherited by child processes (Python's default).
+    """
+    path = root / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        holder = _read_holder(fd) if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN) else None
+        os.close(fd)
+        if holder is None and exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise FailedPrecondition(f"cannot lock data dir {root}: {exc}") from exc
+        raise DataDirLocked(f"data dir {root} is in use by {holder}; stop that process or use another --data",
+                            field="data_dir") from None
+    info = {"pid": os.getpid(), "hostname": socket.gethostname(),
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+    return fd
+
+
+def _read_holder(fd: int) -> str:
+    """Describe the lock holder from the file; it may still be writing it, so retry briefly."""
+    for _ in range(10):
+        try:
+            info = json.loads(os.pread(fd, 4096, 0))
+            return f"pid {info['pid']} on {info['hostname']} (started {info['started_at']})"
+        except (ValueError, KeyError, TypeError, OSError):
+            time.sleep(0.02)
+    return "another process (its pid could not be read from the LOCK file)"

@@ -1,0 +1,363 @@
+"""A FAISS index behind the :class:`VectorIndex` interface, for any factory string.
+
+The index is ``IDMap2,<factory>`` with inner-product metric, so FAISS ids are the store's keys.
+What a kind cannot do is made up for here, so callers never need to know the kind:
+
+- kinds that cannot remove (HNSW) keep a tombstone set, filtered out at search time and counted
+  so that the collection can compact (rebuild) when it grows;
+- kinds that need training (IVF, PQ) hold their first vectors in an exact side index until there
+  are enough to train on; until then searches are exact;
+- ANN kinds widen their candidate list when a filter or tombstones leave fewer than k hits, and
+  finally fall back to an exact search over the allowed keys' vectors;
+- kinds that store compressed codes (PQ, SQ) re-rank their candidates with the exact vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from latentspace.indexer.index.exact_search import empty_results, exact_top_k, merge_top_k
+from latentspace.indexer.index.vector_index import IndexState, SearchParams, VectorIndex, VectorSource
+from latentspace.indexer.store.atomic_files import write_atomic
+
+#: Below this many allowed keys an ANN kind goes straight to exact search: cheaper than widening.
+EXACT_SEARCH_MAX_KEYS = 20_000
+#: Keys per batch when reading vectors for exact search (bounds memory: 64k x 768 x 4 B = 200 MB).
+_EXACT_BATCH = 65_536
+#: Compressed-code kinds (PQ, SQ) re-rank at least this many ANN candidates with exact vectors.
+RERANK_MIN_CANDIDATES = 32
+#: Tombstones above this fraction of the stored vectors make ``needs_compaction`` true.
+COMPACTION_RATIO = 0.2
+
+
+def _as_keys(keys: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(keys, dtype=np.int64).reshape(-1))
+
+
+def _as_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
+    array = np.ascontiguousarray(np.asarray(vectors, dtype=np.float32))
+    if array.ndim != 2 or array.shape[1] != dimension:
+        raise ValueError(f"vectors have shape {array.shape}, expected (n, {dimension})")
+    return array
+
+
+def _new_idmap(dimension: int, factory: str) -> faiss.IndexIDMap2:
+    index = faiss.index_factory(dimension, f"IDMap2,{factory}", faiss.METRIC_INNER_PRODUCT)
+    assert isinstance(index, faiss.IndexIDMap2)
+    return index
+
+
+class FaissIndex(VectorIndex):
+    """A FAISS index of any factory kind; see the module docstring for what it adds."""
+
+    def __init__(
+        self,
+        dimension: int,
+        factory: str = "Flat",
+        *,
+        vector_source: VectorSource | None = None,
+        min_train_size: int | None = None,
+    ):
+        """Build an empty index from a FAISS factory string (without ``IDMap``: it is added here).
+
+        ``vector_source`` supplies exact vectors by key for exact fallback and re-ranking; without
+        it they are reconstructed from the index (exact only for Flat/HNSW-Flat storage).
+        Raises ``ValueError`` for a factory string FAISS does not accept.
+        """
+        if "idmap" in factory.lower():
+            raise ValueError(f"index kind {factory!r} must not contain IDMap; keys are mapped here")
+        try:
+            self._index = _new_idmap(dimension, factory)
+        except RuntimeError as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else "unknown error"
+            raise ValueError(f"FAISS cannot build index kind {factory!r}: {first_line}") from exc
+        self.dimension = dimension
+        self.factory = factory
+        self._vector_source = vector_source
+        inner = faiss.downcast_index(self._index.index)
+        self._ivf = faiss.try_extract_index_ivf(inner)
+        self._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
+        self.is_exact = isinstance(inner, faiss.IndexFlat)
+        # Scores of these storages are exact inner products; others (PQ, SQ codes) get re-ranked.
+        self._exact_scores = isinstance(inner, faiss.IndexFlat | faiss.IndexHNSWFlat | faiss.IndexIVFFlat)
+        self._can_remove = self._probe_remove()
+        self._tombstones: set[int] = set()
+        self._tombstone_array: np.ndarray | None = None
+        self.min_train_size = min_train_size or self._default_min_train_size(inner)
+        # Until trained, vectors live in an exact side index (and searches are exact).
+        self._pending = None if self._index.is_trained else _new_idmap(dimension, "Flat")
+
+    def _probe_remove(self) -> bool:
+        try:
+            self._index.remove_ids(faiss.IDSelectorBatch(np.empty(0, dtype=np.int64)))
+        except RuntimeError:
+            return False
+        return True
+
+    def _default_min_train_size(self, inner: faiss.Index) -> int:
+        # FAISS's k-means wants ~39 points per centroid; PQ has 2**nbits centroids per sub-quantiser.
+        size = 39 * self._ivf.nlist if self._ivf is not None else 0
+        pq = getattr(inner, "pq", None)
+        if pq is not None:
+            size = max(size, 39 * (1 << pq.nbits))
+        return max(size, 1)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def ntotal(self) -> int:
+        """Number of live (searchable) vectors."""
+        pending = self._pending.ntotal if self._pending is not None else 0
+        return int(self._index.ntotal) - len(self._tombstones) + pending
+
+    @property
+    def is_trained(self) -> bool:
+        """False while vectors wait in the exact side index for enough to train on."""
+        return self._pending is None
+
+    @property
+    def tombstone_count(self) -> int:
+        """Removed keys still physically in the index (kinds that cannot remove)."""
+        return len(self._tombstones)
+
+    @property
+    def needs_compaction(self) -> bool:
+        """True when tombstones are a large share of the index: rebuild it from the store."""
+        return len(self._tombstones) > COMPACTION_RATIO * max(int(self._index.ntotal), 1)
+
+    def _blocked(self) -> np.ndarray:
+        if self._tombstone_array is None:
+            self._tombstone_array = np.fromiter(sorted(self._tombstones), np.int64, len(self._tombstones))
+        return self._tombstone_array
+
+    def _live_keys(self) -> np.ndarray:
+        keys = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if self._pending is not None:
+            keys = np.concatenate([keys, faiss.vector_to_array(self._pending.id_map).astype(np.int64)])
+        return np.setdiff1d(keys, self._blocked(), assume_unique=True) if self._tombstones else np.sort(keys)
+
+    # ------------------------------------------------------------------ writes
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Add vectors under new keys; may train the index once enough vectors have arrived."""
+        keys, vectors = _as_keys(keys), _as_vectors(vectors, self.dimension)
+        if len(keys) != len(vectors):
+            raise ValueError(f"{len(keys)} keys for {len(vectors)} vectors")
+        if len(keys) == 0:
+            return
+        if self._pending is None:
+            self._index.add_with_ids(vectors, keys)
+            return
+        self._pending.add_with_ids(vectors, keys)
+        if self._pending.ntotal >= self.min_train_size:
+            self._train_from_pending()
+
+    def train(self, vectors: np.ndarray) -> None:
+        """Train on a sample now (e.g. from a bulk indexer), then move pending vectors in."""
+        if self._pending is None:
+            return
+        self._index.train(_as_vectors(vectors, self.dimension))
+        self._move_pending()
+
+    def _train_from_pending(self) -> None:
+        assert self._pending is not None
+        flat = faiss.downcast_index(self._pending.index)
+        self._index.train(flat.reconstruct_n(0, flat.ntotal))
+        self._move_pending()
+
+    def _move_pending(self) -> None:
+        assert self._pending is not None
+        flat = faiss.downcast_index(self._pending.index)
+        keys = faiss.vector_to_array(self._pending.id_map).astype(np.int64)
+        if len(keys):
+            self._index.add_with_ids(flat.reconstruct_n(0, flat.ntotal), keys)
+        self._pending = None
+
+    def remove(self, keys: np.ndarray) -> None:
+        """Remove keys; kinds that cannot remove record tombstones instead."""
+        keys = _as_keys(keys)
+        if len(keys) == 0:
+            return
+        if self._pending is not None:
+            self._pending.remove_ids(faiss.IDSelectorBatch(keys))
+        if self._can_remove:
+            self._index.remove_ids(faiss.IDSelectorBatch(keys))
+            return
+        present = keys[np.isin(keys, faiss.vector_to_array(self._index.id_map))]
+        self._tombstones.update(int(k) for k in present)
+        self._tombstone_array = None
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        queries: np.ndarray,
+        k: int,
+        allowed_keys: np.ndarray | None = None,
+        params: SearchParams | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k inner products; see :meth:`VectorIndex.search` for the guarantees."""
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        queries = _as_vectors(queries, self.dimension)
+        params = params or SearchParams()
+        allowed = None if allowed_keys is None else np.unique(_as_keys(allowed_keys))
+        if allowed is not None and self._tombstones:
+            allowed = np.setdiff1d(allowed, self._blocked(), assume_unique=True)
+        if len(queries) == 0 or self.ntotal == 0 or (allowed is not None and len(allowed) == 0):
+            return empty_results(len(queries), k)
+        if self._pending is not None:
+            return self._search_selected(self._pending, queries, k, allowed)
+        if self.is_exact:
+            return self._search_selected(self._index, queries, k, allowed)
+        if allowed is not None and len(allowed) <= max(EXACT_SEARCH_MAX_KEYS, 4 * k):
+            return exact_top_k(queries, k, self._vector_batches(allowed))
+        return self._search_widening(queries, k, allowed, params)
+
+    @staticmethod
+    def _search_selected(
+        index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search of a Flat-backed index, restricted by an id selector inside FAISS."""
+        if allowed is None:
+            scores, keys = index.search(queries, k)
+        else:
+            selector = faiss.IDSelectorBatch(allowed)  # must outlive the search: params hold a raw pointer
+            search_params = faiss.SearchParameters()
+            search_params.sel = selector
+            scores, keys = index.search(queries, k, params=search_params)
+        return np.where(keys < 0, -np.inf, scores).astype(np.float32), keys.astype(np.int64)
+
+    def _faiss_params(self, params: SearchParams, width: int, widen: int) -> faiss.SearchParameters | None:
+        """Per-request knobs, raised with the candidate width so a wider pass also looks further."""
+        if self._hnsw is not None:
+            ef_search = params.ef_search or self._hnsw.hnsw.efSearch
+            hnsw_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
+            hnsw_params.efSearch = max(ef_search, width)
+            return hnsw_params
+        if self._ivf is not None:
+            ivf_params = faiss.SearchParametersIVF()
+            ivf_params.nprobe = self._nprobe(params, widen)
+            return ivf_params
+        return None
+
+    def _nprobe(self, params: SearchParams, widen: int) -> int:
+        assert self._ivf is not None
+        return int(min(self._ivf.nlist, (params.nprobe or self._ivf.nprobe) * widen))
+
+    def _search_widening(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None, params: SearchParams
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """ANN search, post-filtered, widened (x4 each pass) for rows left with fewer than k hits."""
+        stored = int(self._index.ntotal)
+        need = min(k, len(allowed) if allowed is not None else self.ntotal)
+        # Compressed-code kinds keep more candidates for exact re-ranking; exact-score kinds keep k.
+        keep = k if self._exact_scores else max(4 * k, RERANK_MIN_CANDIDATES)
+        filtered = allowed is not None or bool(self._tombstones)
+        width, widen = min(stored, keep * 4 if filtered else keep), 1
+        out_scores, out_keys = empty_results(len(queries), keep)
+        rows = np.arange(len(queries))
+        while len(rows):
+            search_params = self._faiss_params(params, width, widen)
+            scores, keys = self._index.search(queries[rows], width, params=search_params)
+            ok = keys >= 0
+            if allowed is not None:
+                ok &= np.isin(keys, allowed)
+            if self._tombstones:
+                ok &= ~np.isin(keys, self._blocked())
+            for i, row in enumerate(rows):
+                hits = np.flatnonzero(ok[i])[:keep]
+                out_scores[row], out_keys[row] = -np.inf, -1
+                out_scores[row, : len(hits)], out_keys[row, : len(hits)] = scores[i, hits], keys[i, hits]
+            rows = rows[(out_keys[rows] >= 0).sum(axis=1) < need]
+            probed_all = self._ivf is None or self._nprobe(params, widen) >= self._ivf.nlist
+            if width >= stored and probed_all:
+                break
+            width, widen = min(stored, width * 4), widen * 4
+        if len(rows):  # the ANN structure could not reach enough allowed keys: answer exactly
+            candidates = allowed if allowed is not None else self._live_keys()
+            exact_scores, exact_keys = exact_top_k(queries[rows], keep, self._vector_batches(candidates))
+            out_scores[rows], out_keys[rows] = exact_scores, exact_keys
+        if not self._exact_scores:
+            return self._rerank(queries, out_keys, k)
+        return out_scores.astype(np.float32), out_keys
+
+    def _rerank(self, queries: np.ndarray, keys: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Replace approximate (compressed-code) scores with exact ones; keep the best ``k``."""
+        found, vectors = self._vectors(np.unique(keys[keys >= 0]))
+        if len(found) == 0:
+            return empty_results(len(keys), k)
+        order = np.argsort(found)
+        found, vectors = found[order], vectors[order]
+        position = np.clip(np.searchsorted(found, keys), 0, len(found) - 1)
+        valid = (keys >= 0) & (found[position] == keys)
+        scores = np.einsum("nd,nkd->nk", queries, vectors[position]).astype(np.float32)
+        scores[~valid] = -np.inf
+        return merge_top_k(scores, np.where(valid, keys, -1), *empty_results(len(keys), 0), k)
+
+    def _vectors(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self._vector_source is not None:
+            return self._vector_source(keys)
+        try:
+            return keys, self._index.reconstruct_batch(keys)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"index kind {self.factory!r} cannot give back exact vectors; pass a vector_source"
+            ) from exc
+
+    def _vector_batches(self, keys: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start in range(0, len(keys), _EXACT_BATCH):
+            yield self._vectors(keys[start : start + _EXACT_BATCH])
+
+    # ------------------------------------------------------------------ snapshots
+    def save(self, path: Path) -> IndexState:
+        """Write the index atomically and durably; return the state ``load`` needs to trust it."""
+        target = self._pending if self._pending is not None else self._index
+        data = faiss.serialize_index(target)
+        write_atomic(Path(path), data.data)
+        return {
+            "factory": self.factory,
+            "dimension": self.dimension,
+            "pending": self._pending is not None,
+            "stored": int(target.ntotal),
+            "tombstones": sorted(self._tombstones),
+            # Ties the state to this exact file: a state paired with another file is rejected.
+            "sha256": hashlib.sha256(data.data).hexdigest(),
+        }
+
+    @classmethod
+    def load(cls, path: Path, state: IndexState, vector_source: VectorSource | None = None) -> FaissIndex:
+        """Read a snapshot; ``ValueError`` if it is truncated, corrupt or not the one ``state`` names."""
+        data = np.fromfile(Path(path), dtype=np.uint8)
+        # The digest is checked before FAISS parses a byte: a damaged file must never reach its reader.
+        if hashlib.sha256(data.data).hexdigest() != state.get("sha256"):
+            raise ValueError(f"index file {path} does not match its snapshot state (truncated or replaced)")
+        index = cls(int(state["dimension"]), str(state["factory"]), vector_source=vector_source)
+        loaded = faiss.deserialize_index(data)
+        if not isinstance(loaded, faiss.IndexIDMap2) or loaded.d != index.dimension:
+            raise ValueError(f"index file {path} is not an IDMap2 index of dimension {index.dimension}")
+        if loaded.ntotal != int(state["stored"]):
+            raise ValueError(f"index file {path} holds {loaded.ntotal} vectors, state says {state['stored']}")
+        pending = bool(state.get("pending"))
+        if pending and index._pending is None:
+            raise ValueError(f"index kind {index.factory!r} needs no training, but the snapshot is untrained")
+        template = index._pending if index._pending is not None and pending else index._index
+        got, want = faiss.downcast_index(loaded.index), faiss.downcast_index(template.index)
+        # Readers may return a subclass of what the factory built (IndexFlatIP for IndexFlat).
+        same_kind = isinstance(got, type(want)) or isinstance(want, type(got))
+        if not same_kind or loaded.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise ValueError(f"index file {path} is not an inner-product index of kind {index.factory!r}")
+        if pending:
+            index._pending = loaded
+            return index
+        if not loaded.is_trained:
+            raise ValueError(f"index file {path} is untrained, but its state says trained")
+        index._index, index._pending = loaded, None
+        index._tombstones = {int(k) for k in state.get("tombstones", [])}
+        # Derived helpers must point at the loaded inner index, not the fresh one.
+        inner = faiss.downcast_index(loaded.index)
+        index._ivf = faiss.try_extract_index_ivf(inner)
+        index._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
+        return index

@@ -1,0 +1,85 @@
+"""The SQLite schema of a collection's item store, and the connection settings it relies on.
+
+``items.key`` is the FAISS id of the row's vector. It is ``AUTOINCREMENT`` so a key is never
+reused, even after the row with the highest key is deleted: an index snapshot (or an HNSW
+tombstone) that still mentions an old key can then never be confused with a newer item.
+An upsert of an existing id therefore deletes the old row, logs its key in ``removed`` and
+inserts a new row under a new key.
+
+``seq`` is the sequence number of the write transaction that produced a row (one number per
+committed write, shared by every row of a batch). ``removed`` keeps, for each deleted row, the
+sequence of the delete and of the write that had added it, so an index snapshot taken at sequence
+S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``items.seq > S``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+
+SCHEMA_VERSION = 1
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS items (
+    key      INTEGER PRIMARY KEY AUTOINCREMENT,
+    id       TEXT    NOT NULL UNIQUE,
+    modality TEXT    NOT NULL,
+    payload  TEXT    NOT NULL,           -- a JSON object
+    content  TEXT    NOT NULL,
+    vector   BLOB    NOT NULL,           -- float32, little-endian, unit norm
+    seq      INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_seq ON items (seq);
+CREATE TABLE IF NOT EXISTS removed (
+    key       INTEGER PRIMARY KEY,
+    seq       INTEGER NOT NULL,          -- the delete's (or replacing upsert's) sequence
+    added_seq INTEGER NOT NULL           -- the sequence that had added the removed row
+);
+CREATE INDEX IF NOT EXISTS removed_seq ON removed (seq);
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+def configure(conn: sqlite3.Connection) -> None:
+    """Apply the durability settings every connection to an item store must use."""
+    # WAL: readers never block the writer, and a commit is one append to the log.
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"could not switch the item store to WAL mode (got {mode!r})")
+    # FULL, not NORMAL: with NORMAL a WAL commit is not fsynced, so a power loss or OS crash can
+    # drop transactions we already acknowledged. The design promises that an acknowledged write
+    # survives any crash; FULL fsyncs the WAL at every commit. Batched upserts amortise the cost.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    # Wait instead of failing at once if an external reader (a backup, sqlite3 shell) holds a lock.
+    conn.execute("PRAGMA busy_timeout=5000")
+
+
+def create_or_check(conn: sqlite3.Connection) -> str:
+    """Create the tables if absent, check the schema version, and return the store's uuid.
+
+    The uuid lets an index snapshot prove it was built from this very database file (and not
+    from one restored or copied over it), so a snapshot is never caught up against the wrong data.
+    """
+    # The connection is in autocommit mode (isolation_level=None); DDL is transactional in SQLite,
+    # so a crash mid-creation leaves either no tables or all of them.
+    conn.executescript("BEGIN IMMEDIATE;" + _DDL + "COMMIT;")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        rows = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+        if "schema_version" not in rows:
+            rows = {"schema_version": str(SCHEMA_VERSION), "sequence": "0", "store_uuid": uuid.uuid4().hex}
+            conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    if int(rows["schema_version"]) != SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"item store schema version {rows['schema_version']} is not supported "
+            f"(this latentspace reads version {SCHEMA_VERSION})"
+        )
+    return str(rows["store_uuid"])

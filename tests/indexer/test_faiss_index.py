@@ -1,0 +1,188 @@
+"""FaissIndex: exact and ANN kinds behind one interface, the k-hits guarantee, snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentspace.indexer.index import FaissIndex, SearchParams
+from latentspace.indexer.index import faiss_index as faiss_index_module
+
+DIM = 16
+N = 3000
+KINDS = ["Flat", "HNSW16", "IVF16,Flat", "IVF16,PQ4x4", "HNSW8,SQ8"]
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    return np.arange(N, dtype=np.int64) * 3 + 1, unit(rng.standard_normal((N, DIM)))
+
+
+class Source:
+    """A dict-backed vector source standing in for the item store."""
+
+    def __init__(self, keys: np.ndarray, vectors: np.ndarray):
+        self.table = {int(k): v for k, v in zip(keys, vectors, strict=True)}
+
+    def remove(self, keys: np.ndarray) -> None:
+        for k in keys:
+            self.table.pop(int(k), None)
+
+    def __call__(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = np.array(sorted(int(k) for k in keys if int(k) in self.table), dtype=np.int64)
+        vectors = np.array([self.table[int(k)] for k in found], dtype=np.float32).reshape(-1, DIM)
+        return found, vectors
+
+
+def build(kind: str, keys: np.ndarray, vectors: np.ndarray) -> tuple[FaissIndex, Source]:
+    source = Source(keys, vectors)
+    index = FaissIndex(DIM, kind, vector_source=source, min_train_size=1000)
+    for start in range(0, len(keys), 500):
+        index.add(keys[start : start + 500], vectors[start : start + 500])
+    return index, source
+
+
+def brute(queries: np.ndarray, keys: np.ndarray, vectors: np.ndarray, k: int) -> np.ndarray:
+    order = np.argsort(-(queries @ vectors.T), axis=1, kind="stable")[:, :k]
+    return keys[order]
+
+
+def test_flat_is_exact_and_pads_with_minus_one(data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, _ = build("Flat", keys[:5], vectors[:5])
+    scores, got = index.search(vectors[:2], 8)
+    assert got.shape == (2, 8) and (got[:, 5:] == -1).all() and np.isneginf(scores[:, 5:]).all()
+    np.testing.assert_array_equal(got[:, :5], brute(vectors[:2], keys[:5], vectors[:5], 5))
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_trains_searches_and_removes(kind: str, data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, source = build(kind, keys, vectors)
+    assert index.is_trained and index.ntotal == N
+    _, got = index.search(vectors[:20], 1, params=SearchParams(ef_search=64, nprobe=16))
+    assert (got[:, 0] == keys[:20]).mean() >= 0.9  # each vector finds itself (ANN: nearly always)
+    gone = keys[:1000]
+    index.remove(gone)
+    source.remove(gone)
+    assert index.ntotal == N - 1000
+    _, got = index.search(vectors[:50], 10)
+    assert not np.isin(got, gone).any() and (got >= 0).all()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("share", [0.002, 0.05, 0.5])
+def test_filtered_search_returns_exactly_k(
+    kind: str, share: float, data: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keys, vectors = data
+    # Make the widening path run too (not only the exact shortcut for small allowed sets).
+    monkeypatch.setattr(faiss_index_module, "EXACT_SEARCH_MAX_KEYS", 10)
+    index, source = build(kind, keys, vectors)
+    index.remove(keys[::2])  # tombstones for HNSW, real removal elsewhere
+    source.remove(keys[::2])
+    rng = np.random.default_rng(1)
+    allowed = rng.choice(keys, size=max(int(share * N), 12), replace=False)
+    live_allowed = allowed[np.isin(allowed, keys[1::2])]
+    k = 10
+    queries = unit(rng.standard_normal((8, DIM)))
+    scores, got = index.search(queries, k, allowed_keys=allowed, params=SearchParams(ef_search=16, nprobe=1))
+    want = min(k, len(live_allowed))
+    assert ((got >= 0).sum(axis=1) == want).all()
+    assert np.isin(got[got >= 0], live_allowed).all()
+    assert (np.diff(scores[:, :want], axis=1) <= 1e-6).all()  # best first
+
+
+def test_flat_filtered_search_is_exact(data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, _ = build("Flat", keys, vectors)
+    allowed = keys[::37]
+    _, got = index.search(vectors[:5], 7, allowed_keys=allowed)
+    np.testing.assert_array_equal(got, brute(vectors[:5], allowed, vectors[::37], 7))
+    _, none = index.search(vectors[:5], 7, allowed_keys=np.empty(0, dtype=np.int64))
+    assert (none == -1).all()
+
+
+def test_compressed_kinds_report_exact_scores(data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, source = build("IVF16,PQ4x4", keys, vectors)
+    scores, got = index.search(vectors[:5], 5)
+    exact = np.array([[vectors[:5][r] @ source.table[int(k)] for k in row] for r, row in enumerate(got)])
+    np.testing.assert_allclose(scores, exact, atol=1e-5)
+
+
+def test_untrained_ivf_is_exact_until_enough_vectors(data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index = FaissIndex(DIM, "IVF16,Flat", vector_source=Source(keys, vectors), min_train_size=1000)
+    index.add(keys[:600], vectors[:600])
+    assert not index.is_trained and index.ntotal == 600
+    _, got = index.search(vectors[:5], 10, allowed_keys=keys[:600:3])
+    np.testing.assert_array_equal(got, brute(vectors[:5], keys[:600:3], vectors[:600:3], 10))
+    index.remove(keys[:10])
+    index.add(keys[600:1200], vectors[600:1200])
+    assert index.is_trained and index.ntotal == 1190
+
+
+def test_hnsw_tombstones_and_compaction_flag(data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, _ = build("HNSW16", keys[:100], vectors[:100])
+    index.remove(np.concatenate([keys[:10], [999_999]]))  # an absent key is ignored
+    assert index.tombstone_count == 10 and index.ntotal == 90 and not index.needs_compaction
+    index.remove(keys[10:30])
+    assert index.needs_compaction
+
+
+@pytest.mark.parametrize("kind", ["Flat", "HNSW16", "IVF16,Flat"])
+@pytest.mark.parametrize("count", [600, N])  # IVF: untrained (pending) and trained snapshots
+def test_save_load_round_trip(
+    kind: str, count: int, tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    keys, vectors = data
+    index, source = build(kind, keys[:count], vectors[:count])
+    index.remove(keys[:5])
+    source.remove(keys[:5])
+    state = index.save(tmp_path / "index.faiss")
+    loaded = FaissIndex.load(tmp_path / "index.faiss", state, vector_source=source)
+    assert loaded.ntotal == index.ntotal and loaded.is_trained == index.is_trained
+    assert loaded.tombstone_count == index.tombstone_count
+    for allowed in (None, keys[:count:7]):
+        a = index.search(vectors[:10], 5, allowed_keys=allowed)
+        b = loaded.search(vectors[:10], 5, allowed_keys=allowed)
+        np.testing.assert_array_equal(a[1], b[1])
+    assert not [p for p in tmp_path.iterdir() if p.name != "index.faiss"]  # no temp files left
+
+
+def test_load_refuses_damaged_or_foreign_files(tmp_path: Path, data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, _ = build("Flat", keys[:50], vectors[:50])
+    path = tmp_path / "index.faiss"
+    state = index.save(path)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="does not match"):
+        FaissIndex.load(path, state)
+    path.write_bytes(raw)
+    with pytest.raises(ValueError):
+        FaissIndex.load(path, {**state, "factory": "HNSW16"})
+    with pytest.raises(ValueError):
+        FaissIndex.load(path, {**state, "stored": 49})
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="cannot build"):
+        FaissIndex(DIM, "NoSuchKind")
+    with pytest.raises(ValueError, match="IDMap"):
+        FaissIndex(DIM, "IDMap,Flat")
+    index = FaissIndex(DIM)
+    with pytest.raises(ValueError):
+        index.search(np.zeros((1, DIM), np.float32), 0)
+    with pytest.raises(ValueError):
+        index.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
