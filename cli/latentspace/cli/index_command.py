@@ -1,0 +1,140 @@
+"""``latent index``: bulk-index a folder, JSONL, CSV or Parquet file into a collection of a data dir."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.data_dir import DataDir
+    from latentspace.indexer.pipeline.bulk import IndexReport
+
+#: Skip reasons printed in full; the rest are counted.
+SHOWN_SKIPS = 20
+
+
+def register(subparsers: Any) -> None:
+    """Add ``latent index`` to the CLI."""
+    parser = subparsers.add_parser(
+        "index",
+        help="index a folder, JSONL, CSV or Parquet file into a collection",
+        description=(
+            "Encode a corpus with the collection's model and write it into a collection of a data dir, "
+            "batch by batch (each batch is durable once written). SOURCE is a folder (images and "
+            ".txt/.md files, recursively), or a .jsonl, .csv or .parquet file with the columns id, "
+            "text or image (a path relative to the file) or vector, and payload; other columns go "
+            "into the payload. Bad records are reported and passed over. Flags override LATENTSPACE_* "
+            "variables."
+        ),
+    )
+    parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
+    parser.add_argument("--collection", required=True, help="collection name (created when missing)")
+    parser.add_argument("--model", help="model spec or alias (minilm, shapes-clip, open_clip:ARCH/TAG, ...); "
+                        "needed to create the collection")
+    parser.add_argument("--dimension", type=int, help="create a vector-only collection (no model) of this "
+                        "dimension, for sources of precomputed vectors")
+    parser.add_argument("--data", type=Path, help="data dir (LATENTSPACE_DATA_DIR, default ./data)")
+    parser.add_argument("--batch-size", type=int, help="records per written batch (default 512; a batch holds "
+                        "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
+    parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
+    parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
+    parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run_index)
+
+
+def run_index(args: argparse.Namespace) -> int:
+    """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
+    from latentspace.indexer.data_dir import DataDir
+    from latentspace.indexer.encoders.registry import EncoderRegistry
+    from latentspace.indexer.errors import LatentSpaceError
+    from latentspace.indexer.pipeline import index_source, open_source
+    from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.server.settings import Settings
+
+    try:
+        if args.batch_size is not None and args.batch_size < 1:
+            return fail(f"--batch-size must be at least 1, got {args.batch_size}")
+        settings = Settings.load(
+            os.environ,
+            data_dir=args.data,
+            model_cache=args.model_cache,
+            allow_download=False if args.no_download else None,
+            device=args.device,
+        )
+        # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
+        records = open_source(args.source)
+        with DataDir.open(settings.data_dir, EncoderRegistry(settings.encoder_options())) as data:
+            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+            report = index_source(
+                collection,
+                records,
+                batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+                max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
+                max_pixels=settings.limits.max_image_pixels,
+                max_text_chars=settings.limits.max_text_chars,
+                progress=not args.no_progress,
+            )
+            total = collection.count()
+    except LatentSpaceError as error:
+        return fail(str(error))
+    except OSError as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        print("interrupted; the batches written before stay indexed", file=sys.stderr)
+        return 130
+    print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
+    print(summary(report, total=total))
+    return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+
+
+def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
+                   dimension: int | None = None) -> Collection:
+    """The named collection; created with ``model`` (or as vector-only of ``dimension``) when missing.
+
+    Refuses an existing collection of another model.
+    """
+    from latentspace.indexer.errors import AlreadyExists, InvalidInput
+    from latentspace.indexer.model_spec import parse_model_spec
+
+    if name in data.names():
+        collection = data.collection(name)
+        held = collection.manifest.model
+        if model is not None and parse_model_spec(model).canonical != held:
+            # Two models' vectors must never mix in one index.
+            raise AlreadyExists(
+                f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
+                f"not {model}; leave out --model to add to it, or choose another --collection")
+        return collection
+    if model is None and dimension is None:
+        raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "
+                           "(or --dimension for precomputed vectors)")
+    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
+
+
+def summary(report: IndexReport, *, total: int | None = None) -> str:
+    """Indexed, skipped (with reasons for the first few), ignored files, time and throughput."""
+    lines = [
+        f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
+        + (f"; the collection now holds {total}" if total is not None else "")
+    ]
+    if report.skipped_count:
+        lines.append(f"skipped  {report.skipped_count}:")
+        lines += [f"  {location}: {reason}" for location, reason in report.skipped[:SHOWN_SKIPS]]
+        if report.skipped_count > SHOWN_SKIPS:
+            lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")
+    if report.ignored:
+        lines.append(f"ignored  {report.ignored} files that are neither images nor .txt/.md")
+    return "\n".join(lines)
+
+
+def fail(message: str) -> int:
+    """Print a one-line error (no traceback: the user can act on the message) and return exit code 1."""
+    print(f"latent index: error: {' '.join(message.split())}", file=sys.stderr)
+    return 1

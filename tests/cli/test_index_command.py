@@ -1,0 +1,122 @@
+"""``latent index`` as a user runs it: a child process, real models, a folder with a corrupt file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from latentspace.indexer.shapes.render import ShapeSpec, render_shape
+from tests.conftest import LATENT, subprocess_env
+
+TIMEOUT = 300
+
+
+def latent(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LATENT, *map(str, args)], capture_output=True, text=True, env=subprocess_env(),
+                          timeout=TIMEOUT, check=False)
+
+
+@pytest.fixture
+def notes_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "notes"
+    (folder / "cooking").mkdir(parents=True)
+    (folder / "cooking" / "bread.txt").write_text("How to bake sourdough bread at home.", encoding="utf-8")
+    (folder / "cooking" / "soup.md").write_text("# Soup\nA warm tomato soup recipe.", encoding="utf-8")
+    (folder / "python.txt").write_text("Splitting a file path into its folder and file name.", encoding="utf-8")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    (folder / "data.bin").write_bytes(b"\0\1")
+    return folder
+
+
+@pytest.mark.semantic
+def test_index_a_folder_with_minilm(notes_folder: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run = latent("index", notes_folder, "--collection", "notes", "--model", "minilm", "--data", data,
+                 "--batch-size", "2")
+    assert run.returncode == 0, run.stderr
+    assert "Traceback" not in run.stderr
+    out = run.stdout
+    assert "indexed  3 items" in out and "items/s" in out and "the collection now holds 3" in out
+    assert "skipped  1:" in out and "broken.png:" in out and "cannot encode images" in out
+    assert "ignored  1 files" in out
+
+    # Again with the collection's model implied: upserts replace, the count stays.
+    again = latent("index", notes_folder, "--collection", "notes", "--data", data, "--no-progress")
+    assert again.returncode == 0, again.stderr
+    assert "the collection now holds 3" in again.stdout
+
+    # The same collection name with another model is a clear error, not a mix of two models' vectors.
+    other = latent("index", notes_folder, "--collection", "notes", "--model", "shapes-clip", "--data", data)
+    assert other.returncode == 1
+    assert other.stderr.startswith("latent index: error:") and len(other.stderr.strip().splitlines()) == 1
+    assert "--collection" in other.stderr
+
+
+@pytest.mark.semantic
+def test_index_images_with_shapes_clip_skips_the_corrupt_one(tmp_path: Path) -> None:
+    folder = tmp_path / "shapes"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for color in ("red", "blue"):
+        render_shape(ShapeSpec(color, "circle", "large"), rng).save(folder / f"{color}.png")
+    (folder / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a jpeg at all")
+    records = [{"id": "cap", "text": "a red circle", "payload": {"kind": "caption"}},
+               {"id": "pic", "image": "shapes/red.png"}, {"id": "both", "text": "x", "image": "y.png"}]
+    jsonl = tmp_path / "mixed.jsonl"
+    jsonl.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+
+    data = tmp_path / "data"
+    run = latent("index", folder, "--collection", "shapes", "--model", "shapes-clip", "--data", data)
+    assert run.returncode == 0, run.stderr
+    assert "indexed  2 items" in run.stdout
+    assert "corrupt.jpg: " in run.stdout and "cannot decode" in run.stdout
+
+    run = latent("index", jsonl, "--collection", "shapes", "--data", data, "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  2 items" in run.stdout and "the collection now holds 4" in run.stdout
+    assert f"{jsonl}:3: record has both text and image" in run.stdout
+
+
+def test_missing_source_is_a_one_line_error(tmp_path: Path) -> None:
+    run = latent("index", tmp_path / "nowhere", "--collection", "c", "--model", "minilm", "--data",
+                 tmp_path / "data")
+    assert run.returncode == 1
+    assert run.stdout == ""
+    assert run.stderr.strip().splitlines() == [f"latent index: error: source: no such file or folder: "
+                                                f"{tmp_path / 'nowhere'}"]
+
+
+def test_user_errors_exit_1_without_a_traceback(tmp_path: Path) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text("{nope\n" + json.dumps({"id": "v", "vector": [0, 0, 0]}) + "\n", encoding="utf-8")
+    run = latent("index", source, "--collection", "vecs", "--data", tmp_path / "data")
+    # A missing collection without --model cannot be created: say so.
+    assert run.returncode == 1 and "pass --model to create it" in run.stderr
+
+    csv_source = tmp_path / "t.csv"
+    csv_source.write_text("id,title\n1,x\n", encoding="utf-8")
+    run = latent("index", csv_source, "--collection", "c", "--model", "minilm", "--data", tmp_path / "data")
+    assert run.returncode == 1 and "no 'text', 'image' or 'vector' column" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.semantic
+def test_nothing_indexed_and_something_bad_exits_1(tmp_path: Path) -> None:
+    source = tmp_path / "bad.jsonl"
+    source.write_text("{nope\n" + json.dumps({"id": "e", "text": "   "}) + "\n", encoding="utf-8")
+    run = latent("index", source, "--collection", "c", "--model", "minilm", "--data", tmp_path / "data")
+    assert run.returncode == 1, run.stderr
+    assert "indexed  0 items" in run.stdout and "skipped  2:" in run.stdout
+
+
+def test_help_is_fast_and_lists_the_flags() -> None:
+    run = latent("index", "--help")
+    assert run.returncode == 0
+    for flag in ("--collection", "--model", "--data", "--batch-size", "--index-kind", "--no-progress"):
+        assert flag in run.stdout
+    run = latent("demo", "build", "--help")
+    assert run.returncode == 0 and "--data" in run.stdout
