@@ -91,10 +91,8 @@ class CollectionsService(rpc.CollectionsServicer):
                 collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
             )
             if failures:
-                first = failures[0]
-                more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
-                raise InvalidInput(f"item {first.id!r}: {first.reason}{more}; nothing was written",
-                                   field=f"items[{first.index}]" + (f".{first.field}" if first.field else ""))
+                # The first refused item decides the status (bad input, over a limit, wrong modality).
+                raise failures[0].as_error()
             return collection.upsert(records)
 
         sequence = await self.state.run(write)
