@@ -112,7 +112,8 @@ class CollectionsServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Upsert(self, request, context):
-        """Insert or replace items (by id). Acknowledged only once durable on disk.
+        """Insert or replace items (by id). Acknowledged only once durable on disk. A request is
+        all-or-nothing: one bad item refuses it, naming the item (items[i]) and writing nothing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
