@@ -1,15 +1,19 @@
 """Python SDK for the latentspace gRPC service.
 
-    from latentspace_client import Client, Id, TextPair
+    from latentspace_client import AsyncClient, Client, Id, TextPair
 
     with Client("127.0.0.1:50051", collection="shapes") as client:
         hits = client.search("a red circle", k=5)
+
+    async with AsyncClient("127.0.0.1:50051", collection="shapes") as client:   # the same, awaited
+        hits = await client.search("a red circle", k=5)
 
 Depends on grpcio and protobuf only; numpy and pillow are used when installed.
 """
 
 from __future__ import annotations
 
+from latentspace_client.aio import AsyncClient
 from latentspace_client.client import Client
 from latentspace_client.errors import (
     AlreadyExists,
@@ -46,6 +50,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AlreadyExists",
     "Analogy",
+    "AsyncClient",
     "Client",
     "CollectionInfo",
     "DeadlineExceeded",

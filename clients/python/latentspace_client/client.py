@@ -1,21 +1,22 @@
-"""The synchronous client: one method per RPC, each a request builder, one call and a converter.
+"""The synchronous client: one method per RPC, each a request builder and one call.
 
-Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`; this module
-only owns the channel, the default deadline and collection, and error translation.
+Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`, and the table
+tying each RPC to its stub method and reply converter in :mod:`.calls` (shared with the async
+client in :mod:`.aio`); this module only owns the channel and the blocking call.
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
 
+from latentspace_client import calls
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
-from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
+from latentspace_client.calls import DEFAULT_ADDRESS, DEFAULT_OPTIONS, ClientSettings, RequestStream, Rpc
 from latentspace_client.errors import translate
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
@@ -31,18 +32,14 @@ from latentspace_client.results import (
     PathStep,
     Stats,
     UpsertResult,
-    hits_from_proto,
 )
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
-# The server accepts messages up to 64 MiB by default; gRPC's client default of 4 MiB would
-# refuse large replies (a 1000x1000 distance matrix, k=1000 hits with vectors).
-DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
+__all__ = ["DEFAULT_ADDRESS", "DEFAULT_OPTIONS", "Client"]
 
-_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
-class Client:
+class Client(ClientSettings):
     """A connection to a latentspace server.
 
     ``timeout`` is the default deadline in seconds for each call (None: no deadline); every
@@ -64,20 +61,16 @@ class Client:
         metadata: Sequence[tuple[str, str]] = (),
         channel: grpc.Channel | None = None,
     ):
-        self.address = address
-        self.timeout = timeout
-        self.collection = collection
-        self._metadata = tuple(metadata)
+        super().__init__(address, timeout, collection, metadata)
         if channel is None:
-            merged = dict(DEFAULT_OPTIONS) | dict(options)
+            merged = calls.channel_options(options)
             channel = (
-                grpc.secure_channel(address, credentials, options=list(merged.items()))
+                grpc.secure_channel(address, credentials, options=merged)
                 if credentials is not None
-                else grpc.insecure_channel(address, options=list(merged.items()))
+                else grpc.insecure_channel(address, options=merged)
             )
         self._channel = channel
-        self._collections = rpc.CollectionsStub(channel)
-        self._space = rpc.LatentSpaceStub(channel)
+        self._methods: dict[Rpc[Any], Callable[..., Any]] = calls.stub_methods(channel)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -93,22 +86,14 @@ class Client:
     ) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return f"Client({self.address!r}, collection={self.collection!r}, timeout={self.timeout!r})"
-
     # ------------------------------------------------------------ plumbing
 
-    def _call(self, method: Callable[..., Any], request: Any, timeout: float | None) -> Any:
+    def _send(self, rpc: Rpc[_R], request: Any, timeout: float | None) -> _R:
         try:
-            return method(request, timeout=self._deadline(timeout), metadata=self._metadata)
+            reply = self._methods[rpc](request, timeout=self._deadline(timeout), metadata=self._metadata)
         except grpc.RpcError as error:
             raise translate(error) from error
-
-    def _deadline(self, timeout: float | None) -> float | None:
-        return self.timeout if timeout is None else timeout
-
-    def _name(self, collection: str | None) -> str:
-        return rq.resolve_collection(collection, self.collection)
+        return rpc.reply(reply)
 
     # ------------------------------------------------------------ collections
 
@@ -127,21 +112,20 @@ class Client:
         ``client.create_collection("shapes", model="shapes-clip")``
         """
         request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists)
-        return CollectionInfo.from_proto(self._call(self._collections.CreateCollection, request, timeout))
+        return self._send(calls.CREATE_COLLECTION, request, timeout)
 
     def list_collections(self, *, timeout: float | None = None) -> list[CollectionInfo]:
         """All collections on the server."""
-        reply = self._call(self._collections.ListCollections, pb.ListCollectionsRequest(), timeout)
-        return [CollectionInfo.from_proto(c) for c in reply.collections]
+        return self._send(calls.LIST_COLLECTIONS, pb.ListCollectionsRequest(), timeout)
 
     def describe_collection(self, name: str | None = None, *, timeout: float | None = None) -> CollectionInfo:
         """One collection's model, dimension, index kind and count (default: the client's collection)."""
         request = pb.DescribeCollectionRequest(name=self._name(name))
-        return CollectionInfo.from_proto(self._call(self._collections.DescribeCollection, request, timeout))
+        return self._send(calls.DESCRIBE_COLLECTION, request, timeout)
 
     def drop_collection(self, name: str, *, timeout: float | None = None) -> None:
         """Drop a collection and all its items (NotFound when it does not exist)."""
-        self._call(self._collections.DropCollection, pb.DropCollectionRequest(name=name), timeout)
+        self._send(calls.DROP_COLLECTION, pb.DropCollectionRequest(name=name), timeout)
 
     def upsert(
         self,
@@ -158,28 +142,23 @@ class Client:
 
         ``client.upsert([{"id": "a", "vector": [0.1, 0.2], "payload": {"color": "red"}}])``
         """
-        batches = rq.upsert_requests(self._name(collection), items, batch_size)
-        head = list(itertools.islice(batches, 2))
-        if not head:
+        plan = calls.plan_upsert(rq.upsert_requests(self._name(collection), items, batch_size))
+        if plan is None:
             return UpsertResult(upserted=0, sequence=0)
-        if len(head) == 1:
-            return UpsertResult.from_proto(self._call(self._collections.Upsert, head[0], timeout))
-        stream = _CapturingIterator(itertools.chain(head, batches))
+        if not isinstance(plan, RequestStream):
+            return self._send(calls.UPSERT, plan, timeout)
         try:
-            reply = self._call(self._collections.UpsertStream, stream, timeout)
+            return self._send(calls.UPSERT_STREAM, plan, timeout)
         except Exception:
-            # grpc reports a failing request iterator as CANCELLED; give the caller the real error.
-            if stream.error is not None:
-                raise stream.error from None
+            plan.reraise()  # grpc reports a failing request iterator as CANCELLED: give the real error
             raise
-        return UpsertResult.from_proto(reply)
 
     def delete(
         self, ids: Iterable[str], *, collection: str | None = None, timeout: float | None = None
     ) -> DeleteResult:
         """Delete items by id; unknown ids are ignored and not counted. ``client.delete(["a", "b"])``"""
         request = rq.delete_request(self._name(collection), ids)
-        return DeleteResult.from_proto(self._call(self._collections.Delete, request, timeout))
+        return self._send(calls.DELETE, request, timeout)
 
     def get(
         self,
@@ -191,11 +170,11 @@ class Client:
     ) -> list[Item]:
         """Fetch items by id, in request order; ids that do not exist are left out."""
         request = rq.get_request(self._name(collection), ids, with_vectors)
-        return [Item.from_proto(i) for i in self._call(self._collections.Get, request, timeout).items]
+        return self._send(calls.GET, request, timeout)
 
     def stats(self, *, timeout: float | None = None) -> Stats:
         """Server-wide figures: collections, loaded models, uptime, version."""
-        return Stats.from_proto(self._call(self._collections.Stats, pb.StatsRequest(), timeout))
+        return self._send(calls.STATS, pb.StatsRequest(), timeout)
 
     # ------------------------------------------------------------ latent space
 
@@ -204,8 +183,7 @@ class Client:
     ) -> list[EncodedPoint]:
         """Turn points into unit vectors with the collection's model. ``client.encode("a red circle")``"""
         request = rq.encode_request(self._name(collection), points)
-        reply = self._call(self._space.Encode, request, timeout)
-        return [EncodedPoint.from_proto(p) for p in reply.points]
+        return self._send(calls.ENCODE, request, timeout)
 
     def search(
         self,
@@ -232,7 +210,7 @@ class Client:
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
         request = rq.search_request(self._name(collection), target, options)
-        return hits_from_proto(self._call(self._space.Search, request, timeout).hits)
+        return self._send(calls.SEARCH, request, timeout)
 
     def search_batch(
         self,
@@ -251,8 +229,7 @@ class Client:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
         request = rq.search_batch_request(self._name(collection), points, options)
-        reply = self._call(self._space.SearchBatch, request, timeout)
-        return [hits_from_proto(r.hits) for r in reply.results]
+        return self._send(calls.SEARCH_BATCH, request, timeout)
 
     def distance(
         self, a: Point, b: Point, *, collection: str | None = None, timeout: float | None = None
@@ -269,7 +246,7 @@ class Client:
     ) -> list[Distance]:
         """Distances for many ``(a, b)`` pairs, in order."""
         request = rq.distance_request(self._name(collection), pairs)
-        return [Distance.from_proto(d) for d in self._call(self._space.Distance, request, timeout).distances]
+        return self._send(calls.DISTANCE, request, timeout)
 
     def distance_matrix(
         self,
@@ -281,7 +258,7 @@ class Client:
     ) -> DistanceMatrix:
         """Every row point against every column point (columns None: rows against themselves)."""
         request = rq.distance_matrix_request(self._name(collection), rows, columns)
-        return DistanceMatrix.from_proto(self._call(self._space.DistanceMatrix, request, timeout))
+        return self._send(calls.DISTANCE_MATRIX, request, timeout)
 
     def midpoint(
         self,
@@ -356,7 +333,7 @@ class Client:
             filter=filter,
             exclude_ids=exclude_ids,
         )
-        return Interpolation.from_proto(self._call(self._space.Interpolate, request, timeout))
+        return self._send(calls.INTERPOLATE, request, timeout)
 
     def edit(
         self,
@@ -387,7 +364,7 @@ class Client:
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
         )
-        return EditResult.from_proto(self._call(self._space.Edit, request, timeout))
+        return self._send(calls.EDIT, request, timeout)
 
     def analogy(
         self,
@@ -411,21 +388,4 @@ class Client:
         """
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
-        return hits_from_proto(self._call(self._space.Search, request, timeout).hits)
-
-
-class _CapturingIterator(Iterator[_T]):
-    """Wraps a request iterator and keeps the exception it raised, which grpc would swallow."""
-
-    def __init__(self, inner: Iterator[_T]):
-        self._inner = inner
-        self.error: BaseException | None = None
-
-    def __next__(self) -> _T:
-        try:
-            return next(self._inner)
-        except StopIteration:
-            raise
-        except BaseException as error:
-            self.error = error
-            raise
+        return self._send(calls.SEARCH, request, timeout)

@@ -1,7 +1,8 @@
 """Request building, apart from I/O: one function per RPC turning Python arguments into a message.
 
-The sync :class:`~latentspace_client.client.Client` (and the async one to come) is a thin layer
-that calls one of these, sends the message and converts the reply with :mod:`.results`; every
+The sync :class:`~latentspace_client.client.Client` and the async
+:class:`~latentspace_client.aio.AsyncClient` are thin layers that call one of these and send the
+message through the table in :mod:`.calls`, which converts the reply with :mod:`.results`; every
 argument check lives here once, so the two clients cannot drift.
 """
 

@@ -1,0 +1,235 @@
+"""What the sync and async clients share besides request building: everything about a call but its I/O.
+
+- :class:`Rpc` and the table of them: for each RPC, its stub method and how its reply becomes the
+  value a client method returns. Both clients send through one ``_send(rpc, request, timeout)``.
+- :class:`ClientSettings`: the address, default deadline and collection, and per-call metadata.
+- :func:`channel_options`: the channel options both clients open their channel with.
+- :func:`plan_upsert` and :class:`RequestStream`: one batch goes as ``Upsert``, more stream lazily
+  as ``UpsertStream``; the stream keeps the exception a batch raised while being built, which gRPC
+  (sync and aio alike) would swallow and report as a CANCELLED call.
+
+So a client method is: build the request (:mod:`.requests`), send it through the table.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from latentspace_client import requests as rq
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
+from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc_stubs
+from latentspace_client.results import (
+    CollectionInfo,
+    DeleteResult,
+    Distance,
+    DistanceMatrix,
+    EditResult,
+    EncodedPoint,
+    Hit,
+    Interpolation,
+    Item,
+    Stats,
+    UpsertResult,
+    hits_from_proto,
+)
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+# The server accepts messages up to 64 MiB by default; gRPC's client default of 4 MiB would
+# refuse large replies (a 1000x1000 distance matrix, k=1000 hits with vectors).
+DEFAULT_OPTIONS: tuple[tuple[str, Any], ...] = (("grpc.max_receive_message_length", 64 * 1024 * 1024),)
+
+_R = TypeVar("_R")
+_T = TypeVar("_T")
+
+
+class Service(enum.Enum):
+    """The two services of ``latentspace.v1``, by the stub class that calls each."""
+
+    COLLECTIONS = rpc_stubs.CollectionsStub
+    LATENT_SPACE = rpc_stubs.LatentSpaceStub
+
+
+@dataclass(frozen=True, eq=False)
+class Rpc(Generic[_R]):
+    """One RPC: its service, its method name on the stub, and the converter of its reply.
+
+    Compared by identity: each RPC has exactly one entry, below.
+    """
+
+    service: Service
+    name: str
+    reply: Callable[[Any], _R]
+
+
+def stub_methods(channel: Any) -> dict[Rpc[Any], Callable[..., Any]]:
+    """Every RPC's callable on ``channel`` (a ``grpc.Channel`` or a ``grpc.aio.Channel``)."""
+    stubs = {service: service.value(channel) for service in Service}
+    return {rpc: getattr(stubs[rpc.service], rpc.name) for rpc in ALL_RPCS}
+
+
+# ---------------------------------------------------------------- the table
+
+
+def _nothing(reply: Any) -> None:
+    return None
+
+
+def _collections(reply: pb.ListCollectionsResponse) -> list[CollectionInfo]:
+    return [CollectionInfo.from_proto(c) for c in reply.collections]
+
+
+def _items(reply: pb.GetResponse) -> list[Item]:
+    return [Item.from_proto(i) for i in reply.items]
+
+
+def _encoded(reply: pb.EncodeResponse) -> list[EncodedPoint]:
+    return [EncodedPoint.from_proto(p) for p in reply.points]
+
+
+def _hits(reply: pb.SearchResponse) -> list[Hit]:
+    return hits_from_proto(reply.hits)
+
+
+def _hit_lists(reply: pb.SearchBatchResponse) -> list[list[Hit]]:
+    return [hits_from_proto(r.hits) for r in reply.results]
+
+
+def _distances(reply: pb.DistanceResponse) -> list[Distance]:
+    return [Distance.from_proto(d) for d in reply.distances]
+
+
+CREATE_COLLECTION = Rpc(Service.COLLECTIONS, "CreateCollection", CollectionInfo.from_proto)
+LIST_COLLECTIONS = Rpc(Service.COLLECTIONS, "ListCollections", _collections)
+DESCRIBE_COLLECTION = Rpc(Service.COLLECTIONS, "DescribeCollection", CollectionInfo.from_proto)
+DROP_COLLECTION = Rpc(Service.COLLECTIONS, "DropCollection", _nothing)
+UPSERT = Rpc(Service.COLLECTIONS, "Upsert", UpsertResult.from_proto)
+UPSERT_STREAM = Rpc(Service.COLLECTIONS, "UpsertStream", UpsertResult.from_proto)
+DELETE = Rpc(Service.COLLECTIONS, "Delete", DeleteResult.from_proto)
+GET = Rpc(Service.COLLECTIONS, "Get", _items)
+STATS = Rpc(Service.COLLECTIONS, "Stats", Stats.from_proto)
+ENCODE = Rpc(Service.LATENT_SPACE, "Encode", _encoded)
+SEARCH = Rpc(Service.LATENT_SPACE, "Search", _hits)
+SEARCH_BATCH = Rpc(Service.LATENT_SPACE, "SearchBatch", _hit_lists)
+DISTANCE = Rpc(Service.LATENT_SPACE, "Distance", _distances)
+DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.from_proto)
+INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
+EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
+
+ALL_RPCS: tuple[Rpc[Any], ...] = (
+    CREATE_COLLECTION,
+    LIST_COLLECTIONS,
+    DESCRIBE_COLLECTION,
+    DROP_COLLECTION,
+    UPSERT,
+    UPSERT_STREAM,
+    DELETE,
+    GET,
+    STATS,
+    ENCODE,
+    SEARCH,
+    SEARCH_BATCH,
+    DISTANCE,
+    DISTANCE_MATRIX,
+    INTERPOLATE,
+    EDIT,
+)
+
+
+# ---------------------------------------------------------------- settings and channels
+
+
+class ClientSettings:
+    """What both clients hold besides their channel: address, defaults and call metadata."""
+
+    def __init__(
+        self, address: str, timeout: float | None, collection: str | None, metadata: Sequence[tuple[str, str]]
+    ):
+        self.address = address
+        self.timeout = timeout
+        self.collection = collection
+        self._metadata = tuple(metadata)
+
+    def _deadline(self, timeout: float | None) -> float | None:
+        return self.timeout if timeout is None else timeout
+
+    def _name(self, collection: str | None) -> str:
+        return rq.resolve_collection(collection, self.collection)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.address!r}, collection={self.collection!r}, timeout={self.timeout!r})"
+        )
+
+
+def channel_options(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The SDK's default channel options, overridden by the caller's."""
+    return list((dict(DEFAULT_OPTIONS) | dict(options)).items())
+
+
+# ---------------------------------------------------------------- upsert
+
+
+def plan_upsert(batches: Iterator[pb.UpsertRequest]) -> pb.UpsertRequest | RequestStream[pb.UpsertRequest] | None:
+    """None for no items, the request itself for one batch, a :class:`RequestStream` for more.
+
+    Only the first two batches are built here; the rest are built as the stream is consumed.
+    """
+    head = list(itertools.islice(batches, 2))
+    if not head:
+        return None
+    if len(head) == 1:
+        return head[0]
+    return RequestStream(itertools.chain(head, batches))
+
+
+class RequestStream(Iterator[_T], AsyncIterator[_T]):
+    """A lazily built request stream (sync or async iteration) that keeps the exception it raised.
+
+    After a failed streaming call, :meth:`reraise` raises that exception, if there was one, in
+    place of the CANCELLED error gRPC reports for it.
+    """
+
+    def __init__(self, inner: Iterator[_T]):
+        self._inner = inner
+        self.error: BaseException | None = None
+
+    def __next__(self) -> _T:
+        try:
+            return next(self._inner)
+        except StopIteration:
+            raise
+        except BaseException as error:
+            self.error = error
+            raise
+
+    def __aiter__(self) -> RequestStream[_T]:
+        return self
+
+    async def __anext__(self) -> _T:
+        try:
+            return self.__next__()
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    def reraise(self) -> None:
+        """Raise the request iterator's own exception, if it raised one (call from an ``except``)."""
+        if self.error is not None:
+            raise self.error from None
+
+
+__all__ = [
+    "ALL_RPCS",
+    "DEFAULT_ADDRESS",
+    "DEFAULT_OPTIONS",
+    "ClientSettings",
+    "RequestStream",
+    "Rpc",
+    "Service",
+    "channel_options",
+    "plan_upsert",
+    "stub_methods",
+]
