@@ -28,3 +28,10 @@ def test_environment_over_defaults_and_flags_over_environment():
 def test_unreadable_values_name_the_variable(name, value):
     with pytest.raises(InvalidInput, match=name):
         Settings.load({name: value})
+
+
+def test_compute_threads_split_the_cores_between_workers(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert Settings(workers=4).threads_per_call() == 4
+    assert Settings(workers=32).threads_per_call() == 1
+    assert Settings(workers=4, compute_threads=3).encoder_options().threads == 3

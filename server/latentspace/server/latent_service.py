@@ -26,8 +26,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
     async def Encode(self, request: api.EncodeRequest, context: aio.ServicerContext) -> api.EncodeResponse:
         points = convert.points_from_proto(request.queries, self.limits, "queries")
-        ops = await self.state.run(self.state.operations, request.collection)
-        resolved = await self.state.run(ops.encode, points)
+        resolved = await self.state.with_operations(request.collection, lambda ops: ops.encode(points))
         return api.EncodeResponse(
             points=[
                 api.EncodedPoint(
@@ -40,8 +39,9 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     async def Search(self, request: api.SearchRequest, context: aio.ServicerContext) -> api.SearchResponse:
         point = convert.point_from_proto(request.query, self.limits, "query")
         options = convert.search_options_from_proto(request.options, self.limits)
-        ops = await self.state.run(self.state.operations, request.collection)
-        [hits] = await self.state.run(ops.search, [point], options, ["query"])
+        [hits] = await self.state.with_operations(
+            request.collection, lambda ops: ops.search([point], options, ["query"])
+        )
         return api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits])
 
     async def SearchBatch(
@@ -49,8 +49,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     ) -> api.SearchBatchResponse:
         points = convert.points_from_proto(request.queries, self.limits, "queries")
         options = convert.search_options_from_proto(request.options, self.limits)
-        ops = await self.state.run(self.state.operations, request.collection)
-        results = await self.state.run(ops.search, points, options, [f"queries[{i}]" for i in range(len(points))])
+        fields = [f"queries[{i}]" for i in range(len(points))]
+        results = await self.state.with_operations(request.collection, lambda ops: ops.search(points, options, fields))
         return api.SearchBatchResponse(
             results=[api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits]) for hits in results]
         )
@@ -64,8 +64,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
             )
             for i, pair in enumerate(request.pairs)
         ]
-        ops = await self.state.run(self.state.operations, request.collection)
-        results = await self.state.run(ops.distance, pairs)
+        results = await self.state.with_operations(request.collection, lambda ops: ops.distance(pairs))
         return api.DistanceResponse(
             distances=[
                 api.Distance(
@@ -85,8 +84,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     ) -> api.DistanceMatrixResponse:
         rows = convert.points_from_proto(request.rows, self.limits, "rows")
         columns = convert.points_from_proto(request.columns, self.limits, "columns") if request.columns else None
-        ops = await self.state.run(self.state.operations, request.collection)
-        matrix = await self.state.run(ops.distance_matrix, rows, columns)
+        matrix = await self.state.with_operations(request.collection, lambda ops: ops.distance_matrix(rows, columns))
         return api.DistanceMatrixResponse(
             rows=matrix.cosine.shape[0],
             columns=matrix.cosine.shape[1],
@@ -112,9 +110,9 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
             exclude_ids=frozenset(request.exclude_ids),
             with_vectors=request.with_vectors,
         )
-        ops = await self.state.run(self.state.operations, request.collection)
-        result = await self.state.run(
-            lambda: ops.interpolate(
+        result = await self.state.with_operations(
+            request.collection,
+            lambda ops: ops.interpolate(
                 a,
                 b,
                 ts=list(request.ts) or None,
@@ -150,8 +148,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
             exclude_ids=frozenset(request.exclude_ids),
             with_vectors=request.with_vectors,
         )
-        ops = await self.state.run(self.state.operations, request.collection)
-        result = await self.state.run(lambda: ops.edit(edit, k=k, options=options))
+        result = await self.state.with_operations(request.collection, lambda ops: ops.edit(edit, k=k, options=options))
         return api.EditResponse(
             vector=convert.vector_to_proto(result.vector),
             cos_to_base=result.cos_to_base,

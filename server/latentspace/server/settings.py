@@ -8,6 +8,7 @@ change often) a CLI flag; flags win over the environment. Nothing below the entr
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -43,10 +44,18 @@ class Settings:
     batch_size: int = 64
     #: Worker threads for model calls and FAISS searches.
     workers: int = 4
+    #: CPU threads each model call or FAISS search may use; 0 = cores // workers (at least 1),
+    #: so concurrent requests do not oversubscribe the CPU.
+    compute_threads: int = 0
     #: Seconds in-flight calls get to finish on shutdown.
     shutdown_grace: float = 5.0
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
+
+    def threads_per_call(self) -> int:
+        if self.compute_threads > 0:
+            return self.compute_threads
+        return max(1, (os.cpu_count() or 1) // max(1, self.workers))
 
     def encoder_options(self) -> EncoderOptions:
         return EncoderOptions(
@@ -54,6 +63,7 @@ class Settings:
             cache_dir=self.model_cache,
             allow_download=self.allow_download,
             batch_size=self.batch_size,
+            threads=self.threads_per_call(),
         )
 
     @classmethod

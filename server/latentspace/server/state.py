@@ -16,6 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import faiss
 from PIL import Image
 
 from latentspace.indexer.collection import Collection
@@ -34,6 +35,8 @@ class ServerState:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.limits = settings.limits
+        # Same reasoning for FAISS's OpenMP pool as for torch's (EncoderOptions.threads).
+        faiss.omp_set_num_threads(settings.threads_per_call())
         self.encoders = EncoderRegistry(settings.encoder_options())
         self.data = DataDir.open(settings.data_dir, self.encoders)
         self.started = time.monotonic()
@@ -46,6 +49,10 @@ class ServerState:
         context = contextvars.copy_context()
         call = functools.partial(context.run, fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def with_operations(self, name: str, work: Callable[[LatentOperations], T]) -> T:
+        """``work(operations of collection name)`` on the worker pool, in one hop."""
+        return await self.run(lambda: work(self.operations(name)))
 
     def collection(self, name: str) -> Collection:
         return self.data.collection(name)

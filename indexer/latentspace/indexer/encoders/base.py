@@ -26,6 +26,8 @@ class EncoderOptions:
     cache_dir: Path | None = None  # where hub weights are looked up (and downloaded to)
     allow_download: bool = True  # False: never touch the network, fail with a clear error
     batch_size: int = 64
+    #: Intra-op CPU threads for model calls; 0 leaves torch's default (all cores).
+    threads: int = 0
 
 
 class Encoder(ABC):

@@ -80,6 +80,12 @@ class EncoderRegistry:
             hint = INSTALL_HINTS.get(spec.family, "install the backend's package")
             raise ModelUnavailable(f"model {spec}: its backend {target} cannot be imported ({e}); {hint}",
                                    field="model") from e
+        if self.options.threads > 0:
+            # Process-wide, and torch is imported by now (the backend module imports it). Several
+            # request threads each running all-core ops oversubscribe the CPU and stall each other.
+            import torch
+
+            torch.set_num_threads(self.options.threads)
         try:
             encoder: Encoder = backend(spec, self.options)
         except LatentSpaceError:
