@@ -8,7 +8,6 @@ just before it stops. ``start_server(mode, ...)`` picks one.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import re
@@ -24,36 +23,26 @@ from typing import Any
 
 
 class ServedThread:
-    """``build_server`` on an event loop in a daemon thread of this process."""
+    """The server's ``BackgroundServer``: an event loop in a daemon thread of this process."""
 
     def __init__(self, data_dir: Path, workers: int | None = None) -> None:
+        from latentspace.server.background import BackgroundServer
         from latentspace.server.settings import Settings
 
         settings = Settings(data_dir=data_dir, host="127.0.0.1", port=0, allow_download=False, device="cpu",
                             shutdown_grace=1.0, log_level="WARNING")
-        self.settings = settings if workers is None else dataclasses.replace(settings, workers=workers)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True, name="bench-server")
-        self.running: Any = None
+        self.server = BackgroundServer(settings if workers is None else dataclasses.replace(settings, workers=workers))
 
     def start(self) -> ServedThread:
-        from latentspace.server.app import build_server
-
-        self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(build_server(self.settings), self.loop)
-        self.running = future.result(timeout=300)
+        self.server.start()
         return self
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.running.port}"
+        return self.server.address
 
     def stop(self) -> None:
-        if self.running is not None:
-            asyncio.run_coroutine_threadsafe(self.running.stop(grace=1.0), self.loop).result(timeout=120)
-            self.running = None
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=30)
+        self.server.stop(grace=1.0)
 
     @property
     def peak_rss_mib(self) -> float | None:

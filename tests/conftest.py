@@ -7,7 +7,6 @@ process, for restarts, kills and a client in another process.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -38,36 +37,27 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 class ServerThread:
-    """The real gRPC server, run on an event loop in a background thread."""
+    """The real gRPC server on 127.0.0.1:0, in a background thread of the test process."""
 
     def __init__(self, data_dir: Path, **settings: Any) -> None:
+        from latentspace.server.background import BackgroundServer
         from latentspace.server.settings import Limits, Settings
 
         limits = settings.pop("limits", None) or Limits()
-        self.settings = Settings(data_dir=data_dir, host="127.0.0.1", port=0, allow_download=False,
-                                 device="cpu", workers=2, shutdown_grace=1.0, limits=limits, **settings)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.running: Any = None
+        self.server = BackgroundServer(Settings(
+            data_dir=data_dir, host="127.0.0.1", port=0, allow_download=False, device="cpu", workers=2,
+            shutdown_grace=1.0, limits=limits, **settings))
 
     def start(self) -> ServerThread:
-        from latentspace.server.app import build_server
-
-        self.thread.start()
-        future = asyncio.run_coroutine_threadsafe(build_server(self.settings), self.loop)
-        self.running = future.result(timeout=120)
+        self.server.start()
         return self
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.running.port}"
+        return self.server.address
 
     def stop(self) -> None:
-        if self.running is not None:
-            asyncio.run_coroutine_threadsafe(self.running.stop(grace=1.0), self.loop).result(timeout=60)
-            self.running = None
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=30)
+        self.server.stop(grace=1.0)
 
 
 @pytest.fixture
