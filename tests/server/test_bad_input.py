@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import grpc
 import numpy as np
 import pytest
@@ -105,6 +107,91 @@ CASES = {
     "distance without pairs": (
         lambda s: s.latent.Distance(api.DistanceRequest(collection="vec")),
         grpc.StatusCode.INVALID_ARGUMENT, "pairs"),
+
+    # Composite queries (issue 3): every new field has its error.
+    "mix without parts": (search_call(pb.Query(mix=pb.Mix())), grpc.StatusCode.INVALID_ARGUMENT,
+                          "query.mix.parts"),
+    "mix weight NaN": (
+        search_call(pb.Query(mix=pb.Mix(parts=[pb.WeightedQuery(query=pb.Query(id="v1"), weight=float("nan"))]))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.mix.parts[0].weight"),
+    "mix part empty": (
+        search_call(pb.Query(mix=pb.Mix(parts=[pb.WeightedQuery(query=pb.Query(id="v1")),
+                                               pb.WeightedQuery(query=pb.Query())]))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.mix.parts[1].query"),
+    "edit direction of wrong dimension": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"),
+                                          direction=pb.Direction(vector=vec([1.0, 0.0]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.edit.direction.vector"),
+    "edit rotate strength above 1": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), mode=pb.EDIT_MODE_ROTATE, strength=1.5,
+                                          direction=pb.Direction(vector=vec(VECTORS[2]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "strength"),
+    "edit strength infinite": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), strength=float("inf"),
+                                          direction=pb.Direction(vector=vec(VECTORS[2]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.edit.strength"),
+    "edit unknown mode": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), mode=42,
+                                          direction=pb.Direction(vector=vec(VECTORS[2]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.edit.mode"),
+    "edit text direction on a vector-only collection": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), direction=pb.Direction(
+            text_pair=pb.TextPair(neutral="a red circle", target="a blue circle"))))),
+        grpc.StatusCode.FAILED_PRECONDITION, None),
+    "direction from no examples": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), direction=pb.Direction(examples=pb.Examples())))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.edit.direction.examples.positive"),
+    "direction from identical examples": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), direction=pb.Direction(
+            examples=pb.Examples(positive=[pb.Query(id="v2")], negative=[pb.Query(id="v2")]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, None),
+    "empty text pair": (
+        search_call(pb.Query(edit=pb.Edit(base=pb.Query(id="v1"), direction=pb.Direction(
+            text_pair=pb.TextPair(neutral="", target="blue"))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.edit.direction.text_pair.neutral"),
+    "analogy with an empty part": (
+        search_call(pb.Query(analogy=pb.Analogy(a=pb.Query(id="v1"), a_star=pb.Query(id="v2")))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.analogy.b"),
+    "analogy unknown method": (
+        search_call(pb.Query(analogy=pb.Analogy(a=pb.Query(id="v1"), a_star=pb.Query(id="v2"),
+                                                b=pb.Query(id="v3"), method=9))),
+        grpc.StatusCode.INVALID_ARGUMENT, "query.analogy.method"),
+    "3CosMul is not a point for distance": (
+        lambda s: s.latent.Distance(api.DistanceRequest(collection="vec", pairs=[api.QueryPair(
+            a=pb.Query(analogy=pb.Analogy(a=pb.Query(id="v1"), a_star=pb.Query(id="v2"), b=pb.Query(id="v3"),
+                                          method=pb.ANALOGY_METHOD_COS_MUL)),
+            b=pb.Query(id="v4"))])),
+        grpc.StatusCode.INVALID_ARGUMENT, "analogy"),
+    "queries nested too deep": (
+        search_call(functools.reduce(lambda q, _: pb.Query(mix=pb.Mix(parts=[pb.WeightedQuery(query=q)])),
+                                     range(12), pb.Query(id="v1"))),
+        grpc.StatusCode.INVALID_ARGUMENT, "deeper"),
+    "interpolate unknown method": (
+        lambda s: s.latent.Interpolate(api.InterpolateRequest(
+            collection="vec", a=pb.Query(id="v1"), b=pb.Query(id="v2"), steps=3, method=7)),
+        grpc.StatusCode.INVALID_ARGUMENT, "method"),
+    "interpolate k over the limit": (
+        lambda s: s.latent.Interpolate(api.InterpolateRequest(
+            collection="vec", a=pb.Query(id="v1"), b=pb.Query(id="v2"), steps=3, k=101)),
+        grpc.StatusCode.INVALID_ARGUMENT, "k"),
+    "interpolate NaN t": (
+        lambda s: s.latent.Interpolate(api.InterpolateRequest(
+            collection="vec", a=pb.Query(id="v1"), b=pb.Query(id="v2"), ts=[0.2, float("nan")])),
+        grpc.StatusCode.INVALID_ARGUMENT, "ts"),
+    "interpolate too many steps": (
+        lambda s: s.latent.Interpolate(api.InterpolateRequest(
+            collection="vec", a=pb.Query(id="v1"), b=pb.Query(id="v2"), steps=100_000)),
+        grpc.StatusCode.INVALID_ARGUMENT, "steps"),
+    "edit negative k": (
+        lambda s: s.latent.Edit(api.EditRequest(collection="vec", k=-1, edit=pb.Edit(
+            base=pb.Query(id="v1"), direction=pb.Direction(vector=vec(VECTORS[2]))))),
+        grpc.StatusCode.INVALID_ARGUMENT, "k"),
+    "matrix over the batch limit": (
+        lambda s: s.latent.DistanceMatrix(api.DistanceMatrixRequest(collection="vec", rows=[pb.Query(id="v1")] * 65)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED, "rows"),
+    "filter range without bounds": (
+        search_call(pb.Query(id="v1"), filter=pb.Filter(must=[pb.Condition(field="i", range=pb.Range())])),
+        grpc.StatusCode.INVALID_ARGUMENT, "options.filter.must[0].range"),
 }
 
 
