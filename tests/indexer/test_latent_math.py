@@ -292,3 +292,11 @@ def test_cos_mul_scores_follow_the_formula():
     assert np.allclose(lm.cos_mul_scores(cands, a, a_star, b), expected, rtol=1e-5)
     # The candidate equal to a scores lowest-ish: it sits at cos'(x, a) = 1.
     assert lm.cos_mul_scores(a[None], a, a_star, b)[0] <= 1 / (1 + 1e-3)
+
+
+def test_lerp_refuses_antipodal_points_whatever_the_steps():
+    a = np.ones(4, dtype=np.float32) / 2
+    for t in (0.0, 1 / 3, 2 / 3, 1.0):  # none of them lands on the zero at t = 0.5
+        with pytest.raises(InvalidInput) as caught:
+            lm.lerp(a, -a, t)
+        assert caught.value.reason == "ANTIPODAL"

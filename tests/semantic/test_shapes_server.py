@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from latentspace.indexer.shapes.render import COLORS, SHAPES, SIZES, ShapeSpec, render_shape
-from latentspace_client import Client, Id, TextPair
+from latentspace_client import Client, Edit, Id, Mix, TextPair
 
 pytestmark = pytest.mark.semantic
 IMAGES = {"kind": "image"}
@@ -90,6 +90,17 @@ def test_distance_flags_cross_modal_pairs(client):
     assert (cross.a_modality, cross.b_modality) == ("text", "image")
     assert same.cosine > client.distance(image, Id("blue-square-large-1")).cosine
     assert cross.angular == pytest.approx(np.arccos(cross.cosine) / np.pi, abs=1e-5)
+
+
+def test_points_made_from_text_still_count_as_text_for_cross_modal(client):
+    image = png(ShapeSpec("red", "circle", "large"), seed=3)
+    redden = TextPair("a blue circle", "a red circle")
+    assert client.distance(Mix([("a red circle", 1.0)]), image).cross_modal
+    assert client.distance(Edit("a blue circle", redden), image).cross_modal
+    assert not client.distance(Edit(Id("blue-circle-large-0"), redden), image).cross_modal
+    assert not client.distance(Mix([(Id("red-circle-large-1"), 1.0), (image, 1.0)]), image).cross_modal
+    matrix = client.distance_matrix([Mix([("a red circle", 1.0)]), Id("red-circle-large-1")], [image])
+    assert [bool(matrix.cross_modal[i][0]) for i in range(2)] == [True, False]
 
 
 def test_editing_red_circles_towards_blue_gives_blue_circles(client):

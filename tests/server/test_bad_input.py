@@ -189,6 +189,12 @@ CASES = {
     "matrix over the batch limit": (
         lambda s: s.latent.DistanceMatrix(api.DistanceMatrixRequest(collection="vec", rows=[pb.Query(id="v1")] * 65)),
         grpc.StatusCode.RESOURCE_EXHAUSTED, "rows"),
+    "ef_search over the limit": (
+        search_call(pb.Query(id="v1"), params=pb.SearchParams(ef_search=2**31 - 1)),
+        grpc.StatusCode.INVALID_ARGUMENT, "options.params.ef_search"),
+    "nprobe over the limit": (
+        search_call(pb.Query(id="v1"), params=pb.SearchParams(nprobe=10**6)),
+        grpc.StatusCode.INVALID_ARGUMENT, "options.params.nprobe"),
     "filter range without bounds": (
         search_call(pb.Query(id="v1"), filter=pb.Filter(must=[pb.Condition(field="i", range=pb.Range())])),
         grpc.StatusCode.INVALID_ARGUMENT, "options.filter.must[0].range"),
@@ -217,3 +223,14 @@ def test_caller_request_id_is_echoed(stubs):
                                               options=api.SearchOptions(k=1)),
                             metadata=(("x-request-id", "trace-123"),), timeout=30)
     assert dict(caught.value.trailing_metadata())["latentspace-request-id"] == "trace-123"
+
+
+def test_a_refused_batch_in_a_stream_is_named_and_earlier_batches_stay(stubs):
+    good = api.UpsertRequest(collection="vec", items=vector_items(VECTORS[:3], prefix="stream-ok-"))
+    bad = api.UpsertRequest(collection="vec", items=[api.UpsertItem(id="stream-bad", vector=vec(np.zeros(DIM)))])
+    with pytest.raises(grpc.RpcError) as caught:
+        stubs.collections.UpsertStream(iter([good, bad]), timeout=30)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "requests[1].items[0]" in caught.value.details()
+    got = stubs.collections.Get(api.GetRequest(collection="vec", ids=["stream-ok-0", "stream-bad"]), timeout=30)
+    assert [i.id for i in got.items] == ["stream-ok-0"] and list(got.missing) == ["stream-bad"]

@@ -148,9 +148,13 @@ def slerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> 
 def lerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> np.ndarray:
     """Along the chord, then normalised: ``normalise((1-t) a + t b)``.
 
-    The chord between antipodal points passes through 0 at t = 0.5: that is ``ANTIPODAL``.
+    Antipodal endpoints are ``ANTIPODAL`` whatever t, as for :func:`slerp`: their chord passes through
+    0 at t = 0.5, so a path would jump from near a to near b.
     """
     x, y = _unit64(a, field), _unit64(b, field)
+    if float(x @ y) < ANTIPODAL_COS:
+        raise InvalidInput("the two points are antipodal: the chord between them passes through zero; "
+                           "give a `via` point", field=field, reason="ANTIPODAL")
     out = (1.0 - t) * x + t * y
     if np.linalg.norm(out) <= CANCEL_TOLERANCE * (abs(1.0 - t) + abs(t)):
         raise InvalidInput("the chord between the two points passes through zero here (antipodal points); "

@@ -25,7 +25,6 @@ from latentspace.indexer.search_options import SearchOptions
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
 COS_MUL_CANDIDATES_PER_K = 10
-_CROSS_MODAL = frozenset({Modality.TEXT, Modality.IMAGE})
 
 
 class SearchableCollection(PointSource, Protocol):
@@ -212,7 +211,7 @@ class LatentOperations:
         a, b = resolved[0::2], resolved[1::2]
         cos, ang, euc = lm.distance_triple(lm.pairwise_cosines(_stack(a), _stack(b)))
         return [
-            DistanceResult(float(c), float(g), float(e), _is_cross_modal(x.modality, y.modality), x.modality,
+            DistanceResult(float(c), float(g), float(e), _is_cross_modal(x, y), x.modality,
                            y.modality)
             for c, g, e, x, y in zip(cos, ang, euc, a, b, strict=True)
         ]
@@ -234,8 +233,8 @@ class LatentOperations:
         cos, ang, euc = lm.distance_triple(lm.cosine_matrix(r, c))
         row_mods = tuple(p.modality for p in row_points)
         col_mods = tuple(p.modality for p in col_points)
-        cross = np.array([[_is_cross_modal(x, y) for y in col_mods] for x in row_mods], dtype=bool).reshape(
-            len(row_mods), len(col_mods))
+        cross = np.array([[_is_cross_modal(x, y) for y in col_points] for x in row_points], dtype=bool).reshape(
+            len(row_points), len(col_points))
         return DistanceMatrix(cos.astype(np.float32), ang.astype(np.float32), euc.astype(np.float32), cross,
                               row_mods, col_mods)
 
@@ -358,8 +357,10 @@ def _stack(points: Sequence[ResolvedPoint]) -> np.ndarray:
     return np.stack([p.vector for p in points])
 
 
-def _is_cross_modal(x: Modality, y: Modality) -> bool:
-    return {x, y} == _CROSS_MODAL
+def _is_cross_modal(x: ResolvedPoint, y: ResolvedPoint) -> bool:
+    # Text on one side and images on the other, including points mixed or edited from them.
+    return (Modality.TEXT in x.sources and Modality.IMAGE in y.sources) or (
+        Modality.IMAGE in x.sources and Modality.TEXT in y.sources)
 
 
 def _require_points(resolved: Sequence[ResolvedPoint], paths: Sequence[str], what: str) -> None:

@@ -68,6 +68,11 @@ class PointSource(Protocol):
     def get(self, ids: list[str], *, with_vectors: bool = ...) -> list[StoredItem]: ...
 
 
+_TEXT = frozenset({Modality.TEXT})
+_IMAGE = frozenset({Modality.IMAGE})
+_CONTENT = _TEXT | _IMAGE
+
+
 @dataclass(frozen=True, eq=False)
 class ResolvedPoint:
     """A point as a unit vector, with what it was made of.
@@ -76,7 +81,9 @@ class ResolvedPoint:
     vectors and composites. ``input_ids`` are the stored items the point was built from. ``exclude_ids``
     are ids a search around this point must not return (an analogy's inputs unless ``include_inputs``).
     ``cos_mul`` holds ``(a, a_star, b)`` when the point is a 3CosMul analogy: a ranking, and ``vector``
-    is then only its 3CosAdd point, the centre to gather candidates around.
+    is then only its 3CosAdd point, the centre to gather candidates around. ``sources`` are the content
+    modalities (text, image) the point's position derives from, so a mix or an edit of a text still
+    counts as text when a distance decides whether a pair crosses modalities.
     """
 
     vector: np.ndarray
@@ -84,6 +91,7 @@ class ResolvedPoint:
     input_ids: frozenset[str] = frozenset()
     exclude_ids: frozenset[str] = frozenset()
     cos_mul: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    sources: frozenset[Modality] = frozenset()
 
 
 @dataclass(frozen=True, eq=False)
@@ -157,7 +165,8 @@ class PointResolver:
         base = self._evaluate(edit.base, f"{field}.base", leaves, root=False)
         direction, norm = self._evaluate_direction(edit.direction, f"{field}.direction", leaves)
         vector = _apply_edit(edit, base.vector, direction, field)
-        return ResolvedEdit(base, direction, norm, ResolvedPoint(vector, Modality.VECTOR, base.input_ids))
+        return ResolvedEdit(base, direction, norm,
+                            ResolvedPoint(vector, Modality.VECTOR, base.input_ids, sources=base.sources))
 
     # ------------------------------------------------------------------ pass 1: gather and validate
 
@@ -276,28 +285,30 @@ class PointResolver:
 
     def _evaluate(self, point: Point, path: str, leaves: _Leaves, root: bool) -> ResolvedPoint:
         if isinstance(point, TextPoint):
-            return ResolvedPoint(leaves.text_vectors[point.text], Modality.TEXT)
+            return ResolvedPoint(leaves.text_vectors[point.text], Modality.TEXT, sources=_TEXT)
         if isinstance(point, ImagePoint):
-            return ResolvedPoint(leaves.image_vectors[point.data], Modality.IMAGE)
+            return ResolvedPoint(leaves.image_vectors[point.data], Modality.IMAGE, sources=_IMAGE)
         if isinstance(point, VectorPoint):
             return ResolvedPoint(lm.normalize(point.vector, field=f"{path}.vector"), Modality.VECTOR)
         if isinstance(point, IdPoint):
             item = leaves.items[point.id]
             assert item.vector is not None  # checked in _fetch
             return ResolvedPoint(lm.normalize(item.vector, field=f"{path}.id"), item.modality,
-                                 frozenset({point.id}))
+                                 frozenset({point.id}), sources=frozenset({item.modality}) & _CONTENT)
         if isinstance(point, MixPoint):
             parts = [self._evaluate(p, f"{path}.mix.parts[{i}].query", leaves, False)
                      for i, (p, _) in enumerate(point.parts)]
             vector = lm.mix(np.stack([p.vector for p in parts]), [w for _, w in point.parts],
                             field=f"{path}.mix")
-            return ResolvedPoint(vector, Modality.VECTOR, _union(parts))
+            sources = frozenset().union(*(p.sources for p, (_, w) in zip(parts, point.parts, strict=True) if w))
+            return ResolvedPoint(vector, Modality.VECTOR, _union(parts), sources=sources)
         if isinstance(point, EditPoint):
             e = f"{path}.edit"
             base = self._evaluate(point.base, f"{e}.base", leaves, False)
             direction, _ = self._evaluate_direction(point.direction, f"{e}.direction", leaves)
             vector = _apply_edit(point, base.vector, direction, e)
-            return ResolvedPoint(vector, Modality.VECTOR, base.input_ids)
+            # A direction is a difference: it carries no modality of its own, the base does.
+            return ResolvedPoint(vector, Modality.VECTOR, base.input_ids, sources=base.sources)
         if isinstance(point, AnalogyPoint):
             a, a_star, b = (self._evaluate(getattr(point, n), f"{path}.analogy.{n}", leaves, False)
                             for n in ("a", "a_star", "b"))
@@ -305,7 +316,9 @@ class PointResolver:
             vector = lm.analogy_cos_add(a.vector, a_star.vector, b.vector, field=f"{path}.analogy")
             cos_mul = (a.vector, a_star.vector, b.vector) if point.method is AnalogyMethod.COS_MUL else None
             exclude = frozenset() if point.include_inputs or not root else ids
-            return ResolvedPoint(vector, Modality.VECTOR, ids, exclude, cos_mul)
+            # a* - a cancels when both share a modality, leaving b's; otherwise all of them count.
+            sources = b.sources if a.sources == a_star.sources else a.sources | a_star.sources | b.sources
+            return ResolvedPoint(vector, Modality.VECTOR, ids, exclude, cos_mul, sources)
         raise InvalidInput(f"not a query point: {type(point).__name__}", field=path)
 
     def _evaluate_direction(self, direction: Direction, path: str,

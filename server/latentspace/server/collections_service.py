@@ -10,7 +10,7 @@ import numpy as np
 from grpc import aio
 
 from latentspace.indexer.collection import Collection
-from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.ingest import NewItem, prepare_records
 from latentspace.server import convert
 from latentspace.server.state import ServerState
@@ -74,10 +74,16 @@ class CollectionsService(rpc.CollectionsServicer):
     async def UpsertStream(
         self, requests: AsyncIterator[api.UpsertRequest], context: aio.ServicerContext
     ) -> api.UpsertResponse:
-        total, sequence = 0, 0
+        total, sequence, index = 0, 0, 0
         async for request in requests:
-            upserted, sequence = await self._upsert(request)
+            try:
+                upserted, sequence = await self._upsert(request)
+            except LatentSpaceError as error:
+                # Name the failing message too: items[i] alone is ambiguous across a stream.
+                error.field = f"requests[{index}]" + (f".{error.field}" if error.field else "")
+                raise
             total += upserted
+            index += 1
         return api.UpsertResponse(upserted=total, sequence=sequence)
 
     async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:

@@ -160,6 +160,10 @@ def search_options_from_proto(
     threshold = message.score_threshold if message.HasField("score_threshold") else None
     if threshold is not None and not math.isfinite(threshold):
         raise InvalidInput("score_threshold must be finite", field=f"{field}.score_threshold")
+    for knob, limit in (("ef_search", limits.max_ef_search), ("nprobe", limits.max_nprobe)):
+        if getattr(message.params, knob) > limit:
+            raise InvalidInput(f"{knob} must be at most {limit}, got {getattr(message.params, knob)}",
+                               field=f"{field}.params.{knob}")
     return SearchOptions(
         k=k,
         filter=filter_from_proto(message.filter, f"{field}.filter"),

@@ -30,6 +30,8 @@ class Limits:
     max_text_chars: int = 10_000
     max_image_pixels: int = 50_000_000
     max_steps: int = 256  # interpolation steps
+    max_ef_search: int = 10_000  # HNSW efSearch a request may ask for (memory grows with it)
+    max_nprobe: int = 65_536  # IVF lists a request may probe
 
 
 @dataclass(frozen=True)

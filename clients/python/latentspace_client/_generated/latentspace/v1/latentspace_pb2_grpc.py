@@ -121,7 +121,9 @@ class CollectionsServicer:
 
     def UpsertStream(self, request_iterator, context):
         """Bulk form: a stream of batches, acknowledged once at the end. Each batch is
-        committed as it arrives; on error, the batches before the failing one stay.
+        committed as it arrives; on a refused batch, the batches before it stay and the
+        error names it (requests[n].items[i]). A stream the client cancels may leave any
+        prefix of its batches committed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
