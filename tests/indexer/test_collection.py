@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     FailedPrecondition,
     InvalidInput,
+    LatentSpaceError,
     ModalityNotSupported,
     ModelMismatch,
     Unavailable,
@@ -428,6 +430,148 @@ def test_sigkilled_writer_loses_no_acknowledged_write(tmp_path: Path, seed: int)
     assert len(everything) == c.count() and len(set(ids(everything))) == c.count()
     c.close()
     Collection(tmp_path / "c").close()  # and the next open is clean too
+
+
+_ROUNDS = textwrap.dedent(
+    """
+    import json, os, sys
+    import numpy as np
+    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.index import faiss_index
+    from latentspace.indexer.items import ItemRecord
+    from latentspace.indexer.modality import Modality
+    from latentspace.indexer.search_options import SearchOptions
+
+    faiss_index._POINTS_PER_CENTROID = 2  # train early (OPQ at 512 rows): the rounds run on trained indexes
+    root, phase, kinds = sys.argv[1], sys.argv[2], sys.argv[3:]
+    pool = np.random.default_rng(5).standard_normal((4000, 8)).astype(np.float32)
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    EXACT = dict(ef_search=256, nprobe=64)  # every list, a wide beam: no ANN misses
+
+    def report(c, live):
+        names = sorted(live)
+        rows = c.search(pool[[live[n] for n in names]], SearchOptions(k=1, **EXACT))
+        wrong = [n for n, row in zip(names, rows) if [h.id for h in row] != [n]]
+        probes = [[h.id for h in row] for row in c.search(pool[3900:3910], SearchOptions(k=5, **EXACT))]
+        return {"count": c.count(), "live": len(live), "wrong": wrong[:5], "n_wrong": len(wrong), "probes": probes}
+
+    for kind in kinds:
+        folder = os.path.join(root, kind.replace(",", "_"))
+        c = Collection(folder, snapshot_every=100)
+        if phase == "write":
+            live, row = {}, 0
+
+            def put(pairs):
+                global row
+                c.upsert([ItemRecord(i, pool[r], Modality.VECTOR) for i, r in pairs])
+                live.update(pairs)
+                row = max(row, max(r for _, r in pairs) + 1)
+
+            for b in range(6):
+                put([(f"b{b}-{j}", row + j) for j in range(250)])
+                c.delete([f"b{b}-{j}" for j in range(60)])  # with the replacements: tombstones past 20%
+                for j in range(60):
+                    del live[f"b{b}-{j}"]
+                put([(f"b{b}-{j}", row + j) for j in range(100, 120)])  # replaced: new vectors, same ids
+                if b:
+                    put([(f"b{b - 1}-{j}", row + j) for j in range(10)])  # deleted ids upserted again
+            with open(folder + ".live.json", "w") as f:
+                json.dump(live, f)
+            print(kind, json.dumps(report(c, live)), flush=True)
+            # No close: the next open loads the last automatic snapshot and replays the writes after it.
+        else:
+            with open(folder + ".live.json") as f:
+                live = json.load(f)
+            print(kind, json.dumps(report(c, live)), flush=True)
+            c.close()
+            c = Collection(folder)
+            print(kind, json.dumps(report(c, live)), flush=True)
+            c.close()
+    sys.stdout.flush()
+    os._exit(0)
+    """
+)
+# (8-bit PQ: 4-bit codes of 2-d pieces are too coarse for every self-query to find itself; "np": no
+# polysemous training, seconds that change nothing here.)
+ROUND_KINDS = ["Flat", "HNSW16", "IVF4,Flat", "IVF2,SQ8", "OPQ4,IVF2,PQ4np"]
+
+
+def _run_rounds(script: Path, root: Path, phase: str) -> dict[str, list[dict[str, Any]]]:
+    # A subprocess: a FAISS assertion aborts the whole process, which must fail the test, not pytest.
+    proc = subprocess.run([sys.executable, str(script), str(root), phase, *ROUND_KINDS],
+                          capture_output=True, text=True, timeout=240)
+    reports: dict[str, list[dict[str, Any]]] = {}
+    for line in proc.stdout.splitlines():
+        kind, raw = line.split(" ", 1)
+        reports.setdefault(kind, []).append(json.loads(raw))
+    assert proc.returncode == 0, (f"{phase} phase died (rc {proc.returncode}) after {list(reports)}: "
+                                  f"{proc.stderr[-1500:]}")
+    return reports
+
+
+def test_rounds_of_upserts_deletes_and_replacements_keep_ids_right_and_survive_reopen(tmp_path: Path) -> None:
+    for kind in ROUND_KINDS:
+        make(tmp_path / kind.replace(",", "_"), kind=kind).close()
+    script = tmp_path / "rounds.py"
+    script.write_text(_ROUNDS)
+    written = _run_rounds(script, tmp_path, "write")
+    reopened = _run_rounds(script, tmp_path, "read")
+    for kind in ROUND_KINDS:
+        (first,), (caught_up, clean) = written[kind], reopened[kind]
+        assert first["count"] == first["live"] == 6 * 190 + 5 * 10
+        for report in (first, caught_up, clean):
+            assert report["n_wrong"] == 0, f"{kind}: self-queries found other ids: {report['wrong']}"
+        assert caught_up == first and clean == first, kind  # same hits after catch-up and after a clean reopen
+
+
+def test_a_snapshot_of_an_older_format_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Format 1 could hold an IVF whose IDMap2 ids no longer matched its lists: never trusted.
+    c = make(tmp_path / "c", kind="IVF4,Flat")
+    c.upsert(records(400))
+    c.delete([f"i{n}" for n in range(40)])
+    before = [ids(r) for r in c.search(vectors(3, seed=4), SearchOptions(k=5, nprobe=4))]
+    c.close()
+    meta = tmp_path / "c" / INDEX_META_FILE
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "format": 1}))
+    with caplog.at_level(logging.WARNING):
+        c = Collection(tmp_path / "c")
+    assert "format 1" in caplog.text and "rebuilding" in caplog.text
+    assert [ids(r) for r in c.search(vectors(3, seed=4), SearchOptions(k=5, nprobe=4))] == before
+    c.close()
+
+
+def test_reads_racing_close_raise_library_errors_only(tmp_path: Path) -> None:
+    """get/count/search racing close(): Unavailable (or CollectionNotFound for a drop), never sqlite."""
+    raw: list[BaseException] = []
+    wanted = [f"i{n}" for n in range(20_000)]  # mostly unknown: validating them takes a while
+    for trial in range(10):
+        c = make(tmp_path / f"c{trial}")
+        c.upsert(records(300))
+        started = threading.Barrier(3)
+
+        def read(c: Collection = c, trial: int = trial, started: threading.Barrier = started) -> None:
+            started.wait(timeout=30)
+            for _ in range(10_000):  # bounded; ends at the first library error (closed)
+                try:
+                    c.get(wanted, with_vectors=trial % 2 == 0)
+                    c.count()
+                    c.search(vectors(1), SearchOptions(k=3))
+                except LatentSpaceError:
+                    return
+                except BaseException as exc:
+                    raw.append(exc)
+                    return
+
+        threads = [threading.Thread(target=read) for _ in range(2)]
+        for t in threads:
+            t.start()
+        started.wait(timeout=30)
+        time.sleep(0.002 * (trial % 5))  # lands the close at different points of the readers' loop
+        c.close(dropped=trial % 2 == 1)
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+    assert raw == []
 
 
 # --------------------------------------------------------------------------- the model

@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
@@ -198,3 +201,154 @@ def test_lock_across_processes(tmp_path: Path) -> None:
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
     DataDir.open(root).close()
+
+
+# --------------------------------------------------------------------------- slow work off the data dir's lock
+class BlockingRegistry(FakeRegistry):
+    """A registry whose model load blocks until the test releases it (a slow load, without a clock)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loading, self.release = threading.Event(), threading.Event()
+
+    def get(self, spec: ModelSpec) -> Encoder:
+        self.loading.set()
+        assert self.release.wait(timeout=60), "the test never released the model load"
+        return super().get(spec)
+
+
+def test_a_create_loading_its_model_does_not_block_other_collections(tmp_path: Path) -> None:
+    registry = BlockingRegistry()
+    with DataDir.open(tmp_path / "data", registry) as d:
+        other = d.create_collection("other", None, dimension=4)
+        other.upsert([ItemRecord("a", np.ones(4), Modality.VECTOR)])
+        created: list[object] = []
+        creator = threading.Thread(target=lambda: created.append(d.create_collection("slow", "minilm")))
+        creator.start()
+        try:
+            assert registry.loading.wait(timeout=60)  # the create is inside the model load now
+            # Neither the lookup nor the search waits for it (before, the lookup held on the lock).
+            assert d.collection("other") is other
+            assert [h.id for h in other.search(np.ones((1, 4)), SearchOptions(k=1))[0]] == ["a"]
+            assert d.names() == ["other"]  # and the half-made collection is not visible
+            assert creator.is_alive() and not created
+        finally:
+            registry.release.set()
+            creator.join(timeout=60)
+        assert len(created) == 1 and d.collection("slow") is created[0]
+        assert sorted(p.name for p in (d.path / "collections").iterdir()) == ["other", "slow"]
+
+
+def test_two_creates_of_one_name_race_to_one_collection(tmp_path: Path) -> None:
+    registry = BlockingRegistry()
+    with DataDir.open(tmp_path / "data", registry) as d:
+        results: list[object] = []
+
+        def create() -> None:
+            try:
+                results.append(d.create_collection("c", "minilm", if_not_exists=True))
+            except Exception as exc:  # pragma: no cover - reported below
+                results.append(exc)
+
+        threads = [threading.Thread(target=create) for _ in range(2)]
+        for t in threads:
+            t.start()
+        assert registry.loading.wait(timeout=60)
+        registry.release.set()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(results) == 2 and results[0] is results[1] is d.collection("c")
+        assert [p.name for p in (d.path / "collections").iterdir()] == ["c"]  # no temp folder left
+
+
+def test_a_drop_waiting_for_work_in_flight_does_not_block_other_collections(data: DataDir) -> None:
+    victim = data.create_collection("victim", None, dimension=4)
+    other = data.create_collection("other", None, dimension=4)
+    in_flight, finish = threading.Event(), threading.Event()
+
+    def search_in_flight() -> None:  # holds the collection's lock, as a long search does
+        with victim._lock:
+            in_flight.set()
+            finish.wait(timeout=60)
+
+    holder = threading.Thread(target=search_in_flight)
+    holder.start()
+    assert in_flight.wait(timeout=60)
+    dropper = threading.Thread(target=data.drop_collection, args=("victim",))
+    dropper.start()
+    recreated: list[object] = []
+    creator = threading.Thread(target=lambda: recreated.append(data.create_collection("victim", None, dimension=4)))
+    try:
+        # The drop is waiting for the search, yet the data dir answers, and the name is already gone.
+        for _ in range(6000):  # bounded: a drop holding the data dir's lock would hang here until finish
+            if "victim" not in data.names() or not dropper.is_alive():
+                break
+            dropper.join(timeout=0.01)
+        assert dropper.is_alive()
+        assert data.collection("other") is other and data.names() == ["other"]
+        with pytest.raises(CollectionNotFound):
+            data.collection("victim")
+        with pytest.raises(CollectionNotFound, match="was dropped"):
+            victim.count()  # a holder of the old object, at once
+        # A new collection of that name waits until the old object is closed (it may still write by path).
+        creator.start()
+        creator.join(timeout=0.2)
+        assert creator.is_alive() and not recreated
+    finally:
+        finish.set()
+        holder.join(timeout=60)
+        dropper.join(timeout=60)
+        if creator.ident is not None:
+            creator.join(timeout=60)
+    assert not dropper.is_alive() and len(recreated) == 1 and recreated[0] is not victim
+    assert data.names() == ["other", "victim"] and data.collection("victim").count() == 0
+    assert not [p for p in (data.path / "collections").iterdir() if p.name.startswith(".")]
+
+
+def test_reads_racing_a_drop_get_collection_not_found_only(data: DataDir) -> None:
+    wanted = [f"i{n}" for n in range(20_000)]  # mostly unknown: validating them takes a while
+    raw: list[BaseException] = []
+    for trial in range(10):
+        c = data.create_collection("c", None, dimension=4)
+        c.upsert([ItemRecord(f"i{n}", np.arange(1, 5) + n, Modality.VECTOR) for n in range(300)])
+        started = threading.Barrier(3)
+
+        def read(c: Collection = c, started: threading.Barrier = started) -> None:
+            started.wait(timeout=30)
+            for _ in range(10_000):  # bounded; ends at the first library error
+                try:
+                    c.get(wanted)
+                    c.search(np.ones((1, 4)), SearchOptions(k=3))
+                except CollectionNotFound:
+                    return
+                except BaseException as exc:
+                    raw.append(exc)
+                    return
+
+        threads = [threading.Thread(target=read) for _ in range(2)]
+        for t in threads:
+            t.start()
+        started.wait(timeout=30)
+        time.sleep(0.002 * (trial % 5))  # lands the drop at different points of the readers' loop
+        data.drop_collection("c")
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads)
+    assert raw == []
+
+
+# --------------------------------------------------------------------------- index kinds tried at create
+@pytest.mark.parametrize(("kind", "why"), [("IVF2,Flat,RFlat", "params have incorrect type"),
+                                           ("NSG16", "smaller than 100")])
+def test_an_index_kind_that_cannot_serve_is_refused_at_create(data: DataDir, kind: str, why: str) -> None:
+    with pytest.raises(InvalidInput, match=why) as err:
+        data.create_collection("c", None, dimension=8, index_kind=kind)
+    assert err.value.field == "index_kind" and repr(kind) in str(err.value)
+    assert data.names() == [] and list((data.path / "collections").iterdir()) == []
+
+
+@pytest.mark.parametrize("kind", ["IVF1024,PQ4", "OPQ4,IVF2,PQ4", "HNSW16", "IVF4,SQ8"])
+def test_index_kinds_that_work_are_created(data: DataDir, kind: str) -> None:
+    c = data.create_collection("c", None, dimension=8, index_kind=kind)
+    c.upsert([ItemRecord(f"i{n}", np.arange(1, 9) * (n + 1) % 7 + 1.0, Modality.VECTOR) for n in range(50)])
+    assert len(c.search(np.ones((1, 8)), SearchOptions(k=5))[0]) == 5

@@ -186,3 +186,97 @@ def test_bad_arguments() -> None:
         index.search(np.zeros((1, DIM), np.float32), 0)
     with pytest.raises(ValueError):
         index.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
+
+
+# --------------------------------------------------------------------------- removal keeps ids right
+#: Kinds whose storage compacts in IDMap2's order remove for real; the rest keep tombstones.
+#: ("np": no polysemous training, which costs seconds and changes nothing tested here.)
+REMOVES_IN_PLACE = {"Flat": True, "PQ4np": True, "SQ8": True, "OPQ4,PQ4np": True, "PCA8,Flat": True,
+                    "RQ2x4": True, "HNSW16": False, "IVF4,Flat": False, "IVF2,SQ8": False,
+                    "OPQ4,IVF2,PQ4np": False, "IVF4,PQ4x4fs": False, "Flat,RFlat": False}
+
+
+@pytest.mark.parametrize(("kind", "in_place"), REMOVES_IN_PLACE.items())
+def test_only_order_preserving_storages_remove_in_place(kind: str, in_place: bool,
+                                                        data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index, _ = build(kind, keys[:1200], vectors[:1200])
+    assert index.is_trained
+    index.remove(keys[:50])
+    assert index.ntotal == 1150
+    assert (index.tombstone_count == 0) is in_place  # an IVF never reaches IDMap2.remove_ids
+
+
+#: Every list, a wide beam: the self-queries below leave no room for ANN misses.
+LOOKUP = SearchParams(ef_search=256, nprobe=64)
+
+
+@pytest.mark.parametrize("kind", ["Flat", "HNSW16", "IVF4,Flat", "IVF2,SQ8", "OPQ4,IVF2,PQ4", "PQ4np", "SQ8"])
+def test_self_query_after_deletes_and_replacements_finds_the_right_key(
+    kind: str, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    keys, vectors = data
+    index, source = build(kind, keys[:2000], vectors[:2000])
+    assert index.is_trained
+    live = dict(zip(keys[:2000].tolist(), range(2000), strict=True))  # key -> row of `vectors`
+    # Delete 300 keys, and replace 200 items (their old key goes, the vector comes back under a new key).
+    gone = keys[100:600]
+    index.remove(gone)
+    source.remove(gone)
+    new_keys = np.arange(200, dtype=np.int64) * 3 + 10**6
+    rows = np.arange(400, 600)
+    index.add(new_keys, vectors[rows])
+    source.table.update({int(k): vectors[r] for k, r in zip(new_keys, rows, strict=True)})
+    for k in gone.tolist():
+        del live[k]
+    live.update({int(k): int(r) for k, r in zip(new_keys, rows, strict=True)})
+    want = np.array(list(live), dtype=np.int64)
+    scores, got = index.search(vectors[list(live.values())], 1, params=LOOKUP)
+    wrong = want[got[:, 0] != want]
+    assert len(wrong) == 0, f"{kind}: {len(wrong)} of {len(want)} self-queries got another key"
+    np.testing.assert_allclose(scores[:, 0], 1.0, atol=1e-4)
+    assert not np.isin(got, gone).any()
+
+
+@pytest.mark.parametrize(("kind", "codebook"), [("IVF16,Flat", 16), ("PQ4", 256), ("OPQ4,IVF2,PQ4", 256),
+                                                ("OPQ4,PQ4x4", 256), ("HNSW8_PQ4", 256), ("RQ2x4", 16),
+                                                ("IVF64,PQ4x4fs", 64), ("Flat", 1), ("HNSW16", 1)])
+def test_training_waits_for_the_largest_codebook(kind: str, codebook: int,
+                                                 data: tuple[np.ndarray, np.ndarray]) -> None:
+    keys, vectors = data
+    index = FaissIndex(DIM, kind, vector_source=Source(keys, vectors))
+    assert index.largest_codebook == codebook
+    assert index.min_train_size == 39 * codebook
+    index.add(keys[:300], vectors[:300])  # OPQ/HNSW-PQ used to train (and fail) on 78 vectors here
+    _, got = index.search(vectors[:5], 1)
+    np.testing.assert_array_equal(got[:, 0], keys[:5])
+
+
+def test_opq_is_never_trained_on_fewer_vectors_than_twice_the_dimension() -> None:
+    # FAISS's OPQ trained on fewer vectors than dimensions corrupts the heap and kills the process.
+    rows = unit(np.random.default_rng(3).standard_normal((100, 64)))
+    index = FaissIndex(64, "OPQ8,PQ8x4")
+    assert index.min_train_size == max(39 * 256, 128)
+    with pytest.raises(ValueError, match="at least 128 training vectors"):
+        index.train(rows)
+    assert FaissIndex(64, "PQ8x4").min_train_size == 39 * 16  # no floor without OPQ
+
+
+# --------------------------------------------------------------------------- index-kind trial run
+@pytest.mark.parametrize("kind", ["Flat", "HNSW16", "IVF4,Flat", "IVF1024,PQ4", "OPQ4,IVF2,PQ4", "HNSW8,SQ8",
+                                  "IVF4,PQ4x4fs", "Flat,RFlat"])
+def test_trial_run_accepts_kinds_that_work(kind: str) -> None:
+    faiss_index_module.check_index_kind(DIM, kind)  # IVF1024 is trialled with 16 lists: fast
+
+
+@pytest.mark.parametrize(("kind", "why"), [
+    ("IVF2,Flat,RFlat", "params have incorrect type"),  # every search would raise
+    ("NSG16", "smaller than 100"),  # cannot index a small collection (nor add incrementally)
+    ("HNSW8_PQ4", "not an inner-product index"),  # FAISS builds it with the L2 metric
+    ("NoSuchKind", "cannot build"),
+    ("PQ2x14", "codebook of 16384 centroids"),  # too big to train even for a trial
+])
+def test_trial_run_refuses_kinds_that_fail_later(kind: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why) as err:
+        faiss_index_module.check_index_kind(DIM, kind)
+    assert repr(kind) in str(err.value)

@@ -87,8 +87,11 @@ class Collection:
         self._snapshot_every = snapshot_every
         # One lock orders writes, index updates and searches: FAISS indexes are not safe to search
         # while being modified, and a search must not see keys whose rows a delete just removed.
+        # Reads of the store take it too: close() (e.g. from a drop) must not close the SQLite
+        # connection under a reader, which would surface as a raw sqlite3.ProgrammingError.
         self._lock = threading.RLock()
         self._closed: str | None = None
+        self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
         try:
             self._index: FaissIndex | None = None
@@ -214,6 +217,8 @@ class Collection:
 
     def _try_snapshot(self) -> None:
         """Snapshot, but only log a failure (e.g. a full disk): the index in memory is still right."""
+        if self._dropping:
+            return  # the folder is being moved away and deleted: nothing to write to
         try:
             self.snapshot()
         except Exception:
@@ -227,10 +232,13 @@ class Collection:
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]:
         """Items by id in request order; unknown ids are left out."""
         self._check_open()
-        return self._store.get(check_ids(ids), with_vectors=with_vectors)
+        wanted = check_ids(ids)
+        with self._lock:
+            self._check_open()  # again, under the lock: a drop may have closed the store meanwhile
+            return self._store.get(wanted, with_vectors=with_vectors)
 
     def count(self) -> int:
-        """Number of items."""
+        """Number of items (kept in memory by the store: no database read, so no lock needed)."""
         self._check_open()
         return self._store.count()
 
@@ -367,10 +375,18 @@ class Collection:
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
-        if self._closed == "dropped":
+        if self._closed == "dropped" or self._dropping:
             raise CollectionNotFound(f"collection {self.name!r} was dropped", field="collection")
         if self._closed:
             raise Unavailable(f"collection {self.name!r} is closed")
+
+    def mark_dropped(self) -> None:
+        """Refuse new work with :class:`CollectionNotFound` from now on, and write no more snapshots.
+
+        The data dir calls this (without waiting for this collection's lock) before it moves the
+        folder away; it then calls ``close(dropped=True)``, which waits for work in flight.
+        """
+        self._dropping = True
 
     def close(self, *, dropped: bool = False) -> None:
         """Snapshot the index if it changed, then close the store (idempotent).
@@ -381,6 +397,7 @@ class Collection:
         with self._lock:
             if self._closed:
                 return
+            dropped = dropped or self._dropping
             try:
                 if not dropped and self._index is not None and self._snapshot_seq != self._index_seq:
                     self._try_snapshot()

@@ -9,6 +9,11 @@ Layout::
 
 Creating a collection builds it in a temp folder and renames it into place, so a crash mid-create
 leaves only a ``.tmp-*`` folder, which the next open removes; it never leaves half a collection.
+
+The data dir's lock guards only the cache of open collections and the renames that commit a create
+or a drop. Slow work is done outside it, so that requests on other collections never wait for it:
+a create loads the model, trial-runs the index kind and writes the new folder before taking it; a
+drop renames the folder away under it, then waits for work in flight and deletes outside it.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
-from latentspace.indexer.index import FaissIndex
+from latentspace.indexer.index.faiss_index import check_index_kind
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
@@ -86,6 +91,10 @@ class DataDir:
         self._open: dict[str, Collection] = {}
         # Guards the cache and folder changes; collections lock themselves for their own work.
         self._lock = threading.RLock()
+        # Names whose dropped collection object is still closing (it may still write into its old
+        # folder path until then): a new collection of that name waits for it. Signalled on _changed.
+        self._dropping: set[str] = set()
+        self._changed = threading.Condition(self._lock)
 
     @classmethod
     def open(
@@ -130,21 +139,27 @@ class DataDir:
         kind = (index_kind or "Flat").strip()
         with self._lock:
             self._check_open()
-            folder = self._collections_path / name
-            if folder.exists():
+            if (self._collections_path / name).exists():
                 return self._existing(name, spec, dimension, if_not_exists)
-            manifest = self._new_manifest(name, spec, dimension, kind)
-            tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
-            tmp.mkdir()
-            try:
-                Collection.initialize(tmp, manifest)
-                fsync_dir(tmp)
+        # The slow part runs without the data dir's lock: loading the model, trial-running the index
+        # kind and writing the new folder must not stall requests on other collections.
+        manifest = self._new_manifest(name, spec, dimension, kind)
+        tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            Collection.initialize(tmp, manifest)
+            fsync_dir(tmp)
+            with self._lock:
+                self._changed.wait_for(lambda: name not in self._dropping)
+                self._check_open()
+                folder = self._collections_path / name
+                if folder.exists():  # created meanwhile by another caller
+                    return self._existing(name, spec, dimension, if_not_exists)
                 os.rename(tmp, folder)  # the commit point: before it, no collection; after, a whole one
                 fsync_dir(self._collections_path)
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return self._open_collection(name)
+                return self._open_collection(name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
 
     def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
                   if_not_exists: bool) -> Collection:
@@ -177,7 +192,7 @@ class DataDir:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
         try:
-            FaissIndex(dimension, kind)
+            check_index_kind(dimension, kind)
         except ValueError as exc:
             raise InvalidInput(f"{exc}; use e.g. 'Flat', 'HNSW32' or 'IVF1024,PQ32'",
                                field="index_kind") from None
@@ -189,12 +204,17 @@ class DataDir:
             self._check_open()
             if name in self._open:
                 return self._open[name]
-            if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) \
-                    or not (self._collections_path / name / MANIFEST_FILE).is_file():
-                known = ", ".join(repr(n) for n in self.names()) or "none"
-                raise CollectionNotFound(f"no collection {name!r} in {self.path} (known: {known})",
-                                         field="name")
+            if not self._on_disk(name):
+                raise self._not_found(name)
             return self._open_collection(name)
+
+    def _on_disk(self, name: str) -> bool:
+        return isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)) \
+            and (self._collections_path / name / MANIFEST_FILE).is_file()
+
+    def _not_found(self, name: str) -> CollectionNotFound:
+        known = ", ".join(repr(n) for n in self.names()) or "none"
+        return CollectionNotFound(f"no collection {name!r} in {self.path} (known: {known})", field="name")
 
     def _open_collection(self, name: str) -> Collection:
         folder = self._collections_path / name
@@ -229,15 +249,39 @@ class DataDir:
         return collections
 
     def drop_collection(self, name: str) -> None:
-        """Delete a collection and its folder. Holders of its object get CollectionNotFound after."""
+        """Delete a collection and its folder. Holders of its object get CollectionNotFound after.
+
+        Under the data dir's lock the folder is renamed away (the name is free from then on); the
+        wait for the collection's work in flight and the deletion run outside it. A new collection
+        of the same name waits until the old object is closed, as that may still write by path.
+        """
         with self._lock:
-            collection = self.collection(name)
-            # close() takes the collection's lock, so an in-flight write or search finishes first.
-            collection.close(dropped=True)
-            del self._open[name]
+            self._check_open()
+            collection = self._open.get(name)
+            if collection is None and not self._on_disk(name):
+                raise self._not_found(name)
+            if collection is not None:
+                collection.mark_dropped()  # new calls on it fail at once, even before close()
+                del self._open[name]
+                self._dropping.add(name)
             trash = self._collections_path / f".trash-{name}-{uuid.uuid4().hex[:8]}"
-            os.rename(self._collections_path / name, trash)  # atomic: the name is free from here on
-            fsync_dir(self._collections_path)
+            try:
+                os.rename(self._collections_path / name, trash)  # atomic: the name is free from here on
+                fsync_dir(self._collections_path)
+            except BaseException:
+                if collection is not None:
+                    self._dropping.discard(name)
+                    self._changed.notify_all()
+                raise
+        try:
+            if collection is not None:
+                # Takes the collection's lock: an in-flight write or search finishes first.
+                collection.close(dropped=True)
+        finally:
+            if collection is not None:
+                with self._lock:
+                    self._dropping.discard(name)
+                    self._changed.notify_all()
             shutil.rmtree(trash, ignore_errors=True)
 
     # ------------------------------------------------------------------ lifetime
@@ -248,6 +292,9 @@ class DataDir:
     def close(self) -> None:
         """Close every collection (snapshotting their indexes) and release the lock (idempotent)."""
         with self._lock:
+            if self._lock_fd is None:
+                return
+            self._changed.wait_for(lambda: not self._dropping)  # drops in progress finish closing
             if self._lock_fd is None:
                 return
             for collection in self._open.values():

@@ -3,10 +3,16 @@
 The index is ``IDMap2,<factory>`` with inner-product metric, so FAISS ids are the store's keys.
 What a kind cannot do is made up for here, so callers never need to know the kind:
 
-- kinds that cannot remove (HNSW) keep a tombstone set, filtered out at search time and counted
-  so that the collection can compact (rebuild) when it grows;
-- kinds that need training (IVF, PQ) hold their first vectors in an exact side index until there
-  are enough to train on; until then searches are exact;
+- kinds that cannot remove safely keep a tombstone set, filtered out at search time and counted
+  so that the collection can compact (rebuild) when it grows. Only flat-code storages (Flat, PQ,
+  SQ, RQ/LSQ, optionally behind a pre-transform such as OPQ or PCA) remove for real: their removal
+  compacts codes in order, exactly as ``IndexIDMap2`` compacts its id table. Everything else uses
+  tombstones: HNSW and NSG cannot remove at all, and an IVF (alone or inside OPQ/refine wrappers)
+  removes from its lists without renumbering the positions IDMap2 maps, so after an
+  ``IDMap2.remove_ids`` its hits carry the wrong ids and later removals abort the process;
+- kinds that need training (IVF, PQ, OPQ, ...) hold their first vectors in an exact side index until
+  there are enough to train on (39 per centroid of the largest codebook); until then searches are
+  exact;
 - ANN kinds widen their candidate list when a filter or tombstones leave fewer than k hits, and
   finally fall back to an exact search over the allowed keys' vectors;
 - kinds that store compressed codes (PQ, SQ) re-rank their candidates with the exact vectors.
@@ -15,8 +21,11 @@ What a kind cannot do is made up for here, so callers never need to know the kin
 from __future__ import annotations
 
 import hashlib
+import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -33,6 +42,15 @@ _EXACT_BATCH = 65_536
 RERANK_MIN_CANDIDATES = 32
 #: Tombstones above this fraction of the stored vectors make ``needs_compaction`` true.
 COMPACTION_RATIO = 0.2
+#: FAISS's k-means wants this many training points per centroid (it warns below it).
+_POINTS_PER_CENTROID = 39
+#: OPQ trains an 8-bit product quantizer internally (FAISS fixes its size).
+_OPQ_CENTROIDS = 256
+#: The index-kind trial run (``check_index_kind``): IVF list counts are capped at this so it
+#: trains in milliseconds (same code paths); a kind that needs more training vectors than the
+#: second even so (a huge codebook, OPQ at a huge dimension) is refused.
+_TRIAL_NLIST = 16
+_TRIAL_MAX_VECTORS = 8192
 
 
 def _as_keys(keys: np.ndarray) -> np.ndarray:
@@ -50,6 +68,69 @@ def _new_idmap(dimension: int, factory: str) -> faiss.IndexIDMap2:
     index = faiss.index_factory(dimension, f"IDMap2,{factory}", faiss.METRIC_INNER_PRODUCT)
     assert isinstance(index, faiss.IndexIDMap2)
     return index
+
+
+def _removes_in_place(inner: faiss.Index) -> bool:
+    """Whether ``IDMap2.remove_ids`` keeps ids right for this inner index (else: tombstones).
+
+    IDMap2 removes by internal position, then compacts its id table in order. That is right only
+    when the inner index compacts its vectors in the same order: the flat-code storages do
+    (``IndexFlatCodes``: Flat, PQ, SQ, additive quantizers), also behind pre-transforms, which
+    delegate. An IVF removes from its lists but keeps the old positions there, so hits after a
+    removal carry other items' ids; HNSW, NSG, fast-scan and refine indexes cannot remove at all.
+    """
+    if faiss.try_extract_index_ivf(inner) is not None:
+        return False
+    base = faiss.downcast_index(inner)
+    while isinstance(base, faiss.IndexPreTransform):
+        base = faiss.downcast_index(base.index)
+    return isinstance(base, faiss.IndexFlatCodes)
+
+
+def _nested(index: faiss.Index) -> Iterator[faiss.Index]:
+    """``index`` and the indexes a factory string can nest in it (pre-transform, refine, HNSW storage).
+
+    The wrappers are non-owning: they live as long as the outermost index does.
+    """
+    index = faiss.downcast_index(index)
+    yield index
+    if isinstance(index, faiss.IndexPreTransform):
+        yield from _nested(index.index)
+    if isinstance(index, faiss.IndexRefine):
+        yield from _nested(index.base_index)
+    if isinstance(index, faiss.IndexHNSW):
+        yield from _nested(index.storage)
+
+
+def _transforms(index: faiss.Index) -> Iterator[faiss.VectorTransform]:
+    """The vector transforms (OPQ, PCA, ...) of every pre-transform in ``index``."""
+    for part in _nested(index):
+        if isinstance(part, faiss.IndexPreTransform):
+            chain: Any = part.chain  # a SWIG std::vector at run time (faiss's stubs say list)
+            for i in range(chain.size()):
+                yield faiss.downcast_VectorTransform(chain.at(i))
+
+
+def _has_opq(index: faiss.Index) -> bool:
+    return any(isinstance(t, faiss.OPQMatrix) for t in _transforms(index))
+
+
+def _largest_codebook(index: faiss.Index) -> int:
+    """The most centroids any k-means inside ``index`` must place (1 when nothing is trained so):
+    IVF lists, product and additive quantizer codebooks, and OPQ's own product quantizer."""
+    sizes = [_OPQ_CENTROIDS] if _has_opq(index) else [1]
+    for part in _nested(index):
+        if isinstance(part, faiss.IndexIVF):
+            sizes.append(int(part.nlist))
+        pq = getattr(part, "pq", None)
+        if isinstance(pq, faiss.ProductQuantizer):
+            sizes.append(1 << int(pq.nbits))
+        aq = getattr(part, "aq", None)
+        if isinstance(aq, faiss.AdditiveQuantizer):
+            nbits = faiss.vector_to_array(aq.nbits)
+            if len(nbits):
+                sizes.append(1 << int(nbits.max()))
+    return max(sizes)
 
 
 class FaissIndex(VectorIndex):
@@ -85,27 +166,18 @@ class FaissIndex(VectorIndex):
         self.is_exact = isinstance(inner, faiss.IndexFlat)
         # Scores of these storages are exact inner products; others (PQ, SQ codes) get re-ranked.
         self._exact_scores = isinstance(inner, faiss.IndexFlat | faiss.IndexHNSWFlat | faiss.IndexIVFFlat)
-        self._can_remove = self._probe_remove()
+        # Never IDMap2.remove_ids on an IVF (see _removes_in_place): those kinds keep tombstones.
+        self._can_remove = _removes_in_place(inner)
         self._tombstones: set[int] = set()
         self._tombstone_array: np.ndarray | None = None
-        self.min_train_size = min_train_size or self._default_min_train_size(inner)
+        self.largest_codebook = _largest_codebook(inner)
+        # OPQ trained on fewer vectors than dimensions corrupts FAISS's heap (the process dies), so
+        # it is never trained on fewer than twice the dimension.
+        self._train_floor = 2 * dimension if _has_opq(inner) else 1
+        self.min_train_size = max(min_train_size or _POINTS_PER_CENTROID * self.largest_codebook,
+                                  self._train_floor)
         # Until trained, vectors live in an exact side index (and searches are exact).
         self._pending = None if self._index.is_trained else _new_idmap(dimension, "Flat")
-
-    def _probe_remove(self) -> bool:
-        try:
-            self._index.remove_ids(faiss.IDSelectorBatch(np.empty(0, dtype=np.int64)))
-        except RuntimeError:
-            return False
-        return True
-
-    def _default_min_train_size(self, inner: faiss.Index) -> int:
-        # FAISS's k-means wants ~39 points per centroid; PQ has 2**nbits centroids per sub-quantiser.
-        size = 39 * self._ivf.nlist if self._ivf is not None else 0
-        pq = getattr(inner, "pq", None)
-        if pq is not None:
-            size = max(size, 39 * (1 << pq.nbits))
-        return max(size, 1)
 
     # ------------------------------------------------------------------ state
     @property
@@ -159,7 +231,11 @@ class FaissIndex(VectorIndex):
         """Train on a sample now (e.g. from a bulk indexer), then move pending vectors in."""
         if self._pending is None:
             return
-        self._index.train(_as_vectors(vectors, self.dimension))
+        sample = _as_vectors(vectors, self.dimension)
+        if len(sample) < self._train_floor:
+            raise ValueError(f"index kind {self.factory!r} needs at least {self._train_floor} training "
+                             f"vectors, got {len(sample)}")
+        self._index.train(sample)
         self._move_pending()
 
     def _train_from_pending(self) -> None:
@@ -182,7 +258,7 @@ class FaissIndex(VectorIndex):
         if len(keys) == 0:
             return
         if self._pending is not None:
-            self._pending.remove_ids(faiss.IDSelectorBatch(keys))
+            self._pending.remove_ids(faiss.IDSelectorBatch(keys))  # IDMap2 over Flat: safe
         if self._can_remove:
             self._index.remove_ids(faiss.IDSelectorBatch(keys))
             return
@@ -361,3 +437,105 @@ class FaissIndex(VectorIndex):
         index._ivf = faiss.try_extract_index_ivf(inner)
         index._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
         return index
+
+
+# ---------------------------------------------------------------------- index-kind trial run
+def check_index_kind(dimension: int, factory: str) -> None:
+    """Refuse a factory string that FAISS builds but that cannot serve a collection here.
+
+    Builds the kind and runs it through what a collection does with its index, on seeded random
+    unit vectors: add until trained, search (plain, filtered, widened), remove, add again, search,
+    save and load, search. IVF list counts are capped at 16 for the run (the same code paths,
+    trained in milliseconds). Raises ``ValueError`` naming the kind and what failed.
+    """
+    FaissIndex(dimension, factory)  # ValueError when FAISS cannot build it at all
+    trial = re.sub(r"IVF(\d+)", lambda m: f"IVF{min(int(m.group(1)), _TRIAL_NLIST)}", factory)
+    try:
+        _trial_run(dimension, trial)
+    except Exception as exc:  # anything FAISS (or our checks) raise means: not usable
+        raise ValueError(f"index kind {factory!r} failed a trial run on random vectors: "
+                         f"{_faiss_message(exc)}") from exc
+
+
+def _faiss_message(exc: Exception) -> str:
+    """The first line of an error, without FAISS's ``Error in <signature> at <file>:<line>:`` prefix."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"^Error in .*? at \S+:\d+: (Error: )?", "", line) or line
+
+
+class _TrialSource:
+    """A dict-backed vector source for the trial run, standing in for the item store."""
+
+    def __init__(self, dimension: int):
+        self.dimension = dimension
+        self.table: dict[int, np.ndarray] = {}
+
+    def __call__(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = np.array([k for k in _as_keys(keys).tolist() if k in self.table], dtype=np.int64)
+        rows = [self.table[k] for k in found.tolist()]
+        return found, np.array(rows, dtype=np.float32).reshape(-1, self.dimension)
+
+
+def _trial_run(dimension: int, factory: str) -> None:
+    rng = np.random.default_rng(0)
+    source = _TrialSource(dimension)
+    probe = FaissIndex(dimension, factory)
+    count = 100 if probe.is_trained else max(300, 2 * probe.largest_codebook, probe._train_floor)
+    if count > _TRIAL_MAX_VECTORS:
+        why = (f"OPQ at dimension {dimension}" if probe._train_floor == count
+               else f"a codebook of {probe.largest_codebook} centroids")
+        raise ValueError(f"training it needs {count} vectors ({why}), over the {_TRIAL_MAX_VECTORS} "
+                         "a trial may use")
+    vectors = rng.standard_normal((count + 40, dimension)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    keys = np.arange(1, 2 * len(vectors) + 1, 2, dtype=np.int64)
+    source.table = {int(k): v for k, v in zip(keys.tolist(), vectors, strict=True)}
+    index = FaissIndex(dimension, factory, vector_source=source, min_train_size=count)
+    # Skip training effort that changes no code path.
+    for part in _nested(index._index.index):
+        if hasattr(part, "do_polysemous_training"):
+            part.do_polysemous_training = False  # seconds of annealing that only reorders codes
+    for transform in _transforms(index._index.index):
+        if isinstance(transform, faiss.OPQMatrix):
+            transform.niter = 2  # (default 50 rotations, each with a product quantizer training)
+    half = count // 2
+    index.add(keys[:half], vectors[:half])  # waits in the exact side index (kinds that train)
+    _trial_searches(index, vectors[:4], keys[:half])
+    index.add(keys[half:count], vectors[half:count])  # trains here
+    index.add(keys[count : count + 20], vectors[count : count + 20])  # adds to a trained index
+    live = keys[: count + 20]
+    _trial_searches(index, vectors[:4], live)
+    gone = live[: count // 3]
+    index.remove(gone)
+    live = live[count // 3 :]
+    _trial_searches(index, vectors[:4], live)
+    index.add(keys[count + 20 :], vectors[count + 20 :])  # e.g. the new rows of replaced items
+    live = np.concatenate([live, keys[count + 20 :]])
+    _trial_searches(index, vectors[:4], live)
+    with tempfile.TemporaryDirectory(prefix="latentspace-trial-") as folder:
+        path = Path(folder) / "index.faiss"
+        loaded = FaissIndex.load(path, index.save(path), vector_source=source)
+    _trial_searches(loaded, vectors[:4], live)
+
+
+def _trial_searches(index: FaissIndex, queries: np.ndarray, live: np.ndarray) -> None:
+    """Plain, filtered and widened searches; each must give min(k, allowed) live, distinct hits."""
+    k = 10
+    params = SearchParams(ef_search=16, nprobe=2)
+    allowed = live[::3]
+    runs = [(None, index.search(queries, k, params=params)),
+            (allowed, index.search(queries, k, allowed_keys=allowed, params=params))]
+    if index.is_trained and not index.is_exact:  # the widening pass itself, not the exact shortcut
+        runs.append((allowed, index._search_widening(queries, k, allowed, params)))
+    for allowed_keys, (scores, got) in runs:
+        pool = live if allowed_keys is None else allowed_keys
+        want = min(k, len(pool))
+        if got.shape != (len(queries), k) or scores.shape != got.shape:
+            raise RuntimeError(f"search returned shape {got.shape}, expected {(len(queries), k)}")
+        for row in got:
+            hits = row[row >= 0]
+            if len(hits) != want or len(np.unique(hits)) != len(hits):
+                raise RuntimeError(f"search returned {len(hits)} distinct hits, expected {want}")
+            if not np.isin(hits, pool).all():
+                raise RuntimeError("search returned keys that were removed or not allowed")

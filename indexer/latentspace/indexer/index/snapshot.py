@@ -20,7 +20,10 @@ from latentspace.indexer.store.atomic_files import write_atomic
 
 INDEX_FILE = "index.faiss"
 INDEX_META_FILE = "index.meta.json"
-SNAPSHOT_FORMAT = 1
+#: 2: IVF kinds keep tombstones instead of ``IDMap2.remove_ids``. A format-1 snapshot of an IVF
+#: kind may hold an id table that no longer matches the IVF lists (wrong ids, aborts on the next
+#: removal), so older snapshots are never trusted: the index is rebuilt from the item store.
+SNAPSHOT_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def read_snapshot(folder: Path, store: StoreState, vector_source: VectorSource) 
     """
     meta = json.loads((folder / INDEX_META_FILE).read_text(encoding="utf-8"))
     if not isinstance(meta, dict) or meta.get("format") != SNAPSHOT_FORMAT:
-        raise ValueError("snapshot has an unknown format")
+        found = meta.get("format") if isinstance(meta, dict) else None
+        raise ValueError(f"snapshot has format {found!r}, not {SNAPSHOT_FORMAT}")
     sequence = int(meta["sequence"])
     state = meta["index"]
     if meta.get("store_uuid") != store.uuid:

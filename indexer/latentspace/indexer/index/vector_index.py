@@ -41,7 +41,8 @@ class VectorIndex(ABC):
 
     @abstractmethod
     def remove(self, keys: np.ndarray) -> None:
-        """Remove these keys (absent keys are ignored)."""
+        """Remove these keys (absent keys are ignored). An index that cannot remove a vector in
+        place may keep it as a tombstone: searches never return it, and ``ntotal`` excludes it."""
 
     @abstractmethod
     def search(
