@@ -136,13 +136,6 @@ def filter_from_proto(message: pb.Filter, field: str = "filter") -> PayloadFilte
     return PayloadFilter(tuple(conditions))
 
 
-def check_k(k: int, limits: Limits, *, field: str = "k", allow_zero: bool = False) -> int:
-    low = 0 if allow_zero else 1
-    if not low <= k <= limits.max_k:
-        raise InvalidInput(f"k must be between {low} and {limits.max_k}, got {k}", field=field)
-    return k
-
-
 def check_batch(items: Sequence[Any], limits: Limits, field: str, *, allow_empty: bool = False) -> None:
     if not items and not allow_empty:
         raise InvalidInput("must not be empty", field=field)
@@ -156,7 +149,7 @@ def check_batch(items: Sequence[Any], limits: Limits, field: str, *, allow_empty
 def search_options_from_proto(
     message: api.SearchOptions, limits: Limits, field: str = "options"
 ) -> SearchOptions:
-    k = check_k(message.k, limits, field=f"{field}.k")
+    # k is checked once, by the library (LatentOperations), with the same limits and field name.
     threshold = message.score_threshold if message.HasField("score_threshold") else None
     if threshold is not None and not math.isfinite(threshold):
         raise InvalidInput("score_threshold must be finite", field=f"{field}.score_threshold")
@@ -165,13 +158,23 @@ def search_options_from_proto(
             raise InvalidInput(f"{knob} must be at most {limit}, got {getattr(message.params, knob)}",
                                field=f"{field}.params.{knob}")
     return SearchOptions(
-        k=k,
+        k=message.k,
         filter=filter_from_proto(message.filter, f"{field}.filter"),
         exclude_ids=frozenset(message.exclude_ids),
         score_threshold=threshold,
         with_vectors=message.with_vectors,
         ef_search=message.params.ef_search,
         nprobe=message.params.nprobe,
+    )
+
+
+def neighbour_options(
+    filter: pb.Filter, exclude_ids: Sequence[str], with_vectors: bool
+) -> SearchOptions:
+    """Options for the neighbours listed beside computed points (Interpolate, Edit); their own ``k``
+    (0 = none) is passed and checked separately, so this k is only a placeholder."""
+    return SearchOptions(
+        k=1, filter=filter_from_proto(filter), exclude_ids=frozenset(exclude_ids), with_vectors=with_vectors
     )
 
 

@@ -6,7 +6,6 @@ from grpc import aio
 
 from latentspace.indexer import points as P
 from latentspace.indexer.errors import InvalidInput
-from latentspace.indexer.search_options import SearchOptions
 from latentspace.server import convert
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
@@ -100,16 +99,10 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         a = convert.point_from_proto(request.a, self.limits, "a")
         b = convert.point_from_proto(request.b, self.limits, "b")
         via = convert.point_from_proto(request.via, self.limits, "via") if request.HasField("via") else None
-        k = convert.check_k(request.k, self.limits, allow_zero=True)
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
-        options = SearchOptions(
-            k=max(k, 1),
-            filter=convert.filter_from_proto(request.filter),
-            exclude_ids=frozenset(request.exclude_ids),
-            with_vectors=request.with_vectors,
-        )
+        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
         result = await self.state.with_operations(
             request.collection,
             lambda ops: ops.interpolate(
@@ -120,7 +113,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 method=method,
                 via=via,
                 allow_extrapolation=request.allow_extrapolation,
-                k=k,
+                k=request.k,
                 options=options,
                 distinct=request.distinct,
             )
@@ -141,14 +134,10 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
         edit = convert.edit_from_proto(request.edit, self.limits)
-        k = convert.check_k(request.k, self.limits, allow_zero=True)
-        options = SearchOptions(
-            k=max(k, 1),
-            filter=convert.filter_from_proto(request.filter),
-            exclude_ids=frozenset(request.exclude_ids),
-            with_vectors=request.with_vectors,
+        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
+        result = await self.state.with_operations(
+            request.collection, lambda ops: ops.edit(edit, k=request.k, options=options)
         )
-        result = await self.state.with_operations(request.collection, lambda ops: ops.edit(edit, k=k, options=options))
         return api.EditResponse(
             vector=convert.vector_to_proto(result.vector),
             cos_to_base=result.cos_to_base,
