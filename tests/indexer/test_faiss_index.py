@@ -9,6 +9,7 @@ import pytest
 
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index import faiss_index as faiss_index_module
+from latentspace.indexer.index.index_kind_trial import check_index_kind
 
 DIM = 16
 N = 3000
@@ -266,7 +267,7 @@ def test_opq_is_never_trained_on_fewer_vectors_than_twice_the_dimension() -> Non
 @pytest.mark.parametrize("kind", ["Flat", "HNSW16", "IVF4,Flat", "IVF1024,PQ4", "OPQ4,IVF2,PQ4", "HNSW8,SQ8",
                                   "IVF4,PQ4x4fs", "Flat,RFlat"])
 def test_trial_run_accepts_kinds_that_work(kind: str) -> None:
-    faiss_index_module.check_index_kind(DIM, kind)  # IVF1024 is trialled with 16 lists: fast
+    check_index_kind(DIM, kind)  # IVF1024 is trialled with 16 lists: fast
 
 
 @pytest.mark.parametrize(("kind", "why"), [
@@ -278,5 +279,5 @@ def test_trial_run_accepts_kinds_that_work(kind: str) -> None:
 ])
 def test_trial_run_refuses_kinds_that_fail_later(kind: str, why: str) -> None:
     with pytest.raises(ValueError, match=why) as err:
-        faiss_index_module.check_index_kind(DIM, kind)
+        check_index_kind(DIM, kind)
     assert repr(kind) in str(err.value)

@@ -49,7 +49,7 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
-from latentspace.indexer.index.faiss_index import check_index_kind
+from latentspace.indexer.index.index_kind_trial import check_index_kind
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
