@@ -12,7 +12,7 @@ stamp=".venv/.installed-$(cat pyproject.toml setup.py clients/python/pyproject.t
 if [ ! -f "$stamp" ]; then
   echo "installing dependencies into .venv (first run: a few minutes)" >&2
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e clients/python -e ".[dev]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e clients/python -e ".[dev,ray,milvus]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
