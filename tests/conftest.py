@@ -44,9 +44,10 @@ class ServerThread:
         from latentspace.server.settings import Limits, Settings
 
         limits = settings.pop("limits", None) or Limits()
-        self.server = BackgroundServer(Settings(
-            data_dir=data_dir, host="127.0.0.1", port=0, allow_download=False, device="cpu", workers=2,
-            shutdown_grace=1.0, limits=limits, **settings))
+        values: dict[str, Any] = {"allow_download": False, "device": "cpu", "workers": 4, "shutdown_grace": 1.0}
+        values.update(settings)
+        self.server = BackgroundServer(Settings(data_dir=data_dir, host="127.0.0.1", port=0, limits=limits,
+                                                **values))
 
     def start(self) -> ServerThread:
         self.server.start()

@@ -266,8 +266,8 @@ def test_a_drop_waiting_for_work_in_flight_does_not_block_other_collections(data
     other = data.create_collection("other", None, dimension=4)
     in_flight, finish = threading.Event(), threading.Event()
 
-    def search_in_flight() -> None:  # holds the collection's lock, as a long search does
-        with victim._lock:
+    def search_in_flight() -> None:  # holds the index shared, as a long search does
+        with victim._live.reading():
             in_flight.set()
             finish.wait(timeout=60)
 

@@ -30,8 +30,12 @@ def test_unreadable_values_name_the_variable(name, value):
         Settings.load({name: value})
 
 
-def test_compute_threads_split_the_cores_between_workers(monkeypatch):
+def test_model_batches_use_every_core_and_threads_follow_the_in_flight_bound(monkeypatch):
     monkeypatch.setattr("os.cpu_count", lambda: 16)
-    assert Settings(workers=4).threads_per_call() == 4
-    assert Settings(workers=32).threads_per_call() == 1
-    assert Settings(workers=4, compute_threads=3).encoder_options().threads == 3
+    assert Settings().threads_per_call() == 16  # one model batch at a time per model
+    assert Settings(compute_threads=3).encoder_options().threads == 3
+    assert Settings(max_in_flight=10).request_threads() == 10  # every admitted call has a thread
+    assert Settings(max_in_flight=10, workers=4).request_threads() == 4
+    assert Settings().search_batches_at_once() == 16
+    assert Settings.load({"LATENTSPACE_METRICS_PORT": "9100"}).metrics_port == 9100
+    assert Settings.load({}).metrics_port is None

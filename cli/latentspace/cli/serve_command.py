@@ -23,7 +23,14 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--no-download", action="store_true",
                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
     serve.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
-    serve.add_argument("--workers", type=int, help="threads for model calls and searches (LATENTSPACE_WORKERS)")
+    serve.add_argument("--max-in-flight", type=int,
+                       help="calls admitted at once; more are refused (LATENTSPACE_MAX_IN_FLIGHT, default 64)")
+    serve.add_argument("--workers", type=int,
+                       help="request threads (LATENTSPACE_WORKERS; default: the in-flight bound)")
+    serve.add_argument("--metrics-port", type=int,
+                       help="serve Prometheus /metrics on this port (LATENTSPACE_METRICS_PORT; default off)")
+    serve.add_argument("--no-micro-batching", action="store_true",
+                       help="run each encode and search alone (LATENTSPACE_MICRO_BATCHING=0)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING (LATENTSPACE_LOG_LEVEL)")
     serve.set_defaults(handler=run_serve)
 
@@ -53,6 +60,9 @@ def run_serve(args: argparse.Namespace) -> int:
             allow_download=False if args.no_download else None,
             device=args.device,
             workers=args.workers,
+            max_in_flight=args.max_in_flight,
+            metrics_port=args.metrics_port,
+            micro_batching=False if args.no_micro_batching else None,
             log_level=args.log_level,
         )
         logging.basicConfig(

@@ -17,6 +17,7 @@ from latentspace_client.aio import AsyncClient
 from latentspace_client.client import Client
 from latentspace_client.errors import (
     AlreadyExists,
+    Cancelled,
     DeadlineExceeded,
     FailedPrecondition,
     Internal,
@@ -51,6 +52,7 @@ __all__ = [
     "AlreadyExists",
     "Analogy",
     "AsyncClient",
+    "Cancelled",
     "Client",
     "CollectionInfo",
     "DeadlineExceeded",

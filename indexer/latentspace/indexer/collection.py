@@ -7,17 +7,23 @@ Folder layout (read through the manifest; nothing is inferred from the other fil
     index.faiss        a snapshot of the vector index, as of ...
     index.meta.json    ... this sequence number, with the digest that ties it to that file
 
-A write is acknowledged once SQLite has committed it; the in-memory index is then brought up to
-date from the store. On open the snapshot is loaded and caught up with the writes made after it,
-or rebuilt from the store when it is missing, damaged, or not this store's. So a crash at any
-point loses no acknowledged write, and the index file is never trusted blindly.
+A write is acknowledged once SQLite has committed it and the in-memory index has caught up with it
+(:mod:`latentspace.indexer.live_index`). On open the snapshot is loaded and caught up with the writes
+made after it, or rebuilt from the store when it is missing, damaged, or not this store's. So a
+crash at any point loses no acknowledged write, and the index file is never trusted blindly.
+
+Searches run concurrently with each other and with snapshots and compactions; writes are serialised.
+Snapshots and compactions run as maintenance jobs, on the caller's scheduler (the data dir's
+background thread) or inline when there is none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,14 +39,8 @@ from latentspace.indexer.errors import (
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
-from latentspace.indexer.index.snapshot import (
-    INDEX_FILE,
-    StoreState,
-    read_snapshot,
-    snapshot_files_exist,
-    write_snapshot,
-)
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
@@ -60,6 +60,9 @@ SNAPSHOT_EVERY = 10_000
 #: index, catch-up on open costs the rows written since; scaling keeps the two in proportion.
 _SNAPSHOT_FRACTION = 0.1
 
+#: ``schedule(job key, job)``: runs maintenance (snapshots, compactions) off the caller's thread.
+MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
+
 _FAMILY_MODALITIES = {
     ModelFamily.OPEN_CLIP: frozenset({Modality.TEXT, Modality.IMAGE}),
     ModelFamily.SENTENCE_TRANSFORMERS: frozenset({Modality.TEXT}),
@@ -67,7 +70,7 @@ _FAMILY_MODALITIES = {
 
 
 class Collection:
-    """One collection folder, open: validated writes, filtered top-k search, lazy model."""
+    """One collection folder, open: validated writes, concurrent filtered top-k search, lazy model."""
 
     def __init__(
         self,
@@ -75,8 +78,14 @@ class Collection:
         encoder_loader: Callable[[], Encoder] | None = None,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
+        maintenance: MaintenanceScheduler | None = None,
+        report: MaintenanceReport | None = None,
     ):
-        """Open the collection in ``folder``; the model is loaded only when first needed."""
+        """Open the collection in ``folder``; the model is loaded only when first needed.
+
+        ``maintenance`` runs snapshots and compactions (inline when None); ``report`` hears how
+        long each took.
+        """
         self.folder = Path(folder)
         self.manifest = CollectionManifest.load(self.folder)
         self.name = self.manifest.name
@@ -85,23 +94,20 @@ class Collection:
         self._encoder: Encoder | None = None
         self._encoder_lock = threading.Lock()
         self._snapshot_every = snapshot_every
-        # One lock orders writes, index updates and searches: FAISS indexes are not safe to search
-        # while being modified, and a search must not see keys whose rows a delete just removed.
-        # Reads of the store take it too: close() (e.g. from a drop) must not close the SQLite
-        # connection under a reader, which would surface as a raw sqlite3.ProgrammingError.
-        self._lock = threading.RLock()
+        self._maintenance = maintenance
+        self._jobs_pending: set[str] = set()
+        self._jobs_lock = threading.Lock()
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
         try:
-            self._index: FaissIndex | None = None
-            self._index_seq = 0
-            self._snapshot_seq = -1  # sequence of the snapshot on disk; -1: none we can trust
-            self._rows_since_snapshot = 0
-            self._open_index()
+            self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
+                                   self.dimension, report)
         except BaseException:
             self._store.close()
             raise
+        if self._live.rebuilt_on_open or self._live.rows_since_snapshot >= snapshot_every:
+            self._schedule("snapshot")  # so the next open starts from here rather than redoing this work
 
     @staticmethod
     def initialize(folder: Path, manifest: CollectionManifest) -> None:
@@ -176,65 +182,75 @@ class Collection:
 
         The whole batch is validated first (ids, vectors, payloads) and refused with
         :class:`InvalidInput` naming ``items[i].<field>`` before anything is written. Ids must be
-        unique within a batch. Vectors are unit-normalised here.
+        unique within a batch. Vectors are unit-normalised here. Searches started after this
+        returns see the write.
         """
         self._check_open()
         checked = check_records(records, self.dimension)
-        with self._lock:
+        with self._live.writing():
             self._check_open()
             sequence = self._store.upsert(checked)
-            self._after_write()
+            self._live.catch_up()
+        self._after_write()
         return sequence
 
     def delete(self, ids: Sequence[str]) -> tuple[int, int]:
         """Delete items by id (unknown ids are ignored): ``(deleted count, sequence)``."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._lock:
+        with self._live.writing():
             self._check_open()
             deleted, sequence = self._store.delete(wanted)
             if deleted:
-                self._after_write()
+                self._live.catch_up()
+        if deleted:
+            self._after_write()
         return deleted, sequence
 
     def _after_write(self) -> None:
-        """Bring the index up to date; never fails the (already durable) write."""
-        try:
-            self._catch_up()
-            index = self._ready_index()
-            if index.needs_compaction:
-                log.info("collection %r: compacting the index (%d tombstones)", self.name,
-                         index.tombstone_count)
-                self._index = None
-                self._ready_index()
-        except Exception:
-            # The write is committed; the index is only a view. Drop it and rebuild on next use.
-            log.exception("collection %r: index update failed; it will be rebuilt from the store", self.name)
-            self._index = None
-            return
-        if self._snapshot_due():
-            self._try_snapshot()
-
-    def _try_snapshot(self) -> None:
-        """Snapshot, but only log a failure (e.g. a full disk): the index in memory is still right."""
-        if self._dropping:
-            return  # the folder is being moved away and deleted: nothing to write to
-        try:
-            self.snapshot()
-        except Exception:
-            log.exception("collection %r: index snapshot failed; the next open catches up instead", self.name)
+        """Schedule a compaction when tombstones pile up, else a snapshot when one is due."""
+        if self._live.needs_compaction:
+            self._schedule("compaction")
+        elif self._snapshot_due():
+            self._schedule("snapshot")
 
     def _snapshot_due(self) -> bool:
         threshold = max(self._snapshot_every, _SNAPSHOT_FRACTION * self._store.count())
-        return self._rows_since_snapshot >= threshold
+        return self._live.rows_since_snapshot >= threshold
+
+    def _schedule(self, job: str) -> None:
+        """Run a maintenance job (once, however often asked before it starts) and log its failure."""
+        with self._jobs_lock:
+            if job in self._jobs_pending:
+                return
+            self._jobs_pending.add(job)
+
+        def run() -> None:
+            with self._jobs_lock:
+                self._jobs_pending.discard(job)
+            if self._closed or self._dropping:
+                return
+            try:
+                if job == "compaction":
+                    self._live.compact()
+                else:
+                    self._live.snapshot()
+            except Exception:
+                if not (self._closed or self._dropping):  # a drop or close may pull the store away
+                    log.exception("collection %r: %s failed; the index in memory is still right",
+                                  self.name, job)
+
+        if self._maintenance is None:
+            run()
+        else:
+            self._maintenance(f"{self.name}:{job}", run)
 
     # ------------------------------------------------------------------ reads
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]:
         """Items by id in request order; unknown ids are left out."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._lock:
-            self._check_open()  # again, under the lock: a drop may have closed the store meanwhile
+        with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
 
     def count(self) -> int:
@@ -247,23 +263,29 @@ class Collection:
         """The sequence number of the last acknowledged write."""
         return self._store.sequence
 
+    @property
+    def index_sequence(self) -> int:
+        """The sequence the in-memory index is exact at (equals :attr:`sequence` between writes)."""
+        return self._live.sequence
+
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
         Honours the payload filter, ``exclude_ids`` and ``score_threshold`` (hits scoring below it
         are dropped). Each row gets k hits whenever at least k items pass the filter and exclusions.
+        Many searches run at once; payload dicts of hits are shared, so do not modify them.
         """
         self._check_open()
         matrix = self._check_queries(queries)
         _check_options(options)
-        with self._lock:
-            self._check_open()
-            index = self._ready_index()
+        with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
             allowed = self._store.keys_for_filter(options.filter) if options.filter else None
             excluded = self._store.keys_for_ids(options.exclude_ids) if options.exclude_ids else None
-            k = options.k
+            # A write whose chunks are going in may show a replaced item under both keys: ask for
+            # enough extra slots that dropping the second copy still leaves k.
+            k = options.k + self._live.removals_in_flight
             if excluded is not None and allowed is not None:
                 allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
             elif excluded is not None:
@@ -279,99 +301,71 @@ class Collection:
             items = self._store.items_by_keys(np.unique(keys[keys >= 0]), with_vectors=options.with_vectors)
         return [self._hits(s, k_, items, options) for s, k_ in zip(scores, keys, strict=True)]
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[FaissIndex]:
+        """Share the index with other readers; a drop or close in between reads as such."""
+        self._check_open()
+        try:
+            with self._live.reading() as index:
+                self._check_open()  # again, inside: a close may have run while we waited
+                yield index
+        except (Unavailable, sqlite3.Error):
+            # A drop moves the folder away before it closes the store: a reader opening its own
+            # connection then cannot find the file. Say what happened, not how.
+            self._check_open()
+            raise
+
     @staticmethod
     def _hits(scores: np.ndarray, keys: np.ndarray, items: dict[int, StoredItem],
               options: SearchOptions) -> list[Hit]:
         hits: list[Hit] = []
+        seen: set[str] = set()
         for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
             item = items.get(key) if key >= 0 else None
-            if item is None:
+            if item is None or item.id in seen:
                 continue
+            seen.add(item.id)
             # Rounding can push a cosine of unit vectors just past 1; callers take arccos of it.
             score = min(1.0, max(-1.0, score))
             if options.score_threshold is not None and score < options.score_threshold:
                 break  # rows are sorted best first
-            hits.append(Hit(item.id, score, item.modality, item.payload, item.content, item.vector))
+            hits.append(Hit(item.id, score, item.modality, item.payload, item.content, item.vector, key))
             if len(hits) == options.k:
                 break
         return hits
 
     def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        try:
-            matrix = np.asarray(queries, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInput("query vectors must be numbers", field="query") from None
+        matrix = np.asarray(queries)
+        if matrix.dtype != np.float32:
+            try:
+                matrix = matrix.astype(np.float32)
+            except (TypeError, ValueError):
+                raise InvalidInput("query vectors must be numbers", field="query") from None
         if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
             raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
                                f"(n, {self.dimension})", field="query")
-        if not np.all(np.isfinite(matrix)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        if not np.all(np.isfinite(norms)):
+            raise InvalidInput("query vector contains NaN or infinity", field="query")
         if np.any(norms < 1e-12):
             raise InvalidInput("query vector is zero (it has no direction)", field="query")
+        if np.all(np.abs(norms - 1.0) < 1e-6):
+            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
         return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
-    # ------------------------------------------------------------------ index lifecycle
-    def _open_index(self) -> None:
-        loaded = self._load_snapshot()
-        if loaded is None:
-            self._index = self._rebuild()
-            self._index_seq = self._store.sequence
-            rebuilt = self._store.count() > 0
-        else:
-            self._index, self._index_seq = loaded
-            self._snapshot_seq = self._index_seq
-            self._catch_up()
-            rebuilt = False
-        if rebuilt or self._rows_since_snapshot >= self._snapshot_every:
-            self._try_snapshot()  # so the next open starts from here rather than redoing this work
-
-    def _load_snapshot(self) -> tuple[FaissIndex, int] | None:
-        if not snapshot_files_exist(self.folder):
-            return None
-        store = StoreState(self._store.uuid, self._store.sequence, self._store.removals_logged_after,
-                           self.manifest.index_kind)
-        try:
-            return read_snapshot(self.folder, store, self._store.vectors_for_keys)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            log.warning("collection %r: index snapshot not usable (%s); rebuilding from %s",
-                        self.name, exc, STORE_FILE)
-            return None
-
-    def _rebuild(self) -> FaissIndex:
-        """A fresh index of every stored vector (the caller holds the lock: no writes meanwhile)."""
-        index = FaissIndex(self.dimension, self.manifest.index_kind,
-                           vector_source=self._store.vectors_for_keys)
-        for keys, vectors in self._store.all_vectors():
-            index.add(keys, vectors)
-        self._snapshot_seq = -1
-        return index
-
-    def _ready_index(self) -> FaissIndex:
-        if self._index is None:
-            self._index = self._rebuild()
-            self._index_seq = self._store.sequence
-        return self._index
-
-    def _catch_up(self) -> None:
-        index = self._ready_index()
-        changes = self._store.changes_since(self._index_seq)
-        index.remove(changes.removed_keys)
-        index.add(changes.added_keys, changes.added_vectors)
-        self._index_seq = changes.sequence
-        self._rows_since_snapshot += len(changes.added_keys) + len(changes.removed_keys)
-
+    # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:
-        """Write the index and its sequence atomically (skipped when the snapshot is current)."""
-        with self._lock:
-            self._check_open()
-            index = self._ready_index()
-            if self._snapshot_seq == self._index_seq and (self.folder / INDEX_FILE).exists():
-                return
-            write_snapshot(self.folder, index, self._index_seq, self._store.uuid)
-            self._snapshot_seq = self._index_seq
-            self._rows_since_snapshot = 0
-            self._store.forget_removed(self._index_seq)
+        """Write the index and its sequence atomically (skipped when the snapshot is current).
+
+        Searches go on meanwhile; writes wait for it.
+        """
+        self._check_open()
+        self._live.snapshot()
+
+    def compact(self) -> None:
+        """Rebuild the index without tombstones, aside, and swap it in; searches go on meanwhile."""
+        self._check_open()
+        self._live.compact()
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
@@ -383,7 +377,7 @@ class Collection:
     def mark_dropped(self) -> None:
         """Refuse new work with :class:`CollectionNotFound` from now on, and write no more snapshots.
 
-        The data dir calls this (without waiting for this collection's lock) before it moves the
+        The data dir calls this (without waiting for this collection's locks) before it moves the
         folder away; it then calls ``close(dropped=True)``, which waits for work in flight.
         """
         self._dropping = True
@@ -394,17 +388,14 @@ class Collection:
         ``dropped=True`` (used by the data dir) skips the snapshot, and later calls on this object
         raise :class:`CollectionNotFound` instead of :class:`Unavailable`.
         """
-        with self._lock:
-            if self._closed:
-                return
-            dropped = dropped or self._dropping
-            try:
-                if not dropped and self._index is not None and self._snapshot_seq != self._index_seq:
-                    self._try_snapshot()
-            finally:
-                self._closed = "dropped" if dropped else "closed"
-                self._store.close()
-                self._index = None
+        if self._closed:
+            return
+        dropped = dropped or self._dropping
+        try:
+            self._live.close(snapshot=not dropped)  # waits for searches and writes in flight
+        finally:
+            self._closed = "dropped" if dropped else "closed"
+            self._store.close()
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, model={self.manifest.model!r}, dimension={self.dimension})"

@@ -13,7 +13,12 @@ leaves only a ``.tmp-*`` folder, which the next open removes; it never leaves ha
 The data dir's lock guards only the cache of open collections and the renames that commit a create
 or a drop. Slow work is done outside it, so that requests on other collections never wait for it:
 a create loads the model, trial-runs the index kind and writes the new folder before taking it; a
-drop renames the folder away under it, then waits for work in flight and deletes outside it.
+drop renames the folder away under it, then waits for work in flight and deletes outside it;
+opening a collection (loading a large index) happens outside it, and other requests for that
+collection wait for the open, each no longer than its own deadline.
+
+Index snapshots and compactions run on one background thread per data dir
+(:class:`~latentspace.indexer.maintenance.MaintenanceQueue`).
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from latentspace.indexer import deadline
 from latentspace.indexer.collection import SNAPSHOT_EVERY, Collection
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     AlreadyExists,
     CollectionNotFound,
     DataDirLocked,
+    DeadlineExceeded,
     FailedPrecondition,
     InvalidInput,
     LatentSpaceError,
@@ -50,6 +57,8 @@ from latentspace.indexer.errors import (
     Unavailable,
 )
 from latentspace.indexer.index.index_kind_trial import check_index_kind
+from latentspace.indexer.live_index import MaintenanceReport
+from latentspace.indexer.maintenance import MaintenanceQueue
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
@@ -81,14 +90,19 @@ def check_name(name: object) -> str:
 class DataDir:
     """The collections of one data directory; see the module docstring for the layout."""
 
-    def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int):
+    def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int,
+                 background: bool = True, report: MaintenanceReport | None = None):
         """Use :meth:`DataDir.open`, which takes the lock first."""
         self.path = path
         self._collections_path = path / COLLECTIONS_FOLDER
         self._lock_fd: int | None = lock_fd
         self._registry = encoder_registry
         self._snapshot_every = snapshot_every
+        self._report = report
+        self.maintenance = MaintenanceQueue() if background else None
         self._open: dict[str, Collection] = {}
+        # Collections being opened outside the lock: other callers wait on the future.
+        self._opening: dict[str, _Opening] = {}
         # Guards the cache and folder changes; collections lock themselves for their own work.
         self._lock = threading.RLock()
         # Names whose dropped collection object is still closing (it may still write into its old
@@ -103,12 +117,18 @@ class DataDir:
         encoder_registry: EncoderSource | None = None,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
+        background: bool = True,
+        report: MaintenanceReport | None = None,
     ) -> DataDir:
-        """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use."""
+        """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use.
+
+        ``background=False`` runs snapshots and compactions inline, in the writer's thread (tools
+        that write and exit); ``report(job, collection, seconds)`` hears about each one.
+        """
         root = Path(path).expanduser().resolve()
         (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
         fd = _acquire_lock(root)
-        data_dir = cls(root, fd, encoder_registry, snapshot_every)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report)
         data_dir._remove_leftovers()
         return data_dir
 
@@ -199,14 +219,42 @@ class DataDir:
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
 
     def collection(self, name: str) -> Collection:
-        """The open collection ``name``; :class:`CollectionNotFound` naming the known ones."""
+        """The open collection ``name``; :class:`CollectionNotFound` naming the known ones.
+
+        A collection that is not open yet is opened outside the data dir's lock (its index may take
+        a while to load); concurrent callers for it wait, each at most until its request's deadline.
+        """
         with self._lock:
             self._check_open()
             if name in self._open:
                 return self._open[name]
-            if not self._on_disk(name):
-                raise self._not_found(name)
-            return self._open_collection(name)
+            opening = self._opening.get(name)
+            leader = opening is None
+            if opening is None:
+                if not self._on_disk(name):
+                    raise self._not_found(name)
+                opening = self._opening[name] = _Opening()
+        if not leader:
+            return opening.wait(name)
+        try:
+            collection = self._make_collection(name)
+        except BaseException as failure:
+            with self._lock:
+                del self._opening[name]
+            opening.finish(error=failure)
+            raise
+        with self._lock:
+            del self._opening[name]
+            if self._lock_fd is None or name in self._dropping or not self._on_disk(name):
+                # Closed or dropped while it was opening: hand out nothing of it.
+                collection.close(dropped=self._lock_fd is not None)
+                gone: LatentSpaceError = Unavailable(f"data dir {self.path.name!r} is closed") \
+                    if self._lock_fd is None else self._not_found(name)
+                opening.finish(error=gone)
+                raise gone
+            self._open[name] = collection
+        opening.finish(collection=collection)
+        return collection
 
     def _on_disk(self, name: str) -> bool:
         return isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)) \
@@ -214,14 +262,20 @@ class DataDir:
 
     def _not_found(self, name: str) -> CollectionNotFound:
         known = ", ".join(repr(n) for n in self.names()) or "none"
-        return CollectionNotFound(f"no collection {name!r} in {self.path} (known: {known})", field="name")
+        # Names only: a caller must never learn where the server keeps its data.
+        return CollectionNotFound(f"no collection {name!r} (known: {known})", field="name")
 
     def _open_collection(self, name: str) -> Collection:
-        folder = self._collections_path / name
-        model = CollectionManifest.load(folder).model
-        collection = Collection(folder, self._loader(model), snapshot_every=self._snapshot_every)
+        collection = self._make_collection(name)
         self._open[name] = collection
         return collection
+
+    def _make_collection(self, name: str) -> Collection:
+        folder = self._collections_path / name
+        model = CollectionManifest.load(folder).model
+        return Collection(folder, self._loader(model), snapshot_every=self._snapshot_every,
+                          maintenance=self.maintenance.schedule if self.maintenance else None,
+                          report=self._report)
 
     def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
         registry = self._registry
@@ -240,12 +294,13 @@ class DataDir:
     def list_collections(self) -> list[Collection]:
         """Every collection, opened (one that cannot be opened is logged and left out)."""
         collections = []
-        with self._lock:
-            for name in self.names():
-                try:
-                    collections.append(self.collection(name))
-                except (LatentSpaceError, OSError, sqlite3.Error):
-                    log.exception("collection %r in %s cannot be opened; leaving it out", name, self.path)
+        for name in self.names():
+            try:
+                collections.append(self.collection(name))
+            except CollectionNotFound:
+                continue  # dropped meanwhile
+            except (LatentSpaceError, OSError, sqlite3.Error):
+                log.exception("collection %r cannot be opened; leaving it out", name)
         return collections
 
     def drop_collection(self, name: str) -> None:
@@ -255,6 +310,12 @@ class DataDir:
         wait for the collection's work in flight and the deletion run outside it. A new collection
         of the same name waits until the old object is closed, as that may still write by path.
         """
+        while True:
+            with self._lock:
+                opening = self._opening.get(name)
+            if opening is None:
+                break
+            opening.settled.wait()  # let an open in progress finish, then drop what it opened
         with self._lock:
             self._check_open()
             collection = self._open.get(name)
@@ -287,10 +348,16 @@ class DataDir:
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
         if self._lock_fd is None:
-            raise Unavailable(f"data dir {self.path} is closed")
+            raise Unavailable("the server is shutting down (its data dir is closed)")
+
+    def wait_for_maintenance(self, timeout: float | None = None) -> bool:
+        """Wait until no snapshot or compaction is queued or running (tests and tools use it)."""
+        return self.maintenance.wait_idle(timeout) if self.maintenance else True
 
     def close(self) -> None:
         """Close every collection (snapshotting their indexes) and release the lock (idempotent)."""
+        if self.maintenance is not None:
+            self.maintenance.close()  # queued jobs are dropped: close() snapshots what changed
         with self._lock:
             if self._lock_fd is None:
                 return
@@ -315,6 +382,29 @@ class DataDir:
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
+
+
+class _Opening:
+    """A collection being opened by one caller, which others wait for."""
+
+    def __init__(self) -> None:
+        self.settled = threading.Event()
+        self._collection: Collection | None = None
+        self._error: BaseException | None = None
+
+    def finish(self, collection: Collection | None = None, error: BaseException | None = None) -> None:
+        self._collection, self._error = collection, error
+        self.settled.set()
+
+    def wait(self, name: str) -> Collection:
+        remaining = deadline.remaining()
+        if not self.settled.wait(None if remaining is None else max(remaining, 0.0)):
+            raise DeadlineExceeded(f"collection {name!r} is still opening (loading its index); "
+                                   "try again shortly or allow a longer deadline", field="collection")
+        if self._error is not None:
+            raise self._error
+        assert self._collection is not None
+        return self._collection
 
 
 def _acquire_lock(root: Path) -> int:

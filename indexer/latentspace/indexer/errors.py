@@ -93,3 +93,15 @@ class Unavailable(LatentSpaceError):
     """The service is shutting down or a resource is temporarily gone."""
 
     default_reason = "UNAVAILABLE"
+
+
+class DeadlineExceeded(LatentSpaceError):
+    """The caller's deadline passed before the work could start (or finish waiting)."""
+
+    default_reason = "DEADLINE_EXCEEDED"
+
+
+class Cancelled(LatentSpaceError):
+    """The caller went away; work on its behalf is dropped."""
+
+    default_reason = "CANCELLED"

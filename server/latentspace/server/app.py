@@ -1,8 +1,10 @@
 """Build and run the gRPC server.
 
 ``build_server(settings)`` opens the data dir, wires both services, the standard
-``grpc.health.v1`` health service and server reflection behind the interceptor chain,
-binds the port (``port=0`` picks a free one, which tests use) and starts serving.
+``grpc.health.v1`` health service and server reflection behind the serving interceptor
+(request ids, admission, deadlines, status mapping, metrics, access log), binds the port
+(``port=0`` picks a free one, which tests use), starts the metrics endpoint when configured,
+and starts serving.
 ``serve(settings)`` runs it until SIGINT/SIGTERM, then shuts down gracefully: health
 turns NOT_SERVING, in-flight calls get ``shutdown_grace`` seconds, and the collections
 are snapshotted and closed.
@@ -20,9 +22,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from latentspace.server.admission import AdmissionGate
 from latentspace.server.collections_service import CollectionsService
-from latentspace.server.interceptors import RequestContextInterceptor
+from latentspace.server.interceptors import ServingInterceptor
 from latentspace.server.latent_service import LatentSpaceService
+from latentspace.server.metrics import Metrics
 from latentspace.server.settings import Settings
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
@@ -41,20 +45,25 @@ class RunningServer:
     port: int
     state: ServerState
     health: HealthServicer
+    #: The bound port of the Prometheus endpoint; None when it is off.
+    metrics_port: int | None = None
 
     async def stop(self, grace: float | None = None) -> None:
         await self.health.enter_graceful_shutdown()
         await self.server.stop(self.state.settings.shutdown_grace if grace is None else grace)
+        self.state.metrics.stop()
         await asyncio.to_thread(self.state.close)
 
 
 async def build_server(settings: Settings) -> RunningServer:
     """Open the data dir, bind ``settings.host:settings.port`` and start serving."""
-    state = await asyncio.to_thread(ServerState, settings)
+    metrics = Metrics()
+    state = await asyncio.to_thread(ServerState, settings, metrics)
+    metrics_port = None
     try:
         limit = settings.limits.max_message_bytes
         server = aio.server(
-            interceptors=[RequestContextInterceptor()],
+            interceptors=[ServingInterceptor(AdmissionGate(settings.max_in_flight), metrics)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -71,14 +80,18 @@ async def build_server(settings: Settings) -> RunningServer:
         port = server.add_insecure_port(f"{settings.host}:{settings.port}")
         if port == 0:
             raise OSError(f"cannot bind {settings.host}:{settings.port}")
+        if settings.metrics_port is not None:
+            metrics_port = metrics.serve(settings.host, settings.metrics_port)
         await server.start()
     except BaseException:
+        metrics.stop()
         state.close()
         raise
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving %s on %s:%d", settings.data_dir, settings.host, port)
-    return RunningServer(server=server, port=port, state=state, health=health)
+    log.info("serving %s on %s:%d%s", settings.data_dir, settings.host, port,
+             f" (metrics on :{metrics_port})" if metrics_port is not None else "")
+    return RunningServer(server=server, port=port, state=state, health=health, metrics_port=metrics_port)
 
 
 async def _serve_until_signalled(settings: Settings) -> None:

@@ -87,12 +87,12 @@ class CollectionsService(rpc.CollectionsServicer):
         return api.UpsertResponse(upserted=total, sequence=sequence)
 
     async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
-        collection = await self.state.run(self.state.collection, request.collection)
         convert.check_batch(request.items, self.state.limits, "items")
         items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
         limits = self.state.limits
 
         def write() -> int:
+            collection = self.state.collection(request.collection)
             records, failures = prepare_records(
                 collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
             )
@@ -122,21 +122,22 @@ class CollectionsService(rpc.CollectionsServicer):
         )
 
     async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:
-        collection = await self.state.run(self.state.collection, request.collection)
         convert.check_batch(request.ids, self.state.limits, "ids")
-        deleted, sequence = await self.state.run(collection.delete, list(request.ids))
+        ids = list(request.ids)
+        deleted, sequence = await self.state.run(lambda: self.state.collection(request.collection).delete(ids))
         return api.DeleteResponse(deleted=deleted, sequence=sequence)
 
     async def Get(self, request: api.GetRequest, context: aio.ServicerContext) -> api.GetResponse:
-        collection = await self.state.run(self.state.collection, request.collection)
         ids: Sequence[str] = list(request.ids)
         convert.check_batch(ids, self.state.limits, "ids")
-        items = await self.state.run(collection.get, ids, request.with_vectors)
-        found = {item.id for item in items}
-        return api.GetResponse(
-            items=[convert.item_to_proto(item) for item in items],
-            missing=[i for i in ids if i not in found],
-        )
+
+        def read() -> api.GetResponse:
+            items = self.state.collection(request.collection).get(ids, request.with_vectors)
+            found = {item.id for item in items}
+            return api.GetResponse(items=[convert.item_to_proto(item) for item in items],
+                                   missing=[i for i in ids if i not in found])
+
+        return await self.state.run(read)
 
     async def Stats(self, request: api.StatsRequest, context: aio.ServicerContext) -> api.StatsResponse:
         collections = await self.state.run(self.state.data.list_collections)

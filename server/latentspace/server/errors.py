@@ -23,6 +23,8 @@ STATUS_TABLE: tuple[tuple[type[lib.LatentSpaceError], grpc.StatusCode], ...] = (
     (lib.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (lib.LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (lib.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (lib.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (lib.Cancelled, grpc.StatusCode.CANCELLED),
 )
 
 

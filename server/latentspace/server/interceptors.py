@@ -1,14 +1,17 @@
-"""Cross-cutting concerns of every RPC, kept out of the handlers.
+"""Cross-cutting concerns of every RPC, kept out of the handlers, in one wrapper per call.
 
-:class:`RequestContextInterceptor` gives each call a request id (the caller's
-``x-request-id`` or a fresh one), carried in a ``contextvars`` variable so log lines
-anywhere below can name it; turns library errors into gRPC statuses through the one
-table in :mod:`latentspace.server.errors`; and writes one access-log line per call.
-Later interceptors (auth with API-key scopes) join the same chain in ``app.py``.
+In order: a request id (the caller's ``x-request-id`` or a fresh one, carried in a context variable
+so log lines below can name it); admission (a bound on calls in flight, :mod:`.admission`); the
+call's :class:`~latentspace.indexer.deadline.WorkScope` (its deadline and cancellation, which the
+worker threads and batchers check before they start work); the handler; library errors turned into
+gRPC statuses through the one table in :mod:`.errors`; metrics and one access-log line per call
+(cancelled calls logged as CANCELLED or DEADLINE_EXCEEDED). One wrapper, not a chain of interceptors:
+each layer of a chain costs a coroutine per call. Auth joins here as one more step.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
@@ -19,7 +22,10 @@ from typing import Any, cast
 import grpc
 from grpc import aio
 
+from latentspace.indexer.deadline import WorkScope, current_scope
+from latentspace.server.admission import AdmissionGate
 from latentspace.server.errors import REASON_KEY, REQUEST_ID_KEY, status_for
+from latentspace.server.metrics import Metrics
 
 log = logging.getLogger("latentspace.server")
 access_log = logging.getLogger("latentspace.access")
@@ -29,6 +35,9 @@ request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id
 
 Behaviour = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
 
+#: Methods that are never refused at admission: a busy server must still answer its health checks.
+_ALWAYS_ADMITTED = ("/grpc.health.v1.Health/",)
+
 
 def _request_id(context: aio.ServicerContext) -> str:
     for key, value in context.invocation_metadata() or ():
@@ -37,8 +46,13 @@ def _request_id(context: aio.ServicerContext) -> str:
     return uuid.uuid4().hex[:16]
 
 
-class RequestContextInterceptor(aio.ServerInterceptor):
-    """Request ids, error mapping and access logs for unary and client-streaming RPCs."""
+class ServingInterceptor(aio.ServerInterceptor):
+    """Request ids, admission, deadlines, error mapping, metrics and access logs for unary and
+    client-streaming RPCs (server-streaming ones, health Watch and reflection, pass through)."""
+
+    def __init__(self, gate: AdmissionGate, metrics: Metrics) -> None:
+        self.gate = gate
+        self.metrics = metrics
 
     async def intercept_service(
         self,
@@ -51,45 +65,66 @@ class RequestContextInterceptor(aio.ServerInterceptor):
         method = handler_call_details.method
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                _wrap(cast(Behaviour, handler.unary_unary), method),
+                self._wrap(cast(Behaviour, handler.unary_unary), method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                _wrap(cast(Behaviour, handler.stream_unary), method),
+                self._wrap(cast(Behaviour, handler.stream_unary), method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        # Server-streaming methods (health Watch, reflection) keep their own handling.
         return handler
 
+    def _wrap(self, behaviour: Behaviour, method: str) -> Behaviour:
+        gate, metrics = self.gate, self.metrics
+        admitted_always = method.startswith(_ALWAYS_ADMITTED)
+        label = method.rsplit(".", 1)[-1]  # "LatentSpace/Search"
 
-def _wrap(behaviour: Behaviour, method: str) -> Behaviour:
-    async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
-        request_id = _request_id(context)
-        token = request_id_var.set(request_id)
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
-        try:
-            response = await behaviour(request, context)
-            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
-            return response
-        except aio.AbortError:
-            code = context.code() or grpc.StatusCode.UNKNOWN
-            raise
-        except Exception as error:
-            code, reason, message = status_for(error)
-            if code is grpc.StatusCode.INTERNAL:
-                log.exception("request %s %s failed", request_id, method)
-            await context.abort(
-                code, message, trailing_metadata=((REASON_KEY, reason), (REQUEST_ID_KEY, request_id))
-            )
-        finally:
-            access_log.info(
-                "%s %s %s %.1fms", request_id, method, code.name, (time.perf_counter() - started) * 1000
-            )
-            request_id_var.reset(token)
+        async def wrapped(request: Any, context: aio.ServicerContext) -> Any:
+            request_id = _request_id(context)
+            id_token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            remaining = context.time_remaining()
+            scope = WorkScope(None if remaining is None else time.monotonic() + remaining)
+            scope_token = current_scope.set(scope)
+            code = grpc.StatusCode.OK
+            admitted = False
+            try:
+                if not admitted_always:
+                    gate.enter()
+                    admitted = True
+                    metrics.in_flight.inc()
+                response = await behaviour(request, context)
+                context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+                return response
+            except aio.AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except asyncio.CancelledError:
+                # The caller went away or its deadline passed: work queued for it is dropped.
+                scope.cancelled.set()
+                expired = scope.deadline is not None and time.monotonic() >= scope.deadline
+                code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
+                raise
+            except Exception as error:
+                code, reason, message = status_for(error)
+                if code is grpc.StatusCode.INTERNAL:
+                    log.exception("request %s %s failed", request_id, method)
+                if reason == "OVERLOADED":
+                    metrics.rejected.labels(reason).inc()
+                await context.abort(
+                    code, message, trailing_metadata=((REASON_KEY, reason), (REQUEST_ID_KEY, request_id))
+                )
+            finally:
+                if admitted:
+                    gate.leave()
+                    metrics.in_flight.dec()
+                seconds = time.perf_counter() - started
+                metrics.call_finished(label, code.name, seconds)
+                access_log.info("%s %s %s %.1fms", request_id, method, code.name, seconds * 1000)
+                current_scope.reset(scope_token)
+                request_id_var.reset(id_token)
 
-    return wrapped
-
+        return wrapped

@@ -43,21 +43,42 @@ class Settings:
     model_cache: Path | None = None
     allow_download: bool = True
     device: str = "auto"
+    #: Texts or images per model batch (micro-batches of concurrent requests fill up to this).
     batch_size: int = 64
-    #: Worker threads for model calls and FAISS searches.
-    workers: int = 4
-    #: CPU threads each model call or FAISS search may use; 0 = cores // workers (at least 1),
-    #: so concurrent requests do not oversubscribe the CPU.
+    #: Calls admitted at once (running or waiting for a batch); past it, RESOURCE_EXHAUSTED at once.
+    max_in_flight: int = 64
+    #: Request threads; 0 = max_in_flight, so every admitted call has a thread to wait in. Threads
+    #: mostly wait in batchers: the CPU work is bounded by the batches, not by this.
+    workers: int = 0
+    #: CPU threads of one model batch; 0 = every core (model batches run one at a time per model).
     compute_threads: int = 0
+    #: OpenMP threads of one FAISS search call. 1 is steadiest on shared machines: concurrent
+    #: search batches then use the cores side by side (see search_concurrency).
+    search_threads: int = 1
+    #: Search batches of one collection that may run at once; 0 = the number of cores.
+    search_concurrency: int = 0
+    #: Gather concurrent encodes and searches into batches (off: each call runs alone).
+    micro_batching: bool = True
+    #: Query rows per search batch.
+    search_batch_size: int = 256
+    #: Under load, how long a batch may wait to fill up again (milliseconds); a lone call never waits.
+    batch_wait_ms: float = 1.0
+    #: Port of the Prometheus /metrics endpoint (on ``host``); None = off, 0 = a free port.
+    metrics_port: int | None = None
     #: Seconds in-flight calls get to finish on shutdown.
     shutdown_grace: float = 5.0
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
 
     def threads_per_call(self) -> int:
-        if self.compute_threads > 0:
-            return self.compute_threads
-        return max(1, (os.cpu_count() or 1) // max(1, self.workers))
+        """CPU threads of one model batch."""
+        return self.compute_threads if self.compute_threads > 0 else max(1, os.cpu_count() or 1)
+
+    def request_threads(self) -> int:
+        return self.workers if self.workers > 0 else max(1, self.max_in_flight)
+
+    def search_batches_at_once(self) -> int:
+        return self.search_concurrency if self.search_concurrency > 0 else max(1, os.cpu_count() or 1)
 
     def encoder_options(self) -> EncoderOptions:
         return EncoderOptions(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 
 from latentspace.indexer.encoders.base import Encoder, EncoderOptions
 from latentspace.indexer.errors import LatentSpaceError, ModelUnavailable
@@ -35,10 +36,21 @@ class EncoderRegistry:
     the next request tries again (the user may have installed the weights meanwhile).
     """
 
-    def __init__(self, options: EncoderOptions, backends: Mapping[ModelFamily, str] | None = None) -> None:
-        """``backends`` replaces the :data:`BACKENDS` table (tests plug fakes in here)."""
+    def __init__(
+        self,
+        options: EncoderOptions,
+        backends: Mapping[ModelFamily, str] | None = None,
+        *,
+        wrap: Callable[[Encoder], Encoder] | None = None,
+        on_load: Callable[[str, float], None] | None = None,
+    ) -> None:
+        """``backends`` replaces the :data:`BACKENDS` table (tests plug fakes in here). ``wrap`` is
+        applied once to each loaded encoder (the server puts its batching in front of the model);
+        ``on_load(spec, seconds)`` hears how long each load took."""
         self.options = options
         self._backends = dict(BACKENDS if backends is None else backends)
+        self._wrap = wrap
+        self._on_load = on_load
         self._lock = threading.Lock()  # guards the two dicts below, never held during a load
         self._encoders: dict[str, Encoder] = {}
         self._spec_locks: dict[str, threading.Lock] = {}
@@ -58,7 +70,12 @@ class EncoderRegistry:
             with self._lock:
                 encoder = self._encoders.get(key)
             if encoder is None:
+                started = time.perf_counter()
                 encoder = self._load(spec)
+                if self._on_load is not None:
+                    self._on_load(key, time.perf_counter() - started)
+                if self._wrap is not None:
+                    encoder = self._wrap(encoder)
                 with self._lock:
                     self._encoders[key] = encoder
             return encoder

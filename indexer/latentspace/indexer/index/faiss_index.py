@@ -30,7 +30,7 @@ import numpy as np
 
 from latentspace.indexer.index.exact_search import empty_results, exact_top_k, merge_top_k
 from latentspace.indexer.index.vector_index import IndexState, SearchParams, VectorIndex, VectorSource
-from latentspace.indexer.store.atomic_files import write_atomic
+from latentspace.indexer.store.atomic_files import replacing
 
 #: Below this many allowed keys an ANN kind goes straight to exact search: cheaper than widening.
 EXACT_SEARCH_MAX_KEYS = 20_000
@@ -55,6 +55,14 @@ def _as_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != dimension:
         raise ValueError(f"vectors have shape {array.shape}, expected (n, {dimension})")
     return array
+
+
+def _file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _new_idmap(dimension: int, factory: str) -> faiss.IndexIDMap2:
@@ -382,10 +390,25 @@ class FaissIndex(VectorIndex):
 
     # ------------------------------------------------------------------ snapshots
     def save(self, path: Path) -> IndexState:
-        """Write the index atomically and durably; return the state ``load`` needs to trust it."""
+        """Write the index atomically and durably; return the state ``load`` needs to trust it.
+
+        The index is streamed to the file and hashed on the way, never serialised in memory: a
+        snapshot costs no memory beyond the index itself. Only reads the index, so searches may
+        run meanwhile; the caller keeps writers out.
+        """
         target = self._pending if self._pending is not None else self._index
-        data = faiss.serialize_index(target)
-        write_atomic(Path(path), data.data)
+        digest = hashlib.sha256()
+        with replacing(Path(path)) as tmp, open(tmp, "wb") as out:
+
+            def sink(chunk: bytes) -> int:
+                out.write(chunk)
+                digest.update(chunk)
+                return len(chunk)
+
+            writer = faiss.PyCallbackIOWriter(sink)  # type: ignore[attr-defined]  # not in faiss stubs
+            faiss.write_index(target, writer)
+            del writer  # flushes its buffer into ``sink``
+            out.flush()
         return {
             "factory": self.factory,
             "dimension": self.dimension,
@@ -393,18 +416,18 @@ class FaissIndex(VectorIndex):
             "stored": int(target.ntotal),
             "tombstones": sorted(self._tombstones),
             # Ties the state to this exact file: a state paired with another file is rejected.
-            "sha256": hashlib.sha256(data.data).hexdigest(),
+            "sha256": digest.hexdigest(),
         }
 
     @classmethod
     def load(cls, path: Path, state: IndexState, vector_source: VectorSource | None = None) -> FaissIndex:
         """Read a snapshot; ``ValueError`` if it is truncated, corrupt or not the one ``state`` names."""
-        data = np.fromfile(Path(path), dtype=np.uint8)
         # The digest is checked before FAISS parses a byte: a damaged file must never reach its reader.
-        if hashlib.sha256(data.data).hexdigest() != state.get("sha256"):
+        # Hashed in chunks, then read by FAISS from the file: no in-memory copy of the file.
+        if _file_sha256(Path(path)) != state.get("sha256"):
             raise ValueError(f"index file {path} does not match its snapshot state (truncated or replaced)")
         index = cls(int(state["dimension"]), str(state["factory"]), vector_source=vector_source)
-        loaded = faiss.deserialize_index(data)
+        loaded = faiss.read_index(str(path))
         if not isinstance(loaded, faiss.IndexIDMap2) or loaded.d != index.dimension:
             raise ValueError(f"index file {path} is not an IDMap2 index of dimension {index.dimension}")
         if loaded.ntotal != int(state["stored"]):
