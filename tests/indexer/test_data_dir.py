@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelSpec
@@ -338,13 +340,26 @@ def test_reads_racing_a_drop_get_collection_not_found_only(data: DataDir) -> Non
 
 
 # --------------------------------------------------------------------------- index kinds tried at create
-@pytest.mark.parametrize(("kind", "why"), [("IVF2,Flat,RFlat", "params have incorrect type"),
-                                           ("NSG16", "smaller than 100")])
+@pytest.mark.parametrize(("kind", "why"), [
+    ("IVF2,Flat,RFlat", "refine stages are left out"),  # its every search would fail
+    ("NSG16", "NSG is left out"),  # cannot add after its first build
+    ("HNSW1", "HNSW's M must be 4..128"),  # would segfault the process on the second add
+    ("IVF1000000,Flat", "nlist must be 1..65536"),  # 160 MB while empty
+    ("PQ7", "must divide the dimension 8"),
+])
 def test_an_index_kind_that_cannot_serve_is_refused_at_create(data: DataDir, kind: str, why: str) -> None:
-    with pytest.raises(InvalidInput, match=why) as err:
+    with pytest.raises(InvalidInput, match=re.escape(why)) as err:
         data.create_collection("c", None, dimension=8, index_kind=kind)
     assert err.value.field == "index_kind" and repr(kind) in str(err.value)
     assert data.names() == [] and list((data.path / "collections").iterdir()) == []
+
+
+def test_index_kind_limits_are_passed_through_create(data: DataDir) -> None:
+    limits = IndexKindLimits(max_index_nlist=8)
+    with pytest.raises(InvalidInput, match=r"nlist must be 1\.\.8 \(limit max_index_nlist\)") as err:
+        data.create_collection("c", None, dimension=8, index_kind="IVF16,Flat", index_kind_limits=limits)
+    assert err.value.field == "index_kind"
+    assert data.create_collection("c", None, 8, "IVF8,Flat", False, limits).manifest.index_kind == "IVF8,Flat"
 
 
 @pytest.mark.parametrize("kind", ["IVF1024,PQ4", "OPQ4,IVF2,PQ4", "HNSW16", "IVF4,SQ8"])

@@ -56,7 +56,8 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
-from latentspace.indexer.index.index_kind_trial import check_index_kind
+from latentspace.indexer.index.index_kind_gate import vet_index_kind
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
 from latentspace.indexer.maintenance import MaintenanceQueue
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
@@ -147,12 +148,14 @@ class DataDir:
         dimension: int | None = None,
         index_kind: str | None = None,
         if_not_exists: bool = False,
+        index_kind_limits: IndexKindLimits | None = None,
     ) -> Collection:
         """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
 
         For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
         ``dimension`` must match it. A vector-only collection needs ``dimension`` (1..65536).
         With ``if_not_exists`` an existing collection of the same model is returned as is.
+        ``index_kind_limits`` bound the index kinds allowed (default: ``IndexKindLimits()``).
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
@@ -163,7 +166,7 @@ class DataDir:
                 return self._existing(name, spec, dimension, if_not_exists)
         # The slow part runs without the data dir's lock: loading the model, trial-running the index
         # kind and writing the new folder must not stall requests on other collections.
-        manifest = self._new_manifest(name, spec, dimension, kind)
+        manifest = self._new_manifest(name, spec, dimension, kind, index_kind_limits)
         tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
@@ -196,7 +199,7 @@ class DataDir:
             + ". Drop it first or choose another name.", field="name")
 
     def _new_manifest(self, name: str, spec: ModelSpec | None, dimension: int | None,
-                      kind: str) -> CollectionManifest:
+                      kind: str, index_kind_limits: IndexKindLimits | None = None) -> CollectionManifest:
         fingerprint = None
         if spec is not None:
             if self._registry is None:
@@ -211,11 +214,10 @@ class DataDir:
                 or not 1 <= dimension <= MAX_DIMENSION:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
-        try:
-            check_index_kind(dimension, kind)
+        try:  # the grammar, then (kinds that train) a trial run in a child process
+            vet_index_kind(dimension, kind, index_kind_limits)
         except ValueError as exc:
-            raise InvalidInput(f"{exc}; use e.g. 'Flat', 'HNSW32' or 'IVF1024,PQ32'",
-                               field="index_kind") from None
+            raise InvalidInput(str(exc), field="index_kind") from None
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
 
     def collection(self, name: str) -> Collection:

@@ -47,6 +47,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.dimension or None,
             request.index_kind or None,
             request.if_not_exists,
+            self.state.limits.index_kind_limits(),
         )
         return collection_info(collection)
 

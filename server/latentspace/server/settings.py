@@ -16,6 +16,7 @@ from typing import Any
 
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 
 ENV_PREFIX = "LATENTSPACE_"
 
@@ -32,6 +33,23 @@ class Limits:
     max_steps: int = 256  # interpolation steps
     max_ef_search: int = 10_000  # HNSW efSearch a request may ask for (memory grows with it)
     max_nprobe: int = 65_536  # IVF lists a request may probe
+    # Index kinds a CreateCollection may name (see IndexKindLimits for each).
+    max_index_nlist: int = IndexKindLimits.max_index_nlist
+    max_index_hnsw_m: int = IndexKindLimits.max_index_hnsw_m
+    max_index_fixed_bytes: int = IndexKindLimits.max_index_fixed_bytes
+    max_index_bytes_per_vector: int = IndexKindLimits.max_index_bytes_per_vector
+    index_trial_timeout_s: float = IndexKindLimits.index_trial_timeout_s
+    index_trial_memory_bytes: int = IndexKindLimits.index_trial_memory_bytes
+
+    def __post_init__(self) -> None:
+        try:  # a bad index-kind limit fails at start, not at the first create
+            self.index_kind_limits()
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+
+    def index_kind_limits(self) -> IndexKindLimits:
+        """The index-kind limits, as the library takes them (``DataDir.create_collection``)."""
+        return IndexKindLimits(**{f.name: getattr(self, f.name) for f in fields(IndexKindLimits)})
 
 
 @dataclass(frozen=True)
