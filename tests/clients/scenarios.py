@@ -4,12 +4,14 @@ Both SDKs run the same scenarios on one real server: ``test_congruence.py`` runs
 and the async Python client, and the TypeScript SDK's tests run them with its client and compare
 with what this module prints (``python -m tests.clients.scenarios --server ADDR``).
 
-The file holds a fixture and a list of scenarios. The fixture is a vector-only collection
-(``collection``, ``dimension``), created afresh before each scenario with ``items`` upserted in
-batches of ``batch_size``, and dropped after it; ``vectors`` and ``queries`` are float32 matrices
-(little-endian, base64). A scenario is ``{"name", "raises"?, "steps": [...]}``; its result is the list
-of its steps' results, or the error it raised (``raises`` names the class: a Python SDK error class,
-or ``ValueError`` / ``TypeError`` for mistakes the SDK sees before sending).
+The file holds fixtures and a list of scenarios. A fixture is a collection, created afresh before
+each scenario that names it (``"fixture"``, default ``vectors``) with its ``items`` upserted in
+batches of ``batch_size``, and dropped after it: ``vectors`` is vector-only (``dimension``) with
+float32 matrices ``vectors`` and ``queries`` (little-endian, base64); ``shapes`` is bound to the
+``shapes-clip`` model, with texts and images. The client's default collection is the fixture's.
+A scenario is ``{"name", "fixture"?, "raises"?, "steps": [...]}``; its result is the list of its
+steps' results, or the error it raised (``raises`` names the class: a Python SDK error class, or
+``ValueError`` / ``TypeError`` for mistakes the SDK sees before sending).
 
 A step calls one client method by its Python name: ``{"call": "search", "args": [...], "kwargs":
 {...}}``, optionally naming its result (``"as"``) and keeping part of it (``"pick"``: a field or a
@@ -20,6 +22,7 @@ objects with one ``$`` key (and their options):
 ``{"$vector": ["vectors", 3], "scale": -1, "add": 1,   row 3 of a fixture matrix, times scale, plus add,
 "length": 15}``                                        first ``length`` values (options may be left out)
 ``{"$id": "v007"}``                                    ``Id("v007")``
+``{"$image": "images/red-circle.png"}``                the bytes of that file (beside this module)
 ``{"$mix": [{"point": p, "weight": 0.7}, ...]}``       ``Mix([(p, 0.7), ...])`` (weight optional)
 ``{"$edit": {"base", "direction", "mode", "strength"}}``  ``Edit(...)``
 ``{"$analogy": {"a", "a_star", "b", "method", "include_inputs"}}``  ``Analogy(...)``
@@ -64,18 +67,22 @@ class Scenario:
     steps: tuple[dict[str, Any], ...]
     #: The name of the error class the scenario must raise (None: it must return).
     raises: str | None = None
+    #: The name of the fixture it runs on.
+    fixture: str = "vectors"
 
 
 @dataclasses.dataclass(frozen=True)
 class Fixture:
+    name: str
     collection: str
-    dimension: int
     batch_size: int
-    matrices: dict[str, np.ndarray]
     items: tuple[dict[str, Any], ...]
+    model: str | None = None
+    dimension: int | None = None
+    matrices: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def upsert_items(self) -> list[dict[str, Any]]:
-        """The fixture's items with their vectors resolved."""
+        """The fixture's items with their vectors and images resolved."""
         return [evaluate(item, self, {}) for item in self.items]
 
 
@@ -85,17 +92,25 @@ def _document() -> dict[str, Any]:
     return document
 
 
-def load_fixture() -> Fixture:
-    raw = _document()["fixture"]
-    matrices = {
-        name: np.frombuffer(base64.b64decode(raw[name]["float32_le_base64"]), "<f4").reshape(raw[name]["shape"])
-        for name in ("vectors", "queries")
-    }
-    return Fixture(raw["collection"], raw["dimension"], raw["batch_size"], matrices, tuple(raw["items"]))
+def load_fixtures() -> dict[str, Fixture]:
+    """The fixtures by name."""
+    fixtures = {}
+    for name, raw in _document()["fixtures"].items():
+        matrices = {
+            key: np.frombuffer(base64.b64decode(raw[key]["float32_le_base64"]), "<f4").reshape(raw[key]["shape"])
+            for key in ("vectors", "queries")
+            if key in raw
+        }
+        fixtures[name] = Fixture(name, raw["collection"], raw["batch_size"], tuple(raw["items"]), raw.get("model"),
+                                 raw.get("dimension"), matrices)
+    return fixtures
 
 
 def load_scenarios() -> list[Scenario]:
-    return [Scenario(s["name"], tuple(s["steps"]), s.get("raises")) for s in _document()["scenarios"]]
+    return [
+        Scenario(s["name"], tuple(s["steps"]), s.get("raises"), s.get("fixture", "vectors"))
+        for s in _document()["scenarios"]
+    ]
 
 
 def called_methods() -> set[str]:
@@ -127,6 +142,8 @@ def evaluate(value: Any, fixture: Fixture, named: dict[str, Any]) -> Any:
         return vector[: value.get("length", len(vector))].astype(np.float32)
     if form == "$id":
         return Id(spec)
+    if form == "$image":
+        return (SCENARIO_FILE.parent / spec).read_bytes()
     if form == "$mix":
         return Mix([(ev(part["point"]), part["weight"]) if "weight" in part else ev(part["point"]) for part in spec])
     if form == "$edit":
@@ -172,7 +189,7 @@ def run(scenario: Scenario, fixture: Fixture, call: Call) -> list[Any]:
 
 def outcome(scenario: Scenario, fixture: Fixture, call: Call) -> tuple[Any, ...]:
     """Run a scenario on a fresh copy of the fixture collection (see :func:`attempt`)."""
-    call("create_collection", fixture.collection, dimension=fixture.dimension)
+    call("create_collection", fixture.collection, model=fixture.model, dimension=fixture.dimension)
     call("upsert", fixture.upsert_items(), batch_size=fixture.batch_size)
     try:
         return attempt(lambda: run(scenario, fixture, call))
@@ -220,18 +237,29 @@ def plain_outcome(result: tuple[Any, ...]) -> dict[str, Any]:
             "chained": chained}
 
 
+def caller(client: Client) -> Call:
+    """A :class:`Call` on a sync client."""
+
+    def call(method: str, /, *args: Any, **kwargs: Any) -> Any:
+        return getattr(client, method)(*args, **kwargs)
+
+    return call
+
+
 def run_all(address: str, names: Iterable[str] | None = None) -> dict[str, Any]:
     """Every scenario (or those named) with the sync client, as ``{name: plain outcome}``."""
-    fixture = load_fixture()
+    fixtures = load_fixtures()
     wanted = set(names) if names else None
     results: dict[str, Any] = {}
-    with Client(address, collection=fixture.collection, timeout=60) as client:
-        def call(method: str, /, *args: Any, **kwargs: Any) -> Any:
-            return getattr(client, method)(*args, **kwargs)
-
+    clients = {name: Client(address, collection=f.collection, timeout=60) for name, f in fixtures.items()}
+    try:
         for scenario in load_scenarios():
             if wanted is None or scenario.name in wanted:
-                results[scenario.name] = plain_outcome(outcome(scenario, fixture, call))
+                call = caller(clients[scenario.fixture])
+                results[scenario.name] = plain_outcome(outcome(scenario, fixtures[scenario.fixture], call))
+    finally:
+        for client in clients.values():
+            client.close()
     return results
 
 

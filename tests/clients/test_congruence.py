@@ -29,13 +29,14 @@ from tests.clients.scenarios import (
     Scenario,
     attempt,
     called_methods,
-    load_fixture,
+    load_fixtures,
     load_scenarios,
     outcome,
 )
 
 TOLERANCE = 1e-6
-FIXTURE = load_fixture()
+FIXTURES = load_fixtures()
+FIXTURE = FIXTURES["vectors"]
 SCENARIOS = load_scenarios()
 COLLECTION = FIXTURE.collection
 QUERIES = FIXTURE.matrices["queries"]
@@ -120,20 +121,36 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 @pytest.fixture(scope="module")
-def calls(server: str, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[SyncCall, AsyncCall]]:
-    async def connect() -> AsyncClient:  # an aio channel belongs to the loop it is made in
-        return AsyncClient(server, collection=COLLECTION, timeout=60)
+def clients(server: str, loop: asyncio.AbstractEventLoop) -> Iterator[dict[str, tuple[SyncCall, AsyncCall]]]:
+    """A sync and an async client per fixture, each with the fixture's collection as its default."""
 
-    async_client = loop.run_until_complete(connect())
-    with Client(server, collection=COLLECTION, timeout=60) as sync_client:
-        yield SyncCall(sync_client), AsyncCall(async_client, loop)
-    loop.run_until_complete(async_client.close())
+    async def connect(collection: str) -> AsyncClient:  # an aio channel belongs to the loop it is made in
+        return AsyncClient(server, collection=collection, timeout=60)
+
+    pairs = {
+        name: (
+            SyncCall(Client(server, collection=fixture.collection, timeout=60)),
+            AsyncCall(loop.run_until_complete(connect(fixture.collection)), loop),
+        )
+        for name, fixture in FIXTURES.items()
+    }
+    yield pairs
+    for sync_call, async_call in pairs.values():
+        sync_call.client.close()
+        loop.run_until_complete(async_call.client.close())
+
+
+@pytest.fixture(scope="module")
+def calls(clients: dict[str, tuple[SyncCall, AsyncCall]]) -> tuple[SyncCall, AsyncCall]:
+    """The clients of the vector fixture."""
+    return clients[FIXTURE.name]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
-def test_sync_and_async_clients_agree(scenario: Scenario, calls: tuple[SyncCall, AsyncCall]) -> None:
-    sync_call, async_call = calls
-    sync, async_ = outcome(scenario, FIXTURE, sync_call), outcome(scenario, FIXTURE, async_call)
+def test_sync_and_async_clients_agree(scenario: Scenario, clients: dict[str, tuple[SyncCall, AsyncCall]]) -> None:
+    sync_call, async_call = clients[scenario.fixture]
+    fixture = FIXTURES[scenario.fixture]
+    sync, async_ = outcome(scenario, fixture, sync_call), outcome(scenario, fixture, async_call)
     if scenario.raises is None:
         assert sync[0] == "returned", f"sync client raised {sync[1:]}"
         assert not is_empty(sync[1]), "a scenario must return something to compare"

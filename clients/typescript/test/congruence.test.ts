@@ -10,19 +10,21 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Client, Unavailable } from "../src/index.js";
 import { ServerProcess, runPython } from "./processes.js";
-import { attempt, difference, loadFixture, loadScenarios, type Outcome, outcome } from "./scenarios.js";
+import { attempt, difference, loadFixtures, loadScenarios, type Outcome, outcome } from "./scenarios.js";
 
 const TOLERANCE = 1e-6;
-const fixture = loadFixture();
+const fixtures = loadFixtures();
 
 describe("the shared scenarios", () => {
   let server: ServerProcess;
-  let client: Client;
+  const clients: Record<string, Client> = {}; // one per fixture, its collection the default
   let python: Record<string, Outcome>;
 
   before(async () => {
     server = await ServerProcess.start();
-    client = new Client(server.address, { collection: fixture.collection, timeoutMs: 60_000 });
+    for (const [name, { collection }] of Object.entries(fixtures)) {
+      clients[name] = new Client(server.address, { collection, timeoutMs: 60_000 });
+    }
     python = JSON.parse(await runPython(["-m", "tests.clients.scenarios", "--server", server.address])) as Record<
       string,
       Outcome
@@ -30,7 +32,7 @@ describe("the shared scenarios", () => {
   });
 
   after(async () => {
-    client?.close();
+    for (const client of Object.values(clients)) client.close();
     await server?.stop();
   });
 
@@ -38,7 +40,8 @@ describe("the shared scenarios", () => {
     test(scenario.name, async () => {
       const theirs = python[scenario.name];
       assert.ok(theirs, `the Python run has no result for ${scenario.name}`);
-      const mine = await outcome(scenario, fixture, client);
+      const fixture = scenario.fixture ?? "vectors";
+      const mine = await outcome(scenario, fixtures[fixture]!, clients[fixture]!);
       if (scenario.raises) assert.equal((mine as { raised?: string }).raised, scenario.raises, JSON.stringify(mine));
       else assert.ok("returned" in mine, `raised ${JSON.stringify(mine)}`);
       if ("raised" in mine && mine.code !== undefined) {

@@ -9,7 +9,7 @@
  */
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   Analogy,
   type Client,
@@ -42,13 +42,17 @@ export interface Step {
 
 export interface Scenario {
   name: string;
+  /** The fixture it runs on (default "vectors"). */
+  fixture?: string;
   raises?: string;
   steps: Step[];
 }
 
 export interface Fixture {
+  name: string;
   collection: string;
-  dimension: number;
+  model: string | null;
+  dimension: number | null;
   batch_size: number;
   matrices: Record<string, Float32Array[]>;
   items: JsonObject[];
@@ -60,7 +64,7 @@ export type Outcome =
   | { raised: string; code?: string; reason?: string | null; request_id?: boolean; chained?: boolean };
 
 const document = JSON.parse(readFileSync(SCENARIO_FILE, "utf8")) as {
-  fixture: JsonObject & { vectors: JsonObject; queries: JsonObject };
+  fixtures: Record<string, JsonObject>;
   scenarios: Scenario[];
 };
 
@@ -68,8 +72,12 @@ export function loadScenarios(): Scenario[] {
   return document.scenarios;
 }
 
-export function loadFixture(): Fixture {
-  const raw = document.fixture;
+/** The fixtures by name. */
+export function loadFixtures(): Record<string, Fixture> {
+  return Object.fromEntries(Object.entries(document.fixtures).map(([name, raw]) => [name, fixture(name, raw)]));
+}
+
+function fixture(name: string, raw: JsonObject): Fixture {
   const matrix = (spec: JsonObject): Float32Array[] => {
     const [rows, columns] = spec.shape as [number, number];
     const bytes = Buffer.from(spec.float32_le_base64 as string, "base64");
@@ -78,11 +86,17 @@ export function loadFixture(): Fixture {
     const flat = new Float32Array(copy.buffer);
     return Array.from({ length: rows }, (_, r) => flat.slice(r * columns, (r + 1) * columns));
   };
+  const matrices: Record<string, Float32Array[]> = {};
+  for (const key of ["vectors", "queries"]) {
+    if (raw[key]) matrices[key] = matrix(raw[key] as JsonObject);
+  }
   return {
+    name,
     collection: raw.collection as string,
-    dimension: raw.dimension as number,
+    model: (raw.model as string | undefined) ?? null,
+    dimension: (raw.dimension as number | undefined) ?? null,
     batch_size: raw.batch_size as number,
-    matrices: { vectors: matrix(raw.vectors), queries: matrix(raw.queries) },
+    matrices,
     items: raw.items as JsonObject[],
   };
 }
@@ -119,6 +133,8 @@ export function evaluate(value: Json | undefined, fixture: Fixture, named: Recor
     }
     case "$id":
       return new Id(spec as string);
+    case "$image":
+      return readFileSync(join(dirname(SCENARIO_FILE), spec as string));
     case "$mix":
       return new Mix(
         (spec as JsonObject[]).map((part): MixPart =>
@@ -191,7 +207,7 @@ export async function run(scenario: Scenario, fixture: Fixture, client: Client):
 
 /** Run a scenario on a fresh copy of the fixture collection, as a JSON-ready {@link Outcome}. */
 export async function outcome(scenario: Scenario, fixture: Fixture, client: Client): Promise<Outcome> {
-  await client.createCollection(fixture.collection, { dimension: fixture.dimension });
+  await client.createCollection(fixture.collection, { model: fixture.model, dimension: fixture.dimension });
   const items = fixture.items.map((item) => evaluate(item, fixture, {})) as Record<string, unknown>[];
   await client.upsert(items.map(camelKeys) as never, { batchSize: fixture.batch_size });
   try {
