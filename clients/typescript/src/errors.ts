@@ -72,6 +72,8 @@ export class PermissionDenied extends LatentSpaceError {}
 export class Unavailable extends LatentSpaceError {}
 /** The call ran past its deadline. */
 export class DeadlineExceeded extends LatentSpaceError {}
+/** The call was cancelled (by this client, or the server dropped work its caller gave up on). */
+export class Cancelled extends LatentSpaceError {}
 /** A bug on the server; quote `requestId` when reporting it. */
 export class Internal extends LatentSpaceError {}
 
@@ -86,6 +88,7 @@ export const ERROR_CLASSES: Readonly<Partial<Record<StatusName, typeof LatentSpa
   PERMISSION_DENIED: PermissionDenied,
   UNAVAILABLE: Unavailable,
   DEADLINE_EXCEEDED: DeadlineExceeded,
+  CANCELLED: Cancelled,
   INTERNAL: Internal,
 };
 

@@ -31,6 +31,7 @@ export {
 } from "./calls.js";
 export {
   AlreadyExists,
+  Cancelled,
   DeadlineExceeded,
   ERROR_CLASSES,
   FailedPrecondition,
