@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,6 +41,7 @@ from latentspace.indexer.errors import (
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
+from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
@@ -46,6 +49,8 @@ from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
+from latentspace.indexer.store.atomic_files import fsync_file
+from latentspace.indexer.store.frozen_reads import FrozenItems
 from latentspace.indexer.store.validation import check_ids, check_records
 
 if TYPE_CHECKING:
@@ -367,6 +372,38 @@ class Collection:
         self._check_open()
         self._live.compact()
 
+    def backup(self, folder: Path) -> CopyState:
+        """Write a consistent copy of this collection into the empty ``folder``, while it serves.
+
+        The copy holds the manifest, the store as of one moment (SQLite's online backup: writes go
+        on and are not in it) and, when there is one, the collection's latest index snapshot, which
+        is at or before the store copy's sequence and is caught up from it when the copy is opened
+        (or, missing, rebuilt from it). Neither searches nor writes wait; snapshots and compactions
+        of this collection do.
+        """
+        self._check_open()
+        try:
+            with self._live.holding_snapshot() as index_sequence:
+                if index_sequence is not None:
+                    for name in (INDEX_FILE, INDEX_META_FILE):
+                        shutil.copyfile(self.folder / name, folder / name)
+                        fsync_file(folder / name)
+                sequence, count = self._store.backup_to(folder / STORE_FILE)
+        except (OSError, sqlite3.Error):
+            self._check_open()  # a drop moved the folder away meanwhile: say so
+            raise
+        self.manifest.save(folder)
+        return CopyState(sequence, count, index_sequence)
+
+    def export_items(self) -> FrozenItems:
+        """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        self._check_open()
+        try:
+            return self._store.frozen_items()
+        except sqlite3.Error:
+            self._check_open()
+            raise
+
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
         if self._closed == "dropped" or self._dropping:
@@ -399,6 +436,16 @@ class Collection:
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, model={self.manifest.model!r}, dimension={self.dimension})"
+
+
+@dataclass(frozen=True)
+class CopyState:
+    """What :meth:`Collection.backup` copied: the store as of ``sequence`` (``count`` items), and the
+    index snapshot as of ``index_sequence`` (None: no index was copied)."""
+
+    sequence: int
+    count: int
+    index_sequence: int | None
 
 
 def _check_options(options: SearchOptions) -> None:

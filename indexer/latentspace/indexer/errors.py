@@ -47,6 +47,10 @@ class ItemNotFound(NotFound):
     default_reason = "ITEM_NOT_FOUND"
 
 
+class SnapshotNotFound(NotFound):
+    default_reason = "SNAPSHOT_NOT_FOUND"
+
+
 class AlreadyExists(LatentSpaceError):
     """Creating something that is already there."""
 
@@ -81,6 +85,12 @@ class DataDirLocked(FailedPrecondition):
     """Another process holds the data directory."""
 
     default_reason = "DATA_DIR_LOCKED"
+
+
+class BackupDirNotSet(FailedPrecondition):
+    """Snapshots were asked of a server whose operator has not given it a backup folder."""
+
+    default_reason = "BACKUP_DIR_NOT_SET"
 
 
 class LimitExceeded(LatentSpaceError):

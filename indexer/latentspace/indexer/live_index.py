@@ -244,6 +244,22 @@ class LiveIndex:
         if self._report is not None:
             self._report(job, self.name, seconds)
 
+    @contextlib.contextmanager
+    def holding_snapshot(self) -> Iterator[int | None]:
+        """Keep the index snapshot on disk as it is, and yield its sequence (None: no snapshot this
+        index trusts).
+
+        Holds the maintenance lock only: searches and writes go on, while no snapshot, compaction or
+        rebuild starts. So neither the snapshot files nor the store's removal log (which a snapshot
+        prunes) change meanwhile, and a copy of the store made inside can always catch a copy of the
+        snapshot up (a backup).
+        """
+        with self._maintenance_lock:
+            if self._closed:
+                raise Unavailable(f"collection {self.name!r} is closed")
+            trusted = self._snapshot_seq >= 0 and snapshot_files_exist(self.folder)
+            yield self._snapshot_seq if trusted else None
+
     @property
     def snapshot_is_current(self) -> bool:
         return self._snapshot_seq == self._index_seq
