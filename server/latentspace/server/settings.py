@@ -60,6 +60,8 @@ class Settings:
     #: Model weights cache (open_clip / Hugging Face hub); None: the libraries' defaults.
     model_cache: Path | None = None
     allow_download: bool = True
+    #: Where Snapshot writes and Restore reads collection snapshots; None: backups are off.
+    backup_dir: Path | None = None
     device: str = "auto"
     #: Texts or images per model batch (micro-batches of concurrent requests fill up to this).
     batch_size: int = 64
