@@ -20,6 +20,9 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to bind (LATENTSPACE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port; 0 picks a free one (LATENTSPACE_PORT, default 50051)")
     serve.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    serve.add_argument("--backup-dir", type=Path,
+                       help="folder for collection snapshots (LATENTSPACE_BACKUP_DIR; default: none, "
+                       "snapshots are refused)")
     serve.add_argument("--no-download", action="store_true",
                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
     serve.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
@@ -57,6 +60,7 @@ def run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             model_cache=args.model_cache,
+            backup_dir=args.backup_dir,
             allow_download=False if args.no_download else None,
             device=args.device,
             workers=args.workers,
