@@ -75,8 +75,7 @@ def backups(tmp_path: Path) -> BackupDir:
 def test_a_restored_snapshot_equals_the_collection(data: DataDir, backups: BackupDir, kind: str) -> None:
     rng = np.random.default_rng(3)
     original = data.create_collection("c", None, dimension=DIM, index_kind=kind)
-    fill(original, rng)
-    original.snapshot()  # the index copy is current: the restored index is the same file
+    fill(original, rng)  # never snapshotted before (snapshot_every is huge): the backup brings it up to date
     info = backups.snapshot(original, "first")
     assert (info.name, info.collection, info.count, info.sequence) == ("first", "c", original.count(),
                                                                        original.sequence)
@@ -89,27 +88,59 @@ def test_a_restored_snapshot_equals_the_collection(data: DataDir, backups: Backu
     assert data.names() == ["c", "copy"]
 
 
-def test_restore_catches_an_older_index_snapshot_up(data: DataDir, backups: BackupDir) -> None:
+def hold_the_copy(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Hold every copy of a store open until released: ``(entered, released)``."""
+    entered, released = threading.Event(), threading.Event()
+    real_copy = item_store.copy_store
+
+    def held_copy(source: Path, target: Path) -> tuple[int, int]:
+        entered.set()
+        assert released.wait(WAIT), "the test never released the copy"
+        return real_copy(source, target)
+
+    monkeypatch.setattr(item_store, "copy_store", held_copy)
+    return entered, released
+
+
+def test_restore_catches_the_index_up_with_writes_made_during_the_copy(
+    data: DataDir, backups: BackupDir, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rng = np.random.default_rng(4)
     original = data.create_collection("c", None, dimension=DIM)
     original.upsert(records(rng, [f"i5-{n}" for n in range(40)]))
-    original.snapshot()
-    at_snapshot = original.sequence
-    fill(original, rng)  # after the index snapshot: replacements and deletes the copy must catch up
-    info = backups.snapshot(original)
-    assert info.index_sequence == at_snapshot < info.sequence == original.sequence
+    entered, released = hold_the_copy(monkeypatch)
+    taken: list[SnapshotInfo] = []
+    snapshotter = threading.Thread(target=lambda: taken.append(backups.snapshot(original, "s")))
+    snapshotter.start()
+    try:
+        assert entered.wait(WAIT)
+        at_index = original.sequence
+        fill(original, rng)  # replacements and deletes after the index snapshot, before the store copy
+    finally:
+        released.set()
+        snapshotter.join(WAIT)
+    (info,) = taken
+    assert info.index_sequence == at_index < info.sequence == original.sequence
     restored = backups.restore(data, info.name, "copy")
     assert not restored._live.rebuilt_on_open  # caught up, not rebuilt
     assert restored.index_sequence == original.sequence
     assert_equal_collections(original, restored, rng.normal(size=(20, DIM)).astype(np.float32))
 
 
-def test_without_an_index_snapshot_the_restore_rebuilds_it(data: DataDir, backups: BackupDir) -> None:
+def test_a_snapshot_without_an_index_is_restored_by_rebuilding_it(data: DataDir, backups: BackupDir) -> None:
     rng = np.random.default_rng(5)
     original = data.create_collection("c", None, dimension=DIM)
-    fill(original, rng)  # never snapshotted (snapshot_every is huge)
+    fill(original, rng)
     info = backups.snapshot(original)
-    assert info.index_sequence is None and sorted(info.files) == ["collection.json", "items.sqlite3"]
+    assert info.index_sequence == original.sequence
+    # A snapshot holding no index (its index could not be copied): drop the files and their entries.
+    folder = backups.path / info.name
+    raw = json.loads((folder / SNAPSHOT_FILE).read_text())
+    for name in ("index.faiss", "index.meta.json"):
+        (folder / name).unlink()
+        del raw["files"][name]
+    raw["index_sequence"] = None
+    (folder / SNAPSHOT_FILE).write_text(json.dumps(raw))
     restored = backups.restore(data, info.name, "copy")
     assert restored._live.rebuilt_on_open and restored.index_sequence == original.sequence
     assert_equal_collections(original, restored, rng.normal(size=(20, DIM)).astype(np.float32))
@@ -169,16 +200,7 @@ def test_searches_and_writes_go_on_while_a_snapshot_copies_the_store(data: DataD
     rng = np.random.default_rng(7)
     original = data.create_collection("c", None, dimension=DIM)
     fill(original, rng)
-    original.snapshot()
-    entered, released = threading.Event(), threading.Event()
-    real_copy = item_store.copy_store
-
-    def held_copy(source: Path, target: Path) -> tuple[int, int]:
-        entered.set()
-        assert released.wait(WAIT)
-        return real_copy(source, target)
-
-    monkeypatch.setattr(item_store, "copy_store", held_copy)
+    entered, released = hold_the_copy(monkeypatch)
     taken: list[SnapshotInfo] = []
     snapshotter = threading.Thread(target=lambda: taken.append(backups.snapshot(original, "held")))
     snapshotter.start()
@@ -195,8 +217,9 @@ def test_searches_and_writes_go_on_while_a_snapshot_copies_the_store(data: DataD
         released.set()
         snapshotter.join(WAIT)
     compaction.join(WAIT)
+    assert not compaction.is_alive()
     assert taken[0].sequence == sequence  # the copy began after the write: it holds it
-    assert taken[0].index_sequence is not None and taken[0].index_sequence < sequence
+    assert taken[0].index_sequence == sequence - 1  # brought up to date before the write
 
 
 def test_snapshot_names_are_checked_and_never_reused(data: DataDir, backups: BackupDir) -> None:

@@ -6,14 +6,15 @@ Layout::
                                               file's size and SHA-256; written last
     <backups>/<snapshot>/collection.json     the collection's manifest
     <backups>/<snapshot>/items.sqlite3       the item store as of ``sequence`` (one self-contained file)
-    <backups>/<snapshot>/index.faiss         the collection's latest index snapshot and its meta file,
-    <backups>/<snapshot>/index.meta.json     when it had one (as of ``index_sequence`` <= ``sequence``)
+    <backups>/<snapshot>/index.faiss         the collection's index snapshot and its meta file, as of
+    <backups>/<snapshot>/index.meta.json     ``index_sequence`` <= ``sequence`` (absent: none to copy)
     <backups>/.tmp-<snapshot>-*              a snapshot being written
 
 A snapshot is written into a temp folder and renamed into place, so a snapshot folder is always
 whole; a crash leaves only a ``.tmp-*`` folder, which can be deleted. It is taken while the
-collection serves (:meth:`~latentspace.indexer.collection.Collection.backup`: neither searches nor
-writes wait). The store is the truth; the index is only a head start: restoring copies the files
+collection serves (:meth:`~latentspace.indexer.collection.Collection.backup`: searches never wait,
+writes only while an out-of-date index snapshot is written, never while the store is copied). The
+store is the truth; the index is a head start that saves rebuilding it: restoring copies the files
 into a new collection folder of a data dir (checking every digest on the way) under the name asked
 for, commits it with one rename like a create, and opening it catches the index up from the store
 copy, or rebuilds it when the snapshot has none.
@@ -110,7 +111,7 @@ class BackupDir:
     def snapshot(self, collection: Collection, name: str | None = None) -> SnapshotInfo:
         """Write a consistent copy of ``collection`` as snapshot ``name`` (default
         ``<collection>-<UTC date>-<time>-<4 hex>``) while it serves; ALREADY_EXISTS if the name is taken."""
-        name = check_snapshot_name(name) if name else _new_name(collection.name)
+        name = _new_name(collection.name) if name is None else check_snapshot_name(name)
         if (self.path / name).exists():
             raise _exists(name)
         tmp = self.path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"

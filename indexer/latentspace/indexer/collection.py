@@ -375,11 +375,12 @@ class Collection:
     def backup(self, folder: Path) -> CopyState:
         """Write a consistent copy of this collection into the empty ``folder``, while it serves.
 
-        The copy holds the manifest, the store as of one moment (SQLite's online backup: writes go
-        on and are not in it) and, when there is one, the collection's latest index snapshot, which
-        is at or before the store copy's sequence and is caught up from it when the copy is opened
-        (or, missing, rebuilt from it). Neither searches nor writes wait; snapshots and compactions
-        of this collection do.
+        The copy holds the manifest, the collection's index snapshot, brought up to date first, and
+        then the store as of one moment (SQLite's online backup), which may be ahead of the index
+        snapshot by the writes made meanwhile: opening the copy catches the index up from it (or
+        rebuilds it, when there is no index to copy). Searches never wait; writes wait only while an
+        out-of-date index snapshot is written (as for the periodic snapshots), never while the store
+        is copied; snapshots and compactions of this collection wait for the whole copy.
         """
         self._check_open()
         try:

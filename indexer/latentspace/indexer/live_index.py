@@ -224,7 +224,11 @@ class LiveIndex:
         Holds the write lock (writers wait) but not the index lock: searches go on. Returns whether
         a snapshot was written.
         """
-        with self._maintenance_lock, self._write_lock:
+        with self._maintenance_lock:
+            return self._snapshot_holding_maintenance(force)
+
+    def _snapshot_holding_maintenance(self, force: bool) -> bool:
+        with self._write_lock:
             index = self._index
             if self._closed or index is None:
                 return False
@@ -238,27 +242,29 @@ class LiveIndex:
             self._observe("snapshot", started)
             return True
 
+    @contextlib.contextmanager
+    def holding_snapshot(self) -> Iterator[int | None]:
+        """Bring the index snapshot on disk up to date, keep it as it is, and yield its sequence
+        (None: there is no index to snapshot, e.g. one being rebuilt after a failed update).
+
+        The snapshot is written as :meth:`snapshot` writes it (searches go on, writes wait while the
+        index is written). Then only the maintenance lock is held: searches and writes go on, while no
+        snapshot, compaction or rebuild starts. So neither the snapshot files nor the store's removal
+        log (which a snapshot prunes) change meanwhile, and a copy of the store made inside can always
+        catch a copy of the snapshot up (a backup).
+        """
+        with self._maintenance_lock:
+            if self._closed:
+                raise Unavailable(f"collection {self.name!r} is closed")
+            self._snapshot_holding_maintenance(force=False)
+            trusted = self._snapshot_seq >= 0 and snapshot_files_exist(self.folder)
+            yield self._snapshot_seq if trusted else None
+
     def _observe(self, job: str, started: float) -> None:
         seconds = time.perf_counter() - started
         log.info("collection %r: %s took %.2fs", self.name, job, seconds)
         if self._report is not None:
             self._report(job, self.name, seconds)
-
-    @contextlib.contextmanager
-    def holding_snapshot(self) -> Iterator[int | None]:
-        """Keep the index snapshot on disk as it is, and yield its sequence (None: no snapshot this
-        index trusts).
-
-        Holds the maintenance lock only: searches and writes go on, while no snapshot, compaction or
-        rebuild starts. So neither the snapshot files nor the store's removal log (which a snapshot
-        prunes) change meanwhile, and a copy of the store made inside can always catch a copy of the
-        snapshot up (a backup).
-        """
-        with self._maintenance_lock:
-            if self._closed:
-                raise Unavailable(f"collection {self.name!r} is closed")
-            trusted = self._snapshot_seq >= 0 and snapshot_files_exist(self.folder)
-            yield self._snapshot_seq if trusted else None
 
     @property
     def snapshot_is_current(self) -> bool:

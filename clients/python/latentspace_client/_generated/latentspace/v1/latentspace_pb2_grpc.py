@@ -175,9 +175,10 @@ class CollectionsServicer:
         only its operator chooses (--backup-dir / LATENTSPACE_BACKUP_DIR). Without one, Snapshot,
         ListSnapshots and Restore answer FAILED_PRECONDITION (reason BACKUP_DIR_NOT_SET).
 
-        Write a consistent copy of a collection into the backup folder while it keeps serving (neither
-        searches nor writes wait): its manifest, its items as of one moment (SQLite's online backup) and
-        its latest index snapshot. ALREADY_EXISTS when the name is taken. Scope: admin.
+        Write a consistent copy of a collection into the backup folder while it keeps serving: its
+        manifest, its index snapshot (brought up to date first: writes wait while it is written, as for
+        the periodic snapshots) and its items as of one moment (SQLite's online backup, which no search
+        or write waits for). ALREADY_EXISTS when the name is taken. Scope: admin.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
