@@ -264,8 +264,11 @@ def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any) 
     from latentspace.indexer.export_file import load_export
     from latentspace.indexer.model_spec import parse_model_spec
 
-    if args.model is not None and (header.model is None
-                                   or parse_model_spec(args.model).canonical != header.model):
+    if args.model is None:
+        named = header.model
+    else:  # "none": vector-only
+        named = None if args.model.lower() == "none" else parse_model_spec(args.model).canonical
+    if named != header.model:
         raise InvalidInput(f"{args.source.name} holds vectors of model {header.model or 'none (vector-only)'}; "
                            "leave out --model (the export names its model)", field="model")
     if args.dimension is not None and args.dimension != header.dimension:
