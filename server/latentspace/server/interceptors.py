@@ -104,7 +104,7 @@ class ServingInterceptor(aio.ServerInterceptor):
                 raise
             except asyncio.CancelledError:
                 # The caller went away or its deadline passed: work queued for it is dropped.
-                scope.cancelled.set()
+                scope.cancel()
                 expired = scope.deadline is not None and time.monotonic() >= scope.deadline
                 code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
                 raise
