@@ -20,6 +20,7 @@ background thread) or inline when there is none.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import sqlite3
 import threading
@@ -39,6 +40,7 @@ from latentspace.indexer.errors import (
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
@@ -80,11 +82,13 @@ class Collection:
         snapshot_every: int = SNAPSHOT_EVERY,
         maintenance: MaintenanceScheduler | None = None,
         report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ):
         """Open the collection in ``folder``; the model is loaded only when first needed.
 
-        ``maintenance`` runs snapshots and compactions (inline when None); ``report`` hears how
-        long each took.
+        ``maintenance`` runs snapshots, compactions and rebuilds (inline when None); ``report``
+        hears how long each took; ``auto_policy`` picks the index kind of a collection whose
+        manifest says ``auto``.
         """
         self.folder = Path(folder)
         self.manifest = CollectionManifest.load(self.folder)
@@ -99,10 +103,13 @@ class Collection:
         self._jobs_lock = threading.Lock()
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
+        self._policy = auto_policy or AutoIndexPolicy()
         self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
         try:
-            self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
-                                   self.dimension, report)
+            auto = self.manifest.index_kind == AUTO
+            kind = self._policy.kind_for(self._store.count(), self.dimension) if auto else self.manifest.index_kind
+            self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
+                                   any_snapshot_kind=auto)
         except BaseException:
             self._store.close()
             raise
@@ -208,11 +215,18 @@ class Collection:
         return deleted, sequence
 
     def _after_write(self) -> None:
-        """Schedule a compaction when tombstones pile up, else a snapshot when one is due."""
-        if self._live.needs_compaction:
+        """Schedule a rebuild when an ``auto`` collection outgrew its kind, a compaction when
+        tombstones pile up, else a snapshot when one is due."""
+        if self._grown_out_of_kind():
+            self._schedule("rebuild")
+        elif self._live.needs_compaction:
             self._schedule("compaction")
         elif self._snapshot_due():
             self._schedule("snapshot")
+
+    def _grown_out_of_kind(self) -> bool:
+        return self.manifest.index_kind == AUTO and \
+            self._policy.upgrade(self._live.kind, self._store.count(), self.dimension) is not None
 
     def _snapshot_due(self) -> bool:
         threshold = max(self._snapshot_every, _SNAPSHOT_FRACTION * self._store.count())
@@ -231,7 +245,13 @@ class Collection:
             if self._closed or self._dropping:
                 return
             try:
-                if job == "compaction":
+                if job == "rebuild":
+                    target = self._policy.upgrade(self._live.kind, self._store.count(), self.dimension)
+                    if target is not None:
+                        log.info("collection %r: %d items, rebuilding its index %s -> %s", self.name,
+                                 self._store.count(), self._live.kind, target)
+                        self._live.rebuild(target)
+                elif job == "compaction":
                     self._live.compact()
                 else:
                     self._live.snapshot()
@@ -262,6 +282,11 @@ class Collection:
     def sequence(self) -> int:
         """The sequence number of the last acknowledged write."""
         return self._store.sequence
+
+    @property
+    def index_kind(self) -> str:
+        """The FAISS kind in use (for an ``auto`` collection, the one its size called for so far)."""
+        return self._live.kind
 
     @property
     def index_sequence(self) -> int:
@@ -366,6 +391,17 @@ class Collection:
         """Rebuild the index without tombstones, aside, and swap it in; searches go on meanwhile."""
         self._check_open()
         self._live.compact()
+
+    def reindex(self, index_kind: str) -> None:
+        """Rebuild the index as ``index_kind`` (a vetted FAISS factory string, or ``auto``) from the
+        stored vectors, without re-encoding; searches go on meanwhile. The manifest records the kind
+        first, so a crash before the swap rebuilds into it on the next open."""
+        self._check_open()
+        with self._live.writing():
+            self.manifest = dataclasses.replace(self.manifest, index_kind=index_kind)
+            self.manifest.save(self.folder)
+        kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
+        self._live.rebuild(kind, job="reindex")
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:

@@ -56,6 +56,7 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.index_kind_gate import vet_index_kind
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
@@ -92,8 +93,10 @@ class DataDir:
     """The collections of one data directory; see the module docstring for the layout."""
 
     def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int,
-                 background: bool = True, report: MaintenanceReport | None = None):
+                 background: bool = True, report: MaintenanceReport | None = None,
+                 auto_policy: AutoIndexPolicy | None = None):
         """Use :meth:`DataDir.open`, which takes the lock first."""
+        self.auto_policy = auto_policy or AutoIndexPolicy()
         self.path = path
         self._collections_path = path / COLLECTIONS_FOLDER
         self._lock_fd: int | None = lock_fd
@@ -120,6 +123,7 @@ class DataDir:
         snapshot_every: int = SNAPSHOT_EVERY,
         background: bool = True,
         report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ) -> DataDir:
         """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use.
 
@@ -129,7 +133,7 @@ class DataDir:
         root = Path(path).expanduser().resolve()
         (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
         fd = _acquire_lock(root)
-        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report, auto_policy)
         data_dir._remove_leftovers()
         return data_dir
 
@@ -155,11 +159,13 @@ class DataDir:
         For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
         ``dimension`` must match it. A vector-only collection needs ``dimension`` (1..65536).
         With ``if_not_exists`` an existing collection of the same model is returned as is.
-        ``index_kind_limits`` bound the index kinds allowed (default: ``IndexKindLimits()``).
+        ``index_kind`` None (or ``auto``) lets the kind follow the collection's size (see
+        :mod:`~latentspace.indexer.index.auto_kind`); ``index_kind_limits`` bound the kinds a
+        caller may name (default: ``IndexKindLimits()``).
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
-        kind = (index_kind or "Flat").strip()
+        kind = (index_kind or AUTO).strip()
         with self._lock:
             self._check_open()
             if (self._collections_path / name).exists():
@@ -215,7 +221,8 @@ class DataDir:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
         try:  # the grammar, then (kinds that train) a trial run in a child process
-            vet_index_kind(dimension, kind, index_kind_limits)
+            if kind != AUTO:
+                vet_index_kind(dimension, kind, index_kind_limits)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="index_kind") from None
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
@@ -277,7 +284,7 @@ class DataDir:
         model = CollectionManifest.load(folder).model
         return Collection(folder, self._loader(model), snapshot_every=self._snapshot_every,
                           maintenance=self.maintenance.schedule if self.maintenance else None,
-                          report=self._report)
+                          report=self._report, auto_policy=self.auto_policy)
 
     def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
         registry = self._registry

@@ -11,6 +11,7 @@ from grpc import aio
 
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
+from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
 from latentspace.server import convert
 from latentspace.server.state import ServerState
@@ -25,7 +26,7 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         model=manifest.model or "",
         dimension=manifest.dimension,
         metric=manifest.metric,
-        index_kind=manifest.index_kind,
+        index_kind=(f"{AUTO} ({collection.index_kind})" if manifest.index_kind == AUTO else manifest.index_kind),
         count=collection.count(),
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",

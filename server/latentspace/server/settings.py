@@ -16,6 +16,7 @@ from typing import Any
 
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.index.auto_kind import AutoIndexPolicy
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 
 ENV_PREFIX = "LATENTSPACE_"
@@ -81,6 +82,10 @@ class Settings:
     search_batch_size: int = 256
     #: Under load, how long a batch may wait to fill up again (milliseconds); a lone call never waits.
     batch_wait_ms: float = 1.0
+    #: Collections created without an index kind follow their size: HNSW32 from this many items on ...
+    auto_hnsw_from: int = 20_000
+    #: ... and IVF + PQ (re-ranked exactly) from this many (see benchmarks/README.md).
+    auto_ivfpq_from: int = 2_000_000
     #: Port of the Prometheus /metrics endpoint (on ``host``); None = off, 0 = a free port.
     metrics_port: int | None = None
     #: Seconds in-flight calls get to finish on shutdown.
@@ -91,6 +96,9 @@ class Settings:
     def threads_per_call(self) -> int:
         """CPU threads of one model batch."""
         return self.compute_threads if self.compute_threads > 0 else max(1, os.cpu_count() or 1)
+
+    def auto_index_policy(self) -> AutoIndexPolicy:
+        return AutoIndexPolicy(hnsw_from=self.auto_hnsw_from, ivfpq_from=self.auto_ivfpq_from)
 
     def request_threads(self) -> int:
         return self.workers if self.workers > 0 else max(1, self.max_in_flight)

@@ -126,7 +126,16 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
   dimension: number;
 
   /**
-   * FAISS index kind or factory string; empty = chosen by the server ("Flat" in v1).
+   * FAISS index kind (a factory string); empty = chosen by the server ("Flat" in v1). Only this
+   * grammar is accepted:
+   *   [OPQ<m>[_<d>] | PCA<d> | PCAR<d> ","] (Flat | HNSW<M>[_Flat | _SQ<b>] | IVF<nlist>[_HNSW<M>],<codes> | <codes>)
+   *   codes: Flat | SQ4 | SQ6 | SQ8 | SQfp16 | PQ<m>[x<nbits>][np] | PQ<m>x4fs
+   * with M 4..128, nlist 1..65536, nbits 4..8, PQ's m dividing the dimension it codes, a transform's
+   * d at most the collection's dimension, and the estimated memory (per vector, and fixed: centroids,
+   * codebooks, transforms, training sample) within the server's limits (LATENTSPACE_MAX_INDEX_*).
+   * Kinds that train are trial-run in a child process before the collection exists. Anything else,
+   * or a kind that fails, crashes or runs out of time or memory in its trial: INVALID_ARGUMENT on
+   * index_kind, with what is allowed.
    *
    * @generated from field: string index_kind = 4;
    */
