@@ -89,6 +89,18 @@ class LimitExceeded(LatentSpaceError):
     default_reason = "LIMIT_EXCEEDED"
 
 
+class Unauthenticated(LatentSpaceError):
+    """The caller did not prove who it is: no credentials, or ones nobody issued."""
+
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(LatentSpaceError):
+    """The caller is known but not allowed to do this."""
+
+    default_reason = "PERMISSION_DENIED"
+
+
 class Unavailable(LatentSpaceError):
     """The service is shutting down or a resource is temporarily gone."""
 

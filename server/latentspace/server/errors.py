@@ -22,6 +22,8 @@ STATUS_TABLE: tuple[tuple[type[lib.LatentSpaceError], grpc.StatusCode], ...] = (
     (lib.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (lib.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (lib.LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (lib.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (lib.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (lib.Unavailable, grpc.StatusCode.UNAVAILABLE),
     (lib.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (lib.Cancelled, grpc.StatusCode.CANCELLED),

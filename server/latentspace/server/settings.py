@@ -58,6 +58,16 @@ class Settings:
     data_dir: Path = Path("./data")
     host: str = "127.0.0.1"
     port: int = 50051
+    #: API keys (docs/security.md): a keys file, and/or the same lines in LATENTSPACE_API_KEYS
+    #: (";" ends a line there). None of either: no authentication, and loopback only (below).
+    api_keys_file: Path | None = None
+    api_keys: str = ""
+    #: Serve without API keys on a non-loopback host (refused otherwise).
+    insecure_public: bool = False
+    #: TLS: the server's certificate chain and key (PEM); a client CA adds mutual TLS.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
     #: Model weights cache (open_clip / Hugging Face hub); None: the libraries' defaults.
     model_cache: Path | None = None
     allow_download: bool = True
