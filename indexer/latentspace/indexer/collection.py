@@ -30,13 +30,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latentspace.indexer.collection_model import CollectionModel
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
     InvalidInput,
-    ModalityNotSupported,
-    ModelMismatch,
-    ModelUnavailable,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
@@ -45,7 +43,6 @@ from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.validation import check_ids, check_records
@@ -65,10 +62,6 @@ _SNAPSHOT_FRACTION = 0.1
 #: ``schedule(job key, job)``: runs maintenance (snapshots, compactions) off the caller's thread.
 MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
 
-_FAMILY_MODALITIES = {
-    ModelFamily.OPEN_CLIP: frozenset({Modality.TEXT, Modality.IMAGE}),
-    ModelFamily.SENTENCE_TRANSFORMERS: frozenset({Modality.TEXT}),
-}
 
 
 class Collection:
@@ -94,9 +87,7 @@ class Collection:
         self.manifest = CollectionManifest.load(self.folder)
         self.name = self.manifest.name
         self.dimension = self.manifest.dimension
-        self._encoder_loader = encoder_loader
-        self._encoder: Encoder | None = None
-        self._encoder_lock = threading.Lock()
+        self._model = CollectionModel(self.manifest, encoder_loader)
         self._snapshot_every = snapshot_every
         self._maintenance = maintenance
         self._jobs_pending: set[str] = set()
@@ -126,62 +117,20 @@ class Collection:
     @property
     def modalities(self) -> frozenset[Modality]:
         """What this collection can encode, from the manifest's model spec (no model is loaded)."""
-        if self.manifest.model is None:
-            return frozenset()
-        return _FAMILY_MODALITIES[parse_model_spec(self.manifest.model).family]
+        return self._model.modalities
 
     @property
     def encoder(self) -> Encoder:
         """The collection's model, loaded on first use and checked against the manifest."""
-        if self.manifest.model is None:
-            raise ModalityNotSupported(
-                f"collection {self.name!r} is vector-only (it has no model); query it with vectors or ids",
-                field="model",
-            )
-        with self._encoder_lock:
-            if self._encoder is None:
-                if self._encoder_loader is None:
-                    raise ModelUnavailable(
-                        f"collection {self.name!r} needs model {self.manifest.model}, but no encoder "
-                        "loader was configured", field="model")
-                self._encoder = self._checked(self._encoder_loader())
-            return self._encoder
-
-    def _checked(self, encoder: Encoder) -> Encoder:
-        wanted = self.manifest.fingerprint
-        if wanted is not None and encoder.fingerprint != wanted:
-            raise ModelMismatch(
-                f"collection {self.name!r} was built with model {self.manifest.model} of fingerprint "
-                f"{wanted}, but the loaded weights have fingerprint {encoder.fingerprint}; its vectors "
-                "would not be comparable. Restore the original weights or re-index into a new collection.",
-                field="model")
-        if encoder.dimension != self.dimension:
-            raise ModelMismatch(f"model {encoder.spec} gives {encoder.dimension}-d vectors; collection "
-                                f"{self.name!r} holds {self.dimension}-d ones", field="model")
-        return encoder
+        return self._model.encoder
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts with the collection's model: ``(len(texts), dimension)`` unit float32 rows."""
-        self._require(Modality.TEXT, "query.text")
-        if not texts:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_texts(texts), dtype=np.float32)
+        return self._model.encode_texts(texts)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Encode PIL images with the collection's model: ``(len(images), dimension)`` unit rows."""
-        self._require(Modality.IMAGE, "query.image")
-        if not images:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_images(images), dtype=np.float32)
-
-    def _require(self, modality: Modality, field: str) -> None:
-        if modality not in self.modalities:
-            model = self.manifest.model or "none (vector-only)"
-            raise ModalityNotSupported(
-                f"collection {self.name!r} (model {model}) cannot encode {modality.value} input; "
-                + ("image input needs a CLIP model such as 'shapes-clip'" if modality is Modality.IMAGE
-                   else "send vectors or ids instead"),
-                field=field)
+        return self._model.encode_images(images)
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[ItemRecord]) -> int:
@@ -398,7 +347,7 @@ class Collection:
         first, so a crash before the swap rebuilds into it on the next open."""
         self._check_open()
         with self._live.writing():
-            self.manifest = dataclasses.replace(self.manifest, index_kind=index_kind)
+            self.manifest = self._model.manifest = dataclasses.replace(self.manifest, index_kind=index_kind)
             self.manifest.save(self.folder)
         kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
         self._live.rebuild(kind, job="reindex")
@@ -446,3 +395,10 @@ def _check_options(options: SearchOptions) -> None:
     for name in ("ef_search", "nprobe"):
         if getattr(options, name) < 0:
             raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
+
+
+if TYPE_CHECKING:
+    from latentspace.indexer.backends.base import CollectionBackend
+
+    def _is_a_backend(collection: Collection) -> CollectionBackend:
+        return collection  # mypy checks that the embedded collection implements the interface
