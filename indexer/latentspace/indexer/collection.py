@@ -46,7 +46,7 @@ from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.validation import check_ids, check_records
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -135,21 +135,25 @@ class Collection:
             if self._encoder is None:
                 if self._encoder_loader is None:
                     raise ModelUnavailable(
-                        f"collection {self.name!r} needs model {self.manifest.model}, but no encoder "
+                        f"collection {self.name!r} needs model {self._model_shown()}, but no encoder "
                         "loader was configured", field="model")
                 self._encoder = self._checked(self._encoder_loader())
             return self._encoder
+
+    def _model_shown(self) -> str:
+        # Messages reach callers: a model in a local folder is named without the server's path.
+        return parse_model_spec(self.manifest.model).redacted if self.manifest.model else "none"
 
     def _checked(self, encoder: Encoder) -> Encoder:
         wanted = self.manifest.fingerprint
         if wanted is not None and encoder.fingerprint != wanted:
             raise ModelMismatch(
-                f"collection {self.name!r} was built with model {self.manifest.model} of fingerprint "
+                f"collection {self.name!r} was built with model {self._model_shown()} of fingerprint "
                 f"{wanted}, but the loaded weights have fingerprint {encoder.fingerprint}; its vectors "
                 "would not be comparable. Restore the original weights or re-index into a new collection.",
                 field="model")
         if encoder.dimension != self.dimension:
-            raise ModelMismatch(f"model {encoder.spec} gives {encoder.dimension}-d vectors; collection "
+            raise ModelMismatch(f"model {encoder.spec.redacted} gives {encoder.dimension}-d vectors; collection "
                                 f"{self.name!r} holds {self.dimension}-d ones", field="model")
         return encoder
 

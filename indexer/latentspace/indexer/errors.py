@@ -1,7 +1,7 @@
 """The library's exceptions.
 
 Every failure a caller can act on is one of these. Each class says what kind of
-problem it is (bad input, missing thing, wrong state, over a limit); the server
+problem it is (bad input, missing thing, wrong state, not allowed, over a limit); the server
 maps the kinds to gRPC status codes in one table and knows nothing else about
 them. ``reason`` is a stable machine-readable token that clients can branch on;
 ``field`` names the request field at fault when there is one.
@@ -81,6 +81,13 @@ class DataDirLocked(FailedPrecondition):
     """Another process holds the data directory."""
 
     default_reason = "DATA_DIR_LOCKED"
+
+
+class PermissionDenied(LatentSpaceError):
+    """The caller may not do this here: e.g. name a model by a server path outside the operator's
+    model root, or have the server download a model the operator has not allowed."""
+
+    default_reason = "PERMISSION_DENIED"
 
 
 class LimitExceeded(LatentSpaceError):
