@@ -220,3 +220,17 @@ def test_no_error_shows_a_server_path(rooted):
         seen += 1
     assert seen == len(calls)
     assert search(rooted.stubs, "vec", pb.Query(id="v3"), k=3)[0].id == "v3"
+
+
+def test_latent_serve_takes_the_model_root_flag(tmp_path, server_process):
+    (tmp_path / "models").mkdir()
+    served = server_process(tmp_path / "data", "--model-root", str(tmp_path / "models"))
+    stubs = Stubs(served.address)
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            stubs.collections.CreateCollection(api.CreateCollectionRequest(name="m", model="open_clip:/etc"),
+                                               timeout=60)
+        assert caught.value.code() is DENIED and "outside the operator's model root" in caught.value.details()
+        assert str(tmp_path) not in caught.value.details()
+    finally:
+        stubs.close()
