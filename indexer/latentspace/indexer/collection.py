@@ -45,7 +45,7 @@ from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.validation import check_ids, check_records
 
 if TYPE_CHECKING:
     from PIL import Image

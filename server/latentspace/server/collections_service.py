@@ -13,6 +13,7 @@ from latentspace.indexer.collection import Collection
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
+from latentspace.indexer.validation import check_batch, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
@@ -49,6 +50,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)
 
@@ -66,7 +68,7 @@ class CollectionsService(rpc.CollectionsServicer):
     async def DropCollection(
         self, request: api.DropCollectionRequest, context: aio.ServicerContext
     ) -> api.DropCollectionResponse:
-        await self.state.run(self.state.data.drop_collection, request.name)
+        await self.state.run(self.state.drop_collection, request.name)
         return api.DropCollectionResponse()
 
     async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
@@ -89,14 +91,15 @@ class CollectionsService(rpc.CollectionsServicer):
         return api.UpsertResponse(upserted=total, sequence=sequence)
 
     async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
-        convert.check_batch(request.items, self.state.limits, "items")
-        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
         limits = self.state.limits
+        check_batch(request.items, limits, "items")
+        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
 
         def write() -> int:
             collection = self.state.collection(request.collection)
             records, failures = prepare_records(
-                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
+                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
+                budget=limits.budget(),
             )
             if failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality).
@@ -124,14 +127,12 @@ class CollectionsService(rpc.CollectionsServicer):
         )
 
     async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:
-        convert.check_batch(request.ids, self.state.limits, "ids")
-        ids = list(request.ids)
+        ids = check_requested_ids(list(request.ids), self.state.limits)
         deleted, sequence = await self.state.run(lambda: self.state.collection(request.collection).delete(ids))
         return api.DeleteResponse(deleted=deleted, sequence=sequence)
 
     async def Get(self, request: api.GetRequest, context: aio.ServicerContext) -> api.GetResponse:
-        ids: Sequence[str] = list(request.ids)
-        convert.check_batch(ids, self.state.limits, "ids")
+        ids: Sequence[str] = check_requested_ids(list(request.ids), self.state.limits)
 
         def read() -> api.GetResponse:
             items = self.state.collection(request.collection).get(ids, request.with_vectors)

@@ -20,14 +20,12 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import faiss
-from PIL import Image
 
 from latentspace.indexer import deadline
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
-from latentspace.indexer.images import decode_image
 from latentspace.indexer.operations import LatentOperations
 from latentspace.server.batched_encoder import BatchedEncoder
 from latentspace.server.batched_search import BatchedSearch
@@ -53,6 +51,7 @@ class ServerState:
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.limits = settings.limits
+        self.model_access = settings.model_access()
         self.metrics = metrics or Metrics()
         faiss.omp_set_num_threads(settings.search_threads)
         self.encoders = EncoderRegistry(
@@ -99,18 +98,19 @@ class ServerState:
                 self._serving[name] = cached
             return cached
 
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and forget its serving objects, so nothing keeps its model in memory."""
+        self.data.drop_collection(name)
+        with self._lock:
+            self._serving.pop(name, None)
+
     def _serve(self, collection: Collection) -> CollectionServing:
         settings = self.settings
-        max_pixels = self.limits.max_image_pixels
-
-        def decoder(data: bytes, field: str) -> Image.Image:
-            return decode_image(data, max_pixels=max_pixels, field=field)
-
         searcher = BatchedSearch(collection, max_batch=settings.search_batch_size,
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits, image_decoder=decoder)
+        operations = LatentOperations(searcher, self.limits)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:
