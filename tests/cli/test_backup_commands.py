@@ -63,7 +63,7 @@ def test_snapshot_restore_and_export_through_a_server(server: ServerThread, tmp_
         assert taken.returncode == 0, taken.stderr
         assert json.loads(taken.stdout) | {"created_at": "-", "size_bytes": 0} == {
             "name": "s1", "collection": "v", "created_at": "-", "sequence": 1, "count": 120, "model": "",
-            "dimension": DIM, "index_kind": "Flat", "fingerprint": "", "has_index": True, "size_bytes": 0}
+            "dimension": DIM, "index_kind": "auto", "fingerprint": "", "has_index": True, "size_bytes": 0}
         listed = latent("snapshots", *address, "--json")
         assert [s["name"] for s in json.loads(listed.stdout)["snapshots"]] == ["s1"]
         on_disk = latent("snapshots", "--backup-dir", tmp_path / "backups")  # the folder itself, no server
@@ -71,7 +71,8 @@ def test_snapshot_restore_and_export_through_a_server(server: ServerThread, tmp_
 
         restored = latent("restore", "s1", "--name", "v2", *address)
         assert restored.returncode == 0, restored.stderr
-        assert client.describe_collection("v2").count == 120
+        restored_info = client.describe_collection("v2")
+        assert (restored_info.count, restored_info.index_kind) == (120, "auto (Flat)")  # still follows its size
         again = latent("restore", "s1", "--name", "v2", *address)
         assert again.returncode == 1 and "ALREADY_EXISTS" in again.stderr
         bad = latent("snapshot", *address, "--collection", "v", "--name", "../x")
@@ -94,7 +95,8 @@ def test_snapshot_restore_and_export_through_a_server(server: ServerThread, tmp_
     assert wrong.returncode == 1 and "leave out --model" in wrong.stderr
     items, manifest = local_items(tmp_path / "other", "w")
     assert_same_items(served, items)
-    assert (manifest["model"], manifest["dimension"]) == (None, DIM)
+    # The server describes the kind as "auto (Flat)"; the export records the kind it was created with.
+    assert (manifest["model"], manifest["dimension"], manifest["index_kind"]) == (None, DIM, "auto")
 
 
 def test_snapshot_restore_and_export_on_a_stopped_data_dir(tmp_path: Path) -> None:

@@ -95,7 +95,8 @@ def test_an_unknown_model_fails_fast_offline_with_the_fix(tmp_path):
     assert time.perf_counter() - start < 2.0
     message = caught.value.message
     assert "sentence-transformers:no-such-model-xyz" in message
-    assert "LATENTSPACE_MODEL_CACHE" in message and "downloads are disabled" in message
+    assert "LATENTSPACE_MODEL_CACHE" in message and "downloads are off" in message
+    assert str(tmp_path) not in message  # callers never see server paths
     assert caught.value.field == "model"
     assert offline_before == constants.HF_HUB_OFFLINE  # the offline switch is restored after the load
     with pytest.raises(ModelUnavailable, match="not a sentence-transformers model folder"):

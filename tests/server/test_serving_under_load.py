@@ -113,7 +113,7 @@ def test_searches_answer_during_writes_snapshots_and_compactions(tmp_path: Path,
     try:
         collection_of = lambda: server.server.running.state.data.collection("c")  # noqa: E731
         with Client(server.address, collection="c", timeout=WAIT) as client:
-            client.create_collection("c", dimension=DIM)
+            client.create_collection("c", dimension=DIM, index_kind="Flat")
             client.upsert([{"id": k, "vector": v} for k, v in expected.items()])
 
         write_errors: list[BaseException] = []

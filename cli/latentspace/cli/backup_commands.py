@@ -211,7 +211,7 @@ def _remote_export(client: Any, args: argparse.Namespace) -> None:
     with client.export(page_size=EXPORT_PAGE_SIZE, timeout=args.timeout or EXPORT_TIMEOUT) as stream:
         info = stream.collection
         header = ExportHeader(info.name, info.model or None, info.fingerprint or None, info.dimension,
-                              info.index_kind, info.count, info.sequence, info.metric)
+                              _created_kind(info.index_kind), info.count, info.sequence, info.metric)
         written = write_export(args.out, header, _chunks(stream, EXPORT_PAGE_SIZE))
     _print_export(args, header, written)
 
@@ -229,6 +229,14 @@ def _local_export(args: argparse.Namespace) -> None:
             pages = iter(lambda: items.next_page(EXPORT_PAGE_SIZE, 1 << 24), [])
             written = write_export(args.out, header, pages)
     _print_export(args, header, written)
+
+
+def _created_kind(described: str) -> str:
+    """The kind a collection was created with, from the kind a server describes: a collection whose
+    kind follows its size is described as ``auto (HNSW32)``, and its export loads back as ``auto``."""
+    from latentspace.indexer.index.auto_kind import AUTO
+
+    return AUTO if described.split(" ", 1)[0] == AUTO else described
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
@@ -274,7 +282,8 @@ def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any) 
     if args.dimension is not None and args.dimension != header.dimension:
         raise InvalidInput(f"{args.source.name} holds {header.dimension}-d vectors, not {args.dimension}",
                            field="dimension")
-    registry = EncoderRegistry(settings.encoder_options())
+    # The operator's own tool, as for any `latent index`: any model folder, any hub spec when downloads are on.
+    registry = EncoderRegistry(settings.encoder_options(operator_tool=True))
     with DataDir.open(settings.data_dir, registry) as data:
         if args.collection in data.names():
             collection = data.collection(args.collection)

@@ -44,8 +44,10 @@ def register(subparsers: Any) -> None:
                         "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
     parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="fetch hub weights missing from the cache (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
     parser.add_argument("--no-download", action="store_true",
-                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
+                        help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_index)
@@ -68,7 +70,7 @@ def run_index(args: argparse.Namespace) -> int:
             os.environ,
             data_dir=args.data,
             model_cache=args.model_cache,
-            allow_download=False if args.no_download else None,
+            allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
         )
         export = read_export_header(args.source)
@@ -82,7 +84,9 @@ def run_index(args: argparse.Namespace) -> int:
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
-        with DataDir.open(settings.data_dir, EncoderRegistry(settings.encoder_options())) as data:
+        # The operator's own tool: any model folder, and any hub spec when downloads are on.
+        encoders = EncoderRegistry(settings.encoder_options(operator_tool=True))
+        with DataDir.open(settings.data_dir, encoders) as data:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
             report = index_source(
                 collection,

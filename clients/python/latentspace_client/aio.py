@@ -54,8 +54,10 @@ class AsyncClient(ClientSettings):
 
     The arguments are the sync client's: ``timeout`` is the default deadline in seconds for each
     call (None: no deadline; every method takes ``timeout=``), ``collection`` the default
-    collection, ``credentials`` (``grpc.ssl_channel_credentials(...)``) makes a TLS channel,
-    ``options`` are extra channel options, ``metadata`` is sent with every call, and ``channel``
+    collection, ``api_key`` is sent as ``authorization: Bearer <key>``, ``tls_ca`` (a CA file;
+    ``tls=True`` for the system's roots), ``tls_client_cert`` and ``tls_client_key`` (mutual TLS)
+    or ``credentials`` (``grpc.ssl_channel_credentials(...)``) make a TLS channel, ``options``
+    are extra channel options, ``metadata`` is sent with every call, and ``channel``
     is an existing ``grpc.aio.Channel`` to use instead (the client will close it). Many calls may
     be in flight at once on one client. Failed calls raise
     :class:`~latentspace_client.errors.LatentSpaceError` subclasses.
@@ -67,14 +69,20 @@ class AsyncClient(ClientSettings):
         *,
         timeout: float | None = 30.0,
         collection: str | None = None,
+        api_key: str | None = None,
+        tls: bool = False,
+        tls_ca: calls.PemFile | None = None,
+        tls_client_cert: calls.PemFile | None = None,
+        tls_client_key: calls.PemFile | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         metadata: Sequence[tuple[str, str]] = (),
         channel: aio.Channel | None = None,
     ):
-        super().__init__(address, timeout, collection, metadata)
+        super().__init__(address, timeout, collection, calls.call_metadata(metadata, api_key))
         if channel is None:
             merged = calls.channel_options(options)
+            credentials = calls.channel_credentials(credentials, tls, tls_ca, tls_client_cert, tls_client_key)
             channel = (
                 aio.secure_channel(address, credentials, options=merged)
                 if credentials is not None

@@ -3,7 +3,9 @@
 - :class:`Rpc` and the table of them: for each RPC, its stub method and how its reply becomes the
   value a client method returns. Both clients send through one ``_send(rpc, request, timeout)``.
 - :class:`ClientSettings`: the address, default deadline and collection, and per-call metadata.
-- :func:`channel_options`: the channel options both clients open their channel with.
+- :func:`channel_options`: the channel options both clients open their channel with;
+  :func:`channel_credentials` and :func:`call_metadata`: TLS from CA and client-certificate files,
+  and the API key as ``authorization: Bearer <key>`` metadata.
 - :func:`plan_upsert` and :class:`RequestStream`: one batch goes as ``Upsert``, more stream lazily
   as ``UpsertStream``; the stream keeps the exception a batch raised while being built, which gRPC
   (sync and aio alike) would swallow and report as a CANCELLED call.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -193,6 +196,49 @@ def channel_options(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]
     return list((dict(DEFAULT_OPTIONS) | dict(options)).items())
 
 
+PemFile = str | os.PathLike[str]
+
+
+def channel_credentials(
+    credentials: grpc.ChannelCredentials | None,
+    tls: bool,
+    tls_ca: PemFile | None,
+    tls_client_cert: PemFile | None,
+    tls_client_key: PemFile | None,
+) -> grpc.ChannelCredentials | None:
+    """The channel's TLS credentials, or None for plain text.
+
+    TLS is on with ``tls=True`` (the system's roots), a CA file to trust (``tls_ca``), or a client
+    certificate and key for mutual TLS (PEM files, both or neither). ``credentials`` already built
+    by the caller is used as it is and excludes the others.
+    """
+    files = (tls_ca, tls_client_cert, tls_client_key)
+    if credentials is not None:
+        if tls or any(f is not None for f in files):
+            raise ValueError("pass either credentials or tls/tls_ca/tls_client_cert/tls_client_key, not both")
+        return credentials
+    if (tls_client_cert is None) != (tls_client_key is None):
+        raise ValueError("mutual TLS needs both tls_client_cert and tls_client_key")
+    if not tls and all(f is None for f in files):
+        return None
+    ca, cert, key = (None if f is None else _read_pem(f) for f in files)
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def _read_pem(path: PemFile) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def call_metadata(metadata: Sequence[tuple[str, str]], api_key: str | None) -> tuple[tuple[str, str], ...]:
+    """The metadata sent with every call: the caller's, plus the API key as a bearer token."""
+    if api_key is None:
+        return tuple(metadata)
+    if not api_key or not api_key.isprintable() or any(c.isspace() for c in api_key):
+        raise ValueError("api_key must be a non-empty key without spaces or control characters")
+    return (*metadata, ("authorization", f"Bearer {api_key}"))
+
+
 # ---------------------------------------------------------------- upsert
 
 
@@ -325,6 +371,8 @@ __all__ = [
     "RequestStream",
     "Rpc",
     "Service",
+    "call_metadata",
+    "channel_credentials",
     "channel_options",
     "plan_upsert",
     "stub_methods",

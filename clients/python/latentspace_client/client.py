@@ -52,9 +52,12 @@ class Client(ClientSettings):
 
     ``timeout`` is the default deadline in seconds for each call (None: no deadline); every
     method takes ``timeout=`` to override it. ``collection`` is the default collection for
-    calls that take one. ``credentials`` (``grpc.ssl_channel_credentials(...)``) makes a TLS
-    channel; ``options`` are extra channel options; ``metadata`` is sent with every call
-    (e.g. an API key). ``channel`` uses an existing channel instead (the client will close it).
+    calls that take one. ``api_key`` is sent with every call as ``authorization: Bearer <key>``.
+    TLS: ``tls_ca`` is the PEM file of the CA to trust (``tls=True`` trusts the system's roots),
+    ``tls_client_cert`` and ``tls_client_key`` the client's certificate and key for mutual TLS;
+    or pass ``credentials`` (``grpc.ssl_channel_credentials(...)``) built yourself. ``options``
+    are extra channel options; ``metadata`` is sent with every call. ``channel`` uses an existing
+    channel instead (the client will close it).
     Failed calls raise :class:`~latentspace_client.errors.LatentSpaceError` subclasses.
     """
 
@@ -64,14 +67,20 @@ class Client(ClientSettings):
         *,
         timeout: float | None = 30.0,
         collection: str | None = None,
+        api_key: str | None = None,
+        tls: bool = False,
+        tls_ca: calls.PemFile | None = None,
+        tls_client_cert: calls.PemFile | None = None,
+        tls_client_key: calls.PemFile | None = None,
         credentials: grpc.ChannelCredentials | None = None,
         options: Sequence[tuple[str, Any]] = (),
         metadata: Sequence[tuple[str, str]] = (),
         channel: grpc.Channel | None = None,
     ):
-        super().__init__(address, timeout, collection, metadata)
+        super().__init__(address, timeout, collection, calls.call_metadata(metadata, api_key))
         if channel is None:
             merged = calls.channel_options(options)
+            credentials = calls.channel_credentials(credentials, tls, tls_ca, tls_client_cert, tls_client_key)
             channel = (
                 grpc.secure_channel(address, credentials, options=merged)
                 if credentials is not None

@@ -113,13 +113,13 @@ def upsert_requests(
 
 
 def delete_request(collection: str, ids: Iterable[str]) -> pb.DeleteRequest:
-    """Delete by ids."""
-    return pb.DeleteRequest(collection=collection, ids=_ids(ids))
+    """Delete by ids (at least one)."""
+    return pb.DeleteRequest(collection=collection, ids=_some_ids(ids))
 
 
 def get_request(collection: str, ids: Iterable[str], with_vectors: bool) -> pb.GetRequest:
-    """Get by ids."""
-    return pb.GetRequest(collection=collection, ids=_ids(ids), with_vectors=with_vectors)
+    """Get by ids (at least one)."""
+    return pb.GetRequest(collection=collection, ids=_some_ids(ids), with_vectors=with_vectors)
 
 
 def export_request(collection: str, page_size: int) -> pb.ExportRequest:
@@ -288,6 +288,13 @@ def _set_filter(request: Any, spec: FilterSpec) -> None:
     message = to_filter(spec)
     if message is not None:
         request.filter.CopyFrom(message)
+
+
+def _some_ids(ids: Iterable[str]) -> list[str]:
+    listed = _ids(ids)
+    if not listed:
+        raise ValueError("ids is empty: name at least one id")
+    return listed
 
 
 def _ids(ids: Iterable[str]) -> list[str]:

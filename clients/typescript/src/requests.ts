@@ -163,14 +163,14 @@ export async function* upsertRequests(
   if (batch.length) yield create(UpsertRequestSchema, { collection, items: batch });
 }
 
-/** Delete by ids. */
+/** Delete by ids (at least one). */
 export function deleteRequest(collection: string, ids: Ids): DeleteRequest {
-  return create(DeleteRequestSchema, { collection, ids: idList(ids) });
+  return create(DeleteRequestSchema, { collection, ids: someIds(ids) });
 }
 
-/** Get by ids. */
+/** Get by ids (at least one). */
 export function getRequest(collection: string, ids: Ids, withVectors: boolean): GetRequest {
-  return create(GetRequestSchema, { collection, ids: idList(ids), withVectors });
+  return create(GetRequestSchema, { collection, ids: someIds(ids), withVectors });
 }
 
 /** Export a collection in pages of `pageSize` items (0: the server's default). */
@@ -317,6 +317,12 @@ export function editRequest(collection: string, base: Point, direction: Directio
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
   });
+}
+
+function someIds(ids: Ids): string[] {
+  const listed = idList(ids);
+  if (listed.length === 0) throw new RangeError("ids is empty: name at least one id");
+  return listed;
 }
 
 function idList(ids: Ids): string[] {

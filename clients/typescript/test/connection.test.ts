@@ -1,8 +1,8 @@
 /**
- * What the real server does not exercise yet: the API key and metadata sent with each call, TLS,
- * deadlines, and errors with trailing metadata over the wire. A small grpc-js server in this
- * process serves a few RPCs of `latentspace.v1` from the generated descriptors and records what
- * it receives.
+ * The transport in detail: the API key and metadata sent with each call, TLS, deadlines, and
+ * errors with trailing metadata over the wire. A small grpc-js server in this process serves a few
+ * RPCs of `latentspace.v1` from the generated descriptors and records what it receives (the real
+ * server's keys and TLS are in security.test.ts).
  */
 
 import assert from "node:assert/strict";

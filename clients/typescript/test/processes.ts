@@ -50,7 +50,7 @@ export function runPython(args: string[], options: { timeoutMs?: number } = {}):
   });
 }
 
-/** `latent serve` over a fresh data dir, on a free loopback port. */
+/** `latent serve` over a fresh data dir, on a free loopback port (`args`: more `latent serve` flags). */
 export class ServerProcess {
   private constructor(
     readonly address: string,
@@ -59,11 +59,14 @@ export class ServerProcess {
     readonly output: string[],
   ) {}
 
-  static async start(): Promise<ServerProcess> {
+  static async start(args: readonly string[] = []): Promise<ServerProcess> {
     const dataDir = await mkdtemp(join(tmpdir(), "latentspace-ts-"));
     const child = spawn(
       PYTHON,
-      ["-m", "latentspace.cli.main", "serve", "--data", dataDir, "--host", "127.0.0.1", "--port", "0", "--device", "cpu", "--no-download"],
+      [
+        ...["-m", "latentspace.cli.main", "serve", "--data", dataDir, "--host", "127.0.0.1", "--port", "0"],
+        ...["--device", "cpu", "--no-download", ...args],
+      ],
       { cwd: REPO, env: pythonEnv(), stdio: ["ignore", "pipe", "pipe"] },
     );
     const output: string[] = [];

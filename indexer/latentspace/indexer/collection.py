@@ -20,6 +20,7 @@ background thread) or inline when there is none.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import sqlite3
@@ -31,27 +32,25 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latentspace.indexer.collection_model import CollectionModel
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
     InvalidInput,
-    ModalityNotSupported,
-    ModelMismatch,
-    ModelUnavailable,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.atomic_files import fsync_file
 from latentspace.indexer.store.frozen_reads import FrozenItems
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.validation import check_ids, check_records
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -68,11 +67,6 @@ _SNAPSHOT_FRACTION = 0.1
 #: ``schedule(job key, job)``: runs maintenance (snapshots, compactions) off the caller's thread.
 MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
 
-_FAMILY_MODALITIES = {
-    ModelFamily.OPEN_CLIP: frozenset({Modality.TEXT, Modality.IMAGE}),
-    ModelFamily.SENTENCE_TRANSFORMERS: frozenset({Modality.TEXT}),
-}
-
 
 class Collection:
     """One collection folder, open: validated writes, concurrent filtered top-k search, lazy model."""
@@ -85,29 +79,32 @@ class Collection:
         snapshot_every: int = SNAPSHOT_EVERY,
         maintenance: MaintenanceScheduler | None = None,
         report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ):
         """Open the collection in ``folder``; the model is loaded only when first needed.
 
-        ``maintenance`` runs snapshots and compactions (inline when None); ``report`` hears how
-        long each took.
+        ``maintenance`` runs snapshots, compactions and rebuilds (inline when None); ``report``
+        hears how long each took; ``auto_policy`` picks the index kind of a collection whose
+        manifest says ``auto``.
         """
         self.folder = Path(folder)
         self.manifest = CollectionManifest.load(self.folder)
         self.name = self.manifest.name
         self.dimension = self.manifest.dimension
-        self._encoder_loader = encoder_loader
-        self._encoder: Encoder | None = None
-        self._encoder_lock = threading.Lock()
+        self._model = CollectionModel(self.manifest, encoder_loader)
         self._snapshot_every = snapshot_every
         self._maintenance = maintenance
         self._jobs_pending: set[str] = set()
         self._jobs_lock = threading.Lock()
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
+        self._policy = auto_policy or AutoIndexPolicy()
         self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
         try:
-            self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
-                                   self.dimension, report)
+            auto = self.manifest.index_kind == AUTO
+            kind = self._policy.kind_for(self._store.count(), self.dimension) if auto else self.manifest.index_kind
+            self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
+                                   any_snapshot_kind=auto)
         except BaseException:
             self._store.close()
             raise
@@ -124,62 +121,20 @@ class Collection:
     @property
     def modalities(self) -> frozenset[Modality]:
         """What this collection can encode, from the manifest's model spec (no model is loaded)."""
-        if self.manifest.model is None:
-            return frozenset()
-        return _FAMILY_MODALITIES[parse_model_spec(self.manifest.model).family]
+        return self._model.modalities
 
     @property
     def encoder(self) -> Encoder:
         """The collection's model, loaded on first use and checked against the manifest."""
-        if self.manifest.model is None:
-            raise ModalityNotSupported(
-                f"collection {self.name!r} is vector-only (it has no model); query it with vectors or ids",
-                field="model",
-            )
-        with self._encoder_lock:
-            if self._encoder is None:
-                if self._encoder_loader is None:
-                    raise ModelUnavailable(
-                        f"collection {self.name!r} needs model {self.manifest.model}, but no encoder "
-                        "loader was configured", field="model")
-                self._encoder = self._checked(self._encoder_loader())
-            return self._encoder
-
-    def _checked(self, encoder: Encoder) -> Encoder:
-        wanted = self.manifest.fingerprint
-        if wanted is not None and encoder.fingerprint != wanted:
-            raise ModelMismatch(
-                f"collection {self.name!r} was built with model {self.manifest.model} of fingerprint "
-                f"{wanted}, but the loaded weights have fingerprint {encoder.fingerprint}; its vectors "
-                "would not be comparable. Restore the original weights or re-index into a new collection.",
-                field="model")
-        if encoder.dimension != self.dimension:
-            raise ModelMismatch(f"model {encoder.spec} gives {encoder.dimension}-d vectors; collection "
-                                f"{self.name!r} holds {self.dimension}-d ones", field="model")
-        return encoder
+        return self._model.encoder
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts with the collection's model: ``(len(texts), dimension)`` unit float32 rows."""
-        self._require(Modality.TEXT, "query.text")
-        if not texts:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_texts(texts), dtype=np.float32)
+        return self._model.encode_texts(texts)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Encode PIL images with the collection's model: ``(len(images), dimension)`` unit rows."""
-        self._require(Modality.IMAGE, "query.image")
-        if not images:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_images(images), dtype=np.float32)
-
-    def _require(self, modality: Modality, field: str) -> None:
-        if modality not in self.modalities:
-            model = self.manifest.model or "none (vector-only)"
-            raise ModalityNotSupported(
-                f"collection {self.name!r} (model {model}) cannot encode {modality.value} input; "
-                + ("image input needs a CLIP model such as 'shapes-clip'" if modality is Modality.IMAGE
-                   else "send vectors or ids instead"),
-                field=field)
+        return self._model.encode_images(images)
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[ItemRecord]) -> int:
@@ -213,11 +168,18 @@ class Collection:
         return deleted, sequence
 
     def _after_write(self) -> None:
-        """Schedule a compaction when tombstones pile up, else a snapshot when one is due."""
-        if self._live.needs_compaction:
+        """Schedule a rebuild when an ``auto`` collection outgrew its kind, a compaction when
+        tombstones pile up, else a snapshot when one is due."""
+        if self._grown_out_of_kind():
+            self._schedule("rebuild")
+        elif self._live.needs_compaction:
             self._schedule("compaction")
         elif self._snapshot_due():
             self._schedule("snapshot")
+
+    def _grown_out_of_kind(self) -> bool:
+        return self.manifest.index_kind == AUTO and \
+            self._policy.upgrade(self._live.kind, self._store.count(), self.dimension) is not None
 
     def _snapshot_due(self) -> bool:
         threshold = max(self._snapshot_every, _SNAPSHOT_FRACTION * self._store.count())
@@ -236,7 +198,13 @@ class Collection:
             if self._closed or self._dropping:
                 return
             try:
-                if job == "compaction":
+                if job == "rebuild":
+                    target = self._policy.upgrade(self._live.kind, self._store.count(), self.dimension)
+                    if target is not None:
+                        log.info("collection %r: %d items, rebuilding its index %s -> %s", self.name,
+                                 self._store.count(), self._live.kind, target)
+                        self._live.rebuild(target)
+                elif job == "compaction":
                     self._live.compact()
                 else:
                     self._live.snapshot()
@@ -267,6 +235,11 @@ class Collection:
     def sequence(self) -> int:
         """The sequence number of the last acknowledged write."""
         return self._store.sequence
+
+    @property
+    def index_kind(self) -> str:
+        """The FAISS kind in use (for an ``auto`` collection, the one its size called for so far)."""
+        return self._live.kind
 
     @property
     def index_sequence(self) -> int:
@@ -372,6 +345,17 @@ class Collection:
         self._check_open()
         self._live.compact()
 
+    def reindex(self, index_kind: str) -> None:
+        """Rebuild the index as ``index_kind`` (a vetted FAISS factory string, or ``auto``) from the
+        stored vectors, without re-encoding; searches go on meanwhile. The manifest records the kind
+        first, so a crash before the swap rebuilds into it on the next open."""
+        self._check_open()
+        with self._live.writing():
+            self.manifest = self._model.manifest = dataclasses.replace(self.manifest, index_kind=index_kind)
+            self.manifest.save(self.folder)
+        kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
+        self._live.rebuild(kind, job="reindex")
+
     def backup(self, folder: Path) -> CopyState:
         """Write a consistent copy of this collection into the empty ``folder``, while it serves.
 
@@ -458,3 +442,13 @@ def _check_options(options: SearchOptions) -> None:
     for name in ("ef_search", "nprobe"):
         if getattr(options, name) < 0:
             raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
+
+
+if TYPE_CHECKING:
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
+
+    def _is_a_backend(collection: Collection) -> CollectionBackend:
+        return collection  # mypy checks that the embedded collection implements the interface
+
+    def _exports_items(collection: Collection) -> ExportsItems:
+        return collection  # ... and the optional export capability

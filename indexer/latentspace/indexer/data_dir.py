@@ -57,11 +57,13 @@ from latentspace.indexer.errors import (
     ModelUnavailable,
     Unavailable,
 )
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.index_kind_gate import vet_index_kind
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
 from latentspace.indexer.maintenance import MaintenanceQueue
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
 
@@ -73,10 +75,19 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class EncoderSource(Protocol):
-    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec."""
+    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec, and a
+    count of its users so that a model no open collection uses is evicted."""
 
     def get(self, spec: ModelSpec) -> Encoder:
         """The loaded encoder for ``spec``."""
+        ...
+
+    def acquire(self, spec: ModelSpec) -> None:
+        """One more user of ``spec``'s model (an open collection, a create in progress)."""
+        ...
+
+    def release(self, spec: ModelSpec) -> None:
+        """One user fewer; the last one's release evicts the model."""
         ...
 
 
@@ -93,8 +104,10 @@ class DataDir:
     """The collections of one data directory; see the module docstring for the layout."""
 
     def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int,
-                 background: bool = True, report: MaintenanceReport | None = None):
+                 background: bool = True, report: MaintenanceReport | None = None,
+                 auto_policy: AutoIndexPolicy | None = None):
         """Use :meth:`DataDir.open`, which takes the lock first."""
+        self.auto_policy = auto_policy or AutoIndexPolicy()
         self.path = path
         self._collections_path = path / COLLECTIONS_FOLDER
         self._lock_fd: int | None = lock_fd
@@ -121,6 +134,7 @@ class DataDir:
         snapshot_every: int = SNAPSHOT_EVERY,
         background: bool = True,
         report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ) -> DataDir:
         """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use.
 
@@ -130,7 +144,7 @@ class DataDir:
         root = Path(path).expanduser().resolve()
         (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
         fd = _acquire_lock(root)
-        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report, auto_policy)
         data_dir._remove_leftovers()
         return data_dir
 
@@ -150,21 +164,40 @@ class DataDir:
         index_kind: str | None = None,
         if_not_exists: bool = False,
         index_kind_limits: IndexKindLimits | None = None,
+        model_access: ModelAccess | None = None,
     ) -> Collection:
         """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
 
         For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
         ``dimension`` must match it. A vector-only collection needs ``dimension`` (1..65536).
         With ``if_not_exists`` an existing collection of the same model is returned as is.
-        ``index_kind_limits`` bound the index kinds allowed (default: ``IndexKindLimits()``).
+        ``index_kind`` None (or ``auto``) lets the kind follow the collection's size (see
+        :mod:`~latentspace.indexer.index.auto_kind`); ``index_kind_limits`` bound the kinds a
+        caller may name (default: ``IndexKindLimits()``). ``model_access`` is what a remote caller
+        may name (the server passes its operator's; local tools pass None, full access): checked
+        before anything is read for the model.
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
-        kind = (index_kind or "Flat").strip()
+        if spec is not None and model_access is not None:
+            model_access.check(spec)
+        kind = (index_kind or AUTO).strip()
         with self._lock:
             self._check_open()
             if (self._collections_path / name).exists():
                 return self._existing(name, spec, dimension, if_not_exists)
+        # A create in progress uses its model: held until the new collection, open, holds it itself,
+        # and released on failure, so a failed create leaves no model loaded.
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            return self._create(name, spec, dimension, kind, if_not_exists, index_kind_limits)
+        finally:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+
+    def _create(self, name: str, spec: ModelSpec | None, dimension: int | None, kind: str,
+                if_not_exists: bool, index_kind_limits: IndexKindLimits | None) -> Collection:
         # The slow part runs without the data dir's lock: loading the model, trial-running the index
         # kind and writing the new folder must not stall requests on other collections.
         manifest = self._new_manifest(name, spec, dimension, kind, index_kind_limits)
@@ -229,10 +262,10 @@ class DataDir:
         same = existing.manifest.model == wanted and dimension in (None, existing.dimension)
         if if_not_exists and same:
             return existing
-        held = existing.manifest.model or "none (vector-only)"
+        held = _shown(existing.manifest.model)
         raise AlreadyExists(
             f"collection {name!r} already exists with model {held} and dimension {existing.dimension}"
-            + ("" if same else f"; you asked for model {wanted or 'none (vector-only)'}"
+            + ("" if same else f"; you asked for model {spec.redacted if spec else 'none (vector-only)'}"
                + (f" and dimension {dimension}" if dimension is not None else ""))
             + ". Drop it first or choose another name.", field="name")
 
@@ -241,11 +274,11 @@ class DataDir:
         fingerprint = None
         if spec is not None:
             if self._registry is None:
-                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec}: this data dir "
+                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec.redacted}: this data dir "
                                        "was opened without an encoder registry", field="model")
             encoder = self._registry.get(spec)
             if dimension is not None and dimension != encoder.dimension:
-                raise InvalidInput(f"model {spec} gives {encoder.dimension}-d vectors, not {dimension}; "
+                raise InvalidInput(f"model {spec.redacted} gives {encoder.dimension}-d vectors, not {dimension}; "
                                    "leave dimension unset for a model", field="dimension")
             dimension, fingerprint = encoder.dimension, encoder.fingerprint
         elif isinstance(dimension, bool) or not isinstance(dimension, int) \
@@ -253,7 +286,8 @@ class DataDir:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
         try:  # the grammar, then (kinds that train) a trial run in a child process
-            vet_index_kind(dimension, kind, index_kind_limits)
+            if kind != AUTO:
+                vet_index_kind(dimension, kind, index_kind_limits)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="index_kind") from None
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
@@ -287,7 +321,7 @@ class DataDir:
             del self._opening[name]
             if self._lock_fd is None or name in self._dropping or not self._on_disk(name):
                 # Closed or dropped while it was opening: hand out nothing of it.
-                collection.close(dropped=self._lock_fd is not None)
+                self._close(collection, dropped=self._lock_fd is not None)
                 gone: LatentSpaceError = Unavailable(f"data dir {self.path.name!r} is closed") \
                     if self._lock_fd is None else self._not_found(name)
                 opening.finish(error=gone)
@@ -311,18 +345,34 @@ class DataDir:
         return collection
 
     def _make_collection(self, name: str) -> Collection:
+        """Open a collection; while open it counts as a user of its model (see :meth:`_close`)."""
         folder = self._collections_path / name
         model = CollectionManifest.load(folder).model
-        return Collection(folder, self._loader(model), snapshot_every=self._snapshot_every,
-                          maintenance=self.maintenance.schedule if self.maintenance else None,
-                          report=self._report)
+        spec = parse_model_spec(model) if model is not None and self._registry is not None else None
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            return Collection(folder, self._loader(spec), snapshot_every=self._snapshot_every,
+                              maintenance=self.maintenance.schedule if self.maintenance else None,
+                              report=self._report, auto_policy=self.auto_policy)
+        except BaseException:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+            raise
 
-    def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
+    def _loader(self, spec: ModelSpec | None) -> Callable[[], Encoder] | None:
         registry = self._registry
-        if model is None or registry is None:
+        if spec is None or registry is None:
             return None
-        spec = parse_model_spec(model)
         return lambda: registry.get(spec)
+
+    def _close(self, collection: Collection, *, dropped: bool = False) -> None:
+        """Close a collection this data dir opened, and release its model (evicted if it was the last user)."""
+        try:
+            collection.close(dropped=dropped)
+        finally:
+            if collection.manifest.model is not None and self._registry is not None:
+                self._registry.release(parse_model_spec(collection.manifest.model))
 
     def names(self) -> list[str]:
         """Names of the collections in this data dir, sorted."""
@@ -377,7 +427,7 @@ class DataDir:
         try:
             if collection is not None:
                 # Takes the collection's lock: an in-flight write or search finishes first.
-                collection.close(dropped=True)
+                self._close(collection, dropped=True)
         finally:
             if collection is not None:
                 with self._lock:
@@ -405,7 +455,7 @@ class DataDir:
             if self._lock_fd is None:
                 return
             for collection in self._open.values():
-                collection.close()
+                self._close(collection)
             self._open.clear()
             fd, self._lock_fd = self._lock_fd, None
             with contextlib.suppress(OSError):
@@ -422,6 +472,11 @@ class DataDir:
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
+
+
+def _shown(model: str | None) -> str:
+    """A stored model spec as messages to callers show it (a local folder without its path)."""
+    return parse_model_spec(model).redacted if model is not None else "none (vector-only)"
 
 
 class _Opening:

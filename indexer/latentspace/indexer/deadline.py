@@ -10,9 +10,8 @@ caller has given up is dropped before any work is done for it. Outside a request
 from __future__ import annotations
 
 import contextvars
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from latentspace.indexer.errors import Cancelled, DeadlineExceeded
 
@@ -22,7 +21,11 @@ class WorkScope:
     """When the caller stops waiting (``time.monotonic()`` seconds; None: never) and whether it left."""
 
     deadline: float | None = None
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    #: Set (once, from the event loop) when the caller cancels; read by worker threads.
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (may be negative); None without a deadline."""
@@ -30,13 +33,13 @@ class WorkScope:
 
     def expired(self) -> bool:
         """True when the caller has cancelled or its deadline has passed."""
-        if self.cancelled.is_set():
+        if self.cancelled:
             return True
         return self.deadline is not None and time.monotonic() >= self.deadline
 
     def check(self, what: str = "the request") -> None:
         """Raise :class:`Cancelled` or :class:`DeadlineExceeded` if the caller has given up."""
-        if self.cancelled.is_set():
+        if self.cancelled:
             raise Cancelled(f"{what} was cancelled by the caller")
         if self.deadline is not None and time.monotonic() >= self.deadline:
             raise DeadlineExceeded(f"the deadline passed before {what} started")

@@ -58,15 +58,18 @@ class LiveIndex:
     """The index of one collection and the sequence of the store it is exact at."""
 
     def __init__(self, folder: Path, store: ItemStore, name: str, kind: str, dimension: int,
-                 report: MaintenanceReport | None = None) -> None:
-        """Load the snapshot in ``folder`` and catch it up with ``store``, or rebuild from ``store``."""
+                 report: MaintenanceReport | None = None, *, any_snapshot_kind: bool = False) -> None:
+        """Load the snapshot in ``folder`` and catch it up with ``store``, or build a ``kind`` index
+        from ``store``. With ``any_snapshot_kind`` a snapshot of another kind is used as it is (and
+        ``kind`` becomes its kind): the collection's kind follows its size."""
         self.folder = folder
         self.name = name
         self.kind = kind
+        self._any_snapshot_kind = any_snapshot_kind
         self.dimension = dimension
         self._store = store
         self._report = report
-        self._maintenance_lock = threading.Lock()
+        self._maintenance_lock = threading.RLock()  # a rebuild snapshots what it built
         self._write_lock = threading.RLock()
         self._index_lock = ReadWriteLock()
         self._index: FaissIndex | None = None
@@ -153,6 +156,7 @@ class LiveIndex:
             rebuilt = self._store.count() > 0
         else:
             self._index, self._index_seq = loaded
+            self.kind = self._index.factory
             self._snapshot_seq = self._index_seq
             self._apply(self._store.changes_since(self._index_seq))
             rebuilt = False
@@ -164,7 +168,8 @@ class LiveIndex:
     def _load_snapshot(self) -> tuple[FaissIndex, int] | None:
         if not snapshot_files_exist(self.folder):
             return None
-        store = StoreState(self._store.uuid, self._store.sequence, self._store.removals_logged_after, self.kind)
+        store = StoreState(self._store.uuid, self._store.sequence, self._store.removals_logged_after,
+                           None if self._any_snapshot_kind else self.kind)
         try:
             return read_snapshot(self.folder, store, self._store.vectors_for_keys)
         except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
@@ -205,7 +210,8 @@ class LiveIndex:
         self.rebuild(self.kind, job="compaction")
 
     def rebuild(self, kind: str, job: str = "rebuild") -> None:
-        """Build an index of ``kind`` aside from the store, then swap it in; searches go on meanwhile."""
+        """Build an index of ``kind`` aside from the store, swap it in (searches go on meanwhile),
+        and snapshot it, so that a restart does not start from the old kind's snapshot."""
         with self._maintenance_lock:
             if self._closed:
                 return
@@ -217,6 +223,8 @@ class LiveIndex:
                 self.kind = kind
                 self._swap_in(index, built_at)
             self._observe(job, started)
+            if job != "compaction":
+                self.snapshot(force=True)
 
     def snapshot(self, force: bool = False) -> bool:
         """Write the index and its sequence atomically, unless the snapshot on disk is current.

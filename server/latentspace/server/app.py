@@ -1,10 +1,11 @@
 """Build and run the gRPC server.
 
-``build_server(settings)`` opens the data dir, wires both services, the standard
-``grpc.health.v1`` health service and server reflection behind the serving interceptor
-(request ids, admission, deadlines, status mapping, metrics, access log), binds the port
-(``port=0`` picks a free one, which tests use), starts the metrics endpoint when configured,
-and starts serving.
+``build_server(settings)`` loads the API keys and TLS files (refusing to serve without keys on
+a public address unless told ``insecure_public``), opens the data dir, wires both services, the
+standard ``grpc.health.v1`` health service and server reflection behind the serving interceptor
+(request ids, authentication, admission, deadlines, status mapping, metrics, access log), binds
+the port (``port=0`` picks a free one, which tests use; with TLS when a certificate is
+configured), starts the metrics endpoint when configured, and starts serving.
 ``serve(settings)`` runs it until SIGINT/SIGTERM, then shuts down gracefully: health
 turns NOT_SERVING, in-flight calls get ``shutdown_grace`` seconds, and the collections
 are snapshotted and closed.
@@ -22,7 +23,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from latentspace.server import auth, tls
 from latentspace.server.admission import AdmissionGate
+from latentspace.server.api_keys import KeyRing
 from latentspace.server.collections_service import CollectionsService
 from latentspace.server.interceptors import ServingInterceptor
 from latentspace.server.latent_service import LatentSpaceService
@@ -57,13 +60,17 @@ class RunningServer:
 
 async def build_server(settings: Settings) -> RunningServer:
     """Open the data dir, bind ``settings.host:settings.port`` and start serving."""
+    keys = KeyRing.load(settings.api_keys_file, settings.api_keys)
+    auth.check_exposure(settings.host, keys, settings.insecure_public)
+    credentials = tls.server_credentials(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
+    authenticator = auth.Authenticator(keys)
     metrics = Metrics()
     state = await asyncio.to_thread(ServerState, settings, metrics)
     metrics_port = None
     try:
         limit = settings.limits.max_message_bytes
         server = aio.server(
-            interceptors=[ServingInterceptor(AdmissionGate(settings.max_in_flight), metrics)],
+            interceptors=[ServingInterceptor(AdmissionGate(settings.max_in_flight), metrics, authenticator)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -77,7 +84,8 @@ async def build_server(settings: Settings) -> RunningServer:
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
             server,
         )
-        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        address = f"{settings.host}:{settings.port}"
+        port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"cannot bind {settings.host}:{settings.port}")
         if settings.metrics_port is not None:
@@ -89,6 +97,9 @@ async def build_server(settings: Settings) -> RunningServer:
         raise
     for name in ("", *SERVICE_NAMES):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    log.log(logging.INFO if keys or auth.is_loopback(settings.host) else logging.WARNING,
+            "%s", auth.describe(keys, settings.host))
+    log.info("%s", tls.describe(settings.tls_cert, settings.tls_client_ca))
     log.info("serving %s on %s:%d%s", settings.data_dir, settings.host, port,
              f" (metrics on :{metrics_port})" if metrics_port is not None else "")
     return RunningServer(server=server, port=port, state=state, health=health, metrics_port=metrics_port)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from latentspace.indexer.backends.base import ItemPages
 from latentspace.indexer.backup import SnapshotInfo
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.items import StoredItem
-from latentspace.indexer.store.frozen_reads import FrozenItems
 from latentspace.indexer.store.item_store import encode_payload
 from latentspace.server import convert
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
@@ -55,7 +55,7 @@ class ExportPages:
         self._collection = collection
         self._page_size = page_size
         self._describe = describe
-        self._items: FrozenItems = collection.export_items()
+        self._items: ItemPages = collection.export_items()
         self._first = True
         # The read runs on request threads; a cancelled call closes it from the event loop.
         self._reading = threading.Lock()

@@ -40,7 +40,8 @@ class _Slot(Generic[In, Out]):
     def __init__(self, item: In, scope: deadline.WorkScope) -> None:
         self.item = item
         self.scope = scope
-        self.wake = threading.Event()
+        #: Made (under the batcher's lock) only by a caller that has to wait: a leader never does.
+        self.wake: threading.Event | None = None
         self.lead = False
         self.done = False
         self.result: Out | None = None
@@ -96,10 +97,14 @@ class Batcher(Generic[In, Out]):
             if slot.lead:
                 slot.lead = False
                 self._lead(slot)
-            if slot.done:
-                break
-            slot.wake.wait()
-            slot.wake.clear()
+            with self._cond:
+                if slot.done:
+                    break
+                if slot.lead:
+                    continue
+                wake = slot.wake = slot.wake or threading.Event()
+                wake.clear()
+            wake.wait()
         if slot.error is not None:
             raise slot.error
         return slot.result  # type: ignore[return-value]  # set with done when error is None
@@ -116,7 +121,8 @@ class Batcher(Generic[In, Out]):
             if self._queue:
                 successor = self._queue[0]
                 successor.lead = True
-                successor.wake.set()
+                if successor.wake is not None:
+                    successor.wake.set()
             else:
                 self._leaders -= 1
 
@@ -164,9 +170,11 @@ class Batcher(Generic[In, Out]):
             self._finish(slot, result=output)
 
     def _finish(self, slot: _Slot[In, Out], result: Out | None = None, error: BaseException | None = None) -> None:
-        slot.result, slot.error = result, error
-        slot.done = True
-        slot.wake.set()
+        with self._cond:
+            slot.result, slot.error = result, error
+            slot.done = True
+            if slot.wake is not None:
+                slot.wake.set()
 
     def _queued(self, delta: int) -> None:
         if self._observer is not None and delta:
@@ -174,6 +182,6 @@ class Batcher(Generic[In, Out]):
 
 
 def _gave_up(scope: deadline.WorkScope, batcher: str) -> Exception:
-    if scope.cancelled.is_set():
+    if scope.cancelled:
         return Cancelled(f"the request was cancelled while it waited for a {batcher} batch")
     return DeadlineExceeded(f"the deadline passed while the request waited for a {batcher} batch")

@@ -13,7 +13,9 @@ from latentspace.indexer.backup import check_snapshot_name
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
+from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
+from latentspace.indexer.validation import check_batch, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.state import ServerState
@@ -28,7 +30,7 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         model=manifest.model or "",
         dimension=manifest.dimension,
         metric=manifest.metric,
-        index_kind=manifest.index_kind,
+        index_kind=(f"{AUTO} ({collection.index_kind})" if manifest.index_kind == AUTO else manifest.index_kind),
         count=collection.count(),
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",
@@ -51,6 +53,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)
 
@@ -68,7 +71,7 @@ class CollectionsService(rpc.CollectionsServicer):
     async def DropCollection(
         self, request: api.DropCollectionRequest, context: aio.ServicerContext
     ) -> api.DropCollectionResponse:
-        await self.state.run(self.state.data.drop_collection, request.name)
+        await self.state.run(self.state.drop_collection, request.name)
         return api.DropCollectionResponse()
 
     async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
@@ -91,14 +94,15 @@ class CollectionsService(rpc.CollectionsServicer):
         return api.UpsertResponse(upserted=total, sequence=sequence)
 
     async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
-        convert.check_batch(request.items, self.state.limits, "items")
-        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
         limits = self.state.limits
+        check_batch(request.items, limits, "items")
+        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
 
         def write() -> int:
             collection = self.state.collection(request.collection)
             records, failures = prepare_records(
-                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
+                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
+                budget=limits.budget(),
             )
             if failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality).
@@ -126,14 +130,12 @@ class CollectionsService(rpc.CollectionsServicer):
         )
 
     async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:
-        convert.check_batch(request.ids, self.state.limits, "ids")
-        ids = list(request.ids)
+        ids = check_requested_ids(list(request.ids), self.state.limits)
         deleted, sequence = await self.state.run(lambda: self.state.collection(request.collection).delete(ids))
         return api.DeleteResponse(deleted=deleted, sequence=sequence)
 
     async def Get(self, request: api.GetRequest, context: aio.ServicerContext) -> api.GetResponse:
-        ids: Sequence[str] = list(request.ids)
-        convert.check_batch(ids, self.state.limits, "ids")
+        ids: Sequence[str] = check_requested_ids(list(request.ids), self.state.limits)
 
         def read() -> api.GetResponse:
             items = self.state.collection(request.collection).get(ids, request.with_vectors)
@@ -153,8 +155,6 @@ class CollectionsService(rpc.CollectionsServicer):
         )
 
     # ------------------------------------------------------------ backups
-    # Scopes, for the auth interceptor: Snapshot, ListSnapshots and Restore need admin; Export, read.
-
     async def Snapshot(self, request: api.SnapshotRequest, context: aio.ServicerContext) -> api.SnapshotInfo:
         name = check_snapshot_name(request.name) if request.name else None
 

@@ -8,7 +8,6 @@ message of each item (everything but its score) is kept per key and copied, whic
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from latentspace.indexer.items import Hit
@@ -19,11 +18,14 @@ DEFAULT_CAPACITY = 65_536
 
 
 class HitProtos:
-    """``pb.Hit`` messages for one collection's hits, from a bounded per-key cache."""
+    """``pb.Hit`` messages for one collection's hits, from a bounded per-key cache.
+
+    Reads take no lock (a dict lookup is atomic); when full, the oldest tenth is dropped.
+    """
 
     def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         self.capacity = capacity
-        self._templates: OrderedDict[int, pb.Hit] = OrderedDict()
+        self._templates: dict[int, pb.Hit] = {}
         self._lock = threading.Lock()
 
     def convert(self, hits: Sequence[Hit]) -> list[pb.Hit]:
@@ -33,19 +35,20 @@ class HitProtos:
             if hit.key < 0 or hit.vector is not None or self.capacity <= 0:
                 out.append(hit_to_proto(hit))
                 continue
-            with self._lock:
-                template = self._templates.get(hit.key)
-                if template is not None:
-                    self._templates.move_to_end(hit.key)
+            template = self._templates.get(hit.key)
             if template is None:
                 template = hit_to_proto(hit)
                 template.ClearField("score")
-                with self._lock:
-                    self._templates[hit.key] = template
-                    if len(self._templates) > self.capacity:
-                        self._templates.popitem(last=False)
+                self._remember(hit.key, template)
             message = pb.Hit()
             message.CopyFrom(template)
             message.score = hit.score
             out.append(message)
         return out
+
+    def _remember(self, key: int, template: pb.Hit) -> None:
+        with self._lock:
+            if len(self._templates) >= self.capacity:
+                for old in list(self._templates)[: max(1, self.capacity // 10)]:
+                    del self._templates[old]
+            self._templates[key] = template

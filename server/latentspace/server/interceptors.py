@@ -1,12 +1,13 @@
 """Cross-cutting concerns of every RPC, kept out of the handlers, in one wrapper per call.
 
 In order: a request id (the caller's ``x-request-id`` or a fresh one, carried in a context variable
-so log lines below can name it); admission (a bound on calls in flight, :mod:`.admission`); the
+so log lines below can name it); the caller's API key and the RPC's scope (:mod:`.auth`; refused
+calls are never admitted); admission (a bound on calls in flight, :mod:`.admission`); the
 call's :class:`~latentspace.indexer.deadline.WorkScope` (its deadline and cancellation, which the
 worker threads and batchers check before they start work); the handler; library errors turned into
-gRPC statuses through the one table in :mod:`.errors`; metrics and one access-log line per call
-(cancelled calls logged as CANCELLED or DEADLINE_EXCEEDED). One wrapper, not a chain of interceptors:
-each layer of a chain costs a coroutine per call. Auth joins here as one more step.
+gRPC statuses through the one table in :mod:`.errors`; metrics and one access-log line per call,
+naming the key (never the key itself; cancelled calls logged as CANCELLED or DEADLINE_EXCEEDED).
+One wrapper, not a chain of interceptors: each layer of a chain costs a coroutine per call.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from grpc import aio
 
 from latentspace.indexer.deadline import WorkScope, current_scope
 from latentspace.server.admission import AdmissionGate
+from latentspace.server.auth import UNCHECKED, Authenticator
 from latentspace.server.errors import REASON_KEY, REQUEST_ID_KEY, status_for
 from latentspace.server.metrics import Metrics
 
@@ -64,12 +66,14 @@ def _request_id(context: aio.ServicerContext) -> str:
 
 
 class ServingInterceptor(aio.ServerInterceptor):
-    """Request ids, admission, deadlines, error mapping, metrics and access logs for every RPC of the
-    latentspace services (health Watch and reflection, streams of their own, pass through)."""
+    """Request ids, authentication, admission, deadlines, error mapping, metrics and access logs for
+    every RPC of the latentspace services (health Watch and reflection, streams of their own, pass
+    through)."""
 
-    def __init__(self, gate: AdmissionGate, metrics: Metrics) -> None:
+    def __init__(self, gate: AdmissionGate, metrics: Metrics, authenticator: Authenticator) -> None:
         self.gate = gate
         self.metrics = metrics
+        self.authenticator = authenticator
 
     async def intercept_service(
         self,
@@ -101,7 +105,7 @@ class ServingInterceptor(aio.ServerInterceptor):
         return handler
 
     def _wrap(self, behaviour: Behaviour, method: str) -> Behaviour:
-        gate, metrics = self.gate, self.metrics
+        gate, metrics, authenticator = self.gate, self.metrics, self.authenticator
         admitted_always = method.startswith(_ALWAYS_ADMITTED)
         label = method.rsplit(".", 1)[-1]  # "LatentSpace/Search"
 
@@ -114,7 +118,10 @@ class ServingInterceptor(aio.ServerInterceptor):
             scope_token = current_scope.set(scope)
             code = grpc.StatusCode.OK
             admitted = False
+            caller = UNCHECKED
             try:
+                caller = authenticator.identify(method, context.invocation_metadata())
+                authenticator.authorize(caller, method)
                 if not admitted_always:
                     gate.enter()
                     admitted = True
@@ -127,7 +134,7 @@ class ServingInterceptor(aio.ServerInterceptor):
                 raise
             except asyncio.CancelledError:
                 # The caller went away or its deadline passed: work queued for it is dropped.
-                scope.cancelled.set()
+                scope.cancel()
                 expired = scope.deadline is not None and time.monotonic() >= scope.deadline
                 code = grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED
                 raise
@@ -146,7 +153,7 @@ class ServingInterceptor(aio.ServerInterceptor):
                     metrics.in_flight.dec()
                 seconds = time.perf_counter() - started
                 metrics.call_finished(label, code.name, seconds)
-                access_log.info("%s %s %s %.1fms", request_id, method, code.name, seconds * 1000)
+                access_log.info("%s %s %s %s %.1fms", request_id, caller.name, method, code.name, seconds * 1000)
                 current_scope.reset(scope_token)
                 request_id_var.reset(id_token)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
@@ -58,6 +59,7 @@ class Metrics:
         self.maintenance = Histogram("latentspace_maintenance_duration_seconds",
                                      "Index snapshots and compactions", ["job"],
                                      buckets=_DURATION_BUCKETS, registry=r)
+        self._call_children: dict[tuple[str, str], tuple[Any, Any]] = {}
         self._http: WSGIServer | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -67,8 +69,12 @@ class Metrics:
 
     # ------------------------------------------------------------------ hooks
     def call_finished(self, method: str, code: str, seconds: float) -> None:
-        self.requests.labels(method, code).inc()
-        self.latency.labels(method).observe(seconds)
+        children = self._call_children.get((method, code))
+        if children is None:  # labels() is a locked lookup; each pair is resolved once
+            children = self._call_children[(method, code)] = (self.requests.labels(method, code),
+                                                               self.latency.labels(method))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def batch_ran(self, batcher: str, items: int, size: int) -> None:
         self.batch_size.labels(batcher).observe(size)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import faiss
-from PIL import Image
 
 from latentspace.indexer import deadline
 from latentspace.indexer.backup import BackupDir
@@ -29,7 +28,6 @@ from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.errors import BackupDirNotSet
-from latentspace.indexer.images import decode_image
 from latentspace.indexer.operations import LatentOperations
 from latentspace.server.batched_encoder import BatchedEncoder
 from latentspace.server.batched_search import BatchedSearch
@@ -55,6 +53,7 @@ class ServerState:
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.limits = settings.limits
+        self.model_access = settings.model_access()
         self.metrics = metrics or Metrics()
         faiss.omp_set_num_threads(settings.search_threads)
         self.encoders = EncoderRegistry(
@@ -64,7 +63,8 @@ class ServerState:
         )
         # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
         self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
-        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran)
+        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
+                                 auto_policy=settings.auto_index_policy())
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
@@ -109,18 +109,19 @@ class ServerState:
                 self._serving[name] = cached
             return cached
 
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and forget its serving objects, so nothing keeps its model in memory."""
+        self.data.drop_collection(name)
+        with self._lock:
+            self._serving.pop(name, None)
+
     def _serve(self, collection: Collection) -> CollectionServing:
         settings = self.settings
-        max_pixels = self.limits.max_image_pixels
-
-        def decoder(data: bytes, field: str) -> Image.Image:
-            return decode_image(data, max_pixels=max_pixels, field=field)
-
         searcher = BatchedSearch(collection, max_batch=settings.search_batch_size,
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits, image_decoder=decoder)
+        operations = LatentOperations(searcher, self.limits)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:

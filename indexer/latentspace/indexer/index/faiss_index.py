@@ -291,6 +291,13 @@ class FaissIndex(VectorIndex):
             return self._search_selected(self._index, queries, k, allowed)
         if allowed is not None and len(allowed) <= max(EXACT_SEARCH_MAX_KEYS, 4 * k):
             return exact_top_k(queries, k, self._vector_batches(allowed))
+        if allowed is None and not self._tombstones and self._exact_scores:
+            # The common case (nothing to filter out, scores exact): one FAISS call, no Python loop,
+            # unless the graph could not reach k keys for some row.
+            width = min(k, int(self._index.ntotal))
+            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, width, 1))
+            if width == k and bool((keys >= 0).all()):
+                return scores.astype(np.float32, copy=False), keys.astype(np.int64, copy=False)
         return self._search_widening(queries, k, allowed, params)
 
     @staticmethod

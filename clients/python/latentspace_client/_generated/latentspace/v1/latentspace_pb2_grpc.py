@@ -178,14 +178,14 @@ class CollectionsServicer:
         Write a consistent copy of a collection into the backup folder while it keeps serving: its
         manifest, its index snapshot (brought up to date first: writes wait while it is written, as for
         the periodic snapshots) and its items as of one moment (SQLite's online backup, which no search
-        or write waits for). ALREADY_EXISTS when the name is taken. Scope: admin.
+        or write waits for). ALREADY_EXISTS when the name is taken.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListSnapshots(self, request, context):
-        """The snapshots in the backup folder, newest first. Scope: admin.
+        """The snapshots in the backup folder, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,7 +194,7 @@ class CollectionsServicer:
     def Restore(self, request, context):
         """Bring a snapshot back as a new collection: the items as snapshotted, the index caught up from
         them (or rebuilt). NOT_FOUND (SNAPSHOT_NOT_FOUND) for an unknown snapshot; ALREADY_EXISTS when
-        the collection exists (nothing is overwritten). Scope: admin.
+        the collection exists (nothing is overwritten).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -203,7 +203,6 @@ class CollectionsServicer:
     def Export(self, request, context):
         """Every item of a collection with its vector, as of one moment (writes made while the stream runs
         are not in it), in pages. The first page also describes the collection as of that moment.
-        Scope: read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
