@@ -95,11 +95,13 @@ async def build_server(settings: Settings) -> RunningServer:
 
 
 async def _serve_until_signalled(settings: Settings) -> None:
-    running = await build_server(settings)
+    # Handlers first: the log says "serving" inside build_server, and a SIGTERM from then on must
+    # stop the server gracefully (before, it killed the process without closing the data dir).
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    running = await build_server(settings)
     print(f"latentspace serving {settings.data_dir} on {settings.host}:{running.port}", flush=True)
     await stop.wait()
     log.info("shutting down (grace %.1fs)", settings.shutdown_grace)

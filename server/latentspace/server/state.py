@@ -60,7 +60,8 @@ class ServerState:
             wrap=self._batched if settings.micro_batching else None,
             on_load=self.metrics.model_loaded,
         )
-        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran)
+        self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                 report=self.metrics.maintenance_ran)
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
