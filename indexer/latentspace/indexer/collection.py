@@ -46,6 +46,7 @@ from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
+from latentspace.indexer.store.atomic_files import remove_temp_files
 from latentspace.indexer.store.validation import check_ids, check_records
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ class Collection:
         self._jobs_lock = threading.Lock()
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
+        remove_temp_files(self.folder)  # left by a process killed mid-snapshot
         self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
         try:
             self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
@@ -267,6 +269,12 @@ class Collection:
     def index_sequence(self) -> int:
         """The sequence the in-memory index is exact at (equals :attr:`sequence` between writes)."""
         return self._live.sequence
+
+    def index_keys(self) -> np.ndarray:
+        """The store keys the in-memory index can return, sorted (for consistency checks: between
+        writes they are exactly the keys of the stored items)."""
+        with self._reading() as index:
+            return index.live_keys()
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
