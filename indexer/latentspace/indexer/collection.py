@@ -36,6 +36,7 @@ from latentspace.indexer.errors import (
     ModalityNotSupported,
     ModelMismatch,
     ModelUnavailable,
+    StoreDamaged,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
@@ -101,13 +102,14 @@ class Collection:
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         remove_temp_files(self.folder)  # left by a process killed mid-snapshot
-        self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
-        try:
-            self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
-                                   self.dimension, report)
-        except BaseException:
-            self._store.close()
-            raise
+        with self._store_damage():
+            self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
+            try:
+                self._live = LiveIndex(self.folder, self._store, self.name, self.manifest.index_kind,
+                                       self.dimension, report)
+            except BaseException:
+                self._store.close()
+                raise
         if self._live.rebuilt_on_open or self._live.rows_since_snapshot >= snapshot_every:
             self._schedule("snapshot")  # so the next open starts from here rather than redoing this work
 
@@ -189,7 +191,7 @@ class Collection:
         """
         self._check_open()
         checked = check_records(records, self.dimension)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             sequence = self._store.upsert(checked)
             self._live.catch_up()
@@ -200,7 +202,7 @@ class Collection:
         """Delete items by id (unknown ids are ignored): ``(deleted count, sequence)``."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             deleted, sequence = self._store.delete(wanted)
             if deleted:
@@ -317,11 +319,29 @@ class Collection:
             with self._live.reading() as index:
                 self._check_open()  # again, inside: a close may have run while we waited
                 yield index
-        except (Unavailable, sqlite3.Error):
+        except (Unavailable, sqlite3.Error) as error:
             # A drop moves the folder away before it closes the store: a reader opening its own
             # connection then cannot find the file. Say what happened, not how.
             self._check_open()
+            if isinstance(error, sqlite3.Error) and _is_damage(error):
+                raise self._damaged(error) from error
             raise
+
+    @contextlib.contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """Turn SQLite's "corrupt" and "not a database" into :class:`StoreDamaged` for this collection."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            raise self._damaged(error) from error
+
+    def _damaged(self, error: sqlite3.Error) -> StoreDamaged:
+        log.error("collection %r: item store damaged: %s", self.name, error)
+        # SQLite's own words ("database disk image is malformed") name no path.
+        return StoreDamaged(f"collection {self.name!r} cannot be served: its item store is damaged ({error}). "
+                            "Restore the collection from a backup, or drop it")
 
     @staticmethod
     def _hits(scores: np.ndarray, keys: np.ndarray, items: dict[int, StoredItem],
@@ -407,6 +427,11 @@ class Collection:
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, model={self.manifest.model!r}, dimension={self.dimension})"
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _check_options(options: SearchOptions) -> None:

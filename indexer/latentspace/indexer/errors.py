@@ -83,6 +83,12 @@ class DataDirLocked(FailedPrecondition):
     default_reason = "DATA_DIR_LOCKED"
 
 
+class StoreDamaged(FailedPrecondition):
+    """A collection's item store (its SQLite file) is damaged; the other collections still serve."""
+
+    default_reason = "STORE_DAMAGED"
+
+
 class LimitExceeded(LatentSpaceError):
     """A configured limit (batch size, pixels, text length, message size) was exceeded."""
 
