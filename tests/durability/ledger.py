@@ -18,13 +18,19 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Version:
-    """One stored state of an item: its unit vector and its payload."""
+    """One stored state of an item: its unit vector and its payload.
 
-    vector: np.ndarray
+    ``vector`` is None where the writer does not know it (a text item, encoded by the server): the
+    payload, unique per write, then identifies the write.
+    """
+
+    vector: np.ndarray | None
     payload: dict[str, Any]
 
     def same_as(self, other: Version) -> bool:
-        return self.payload == other.payload and np.allclose(self.vector, other.vector, atol=1e-6)
+        if self.payload != other.payload:
+            return False
+        return self.vector is None or other.vector is None or np.allclose(self.vector, other.vector, atol=1e-6)
 
 
 #: ``None`` stands for "absent" (never written, or deleted).
