@@ -194,3 +194,26 @@ def test_random_requests_of_every_rpc_get_documented_codes(tmp_path: Path) -> No
         print(f"  {method:18s} {code:20s} {n}")
     assert {m for m, _ in codes} == {p.rsplit("/", 1)[-1] for p, *_ in calls}, "some RPC was never called"
     assert final < RSS_SLACK * warmed
+
+
+def test_payload_numbers_without_a_json_form_are_invalid_argument(tmp_path: Path) -> None:
+    """Found by the fuzz: a payload holding NaN or infinity was INTERNAL (JSON conversion failed)."""
+    from tests.conftest import ServerThread
+
+    server = ServerThread(tmp_path / "data").start()
+    stubs = Stubs(server.address)
+    try:
+        stubs.collections.CreateCollection(api.CreateCollectionRequest(name="vec", dimension=2), timeout=30)
+        for bad in (float("nan"), float("inf")):
+            item = api.UpsertItem(id="x", vector=vec([1.0, 0.0]))
+            item.payload.fields["a"].list_value.values.add().number_value = bad
+            try:
+                stubs.collections.Upsert(api.UpsertRequest(collection="vec", items=[item]), timeout=30)
+                raise AssertionError("accepted a payload holding NaN or infinity")
+            except grpc.RpcError as error:
+                assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert error.details().startswith("items[0].payload: ")
+        assert stubs.collections.DescribeCollection(api.DescribeCollectionRequest(name="vec"), timeout=30).count == 0
+    finally:
+        stubs.close()
+        server.stop()
