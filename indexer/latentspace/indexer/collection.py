@@ -37,6 +37,7 @@ from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
     InvalidInput,
+    StoreDamaged,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
@@ -48,7 +49,7 @@ from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
-from latentspace.indexer.store.atomic_files import fsync_file
+from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
 from latentspace.indexer.store.frozen_reads import FrozenItems
 from latentspace.indexer.validation import check_ids, check_records
 
@@ -99,15 +100,18 @@ class Collection:
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         self._policy = auto_policy or AutoIndexPolicy()
-        self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
-        try:
-            auto = self.manifest.index_kind == AUTO
-            kind = self._policy.kind_for(self._store.count(), self.dimension) if auto else self.manifest.index_kind
-            self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
-                                   any_snapshot_kind=auto)
-        except BaseException:
-            self._store.close()
-            raise
+        remove_temp_files(self.folder)  # left by a process killed mid-snapshot
+        with self._store_damage():
+            self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
+            try:
+                auto = self.manifest.index_kind == AUTO
+                kind = self._policy.kind_for(self._store.count(), self.dimension) if auto \
+                    else self.manifest.index_kind
+                self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
+                                       any_snapshot_kind=auto)
+            except BaseException:
+                self._store.close()
+                raise
         if self._live.rebuilt_on_open or self._live.rows_since_snapshot >= snapshot_every:
             self._schedule("snapshot")  # so the next open starts from here rather than redoing this work
 
@@ -147,7 +151,7 @@ class Collection:
         """
         self._check_open()
         checked = check_records(records, self.dimension)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             sequence = self._store.upsert(checked)
             self._live.catch_up()
@@ -158,7 +162,7 @@ class Collection:
         """Delete items by id (unknown ids are ignored): ``(deleted count, sequence)``."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             deleted, sequence = self._store.delete(wanted)
             if deleted:
@@ -246,6 +250,12 @@ class Collection:
         """The sequence the in-memory index is exact at (equals :attr:`sequence` between writes)."""
         return self._live.sequence
 
+    def index_keys(self) -> np.ndarray:
+        """The store keys the in-memory index can return, sorted (for consistency checks: between
+        writes they are exactly the keys of the stored items)."""
+        with self._reading() as index:
+            return index.live_keys()
+
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
@@ -287,11 +297,29 @@ class Collection:
             with self._live.reading() as index:
                 self._check_open()  # again, inside: a close may have run while we waited
                 yield index
-        except (Unavailable, sqlite3.Error):
+        except (Unavailable, sqlite3.Error) as error:
             # A drop moves the folder away before it closes the store: a reader opening its own
             # connection then cannot find the file. Say what happened, not how.
             self._check_open()
+            if isinstance(error, sqlite3.Error) and _is_damage(error):
+                raise self._damaged(error) from error
             raise
+
+    @contextlib.contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """Turn SQLite's "corrupt" and "not a database" into :class:`StoreDamaged` for this collection."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            raise self._damaged(error) from error
+
+    def _damaged(self, error: sqlite3.Error) -> StoreDamaged:
+        log.error("collection %r: item store damaged: %s", self.name, error)
+        # SQLite's own words ("database disk image is malformed") name no path.
+        return StoreDamaged(f"collection {self.name!r} cannot be served: its item store is damaged ({error}). "
+                            "Restore the collection from a backup, or drop it")
 
     @staticmethod
     def _hits(scores: np.ndarray, keys: np.ndarray, items: dict[int, StoredItem],
@@ -431,6 +459,11 @@ class CopyState:
     sequence: int
     count: int
     index_sequence: int | None
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _check_options(options: SearchOptions) -> None:

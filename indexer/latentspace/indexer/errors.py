@@ -100,6 +100,12 @@ class PermissionDenied(LatentSpaceError):
     default_reason = "PERMISSION_DENIED"
 
 
+class StoreDamaged(FailedPrecondition):
+    """A collection's item store (its SQLite file) is damaged; the other collections still serve."""
+
+    default_reason = "STORE_DAMAGED"
+
+
 class LimitExceeded(LatentSpaceError):
     """A configured limit (batch size, pixels, text length, message size) was exceeded."""
 

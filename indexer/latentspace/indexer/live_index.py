@@ -215,7 +215,7 @@ class LiveIndex:
         with self._maintenance_lock:
             if self._closed:
                 return
-            started = time.perf_counter()
+            started = self._begin(job)
             index, built_at = self._build(kind)
             with self._write_lock:
                 if self._closed:
@@ -242,7 +242,7 @@ class LiveIndex:
                 return False
             if not force and self._snapshot_seq == self._index_seq and (self.folder / INDEX_FILE).exists():
                 return False
-            started = time.perf_counter()
+            started = self._begin("snapshot")
             write_snapshot(self.folder, index, self._index_seq, self._store.uuid)
             self._snapshot_seq = self._index_seq
             self.rows_since_snapshot = 0
@@ -267,6 +267,11 @@ class LiveIndex:
             self._snapshot_holding_maintenance(force=False)
             trusted = self._snapshot_seq >= 0 and snapshot_files_exist(self.folder)
             yield self._snapshot_seq if trusted else None
+
+    def _begin(self, job: str) -> float:
+        # Logged at the start too: a long job shows in the log while it runs, not only after.
+        log.info("collection %r: %s started", self.name, job)
+        return time.perf_counter()
 
     def _observe(self, job: str, started: float) -> None:
         seconds = time.perf_counter() - started

@@ -125,7 +125,7 @@ class CollectionsService(rpc.CollectionsServicer):
             text=item.text if kind == "text" else None,
             image=item.image if kind == "image" else None,
             vector=vector,
-            payload=convert.payload_from_proto(item.payload),
+            payload=convert.payload_from_proto(item.payload, f"{field}.payload"),
             content_ref=item.content_ref,
         )
 

@@ -63,8 +63,8 @@ class ServerState:
         )
         # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
         self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
-        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
-                                 auto_policy=settings.auto_index_policy())
+        self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                 report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")

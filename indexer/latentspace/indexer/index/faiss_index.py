@@ -207,7 +207,8 @@ class FaissIndex(VectorIndex):
             self._tombstone_array = np.fromiter(sorted(self._tombstones), np.int64, len(self._tombstones))
         return self._tombstone_array
 
-    def _live_keys(self) -> np.ndarray:
+    def live_keys(self) -> np.ndarray:
+        """The keys a search can return (tombstones left out), sorted."""
         keys = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         if self._pending is not None:
             keys = np.concatenate([keys, faiss.vector_to_array(self._pending.id_map).astype(np.int64)])
@@ -361,7 +362,7 @@ class FaissIndex(VectorIndex):
                 break
             width, widen = min(stored, width * 4), widen * 4
         if len(rows):  # the ANN structure could not reach enough allowed keys: answer exactly
-            candidates = allowed if allowed is not None else self._live_keys()
+            candidates = allowed if allowed is not None else self.live_keys()
             exact_scores, exact_keys = exact_top_k(queries[rows], keep, self._vector_batches(candidates))
             out_scores[rows], out_keys[rows] = exact_scores, exact_keys
         if not self._exact_scores:
