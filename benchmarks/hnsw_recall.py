@@ -6,8 +6,10 @@ For each data set, the ``--queries`` held-out queries get their exact top-k by b
 ``--ef-search`` value, reporting:
 
   recall@k    the share of the exact top-k found (a hit whose score ties the k-th exact score counts);
-  p50 ms      single-query latency, one query per ``search`` call, FAISS on one OpenMP thread;
-  batch q/s   all the queries in one ``search`` call, FAISS on every core.
+  p50 ms      single-query latency, one query per ``search`` call, FAISS on one OpenMP thread
+              (the lowest median of ``--repeats`` passes over the queries);
+  batch q/s   all the queries in one ``search`` call, FAISS on every core (the fastest of
+              ``--repeats``).
 
 A second table gives recall@k for other k at each efSearch (FAISS searches with ``max(efSearch,
 k)``), to see how an efSearch default should grow with k. Finally the library's own defaults
@@ -20,10 +22,14 @@ Data sets (``--datasets``):
               centres, unit-normalised (``clustered_vectors.py``); queries drawn from the same mixture;
   real        all-MiniLM-L6-v2 embeddings of the first paragraphs of docstrings of installed packages
               (``docstring_corpus.py``), encoded through ``latentspace.indexer``'s encoder and cached
-              under ``--cache-dir``; queries are texts that are not in the index.
+              under ``--cache-dir``; queries are texts that are not in the index. The index holds
+              the first ``--real-limit`` (64,000) of the ~88,000 texts left after the queries.
 
-No thresholds: the figures are for reading. The default run takes about 20 minutes on two cores
-(plus about 10 the first time, to parse and encode the texts); ``--quick`` takes about two.
+No thresholds: the figures are for reading. Builds dominate the run time, and grow with
+efConstruction (efConstruction 200 takes about 5x as long as 40). On two quiet cores the default
+run should take about 20 minutes, plus the first time the parsing and encoding of the texts; on
+two cores shared with other jobs (load average about 14) it took 90 minutes.
+``--quick`` (20k vectors, two efConstruction values) takes a few minutes.
 
     .venv/bin/python benchmarks/hnsw_recall.py
     .venv/bin/python benchmarks/hnsw_recall.py --quick
@@ -115,18 +121,23 @@ def build_hnsw(base: np.ndarray, ef_construction: int, threads: int) -> tuple[fa
     return index, time.perf_counter() - started
 
 
-def single_query_p50(index: faiss.IndexHNSW, queries: np.ndarray, k: int) -> float:
+def single_query_p50(index: faiss.IndexHNSW, queries: np.ndarray, k: int, repeats: int) -> float:
+    """Median ms of one-query searches on one thread: the lowest median of ``repeats`` passes."""
     faiss.omp_set_num_threads(1)
     index.search(queries[:10], k)  # warm up
-    latencies = []
-    for row in range(len(queries)):
-        began = time.perf_counter()
-        index.search(queries[row : row + 1], k)
-        latencies.append(time.perf_counter() - began)
-    return float(np.median(latencies) * 1000)
+    medians = []
+    for _ in range(repeats):
+        latencies = []
+        for row in range(len(queries)):
+            began = time.perf_counter()
+            index.search(queries[row : row + 1], k)
+            latencies.append(time.perf_counter() - began)
+        medians.append(float(np.median(latencies)))
+    return min(medians) * 1000
 
 
-def batch_qps(index: faiss.IndexHNSW, queries: np.ndarray, k: int, threads: int, repeats: int = 3) -> float:
+def batch_qps(index: faiss.IndexHNSW, queries: np.ndarray, k: int, threads: int, repeats: int) -> float:
+    """Queries per second of one search call over all the queries: the fastest of ``repeats``."""
     faiss.omp_set_num_threads(threads)
     best = np.inf
     for _ in range(repeats):
@@ -155,20 +166,26 @@ def measure(data: DataSet, args: argparse.Namespace) -> tuple[list[Row], dict[tu
                 by_k[ef_construction, k, ef] = recall_at(scores, exact, k)
             if ef in args.ef_search:
                 rows.append(Row(data.name, ef_construction, build_s, ef, recall_at(scores, exact, args.k),
-                                single_query_p50(index, data.queries, args.k),
-                                batch_qps(index, data.queries, args.k, args.threads)))
+                                single_query_p50(index, data.queries, args.k, args.repeats),
+                                batch_qps(index, data.queries, args.k, args.threads, args.repeats)))
         del index
     return rows, by_k
 
 
 def print_rows(rows: list[Row], k: int, threads: int) -> None:
-    header = (f"| data | efConstruction | build s ({threads} threads) | efSearch | recall@{k} "
-              f"| p50 ms (1 thread) | batch q/s ({threads} threads) |")
-    print(header)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        print(f"| {r.dataset} | {r.ef_construction} | {r.build_s:.0f} | {r.ef_search} | {r.recall:.3f} "
-              f"| {r.p50_ms:.2f} | {r.batch_qps:.0f} |")
+    """One table per data set: a row per efSearch, a column per efConstruction."""
+    for name in dict.fromkeys(r.dataset for r in rows):
+        mine = [r for r in rows if r.dataset == name]
+        builds = {r.ef_construction: r.build_s for r in mine}
+        cells = {(r.ef_construction, r.ef_search): r for r in mine}
+        print(f"\n{name}: recall@{k} / p50 ms (1 thread) / batch q/s ({threads} threads); "
+              f"build seconds ({threads} threads) under each efConstruction")
+        print("| efSearch | " + " | ".join(f"efC {c} ({builds[c]:.0f} s)" for c in builds) + " |")
+        print("| ---: |" + " ---: |" * len(builds))
+        for ef in sorted({r.ef_search for r in mine}):
+            print(f"| {ef} | " + " | ".join(
+                f"{cells[c, ef].recall:.3f} / {cells[c, ef].p50_ms:.2f} / {cells[c, ef].batch_qps:.0f}"
+                for c in builds) + " |")
 
 
 def print_k_table(name: str, by_k: dict[tuple[int, int, int], float], efs: list[int]) -> None:
@@ -214,6 +231,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="OpenMP threads for builds and batches (default: every core)")
     parser.add_argument("--encode-threads", type=int, default=1,
                         help="torch threads for encoding the real texts (default 1; 0: every core)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes per figure; the fastest counts, to shed other jobs' noise (default 3)")
     parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "latentspace-bench",
                         help="where texts and embeddings are cached between runs")
     parser.add_argument("--seed", type=int, default=0)
@@ -225,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
         args.ef_search, args.k_ef_search = [16, 64, 128], [512]
     print(f"python {platform.python_version()}, faiss {faiss.__version__}, {os.cpu_count()} cores, "
           f"HNSW{M} inner product, k={args.k}, {args.queries} held-out queries", flush=True)
+    print(f"load average at the start: {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
     started = time.perf_counter()
     all_rows: list[Row] = []
     for which in args.datasets:
@@ -237,7 +257,8 @@ def main(argv: list[str] | None = None) -> None:
         print_defaults(data.name, by_k)
         print(flush=True)
     print_rows(all_rows, args.k, args.threads)
-    print(f"\nwhole run: {time.perf_counter() - started:.0f} s")
+    print(f"\nwhole run: {time.perf_counter() - started:.0f} s; load average at the end: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
