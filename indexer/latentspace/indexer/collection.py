@@ -26,6 +26,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,6 +98,7 @@ class Collection:
         self._maintenance = maintenance
         self._jobs_pending: set[str] = set()
         self._jobs_lock = threading.Lock()
+        self._reindexing: dict[str, Future[None]] = {}  # reindex jobs queued, by kind
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         self._policy = auto_policy or AutoIndexPolicy()
@@ -282,7 +284,7 @@ class Collection:
             k = min(k, index.ntotal if allowed is None else len(allowed))
             if k == 0:
                 return [[] for _ in range(len(matrix))]
-            params = SearchParams(ef_search=options.ef_search, nprobe=options.nprobe)
+            params = SearchParams(ef_search=options.ef_search, nprobe=options.nprobe, rerank=options.rerank)
             scores, keys = index.search(matrix, k, allowed, params)
             if excluded is not None and len(excluded):
                 keys = np.where(np.isin(keys, excluded), -1, keys)
@@ -384,6 +386,38 @@ class Collection:
         kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
         self._live.rebuild(kind, job="reindex")
 
+    def start_reindex(self, index_kind: str) -> Future[None]:
+        """Run :meth:`reindex` as a maintenance job (inline when there is no scheduler), as the
+        automatic rebuilds run: the old index serves until the swap. The future completes once the
+        new index is in (or with the job's error); cancelling it before the job starts skips the job.
+        A request for a kind already queued shares that job. ``index_kind`` must be vetted already
+        (:func:`~latentspace.indexer.validation.check_index_kind`)."""
+        self._check_open()
+        with self._jobs_lock:
+            queued = self._reindexing.get(index_kind)
+            if queued is not None:
+                return queued
+            future: Future[None] = Future()
+            self._reindexing[index_kind] = future
+
+        def run() -> None:
+            with self._jobs_lock:
+                self._reindexing.pop(index_kind, None)
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                self.reindex(index_kind)
+            except BaseException as error:  # handed to whoever waits on the future
+                future.set_exception(error)
+            else:
+                future.set_result(None)
+
+        if self._maintenance is None:
+            run()
+        else:
+            self._maintenance(f"{self.name}:reindex:{index_kind}", run)
+        return future
+
     def backup(self, folder: Path) -> CopyState:
         """Write a consistent copy of this collection into the empty ``folder``, while it serves.
 
@@ -472,7 +506,7 @@ def _check_options(options: SearchOptions) -> None:
     threshold = options.score_threshold
     if threshold is not None and not np.isfinite(threshold):
         raise InvalidInput("score_threshold must be a finite number", field="score_threshold")
-    for name in ("ef_search", "nprobe"):
+    for name in ("ef_search", "nprobe", "rerank"):
         if getattr(options, name) < 0:
             raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
 

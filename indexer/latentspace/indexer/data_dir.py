@@ -58,7 +58,6 @@ from latentspace.indexer.errors import (
     Unavailable,
 )
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
-from latentspace.indexer.index.index_kind_gate import vet_index_kind
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
 from latentspace.indexer.maintenance import MaintenanceQueue
@@ -66,6 +65,7 @@ from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, Collectio
 from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
+from latentspace.indexer.validation import check_index_kind
 
 log = logging.getLogger(__name__)
 
@@ -285,11 +285,7 @@ class DataDir:
                 or not 1 <= dimension <= MAX_DIMENSION:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
-        try:  # the grammar, then (kinds that train) a trial run in a child process
-            if kind != AUTO:
-                vet_index_kind(dimension, kind, index_kind_limits)
-        except ValueError as exc:
-            raise InvalidInput(str(exc), field="index_kind") from None
+        kind = check_index_kind(kind, dimension, index_kind_limits)
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
 
     def collection(self, name: str) -> Collection:

@@ -35,6 +35,7 @@ class Limits:
     max_steps: int = 256  # interpolation steps
     max_ef_search: int = 10_000  # HNSW efSearch a request may ask for (memory grows with it)
     max_nprobe: int = 65_536  # IVF lists a request may probe
+    max_rerank: int = 10_000  # candidates a request may have re-ranked (exact vectors read per query)
     # Per request: what all its items add up to.
     max_request_pixels: int = 100_000_000  # decoded image pixels, all images of one request
     max_request_text_chars: int = 1_000_000  # characters of every text of one request

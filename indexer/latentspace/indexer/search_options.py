@@ -17,3 +17,5 @@ class SearchOptions:
     #: HNSW efSearch / IVF nprobe; 0 = the index default.
     ef_search: int = 0
     nprobe: int = 0
+    #: Candidates compressed-code kinds (PQ, SQ) re-rank with exact vectors; 0 = the index default.
+    rerank: int = 0

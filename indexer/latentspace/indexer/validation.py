@@ -21,6 +21,9 @@ import numpy as np
 
 from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.filters import AnyOf, Equals, PayloadFilter, Range
+from latentspace.indexer.index.auto_kind import AUTO
+from latentspace.indexer.index.index_kind_gate import vet_index_kind
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits, RequestBudget
 from latentspace.indexer.modality import Modality
@@ -226,6 +229,24 @@ def _check_filter_value(value: Any, field: str) -> None:
         check_text(value, field, "filter value")
 
 
+def check_index_kind(kind: Any, dimension: int, limits: IndexKindLimits | None = None,
+                     field: str = "index_kind") -> str:
+    """``auto``, or an index kind (FAISS factory string) within the grammar and ``limits`` that passed
+    its trial run in a child process (kinds that train): the kind, stripped. Refused with
+    :class:`InvalidInput` on ``field`` saying what is allowed."""
+    if not isinstance(kind, str) or not kind.strip():
+        raise InvalidInput(f"index_kind is empty: name a FAISS kind (Flat, HNSW32, IVF1024,PQ8x8, ...) "
+                           f"or {AUTO!r} (the kind follows the collection's size)", field=field)
+    kind = kind.strip()
+    if kind == AUTO:
+        return kind
+    try:  # the grammar, then (kinds that train) a trial run in a child process
+        vet_index_kind(dimension, kind, limits)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
+    return kind
+
+
 def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "options.") -> None:
     """Threshold, index knobs, exclusions and filter of a search (``k`` is checked by its operation).
 
@@ -235,7 +256,8 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
     threshold = options.score_threshold
     if threshold is not None and not math.isfinite(threshold):
         raise InvalidInput("score_threshold must be finite", field=f"{prefix}score_threshold")
-    for knob, bound in (("ef_search", limits.max_ef_search), ("nprobe", limits.max_nprobe)):
+    knobs = (("ef_search", limits.max_ef_search), ("nprobe", limits.max_nprobe), ("rerank", limits.max_rerank))
+    for knob, bound in knobs:
         value = getattr(options, knob)
         if not 0 <= value <= bound:
             raise InvalidInput(f"{knob} must be between 0 (the index default) and {bound}, got {value}",

@@ -36,8 +36,10 @@ from latentspace.indexer.store.atomic_files import replacing
 EXACT_SEARCH_MAX_KEYS = 20_000
 #: Keys per batch when reading vectors for exact search (bounds memory: 64k x 768 x 4 B = 200 MB).
 _EXACT_BATCH = 65_536
-#: Compressed-code kinds (PQ, SQ) re-rank at least this many ANN candidates with exact vectors.
+#: Compressed-code kinds (PQ, SQ) re-rank at least this many ANN candidates with exact vectors ...
 RERANK_MIN_CANDIDATES = 32
+#: ... and at least this many per result asked for (a request's ``rerank`` overrides both).
+RERANK_PER_K = 4
 #: Tombstones above this fraction of the stored vectors make ``needs_compaction`` true.
 COMPACTION_RATIO = 0.2
 #: FAISS's k-means wants this many training points per centroid (it warns below it).
@@ -59,6 +61,11 @@ EF_SEARCH_PER_K = 2
 def default_ef_search(k: int) -> int:
     """The efSearch of an HNSW search for ``k`` results when the request sets none."""
     return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k)
+
+
+def rerank_depth(k: int, requested: int = 0) -> int:
+    """How many candidates a compressed-code search for ``k`` results re-ranks exactly."""
+    return max(k, requested or max(RERANK_PER_K * k, RERANK_MIN_CANDIDATES))
 
 
 def _as_keys(keys: np.ndarray) -> np.ndarray:
@@ -361,7 +368,7 @@ class FaissIndex(VectorIndex):
         stored = int(self._index.ntotal)
         need = min(k, len(allowed) if allowed is not None else self.ntotal)
         # Compressed-code kinds keep more candidates for exact re-ranking; exact-score kinds keep k.
-        keep = k if self._exact_scores else max(4 * k, RERANK_MIN_CANDIDATES)
+        keep = k if self._exact_scores else rerank_depth(k, params.rerank)
         filtered = allowed is not None or bool(self._tombstones)
         width, widen = min(stored, keep * 4 if filtered else keep), 1
         out_scores, out_keys = empty_results(len(queries), keep)

@@ -28,6 +28,8 @@ class SearchParams:
 
     ef_search: int = 0
     nprobe: int = 0
+    #: Candidates a compressed-code kind (PQ, SQ) re-ranks with exact vectors (at least k).
+    rerank: int = 0
 
 
 class VectorIndex(ABC):
