@@ -148,3 +148,24 @@ def test_a_model_collection_is_exported_and_loaded_back_without_encoding(
     assert items["t0"].modality == "text" and items["t0"].content == "a red circle"
     assert items["raw"].modality == "vector" and items["raw"].content == "ones"
     assert (manifest["model"], manifest["fingerprint"]) == (info.model, info.fingerprint)
+
+
+def test_reindex_through_a_server_and_on_a_data_dir(server: ServerThread, tmp_path: Path) -> None:
+    rng = np.random.default_rng(23)
+    ids = [f"i{n}" for n in range(300)]
+    with Client(server.address, collection="v", timeout=60) as client:
+        client.create_collection("v", dimension=DIM)
+        client.upsert([{"id": i, "vector": rng.normal(size=DIM)} for i in ids])
+        done = latent("reindex", "v", "--index-kind", "HNSW16", "--server", server.address, "--json")
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"collection": "v", "index_kind": "HNSW16", "count": 300}
+        assert client.describe_collection().index_kind == "HNSW16"
+        refused = latent("reindex", "v", "--index-kind", "IVF8,Nope", "--server", server.address)
+        assert refused.returncode == 1 and "index_kind" in refused.stderr
+    server.stop()
+
+    data = tmp_path / "data"
+    assert main(["reindex", "v", "--index-kind", "PQ4x4", "--data", str(data)]) == 0
+    items, manifest = local_items(data, "v")
+    assert sorted(items) == sorted(ids) and manifest["index_kind"] == "PQ4x4"
+    assert main(["reindex", "v", "--index-kind", "PQ3", "--data", str(data)]) == 2  # 3 does not divide 8

@@ -196,6 +196,9 @@ CASES = {
     "nprobe over the limit": (
         search_call(pb.Query(id="v1"), params=pb.SearchParams(nprobe=10**6)),
         grpc.StatusCode.INVALID_ARGUMENT, "options.params.nprobe"),
+    "rerank over the limit": (
+        search_call(pb.Query(id="v1"), params=pb.SearchParams(rerank=10**6)),
+        grpc.StatusCode.INVALID_ARGUMENT, "options.params.rerank"),
     "filter range without bounds": (
         search_call(pb.Query(id="v1"), filter=pb.Filter(must=[pb.Condition(field="i", range=pb.Range())])),
         grpc.StatusCode.INVALID_ARGUMENT, "options.filter.must[0].range"),

@@ -16,10 +16,12 @@ from latentspace.cli import (
     index_command,
     keys_command,
     query_commands,
+    reindex_command,
     serve_command,
 )
 
-COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands)
+COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands,
+                   reindex_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

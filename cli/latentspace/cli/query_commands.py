@@ -87,6 +87,9 @@ def _search(client: Any, args: argparse.Namespace) -> None:
         filter=parse_filter(args.filter),
         exclude_ids=args.exclude,
         score_threshold=args.threshold,
+        ef_search=args.ef_search,
+        nprobe=args.nprobe,
+        rerank=args.rerank,
     )
     _emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits))
 
@@ -272,6 +275,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="ID", help="skip this id; repeatable")
     p.add_argument("--threshold", type=float, help="drop hits scoring below this")
     add_filter(p)
+    knobs = p.add_argument_group("index knobs (0 = the index default; kinds they do not apply to ignore them)")
+    knobs.add_argument("--ef-search", type=int, default=0, metavar="N", help="HNSW candidates searched")
+    knobs.add_argument("--nprobe", type=int, default=0, metavar="N", help="IVF lists probed")
+    knobs.add_argument("--rerank", type=int, default=0, metavar="N",
+                       help="candidates compressed-code kinds (IVF-PQ, PQ, SQ) re-rank with the exact vectors")
 
     p = add("distance", _distance, "how far apart two points are")
     p.add_argument("a", metavar="A")

@@ -90,6 +90,19 @@ class AsyncClient(AsyncConnection):
         """Drop a collection and all its items (NotFound when it does not exist)."""
         await self._send(calls.DROP_COLLECTION, pb.DropCollectionRequest(name=name), timeout)
 
+    async def reindex(
+        self, index_kind: str, collection: str | None = None, *, timeout: float | None = None
+    ) -> CollectionInfo:
+        """Rebuild a collection's index as ``index_kind`` (a FAISS kind, or ``"auto"``) from its stored
+        vectors, without re-encoding; answers once the new index is in (the old one serves until then).
+        On a large collection this takes minutes: pass a ``timeout`` to match. A call that times out
+        leaves the rebuild running; ``describe_collection`` shows the kind once it is in.
+
+        ``await client.reindex("HNSW32", "docs")``
+        """
+        request = rq.reindex_request(self._name(collection), index_kind)
+        return await self._send(calls.REINDEX, request, timeout)
+
     async def upsert(
         self,
         items: Iterable[rq.UpsertItem | Mapping[str, Any]],
@@ -199,6 +212,7 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        rerank: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -206,7 +220,8 @@ class AsyncClient(AsyncConnection):
         ``await client.search("a red circle", k=5, filter={"size": "small"})``; ``await client.search(id="item-7")``
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                     rerank)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -222,10 +237,12 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        rerank: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                     rerank)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 

@@ -123,6 +123,7 @@ CREATE_COLLECTION = Rpc(Service.COLLECTIONS, "CreateCollection", CollectionInfo.
 LIST_COLLECTIONS = Rpc(Service.COLLECTIONS, "ListCollections", _collections)
 DESCRIBE_COLLECTION = Rpc(Service.COLLECTIONS, "DescribeCollection", CollectionInfo.from_proto)
 DROP_COLLECTION = Rpc(Service.COLLECTIONS, "DropCollection", _nothing)
+REINDEX = Rpc(Service.COLLECTIONS, "Reindex", CollectionInfo.from_proto)
 UPSERT = Rpc(Service.COLLECTIONS, "Upsert", UpsertResult.from_proto)
 UPSERT_STREAM = Rpc(Service.COLLECTIONS, "UpsertStream", UpsertResult.from_proto)
 DELETE = Rpc(Service.COLLECTIONS, "Delete", DeleteResult.from_proto)
@@ -146,6 +147,7 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     LIST_COLLECTIONS,
     DESCRIBE_COLLECTION,
     DROP_COLLECTION,
+    REINDEX,
     UPSERT,
     UPSERT_STREAM,
     DELETE,

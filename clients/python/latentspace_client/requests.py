@@ -77,6 +77,11 @@ def create_collection_request(
     )
 
 
+def reindex_request(collection: str, index_kind: str) -> pb.ReindexRequest:
+    """Reindex: rebuild a collection's index as ``index_kind`` (checked by the server)."""
+    return pb.ReindexRequest(collection=collection, index_kind=index_kind)
+
+
 def upsert_item(item: UpsertItem | Mapping[str, Any], position: int = 0) -> pb.UpsertItem:
     """One item (an :class:`UpsertItem` or a dict with its keys) as an ``UpsertItem`` message."""
     fields = vars(item) if isinstance(item, UpsertItem) else item
@@ -160,13 +165,14 @@ def search_options(
     with_vectors: bool = False,
     ef_search: int = 0,
     nprobe: int = 0,
+    rerank: int = 0,
 ) -> pb.SearchOptions:
     """The options shared by Search and SearchBatch (k is checked by the server against its limit)."""
     options = pb.SearchOptions(
         k=k,
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
-        params=tpb.SearchParams(ef_search=ef_search, nprobe=nprobe),
+        params=tpb.SearchParams(ef_search=ef_search, nprobe=nprobe, rerank=rerank),
     )
     message = to_filter(filter)
     if message is not None:

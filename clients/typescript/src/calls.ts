@@ -71,6 +71,7 @@ export const RPCS = {
   listCollections: rpc(collections.listCollections, (reply) => reply.collections.map(collectionInfoFromProto)),
   describeCollection: rpc(collections.describeCollection, collectionInfoFromProto),
   dropCollection: rpc(collections.dropCollection, (): void => undefined),
+  reindex: rpc(collections.reindex, collectionInfoFromProto),
   upsert: rpc(collections.upsert, upsertResultFromProto),
   upsertStream: rpc(collections.upsertStream, upsertResultFromProto),
   delete: rpc(collections.delete, deleteResultFromProto),

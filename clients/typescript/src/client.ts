@@ -13,6 +13,7 @@ import {
   DropCollectionRequestSchema,
   ListCollectionsRequestSchema,
   ListSnapshotsRequestSchema,
+  ReindexRequestSchema,
   StatsRequestSchema,
   type UpsertRequest,
 } from "./generated/latentspace/v1/latentspace_pb.js";
@@ -72,7 +73,7 @@ export type MidpointOptions = CollectionCallOptions & {
 };
 
 export type AnalogyOptions = CollectionCallOptions &
-  Omit<rq.SearchOptionsInit, "efSearch" | "nprobe"> & { method?: AnalogyMethodName; includeInputs?: boolean };
+  Omit<rq.SearchOptionsInit, "efSearch" | "nprobe" | "rerank"> & { method?: AnalogyMethodName; includeInputs?: boolean };
 
 /**
  * A connection to a latentspace server.
@@ -135,6 +136,17 @@ export class Client {
   /** Drop a collection and all its items (NotFound when it does not exist). */
   async dropCollection(name: string, options: CallOptions = {}): Promise<void> {
     await this.connection.unary(RPCS.dropCollection, create(DropCollectionRequestSchema, { name }), options.timeoutMs);
+  }
+
+  /**
+   * Rebuild a collection's index as `indexKind` (a FAISS kind, or "auto") from its stored vectors,
+   * without re-encoding; answers once the new index is in (the old one serves until then). On a large
+   * collection this takes minutes: pass a `timeoutMs` to match. A call that times out leaves the
+   * rebuild running; `describeCollection` shows the kind once it is in.
+   */
+  async reindex(indexKind: string, collection?: string | null, options: CallOptions = {}): Promise<CollectionInfo> {
+    const request = create(ReindexRequestSchema, { collection: this.name(collection), indexKind });
+    return this.connection.unary(RPCS.reindex, request, options.timeoutMs);
   }
 
   /**

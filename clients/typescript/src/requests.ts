@@ -85,6 +85,8 @@ export interface SearchOptionsInit {
   withVectors?: boolean;
   efSearch?: number;
   nprobe?: number;
+  /** Candidates that compressed-code kinds (IVF-PQ, PQ, SQ) re-rank exactly; 0 = the index default. */
+  rerank?: number;
 }
 
 export type InterpolationMethodName = "slerp" | "lerp";
@@ -208,7 +210,11 @@ export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
     filter: toFilter(init.filter),
     excludeIds: idList(init.excludeIds ?? []),
     withVectors: init.withVectors ?? false,
-    params: create(SearchParamsSchema, { efSearch: init.efSearch ?? 0, nprobe: init.nprobe ?? 0 }),
+    params: create(SearchParamsSchema, {
+      efSearch: init.efSearch ?? 0,
+      nprobe: init.nprobe ?? 0,
+      rerank: init.rerank ?? 0,
+    }),
   });
   if (init.scoreThreshold !== null && init.scoreThreshold !== undefined) options.scoreThreshold = init.scoreThreshold;
   return options;

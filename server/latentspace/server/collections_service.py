@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 from grpc import aio
@@ -15,7 +17,7 @@ from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
-from latentspace.indexer.validation import check_batch, check_requested_ids
+from latentspace.indexer.validation import check_batch, check_index_kind, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.state import ServerState
@@ -30,12 +32,20 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         model=manifest.model or "",
         dimension=manifest.dimension,
         metric=manifest.metric,
-        index_kind=(f"{AUTO} ({collection.index_kind})" if manifest.index_kind == AUTO else manifest.index_kind),
+        index_kind=_index_kind(manifest.index_kind, collection.index_kind),
         count=collection.count(),
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
     )
+
+
+def _index_kind(chosen: str, serving: str) -> str:
+    """What CollectionInfo says: the kind chosen, and the one in use when that differs (``auto``, or
+    a reindex whose index is still being built while the old one serves)."""
+    if chosen == AUTO:
+        return f"{AUTO} ({serving})"
+    return chosen if chosen == serving else f"{chosen} (being built; {serving} serves meanwhile)"
 
 
 class CollectionsService(rpc.CollectionsServicer):
@@ -73,6 +83,20 @@ class CollectionsService(rpc.CollectionsServicer):
     ) -> api.DropCollectionResponse:
         await self.state.run(self.state.drop_collection, request.name)
         return api.DropCollectionResponse()
+
+    async def Reindex(self, request: api.ReindexRequest, context: aio.ServicerContext) -> api.CollectionInfo:
+        limits = self.state.limits.index_kind_limits()
+
+        def start() -> tuple[Collection, Future[None]]:
+            collection = self.state.collection(request.collection)
+            kind = check_index_kind(request.index_kind, collection.dimension, limits)  # may trial-run it
+            return collection, collection.start_reindex(kind)
+
+        collection, job = await self.state.run(start)
+        # The rebuild runs on the maintenance thread, not a request thread; shielded, so a caller that
+        # stops waiting leaves it running (and other callers waiting on the same job unaffected).
+        await asyncio.shield(asyncio.wrap_future(job))
+        return collection_info(collection)
 
     async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
         upserted, sequence = await self._upsert(request)

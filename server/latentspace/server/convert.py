@@ -140,6 +140,7 @@ def search_options_from_proto(message: api.SearchOptions) -> SearchOptions:
         with_vectors=message.with_vectors,
         ef_search=message.params.ef_search,
         nprobe=message.params.nprobe,
+        rerank=message.params.rerank,
     )
 
 

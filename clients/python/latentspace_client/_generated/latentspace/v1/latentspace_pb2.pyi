@@ -81,6 +81,14 @@ class DropCollectionResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class ReindexRequest(_message.Message):
+    __slots__ = ("collection", "index_kind")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    index_kind: str
+    def __init__(self, collection: _Optional[str] = ..., index_kind: _Optional[str] = ...) -> None: ...
+
 class UpsertItem(_message.Message):
     __slots__ = ("id", "text", "image", "vector", "payload", "content_ref")
     ID_FIELD_NUMBER: _ClassVar[int]

@@ -55,6 +55,11 @@ class CollectionsStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.DropCollectionRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DropCollectionResponse.FromString,
                 _registered_method=True)
+        self.Reindex = channel.unary_unary(
+                '/latentspace.v1.Collections/Reindex',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.ReindexRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.FromString,
+                _registered_method=True)
         self.Upsert = channel.unary_unary(
                 '/latentspace.v1.Collections/Upsert',
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.UpsertRequest.SerializeToString,
@@ -126,6 +131,19 @@ class CollectionsServicer:
 
     def DropCollection(self, request, context):
         """Drop a collection and all its items. NOT_FOUND when it does not exist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Reindex(self, request, context):
+        """Rebuild a collection's index as another kind from its stored vectors (nothing is re-encoded).
+        The rebuild runs as a background maintenance job, like the automatic ones: searches and writes
+        go on against the old index until the new one is swapped in. The call answers once the swap is
+        done, with the collection as it is then. A caller that stops waiting (deadline, cancel) leaves the
+        rebuild running; meanwhile DescribeCollection's index_kind reads "KIND (being built; OLD serves
+        meanwhile)", and just KIND once the new index is in. INVALID_ARGUMENT on
+        index_kind as for CreateCollection ("auto" hands the kind back to the collection's size).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -230,6 +248,11 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.DropCollection,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DropCollectionRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DropCollectionResponse.SerializeToString,
+            ),
+            'Reindex': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reindex,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ReindexRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.SerializeToString,
             ),
             'Upsert': grpc.unary_unary_rpc_method_handler(
                     servicer.Upsert,
@@ -385,6 +408,33 @@ class Collections:
             '/latentspace.v1.Collections/DropCollection',
             latentspace_dot_v1_dot_latentspace__pb2.DropCollectionRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.DropCollectionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reindex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.Collections/Reindex',
+            latentspace_dot_v1_dot_latentspace__pb2.ReindexRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -164,12 +164,14 @@ class Range(_message.Message):
     def __init__(self, gt: _Optional[float] = ..., gte: _Optional[float] = ..., lt: _Optional[float] = ..., lte: _Optional[float] = ...) -> None: ...
 
 class SearchParams(_message.Message):
-    __slots__ = ("ef_search", "nprobe")
+    __slots__ = ("ef_search", "nprobe", "rerank")
     EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
     NPROBE_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FIELD_NUMBER: _ClassVar[int]
     ef_search: int
     nprobe: int
-    def __init__(self, ef_search: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
+    rerank: int
+    def __init__(self, ef_search: _Optional[int] = ..., nprobe: _Optional[int] = ..., rerank: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("id", "score", "modality", "payload", "content", "vector")
