@@ -22,6 +22,8 @@ harder from spread 2.0 up (0.51, 0.84, 0.89 at 2.0). See ``hnsw_recall.py`` and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 
@@ -45,17 +47,39 @@ def clustered_unit_vectors(
     Deterministic for a given seed and arguments. Noise is isotropic with per-coordinate standard
     deviation ``spread / sqrt(dimension)``, so its norm is about ``spread`` whatever the dimension.
     """
+    out = np.empty((count + queries, dimension), dtype=np.float32)
+    start = 0
+    for rows in clustered_unit_vector_chunks(count + queries, dimension=dimension, centres=centres,
+                                             topics=topics, centre_spread=centre_spread, spread=spread,
+                                             seed=seed):
+        out[start : start + len(rows)] = rows
+        start += len(rows)
+    return out[:count], out[count:]
+
+
+#: Rows drawn at a time (bounds the temporary noise array); chunks are this size but the last.
+CHUNK_ROWS = 50_000
+
+
+def clustered_unit_vector_chunks(
+    total: int,
+    *,
+    dimension: int = 384,
+    centres: int = 3000,
+    topics: int = 100,
+    centre_spread: float = 1.0,
+    spread: float = 2.0,
+    seed: int = 0,
+) -> Iterator[np.ndarray]:
+    """The ``total`` rows of :func:`clustered_unit_vectors` (base rows, then queries) in chunks of
+    ``CHUNK_ROWS``, so that a million rows never need to be in memory at once."""
     rng = np.random.default_rng(seed)
     scale = 1.0 / np.sqrt(dimension)
     topic_rows = _unit(rng.standard_normal((topics, dimension), dtype=np.float32))
     centre_rows = _unit(topic_rows[rng.integers(topics, size=centres)]
                         + centre_spread * scale * rng.standard_normal((centres, dimension), dtype=np.float32))
-    total = count + queries
-    out = np.empty((total, dimension), dtype=np.float32)
-    step = 50_000  # bounds the temporary noise array
-    for start in range(0, total, step):
-        rows = min(step, total - start)
+    for start in range(0, total, CHUNK_ROWS):
+        rows = min(CHUNK_ROWS, total - start)
         picks = rng.integers(centres, size=rows)
         noise = spread * scale * rng.standard_normal((rows, dimension), dtype=np.float32)
-        out[start : start + rows] = _unit(centre_rows[picks] + noise)
-    return out[:count], out[count:]
+        yield _unit(centre_rows[picks] + noise)
