@@ -267,18 +267,25 @@ class FaissIndex(VectorIndex):
         self._index.train(sample)
         self._move_pending()
 
-    def _train_from_pending(self) -> None:
+    def _pending_rows(self) -> np.ndarray:
+        """The side index's vectors as a view of its own storage (no copy: at a million vectors the
+        training sample is hundreds of MB); valid while the side index lives and is not added to."""
         assert self._pending is not None
         flat = faiss.downcast_index(self._pending.index)
-        self._index.train(flat.reconstruct_n(0, flat.ntotal))
+        count = int(flat.ntotal)
+        if count == 0:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        return faiss.rev_swig_ptr(flat.get_xb(), count * self.dimension).reshape(count, self.dimension)
+
+    def _train_from_pending(self) -> None:
+        self._index.train(self._pending_rows())
         self._move_pending()
 
     def _move_pending(self) -> None:
         assert self._pending is not None
-        flat = faiss.downcast_index(self._pending.index)
         keys = faiss.vector_to_array(self._pending.id_map).astype(np.int64)
         if len(keys):
-            self._index.add_with_ids(flat.reconstruct_n(0, flat.ntotal), keys)
+            self._index.add_with_ids(self._pending_rows(), keys)
         self._pending = None
 
     def remove(self, keys: np.ndarray) -> None:
