@@ -272,6 +272,7 @@ class FaissIndex(VectorIndex):
         training sample is hundreds of MB); valid while the side index lives and is not added to."""
         assert self._pending is not None
         flat = faiss.downcast_index(self._pending.index)
+        assert isinstance(flat, faiss.IndexFlat)  # the side index is IDMap2,Flat
         count = int(flat.ntotal)
         if count == 0:
             return np.empty((0, self.dimension), dtype=np.float32)
