@@ -34,6 +34,7 @@ from latentspace_client.points import Analogy, Edit, Examples, Id, Mix, TextPair
 from latentspace_client.requests import UpsertItem
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     Distance,
     DistanceMatrix,
@@ -58,6 +59,7 @@ __all__ = [
     "Client",
     "CollectionInfo",
     "DeadlineExceeded",
+    "DecodedImages",
     "DeleteResult",
     "Distance",
     "DistanceMatrix",

@@ -32,6 +32,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as
 from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     Distance,
     DistanceMatrix,
@@ -140,6 +141,7 @@ DISTANCE = Rpc(Service.LATENT_SPACE, "Distance", _distances)
 DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.from_proto)
 INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
 EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
+DECODE = Rpc(Service.LATENT_SPACE, "Decode", DecodedImages.from_proto)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -162,6 +164,7 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DISTANCE_MATRIX,
     INTERPOLATE,
     EDIT,
+    DECODE,
 )
 
 

@@ -28,6 +28,7 @@ from latentspace_client.errors import translate
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     Distance,
     DistanceMatrix,
@@ -369,13 +370,15 @@ class Client(ClientSettings):
         with_vectors: bool = False,
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
         """Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each.
 
         Give one of ``t``, ``steps`` (evenly spaced, ends included) or ``ts``; none gives the midpoint.
-        ``distinct`` drops the ends' own ids and items shown at an earlier step.
+        ``distinct`` drops the ends' own ids and items shown at an earlier step. ``decode`` draws each
+        step with the collection's decoder (``PathStep.image``, PNG bytes).
         ``client.interpolate("a red circle", "a blue square", steps=5, k=3)``
         """
         request = rq.interpolate_request(
@@ -393,6 +396,7 @@ class Client(ClientSettings):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            decode=decode,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
 
@@ -407,10 +411,12 @@ class Client(ClientSettings):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
-        """Move ``base`` along ``direction`` (``TextPair``, ``Examples`` or a vector) and search there.
+        """Move ``base`` along ``direction`` (``TextPair``, ``Examples`` or a vector) and search there;
+        ``decode`` draws the base and the result (``base_image``, ``image``: PNG bytes).
 
         ``client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -424,8 +430,20 @@ class Client(ClientSettings):
             filter=filter,
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
+            decode=decode,
         )
         return self._send(calls.EDIT, request, timeout)
+
+    def decode(
+        self, *points: Point, collection: str | None = None, timeout: float | None = None
+    ) -> DecodedImages:
+        """Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+
+        FailedPrecondition (reason NO_DECODER) when the model has none.
+        ``client.decode("a red circle", Id("blue-star-3")).images[0]``
+        """
+        request = rq.decode_request(self._name(collection), points)
+        return self._send(calls.DECODE, request, timeout)
 
     def analogy(
         self,

@@ -220,6 +220,11 @@ def distance_matrix_request(
     )
 
 
+def decode_request(collection: str, points: Iterable[Point]) -> pb.DecodeRequest:
+    """Draw many points with the collection's decoder."""
+    return pb.DecodeRequest(collection=collection, queries=to_queries(points))
+
+
 def interpolate_request(
     collection: str,
     a: Point,
@@ -236,6 +241,7 @@ def interpolate_request(
     with_vectors: bool = False,
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
+    decode: bool = False,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -253,6 +259,7 @@ def interpolate_request(
         exclude_ids=_ids(exclude_ids),
         distinct=distinct,
         with_vectors=with_vectors,
+        decode=decode,
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -271,6 +278,7 @@ def edit_request(
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
     with_vectors: bool = False,
+    decode: bool = False,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -279,6 +287,7 @@ def edit_request(
         k=k,
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
+        decode=decode,
     )
     _set_filter(request, filter)
     return request

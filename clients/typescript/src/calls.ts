@@ -29,6 +29,7 @@ import {
   distanceFromProto,
   distanceMatrixFromProto,
   editResultFromProto,
+  decodedImagesFromProto,
   encodedPointFromProto,
   exportPageFromProto,
   hitsFromProto,
@@ -88,6 +89,7 @@ export const RPCS = {
   distanceMatrix: rpc(latentSpace.distanceMatrix, distanceMatrixFromProto),
   interpolate: rpc(latentSpace.interpolate, interpolationFromProto),
   edit: rpc(latentSpace.edit, editResultFromProto),
+  decode: rpc(latentSpace.decode, decodedImagesFromProto),
 } as const;
 
 /** TLS settings: PEM root certificates to trust (default: the system's), and a client key pair for mTLS. */

@@ -64,6 +64,7 @@ export {
 export type { EditOptions, Ids, InterpolateOptions, InterpolationMethodName, UpsertItem } from "./requests.js";
 export type {
   CollectionInfo,
+  DecodedImages,
   DeleteResult,
   Distance,
   DistanceMatrix,

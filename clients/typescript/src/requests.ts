@@ -18,6 +18,8 @@ import {
   DistanceRequestSchema,
   type EditRequest,
   EditRequestSchema,
+  type DecodeRequest,
+  DecodeRequestSchema,
   type EncodeRequest,
   EncodeRequestSchema,
   type ExportRequest,
@@ -201,6 +203,11 @@ export function encodeRequest(collection: string, points: Iterable<Point>): Enco
   return create(EncodeRequestSchema, { collection, queries: toQueries(points) });
 }
 
+/** Draw many points with the collection's decoder. */
+export function decodeRequest(collection: string, points: Iterable<Point>): DecodeRequest {
+  return create(DecodeRequestSchema, { collection, queries: toQueries(points) });
+}
+
 /** The options shared by Search and SearchBatch (k is checked by the server against its limit). */
 export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
   const options = create(SearchOptionsSchema, {
@@ -269,6 +276,8 @@ export interface InterpolateOptions {
   withVectors?: boolean;
   filter?: FilterSpec | null;
   excludeIds?: Ids;
+  /** Draw each step with the collection's decoder (PathStep.image). */
+  decode?: boolean;
 }
 
 /** A path a -> b: one `t`, `steps` evenly spaced t, or explicit `ts` (none: the midpoint). */
@@ -291,6 +300,7 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     excludeIds: idList(options.excludeIds ?? []),
     distinct: options.distinct ?? false,
     withVectors: options.withVectors ?? false,
+    decode: options.decode ?? false,
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
@@ -304,6 +314,8 @@ export interface EditOptions {
   filter?: FilterSpec | null;
   excludeIds?: Ids;
   withVectors?: boolean;
+  /** Draw the base and the edited point with the collection's decoder (baseImage, image). */
+  decode?: boolean;
 }
 
 /** Move `base` along `direction` and search around the result (k = 0: no search). */
@@ -316,6 +328,7 @@ export function editRequest(collection: string, base: Point, direction: Directio
     filter: toFilter(options.filter),
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
+    decode: options.decode ?? false,
   });
 }
 

@@ -242,3 +242,11 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
                                field=f"{prefix}params.{knob}")
     limits.check_count("max_exclude_ids", len(options.exclude_ids), f"{prefix}exclude_ids", "excluded ids")
     check_filter(options.filter, limits, f"{prefix}filter")
+
+
+# ---------------------------------------------------------------- decoded images
+
+
+def check_decoded_images(count: int, limits: Limits, field: str) -> None:
+    """A request draws at most ``limits.max_decoded_images`` images with a decoder (LimitExceeded)."""
+    limits.check_count("max_decoded_images", count, field, "images to decode in one request")

@@ -25,6 +25,8 @@ from latentspace.indexer import deadline
 from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
+from latentspace.indexer.decoders.base import Decoder
+from latentspace.indexer.decoders.registry import DecoderRegistry
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.errors import BackupDirNotSet
@@ -66,6 +68,7 @@ class ServerState:
         self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
                                  report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
         self.metrics.watch_collections(self._collection_sizes)
+        self.decoders = DecoderRegistry()
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
         self._serving: dict[str, CollectionServing] = {}
@@ -121,7 +124,12 @@ class ServerState:
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits)
+        manifest = collection.manifest
+
+        def decoder() -> Decoder:
+            return self.decoders.for_collection(collection.name, manifest.model, manifest.fingerprint)
+
+        operations = LatentOperations(searcher, self.limits, decoder=decoder)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:

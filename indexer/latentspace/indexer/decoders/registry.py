@@ -23,7 +23,7 @@ from pathlib import Path
 from latentspace.indexer import shapes
 from latentspace.indexer.decoders.base import Decoder
 from latentspace.indexer.decoders.manifest import DecoderManifest, read_manifest
-from latentspace.indexer.errors import LatentSpaceError, ModelMismatch, ModelUnavailable
+from latentspace.indexer.errors import LatentSpaceError, ModelMismatch, ModelUnavailable, NoDecoder
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 
 #: Which class loads each decoder kind. Each takes ``(folder: Path, manifest: DecoderManifest)``.
@@ -91,6 +91,24 @@ class DecoderRegistry:
                     with self._lock:
                         self._decoders[key] = decoder
         check_binding(decoder, spec, fingerprint)
+        return decoder
+
+    def for_collection(self, name: str, model: str | None, fingerprint: str | None) -> Decoder:
+        """The decoder for collection ``name`` of ``model`` (its canonical spec) and weights ``fingerprint``.
+
+        :class:`NoDecoder` when the collection is vector-only or its model has no decoder; otherwise as
+        :meth:`get`.
+        """
+        if model is None or fingerprint is None:
+            raise NoDecoder(f"collection {name!r} stores raw vectors without a model, so nothing can draw "
+                            "its points; decoding needs a collection of a model with a decoder "
+                            "(e.g. shapes-clip)", field="collection")
+        spec = parse_model_spec(model)
+        decoder = self.get(spec, fingerprint)
+        if decoder is None:
+            raise NoDecoder(f"collection {name!r} uses model {spec.redacted}, which has no decoder, so its "
+                            "points cannot be drawn as images; of the shipped models only shapes-clip has one "
+                            "(docs/latent-operations.md, Decode, says how to add one)", field="collection")
         return decoder
 
     def loaded(self) -> list[str]:

@@ -683,6 +683,11 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
                 _registered_method=True)
+        self.Decode = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Decode',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
+                _registered_method=True)
 
 
 class LatentSpaceServicer:
@@ -737,6 +742,14 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decode(self, request, context):
+        """Draw points (any Query form) as images with the decoder of the collection's model: what a
+        point of the space looks like. FAILED_PRECONDITION (reason NO_DECODER) when the model has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LatentSpaceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -774,6 +787,11 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.Edit,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.SerializeToString,
+            ),
+            'Decode': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decode,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -965,6 +983,33 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/Edit',
             latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Decode',
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
