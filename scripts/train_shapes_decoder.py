@@ -14,7 +14,7 @@ value = the mean target (in the basis) of the rows that attend to it, weighted b
 the decoder's own ``--temperature``. A decoded point is then a convex mix of such means: between two
 images the weight moves from one group of keys to the other, so paths blend, and no colour appears
 that none of the nearby keys has. Reproducible: the seed fixes every image and the initial centroids;
-the weights are written fp16. Why closed-form, and what mixed training points did: the shapes README.
+the weights are written fp16 (byte-identical across runs). Why closed-form: the shapes README.
 
     PYTHONPATH=indexer python scripts/train_shapes_decoder.py --seed 0
 """
