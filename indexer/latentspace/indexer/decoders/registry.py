@@ -108,7 +108,8 @@ class DecoderRegistry:
         if decoder is None:
             raise NoDecoder(f"collection {name!r} uses model {spec.redacted}, which has no decoder, so its "
                             "points cannot be drawn as images; of the shipped models only shapes-clip has one "
-                            "(docs/latent-operations.md, Decode, says how to add one)", field="collection")
+                            "(docs/latent-operations.md, \"The seam for a real decoder\", says how to add one)",
+                            field="collection")
         return decoder
 
     def loaded(self) -> list[str]:
