@@ -30,6 +30,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -107,6 +108,10 @@ def _distances(reply: pb.DistanceResponse) -> list[Distance]:
     return [Distance.from_proto(d) for d in reply.distances]
 
 
+def _directions(reply: pb.ListDirectionsResponse) -> list[DirectionInfo]:
+    return [DirectionInfo.from_proto(d) for d in reply.directions]
+
+
 CREATE_COLLECTION = Rpc(Service.COLLECTIONS, "CreateCollection", CollectionInfo.from_proto)
 LIST_COLLECTIONS = Rpc(Service.COLLECTIONS, "ListCollections", _collections)
 DESCRIBE_COLLECTION = Rpc(Service.COLLECTIONS, "DescribeCollection", CollectionInfo.from_proto)
@@ -123,6 +128,9 @@ DISTANCE = Rpc(Service.LATENT_SPACE, "Distance", _distances)
 DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.from_proto)
 INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
 EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
+CREATE_DIRECTION = Rpc(Service.LATENT_SPACE, "CreateDirection", DirectionInfo.from_proto)
+LIST_DIRECTIONS = Rpc(Service.LATENT_SPACE, "ListDirections", _directions)
+DELETE_DIRECTION = Rpc(Service.LATENT_SPACE, "DeleteDirection", _nothing)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -141,6 +149,9 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DISTANCE_MATRIX,
     INTERPOLATE,
     EDIT,
+    CREATE_DIRECTION,
+    LIST_DIRECTIONS,
+    DELETE_DIRECTION,
 )
 
 

@@ -47,10 +47,18 @@ class ItemNotFound(NotFound):
     default_reason = "ITEM_NOT_FOUND"
 
 
+class DirectionNotFound(NotFound):
+    default_reason = "DIRECTION_NOT_FOUND"
+
+
 class AlreadyExists(LatentSpaceError):
     """Creating something that is already there."""
 
     default_reason = "ALREADY_EXISTS"
+
+
+class DirectionExists(AlreadyExists):
+    default_reason = "DIRECTION_EXISTS"
 
 
 class FailedPrecondition(LatentSpaceError):
@@ -69,6 +77,12 @@ class ModelMismatch(FailedPrecondition):
     """Vectors from a model with another fingerprint than the collection's."""
 
     default_reason = "MODEL_MISMATCH"
+
+
+class DirectionModelMismatch(FailedPrecondition):
+    """A named direction made under another model fingerprint than the collection's now."""
+
+    default_reason = "DIRECTION_MODEL_MISMATCH"
 
 
 class ModelUnavailable(FailedPrecondition):

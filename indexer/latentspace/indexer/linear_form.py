@@ -1,0 +1,80 @@
+"""A resolved point as a linear combination of the leaves of its request, kept for explained scores.
+
+Every composite point is computed as ``sum_i c_i v_i`` over its children's vectors, with the
+coefficients :mod:`latentspace.indexer.latent_math` gives (``mix_coefficients``,
+``edit_add_coefficients``, ``slerp_coefficients``, ...), and each child is such a sum over its own
+leaves. So any point is ``q = sum_j c_j v_j`` over the leaves of its request: texts, images, raw
+vectors, stored items and directions, each named by the request path of the message it came from.
+Cosine is linear in ``q``, so the score ``q . x`` of an item ``x`` splits exactly into the shares
+``c_j (v_j . x)`` (:mod:`latentspace.indexer.explain`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class LinearForm:
+    """``point = sum_j coefficients[j] * vectors[j]``; ``paths[j]`` names leaf j in the request."""
+
+    paths: tuple[str, ...]
+    vectors: tuple[np.ndarray, ...]
+    coefficients: np.ndarray  # float64 (n,)
+
+    @classmethod
+    def leaf(cls, path: str, vector: np.ndarray) -> LinearForm:
+        """One leaf whose unit vector is the point itself."""
+        return cls((path,), (vector,), np.ones(1))
+
+    @classmethod
+    def combine(cls, parts: Sequence[tuple[LinearForm, float]]) -> LinearForm:
+        """``sum_i c_i * part_i`` as one form over all the parts' leaves (a leaf used twice stays two terms)."""
+        return cls(
+            tuple(p for form, _ in parts for p in form.paths),
+            tuple(v for form, _ in parts for v in form.vectors),
+            np.concatenate([c * form.coefficients for form, c in parts]),
+        )
+
+    def matrix(self) -> np.ndarray:
+        """The leaves' vectors as rows of a float64 ``(n, d)`` matrix."""
+        return np.stack(self.vectors).astype(np.float64)
+
+    def vector(self) -> np.ndarray:
+        """The point the form adds up to, in float64."""
+        return np.asarray(self.coefficients @ self.matrix())
+
+    def normalised(self) -> LinearForm:
+        """The same form scaled so that its point has unit norm in float64.
+
+        Composite points are computed from their children's float32 vectors; adding up the leaves
+        instead differs by float32 rounding times the coefficients, which a near-cancelling mix makes
+        large. Normalising the flattened form and searching with *its* point keeps the shares exact.
+        """
+        return LinearForm(self.paths, self.vectors, self.coefficients / float(np.linalg.norm(self.vector())))
+
+    def point(self) -> np.ndarray:
+        """The searched point: :meth:`vector` as float32 (unit when the form is normalised)."""
+        return self.vector().astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class UsedDirection:
+    """A direction a point was built with: its request path, its stored name ("" inline) and unit vector."""
+
+    path: str
+    name: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class CosMulTerms:
+    """A 3CosMul analogy's three points and their request paths: a ranking, not a linear form."""
+
+    a: np.ndarray
+    a_star: np.ndarray
+    b: np.ndarray
+    paths: tuple[str, str, str]
