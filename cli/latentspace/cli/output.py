@@ -49,8 +49,8 @@ def hits_table(hits: Sequence[Any], explained: bool = False) -> str:
     if not hits:
         return "(no hits)"
     if explained:
-        lines = [f"{rank:>4}  {line}" for rank, hit in enumerate(hits, start=1)
-                 for line in explanation_lines(hit.explanation)]
+        lines = [f"{rank if i == 0 else '':>4}  {line}" for rank, hit in enumerate(hits, start=1)
+                 for i, line in enumerate(explanation_lines(hit.explanation))]
         return hits_table(hits) + "\n\nwhy (each part's share of the score):\n" + "\n".join(lines)
     rows = [
         (
@@ -81,7 +81,7 @@ def explanation_lines(explanation: Any) -> list[str]:
     else:
         shares = " ".join(f"{'-' if t.share < 0 else '+'} {abs(t.share):.4f} {t.path}" for t in terms)
         lines = [f"{sum(t.share for t in terms):.4f} = {shares.removeprefix('+ ')}"]
-    lines += [f"      projection on {p.name or 'the direction'} ({p.path}): {p.projection:.4f}"
+    lines += [f"  projection on {p.name or 'the direction'} ({p.path}): {p.projection:.4f}"
               for p in explanation.projections]
     return lines
 

@@ -31,7 +31,7 @@ _LOGISTIC_TOLERANCE = 1e-8
 
 
 def fit_direction(positive: np.ndarray, negative: np.ndarray, method: DirectionMethod) -> np.ndarray:
-    """The raw (un-normalised) direction from positives towards negatives' opposite, float64."""
+    """The raw (un-normalised) direction pointing from the negatives towards the positives, float64."""
     pos = np.asarray(positive, dtype=np.float64)
     neg = np.asarray(negative, dtype=np.float64)
     if method is DirectionMethod.MEAN_DIFFERENCE:

@@ -7,6 +7,11 @@ and cast back, so every vector returned has unit norm to float32 precision.
 Every degenerate case (a zero or non-finite vector, a mixture that cancels, antipodal endpoints) is
 an :class:`InvalidInput` with a stable ``reason`` (``ZERO_VECTOR``, ``NON_FINITE``, ``ANTIPODAL``) and
 the request field when the caller names one.
+
+Every composite (mix, edits, slerp and lerp steps, 3CosAdd) is a linear combination of its inputs,
+and each has a ``*_coefficients`` function giving that combination's coefficients on the inputs as
+passed; the vector functions are :func:`combine` over them, and the resolver composes the same
+coefficients down to a query's leaves to explain scores (:mod:`latentspace.indexer.linear_form`).
 """
 
 from __future__ import annotations
