@@ -154,7 +154,8 @@ def check_sum_form(hit, expected_terms) -> None:
     assert [t.path for t in explanation.terms] == [p for p, _, _ in expected_terms]
     x = unit(hit_vector(hit))
     for term, (_, c, v) in zip(explanation.terms, expected_terms, strict=True):
-        assert term.share == pytest.approx(c * float(v @ x), abs=1e-5)
+        # Near-cancelling points have large coefficients: compare to float32 rounding of each share.
+        assert term.share == pytest.approx(c * float(v @ x), rel=1e-6, abs=1e-5)
         assert term.coefficient == pytest.approx(c, rel=1e-4, abs=1e-6)
 
 
@@ -197,7 +198,7 @@ def test_shares_sum_to_each_score_and_match_the_brute_force(ops, point):
                 assert projection.projection == pytest.approx(float(unit(STORED) @ x), abs=1e-5)
 
 
-@PROPERTY
+@settings(PROPERTY, max_examples=60)
 @given(a=query_points, b=query_points, steps=st.integers(2, 4))
 def test_every_path_step_is_explained_by_its_ends(ops, a, b, steps):
     try:

@@ -1,6 +1,6 @@
 """Explained scores: each hit's score split into the shares of the leaves of the query that found it.
 
-A query point is ``q = sum_j c_j v_j`` over its leaves (:mod:`latentspace.indexer.linear_form`), and
+A query point is ``q = sum_j c_j v_j`` over its leaves (:mod:`latentspace.indexer.resolved_point`), and
 the point searched is that very ``q``, so an item's score is
 
     score(x) = q . x = sum_j c_j (v_j . x)
@@ -29,7 +29,7 @@ import numpy as np
 
 from latentspace.indexer.items import Hit
 from latentspace.indexer.latent_math import COS_MUL_EPS
-from latentspace.indexer.linear_form import CosMulTerms, LinearForm, UsedDirection
+from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, UsedDirection
 
 
 class ScoreForm(StrEnum):

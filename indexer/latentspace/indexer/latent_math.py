@@ -11,7 +11,7 @@ the request field when the caller names one.
 Every composite (mix, edits, slerp and lerp steps, 3CosAdd) is a linear combination of its inputs,
 and each has a ``*_coefficients`` function giving that combination's coefficients on the inputs as
 passed; the vector functions are :func:`combine` over them, and the resolver composes the same
-coefficients down to a query's leaves to explain scores (:mod:`latentspace.indexer.linear_form`).
+coefficients down to a query's leaves to explain scores (:mod:`latentspace.indexer.resolved_point`).
 """
 
 from __future__ import annotations

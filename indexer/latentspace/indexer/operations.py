@@ -21,10 +21,10 @@ from latentspace.indexer.errors import DirectionNotFound, InvalidInput
 from latentspace.indexer.explain import explain_hits
 from latentspace.indexer.items import Hit
 from latentspace.indexer.limits import Limits, RequestBudget
-from latentspace.indexer.linear_form import CosMulTerms, LinearForm
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
-from latentspace.indexer.resolver import PointResolver, ResolvedPoint
+from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
+from latentspace.indexer.resolver import PointResolver
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.validation import check_batch, check_search_options
 
@@ -155,7 +155,7 @@ class LatentOperations:
         extra = max(len(p.exclude_ids) for p in points)
         lists = self.collection.search(np.stack([p.vector for p in points]),
                                        _for_collection(dataclasses.replace(options, k=options.k + extra)))
-        return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], p.form, p, options)
+        return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], options, p.form, p.directions)
                 for p, hits in zip(points, lists, strict=True)]
 
     def _search_cos_mul(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
@@ -181,7 +181,7 @@ class LatentOperations:
                 pool.update((h.id, h) for h in hits if h.id not in p.exclude_ids and h.vector is not None)
             keep = options.with_vectors or options.explain  # explaining needs the vectors
             ranked = _rank_cos_mul(list(pool.values()), p.cos_mul, dataclasses.replace(options, with_vectors=keep))
-            results.append(_explained(ranked, None, p, options))
+            results.append(_explained(ranked, options, None, p.directions, p.cos_mul))
         return results
 
     # ------------------------------------------------------------------ Distance
@@ -270,8 +270,8 @@ class LatentOperations:
             searched = _for_collection(base)
             hits = self._search_distinct(vectors, searched, banned) if distinct else self.collection.search(
                 vectors, searched)
-            path = ResolvedPoint(va, Modality.VECTOR, directions=tuple(d for p in ends for d in p.directions))
-            hits = [_explained(h, form, path, base) for h, form in zip(hits, forms, strict=True)]
+            used = tuple(d for p in ends for d in p.directions)
+            hits = [_explained(h, base, form, used) for h, form in zip(hits, forms, strict=True)]
         steps_out = [PathStep(float(t), float(ca), float(cb), v, h)
                      for t, ca, cb, v, h in zip(t_values, cos_a, cos_b, vectors, hits, strict=True)]
         return InterpolationResult(steps_out, lm.angle_between(va, vb))
@@ -332,7 +332,7 @@ class LatentOperations:
         if k > 0:
             around = dataclasses.replace(options or SearchOptions(), k=k)
             found = self.collection.search(result[None, :], _for_collection(around))[0]
-            hits = _explained(found, parts.result.form, parts.result, around)
+            hits = _explained(found, around, parts.result.form, parts.result.directions)
         return EditResult(
             vector=result,
             cos_to_base=lm.cosine(result, base),
@@ -409,15 +409,15 @@ def _for_collection(options: SearchOptions) -> SearchOptions:
     return dataclasses.replace(options, with_vectors=True, explain=False)
 
 
-def _explained(hits: list[Hit], form: LinearForm | None, point: ResolvedPoint,
-               options: SearchOptions) -> list[Hit]:
+def _explained(hits: list[Hit], options: SearchOptions, form: LinearForm | None,
+               directions: Sequence[UsedDirection], cos_mul: CosMulTerms | None = None) -> list[Hit]:
     """Hits with explanations when ``options.explain`` (their vectors kept only if asked for).
 
-    ``form`` is the searched point's (a path step's own); ``point`` gives the directions and 3CosMul terms.
+    ``form`` is the searched point's linear form (a path step's own), or None with ``cos_mul``.
     """
     if not options.explain or not hits:
         return hits
-    return explain_hits(hits, form, point.directions, point.cos_mul, keep_vectors=options.with_vectors)
+    return explain_hits(hits, form, directions, cos_mul, keep_vectors=options.with_vectors)
 
 
 def _rank_cos_mul(pool: list[Hit], refs: CosMulTerms, options: SearchOptions) -> list[Hit]:

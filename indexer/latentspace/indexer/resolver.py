@@ -11,7 +11,7 @@ Resolution runs in three passes so a request costs one model call per modality w
 
 Named directions are read from the collection in pass 2 too (one read per distinct name) and
 refused when the collection's model fingerprint is no longer the one they were made with. Each
-resolved point keeps its :class:`~latentspace.indexer.linear_form.LinearForm` (the point as a sum
+resolved point (:mod:`latentspace.indexer.resolved_point`) keeps its linear form (the point as a sum
 over the request's leaves) and the directions it used, from which scores are explained.
 
 Errors name the request field in proto path form, e.g. ``query.mix.parts[1].query.text``. Callers pass
@@ -32,7 +32,6 @@ from latentspace.indexer.errors import DirectionNotFound, InvalidInput, ItemNotF
 from latentspace.indexer.images import decode_image
 from latentspace.indexer.items import StoredItem
 from latentspace.indexer.limits import Limits, RequestBudget
-from latentspace.indexer.linear_form import CosMulTerms, LinearForm, UsedDirection
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.points import (
@@ -53,6 +52,14 @@ from latentspace.indexer.points import (
     TextPoint,
     VectorDirection,
     VectorPoint,
+)
+from latentspace.indexer.resolved_point import (
+    CosMulTerms,
+    LinearForm,
+    ResolvedDirection,
+    ResolvedEdit,
+    ResolvedPoint,
+    UsedDirection,
 )
 from latentspace.indexer.validation import MAX_POINT_DEPTH, check_query_text
 
@@ -80,60 +87,6 @@ class PointSource(Protocol):
 _TEXT = frozenset({Modality.TEXT})
 _IMAGE = frozenset({Modality.IMAGE})
 _CONTENT = _TEXT | _IMAGE
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedPoint:
-    """A point as a unit vector, with what it was made of.
-
-    ``modality`` is TEXT/IMAGE for those leaves, the stored item's modality for an id and VECTOR for raw
-    vectors, directions and composites. ``input_ids`` are the stored items the point was built from.
-    ``exclude_ids`` are ids a search around this point must not return (an analogy's inputs unless
-    ``include_inputs``). ``cos_mul`` holds a 3CosMul analogy's three points: it is a ranking, and
-    ``vector`` is then only its 3CosAdd point, the centre to gather candidates around. ``sources`` are
-    the content modalities (text, image) the point's position derives from, so a mix or an edit of a
-    text still counts as text when a distance decides whether a pair crosses modalities. ``form`` is
-    the point as a sum over the request's leaves; ``directions`` the directions it was built with.
-    """
-
-    vector: np.ndarray
-    modality: Modality
-    input_ids: frozenset[str] = frozenset()
-    exclude_ids: frozenset[str] = frozenset()
-    cos_mul: CosMulTerms | None = None
-    sources: frozenset[Modality] = frozenset()
-    form: LinearForm | None = None
-    directions: tuple[UsedDirection, ...] = ()
-
-    @classmethod
-    def leaf(cls, vector: np.ndarray, modality: Modality, path: str, **kwargs: object) -> ResolvedPoint:
-        """A leaf point: its own linear form is itself."""
-        return cls(vector, modality, form=LinearForm.leaf(path, vector), **kwargs)  # type: ignore[arg-type]
-
-    @property
-    def linear_form(self) -> LinearForm:
-        """The point's form (every resolved point has one)."""
-        assert self.form is not None
-        return self.form
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedDirection:
-    """A direction as a unit vector, the norm of what was normalised, and its name when stored."""
-
-    vector: np.ndarray
-    norm: float
-    name: str = ""
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedEdit:
-    """An edit's parts: the base, the unit direction and its raw norm, and the edited point."""
-
-    base: ResolvedPoint
-    direction: np.ndarray
-    direction_norm: float
-    result: ResolvedPoint
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""A resolved point as a linear combination of the leaves of its request, kept for explained scores.
+"""What a point resolves to: a unit vector, what it was made of, and its linear form over the request's leaves.
 
 Every composite point is computed as ``sum_i c_i v_i`` over its children's vectors, with the
 coefficients :mod:`latentspace.indexer.latent_math` gives (``mix_coefficients``,
@@ -7,6 +7,9 @@ leaves. So any point is ``q = sum_j c_j v_j`` over the leaves of its request: te
 vectors, stored items and directions, each named by the request path of the message it came from.
 Cosine is linear in ``q``, so the score ``q . x`` of an item ``x`` splits exactly into the shares
 ``c_j (v_j . x)`` (:mod:`latentspace.indexer.explain`).
+
+:class:`ResolvedPoint`, :class:`ResolvedDirection` and :class:`ResolvedEdit` are what
+:class:`~latentspace.indexer.resolver.PointResolver` hands the operations.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from latentspace.indexer.modality import Modality
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,3 +83,57 @@ class CosMulTerms:
     a_star: np.ndarray
     b: np.ndarray
     paths: tuple[str, str, str]
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedPoint:
+    """A point as a unit vector, with what it was made of.
+
+    ``modality`` is TEXT/IMAGE for those leaves, the stored item's modality for an id and VECTOR for raw
+    vectors, directions and composites. ``input_ids`` are the stored items the point was built from.
+    ``exclude_ids`` are ids a search around this point must not return (an analogy's inputs unless
+    ``include_inputs``). ``cos_mul`` holds a 3CosMul analogy's three points: it is a ranking, and
+    ``vector`` is then only its 3CosAdd point, the centre to gather candidates around. ``sources`` are
+    the content modalities (text, image) the point's position derives from, so a mix or an edit of a
+    text still counts as text when a distance decides whether a pair crosses modalities. ``form`` is
+    the point as a sum over the request's leaves; ``directions`` the directions it was built with.
+    """
+
+    vector: np.ndarray
+    modality: Modality
+    input_ids: frozenset[str] = frozenset()
+    exclude_ids: frozenset[str] = frozenset()
+    cos_mul: CosMulTerms | None = None
+    sources: frozenset[Modality] = frozenset()
+    form: LinearForm | None = None
+    directions: tuple[UsedDirection, ...] = ()
+
+    @classmethod
+    def leaf(cls, vector: np.ndarray, modality: Modality, path: str, **kwargs: object) -> ResolvedPoint:
+        """A leaf point: its own linear form is itself."""
+        return cls(vector, modality, form=LinearForm.leaf(path, vector), **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def linear_form(self) -> LinearForm:
+        """The point's form (every resolved point has one)."""
+        assert self.form is not None
+        return self.form
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedDirection:
+    """A direction as a unit vector, the norm of what was normalised, and its name when stored."""
+
+    vector: np.ndarray
+    norm: float
+    name: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class ResolvedEdit:
+    """An edit's parts: the base, the unit direction and its raw norm, and the edited point."""
+
+    base: ResolvedPoint
+    direction: np.ndarray
+    direction_norm: float
+    result: ResolvedPoint
