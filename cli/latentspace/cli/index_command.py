@@ -27,8 +27,10 @@ def register(subparsers: Any) -> None:
             "batch by batch (each batch is durable once written). SOURCE is a folder (images and "
             ".txt/.md files, recursively), or a .jsonl, .csv or .parquet file with the columns id, "
             "text or image (a path relative to the file) or vector, and payload; other columns go "
-            "into the payload. Bad records are reported and passed over. Flags override LATENTSPACE_* "
-            "variables."
+            "into the payload. Bad records are reported and passed over. A Parquet file written by "
+            "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "override LATENTSPACE_* variables."
         ),
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
@@ -56,6 +58,7 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
+    from latentspace.indexer.export_file import read_export_header
     from latentspace.indexer.pipeline import index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
     from latentspace.server.settings import Settings
@@ -70,6 +73,15 @@ def run_index(args: argparse.Namespace) -> int:
             allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
         )
+        export = read_export_header(args.source)
+        if export is not None:  # a `latent export` file: its rows are loaded as they were stored
+            from latentspace.cli.backup_commands import index_export
+
+            loaded, total = index_export(args, export, settings)
+            print(f"{args.source} (export of collection {export.collection!r}) -> collection "
+                  f"{args.collection!r} in {settings.data_dir}\nloaded   {loaded} items; the collection now "
+                  f"holds {total}")
+            return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
         # The operator's own tool: any model folder, and any hub spec when downloads are on.

@@ -26,7 +26,7 @@ from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
 from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
 from latentspace.indexer.resolver import PointResolver
 from latentspace.indexer.search_options import SearchOptions
-from latentspace.indexer.validation import check_batch, check_search_options
+from latentspace.indexer.validation import check_batch, check_direction_name, check_search_options
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
@@ -357,6 +357,7 @@ class LatentOperations:
 
     def delete_direction(self, name: str) -> None:
         """Delete a stored direction; :class:`DirectionNotFound` when there is none by that name."""
+        check_direction_name(name)
         if not self.collection.delete_direction(name):
             raise DirectionNotFound(f"no direction named {name!r} in collection {self.collection.name!r}",
                                     field="name")

@@ -81,15 +81,53 @@ class SentenceTransformerEncoder(Encoder):
                  " fp16" if self.half else "", self.dimension, self.fingerprint)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        """Encode texts in batches of ``options.batch_size`` into ``(n, dimension)`` unit float32 rows."""
+        """Encode texts into ``(n, dimension)`` unit float32 rows, in forward passes of at most
+        ``options.batch_size`` texts of similar length (see :func:`length_groups`)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        items = list(texts)
+        vectors = np.empty((len(items), self.dimension), dtype=np.float32)
         with self._lock, torch.inference_mode():
-            out = self.model.encode(list(texts), batch_size=self.options.batch_size,
-                                    normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        vectors = np.asarray(out, dtype=np.float32)
+            for group in length_groups([len(text) for text in items], self.options.batch_size):
+                vectors[group] = self.model.encode([items[i] for i in group], batch_size=len(group),
+                                                   normalize_embeddings=True, convert_to_numpy=True,
+                                                   show_progress_bar=False)
         # Normalised again in float32: under fp16 the model's own normalisation is only good to ~1e-3.
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+#: What one more forward pass costs, in characters of padding: a forward of one text costs about
+#: as much as ~3 texts of ~15 tokens (~4.5 characters each) in a batch of 64 (all-MiniLM-L6-v2 on
+#: CPU: 67 texts/s one at a time, 256/s in batches of 64).
+FORWARD_COST_CHARS = 200
+
+
+def length_groups(lengths: Sequence[int], max_batch: int, forward_cost: int = FORWARD_COST_CHARS) -> list[list[int]]:
+    """Split texts (by their lengths) into forward passes of at most ``max_batch`` texts of similar length.
+
+    A forward pass pads every text to the longest one in it, so a batch that mixes a 6-word and a
+    40-word sentence pays for 40 words twice. Sorted by length, the texts are cut where the cost
+    ``sum over groups of (forward_cost + size * longest)`` is lowest (exact, by dynamic
+    programming: at most ``n * max_batch`` steps). Micro-batches of concurrent queries arrive in
+    no order, and this cuts their padding (e.g. 16 documentation sentences: 1.8x the tokens they
+    hold, 1.3x in two length-sorted groups). Returns the indices of each group, shortest first.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    size = [lengths[i] for i in order]
+    best = [0.0] + [float("inf")] * len(order)  # best[j]: cheapest split of the j shortest texts
+    cut = [0] * (len(order) + 1)
+    for end in range(1, len(order) + 1):
+        longest = size[end - 1]
+        for start in range(max(0, end - max(1, max_batch)), end):
+            cost = best[start] + forward_cost + (end - start) * longest
+            if cost < best[end]:
+                best[end], cut[end] = cost, start
+    groups = []
+    end = len(order)
+    while end > 0:
+        groups.append(order[cut[end]:end])
+        end = cut[end]
+    return groups[::-1]
 
 
 def weights_fingerprint(model: torch.nn.Module) -> str:
