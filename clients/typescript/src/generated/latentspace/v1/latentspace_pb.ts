@@ -25,9 +25,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -35,7 +36,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLNAQoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL9AgoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg4KBmRlY29kZRgPIAEoCCKTAQoIUGF0aFN0ZXASCQoBdBgBIAEoAhIQCghjb3NfdG9fYRgCIAEoAhIQCghjb3NfdG9fYhgDIAEoAhImCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISIQoEaGl0cxgFIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdBINCgVpbWFnZRgGIAEoDCJNChNJbnRlcnBvbGF0ZVJlc3BvbnNlEicKBXN0ZXBzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuUGF0aFN0ZXASDQoFYW5nbGUYAiABKAIiswEKC0VkaXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoEZWRpdBgCIAEoCzIULmxhdGVudHNwYWNlLnYxLkVkaXQSCQoBaxgDIAEoBRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYBSADKAkSFAoMd2l0aF92ZWN0b3JzGAYgASgIEg4KBmRlY29kZRgIIAEoCCLdAQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdBISCgpiYXNlX2ltYWdlGAcgASgMEg0KBWltYWdlGAggASgMIksKDURlY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiUAoORGVjb2RlUmVzcG9uc2USDgoGaW1hZ2VzGAEgAygMEg8KB2RlY29kZXIYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNKnoKE0ludGVycG9sYXRpb25NZXRob2QSJAogSU5URVJQT0xBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpJTlRFUlBPTEFUSU9OX01FVEhPRF9TTEVSUBABEh0KGUlOVEVSUE9MQVRJT05fTUVUSE9EX0xFUlAQAjKCCQoLQ29sbGVjdGlvbnMSYQoQQ3JlYXRlQ29sbGVjdGlvbhInLmxhdGVudHNwYWNlLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSaAoPTGlzdENvbGxlY3Rpb25zEiYubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmUKEkRlc2NyaWJlQ29sbGVjdGlvbhIpLmxhdGVudHNwYWNlLnYxLkRlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYARJlCg5Ecm9wQ29sbGVjdGlvbhIlLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UiBJi4GAMSTQoGVXBzZXJ0Eh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCElUKDFVwc2VydFN0cmVhbRIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAigBEk0KBkRlbGV0ZRIdLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXNwb25zZSIEmLgYAhJECgNHZXQSGi5sYXRlbnRzcGFjZS52MS5HZXRSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuR2V0UmVzcG9uc2UiBJi4GAESSgoFU3RhdHMSHC5sYXRlbnRzcGFjZS52MS5TdGF0c1JlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5TdGF0c1Jlc3BvbnNlIgSYuBgBEk8KCFNuYXBzaG90Eh8ubGF0ZW50c3BhY2UudjEuU25hcHNob3RSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIgSYuBgDEmIKDUxpc3RTbmFwc2hvdHMSJC5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSIEmLgYAxJPCgdSZXN0b3JlEh4ubGF0ZW50c3BhY2UudjEuUmVzdG9yZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJLCgZFeHBvcnQSHS5sYXRlbnRzcGFjZS52MS5FeHBvcnRSZXF1ZXN0GhoubGF0ZW50c3BhY2UudjEuRXhwb3J0UGFnZSIEmLgYATABMrsFCgtMYXRlbnRTcGFjZRJNCgZFbmNvZGUSHS5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVzcG9uc2UiBJi4GAESTQoGU2VhcmNoEh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIgSYuBgBElwKC1NlYXJjaEJhdGNoEiIubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXNwb25zZSIEmLgYARJTCghEaXN0YW5jZRIfLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVxdWVzdBogLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVzcG9uc2UiBJi4GAESZQoORGlzdGFuY2VNYXRyaXgSJS5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlc3BvbnNlIgSYuBgBElwKC0ludGVycG9sYXRlEiIubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXNwb25zZSIEmLgYARJHCgRFZGl0EhsubGF0ZW50c3BhY2UudjEuRWRpdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5FZGl0UmVzcG9uc2UiBJi4GAESTQoGRGVjb2RlEh0ubGF0ZW50c3BhY2UudjEuRGVjb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlY29kZVJlc3BvbnNlIgSYuBgBYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLeAQoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAhCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIo4DChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgSDwoHZXhwbGFpbhgOIAEoCBIOCgZkZWNvZGUYDyABKAgikwEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSDQoFaW1hZ2UYBiABKAwiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIsQBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCBIPCgdleHBsYWluGAcgASgIEg4KBmRlY29kZRgIIAEoCCLdAQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdBISCgpiYXNlX2ltYWdlGAcgASgMEg0KBWltYWdlGAggASgMIksKDURlY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiUAoORGVjb2RlUmVzcG9uc2USDgoGaW1hZ2VzGAEgAygMEg8KB2RlY29kZXIYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIsoBCg9EaXJlY3Rpb25Tb3VyY2USLQoJdGV4dF9wYWlyGAEgASgLMhgubGF0ZW50c3BhY2UudjEuVGV4dFBhaXJIABIsCghleGFtcGxlcxgCIAEoCzIYLmxhdGVudHNwYWNlLnYxLkV4YW1wbGVzSAASKAoGbGFiZWxzGAMgASgLMhYubGF0ZW50c3BhY2UudjEuTGFiZWxzSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySABCBgoEa2luZCKTAQoGTGFiZWxzEg0KBWZpZWxkGAEgASgJEigKCHBvc2l0aXZlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEigKCG5lZ2F0aXZlGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlciLMAQoWQ3JlYXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkSLwoGc291cmNlGAMgASgLMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uU291cmNlEi8KBm1ldGhvZBgEIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBIUCgdob2xkb3V0GAUgASgCSACIAQESDAoEc2VlZBgGIAEoBEIKCghfaG9sZG91dCK/AQoQRGlyZWN0aW9uUXVhbGl0eRIQCgNhdWMYASABKAJIAIgBARIUCgxldmFsdWF0ZWRfb24YAiABKAkSEQoJcG9zaXRpdmVzGAMgASgNEhEKCW5lZ2F0aXZlcxgEIAEoDRIaChJoZWxkX291dF9wb3NpdGl2ZXMYBSABKA0SGgoSaGVsZF9vdXRfbmVnYXRpdmVzGAYgASgNEg8KB2hvbGRvdXQYByABKAISDAoEc2VlZBgIIAEoBEIGCgRfYXVjIoUCCg1EaXJlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJEi8KBm1ldGhvZBgDIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBITCgtkZXNjcmlwdGlvbhgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISDAoEbm9ybRgGIAEoAhIxCgdxdWFsaXR5GAcgASgLMiAubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uUXVhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkEKFUxpc3REaXJlY3Rpb25zUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhQKDHdpdGhfdmVjdG9ycxgCIAEoCCJLChZMaXN0RGlyZWN0aW9uc1Jlc3BvbnNlEjEKCmRpcmVjdGlvbnMYASADKAsyHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIjoKFkRlbGV0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJIhkKF0RlbGV0ZURpcmVjdGlvblJlc3BvbnNlKnoKE0ludGVycG9sYXRpb25NZXRob2QSJAogSU5URVJQT0xBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpJTlRFUlBPTEFUSU9OX01FVEhPRF9TTEVSUBABEh0KGUlOVEVSUE9MQVRJT05fTUVUSE9EX0xFUlAQAiqcAQoPRGlyZWN0aW9uTWV0aG9kEiAKHERJUkVDVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIkCiBESVJFQ1RJT05fTUVUSE9EX01FQU5fRElGRkVSRU5DRRABEiIKHkRJUkVDVElPTl9NRVRIT0RfTEVBU1RfU1FVQVJFUxACEh0KGURJUkVDVElPTl9NRVRIT0RfTE9HSVNUSUMQAzKCCQoLQ29sbGVjdGlvbnMSYQoQQ3JlYXRlQ29sbGVjdGlvbhInLmxhdGVudHNwYWNlLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSaAoPTGlzdENvbGxlY3Rpb25zEiYubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmUKEkRlc2NyaWJlQ29sbGVjdGlvbhIpLmxhdGVudHNwYWNlLnYxLkRlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYARJlCg5Ecm9wQ29sbGVjdGlvbhIlLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UiBJi4GAMSTQoGVXBzZXJ0Eh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCElUKDFVwc2VydFN0cmVhbRIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAigBEk0KBkRlbGV0ZRIdLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXNwb25zZSIEmLgYAhJECgNHZXQSGi5sYXRlbnRzcGFjZS52MS5HZXRSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuR2V0UmVzcG9uc2UiBJi4GAESSgoFU3RhdHMSHC5sYXRlbnRzcGFjZS52MS5TdGF0c1JlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5TdGF0c1Jlc3BvbnNlIgSYuBgBEk8KCFNuYXBzaG90Eh8ubGF0ZW50c3BhY2UudjEuU25hcHNob3RSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIgSYuBgDEmIKDUxpc3RTbmFwc2hvdHMSJC5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSIEmLgYAxJPCgdSZXN0b3JlEh4ubGF0ZW50c3BhY2UudjEuUmVzdG9yZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJLCgZFeHBvcnQSHS5sYXRlbnRzcGFjZS52MS5FeHBvcnRSZXF1ZXN0GhoubGF0ZW50c3BhY2UudjEuRXhwb3J0UGFnZSIEmLgYATABMuwHCgtMYXRlbnRTcGFjZRJNCgZFbmNvZGUSHS5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVzcG9uc2UiBJi4GAESTQoGU2VhcmNoEh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIgSYuBgBElwKC1NlYXJjaEJhdGNoEiIubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXNwb25zZSIEmLgYARJTCghEaXN0YW5jZRIfLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVxdWVzdBogLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVzcG9uc2UiBJi4GAESZQoORGlzdGFuY2VNYXRyaXgSJS5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlc3BvbnNlIgSYuBgBElwKC0ludGVycG9sYXRlEiIubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXNwb25zZSIEmLgYARJHCgRFZGl0EhsubGF0ZW50c3BhY2UudjEuRWRpdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5FZGl0UmVzcG9uc2UiBJi4GAESTQoGRGVjb2RlEh0ubGF0ZW50c3BhY2UudjEuRGVjb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlY29kZVJlc3BvbnNlIgSYuBgBEl4KD0NyZWF0ZURpcmVjdGlvbhImLmxhdGVudHNwYWNlLnYxLkNyZWF0ZURpcmVjdGlvblJlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIgSYuBgCEmUKDkxpc3REaXJlY3Rpb25zEiUubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXNwb25zZSIEmLgYARJoCg9EZWxldGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5EZWxldGVEaXJlY3Rpb25SZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UiBJi4GAJiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -853,6 +854,13 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: latentspace.v1.SearchParams params = 6;
    */
   params?: SearchParams | undefined;
+
+  /**
+   * Explain each hit's score (Hit.explanation): its share from each leaf of the query.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1225,6 +1233,13 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
   withVectors: boolean;
 
   /**
+   * Explain each hit's score by the leaves of a, b (and via).
+   *
+   * @generated from field: bool explain = 14;
+   */
+  explain: boolean;
+
+  /**
    * Draw each step with the collection's decoder (PathStep.image); at most max_decoded_images
    * steps (server limit, default 64). FAILED_PRECONDITION (NO_DECODER) when the model has none.
    *
@@ -1343,6 +1358,13 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
    * @generated from field: bool with_vectors = 6;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the base's leaves and the direction.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 
   /**
    * Draw the base and the edited point with the collection's decoder (EditResponse.base_image,
@@ -1486,6 +1508,355 @@ export const DecodeResponseSchema: GenMessage<DecodeResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
+ * What a direction is made from.
+ *
+ * @generated from message latentspace.v1.DirectionSource
+ */
+export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
+  /**
+   * @generated from oneof latentspace.v1.DirectionSource.kind
+   */
+  kind: {
+    /**
+     * normalise(E(target) - E(neutral)), over the prompt templates when use_templates: exactly
+     * what Direction{text_pair} gives inline.
+     *
+     * @generated from field: latentspace.v1.TextPair text_pair = 1;
+     */
+    value: TextPair;
+    case: "textPair";
+  } | {
+    /**
+     * Any points; by mean difference exactly what Direction{examples} gives inline.
+     *
+     * @generated from field: latentspace.v1.Examples examples = 2;
+     */
+    value: Examples;
+    case: "examples";
+  } | {
+    /**
+     * The collection's items labelled by a payload field.
+     *
+     * @generated from field: latentspace.v1.Labels labels = 3;
+     */
+    value: Labels;
+    case: "labels";
+  } | {
+    /**
+     * A raw vector of the collection's dimension.
+     *
+     * @generated from field: latentspace.v1.Vector vector = 4;
+     */
+    value: Vector;
+    case: "vector";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionSource.
+ * Use `create(DirectionSourceSchema)` to create a new message.
+ */
+export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 45);
+
+/**
+ * Items whose payload `field` equals `positive` against items where it equals `negative`, among
+ * those passing `filter`; at most max_label_items (server limit, default 10000) on each side.
+ * Each side needs at least 4 items (INVALID_ARGUMENT, reason TOO_FEW_ITEMS).
+ *
+ * @generated from message latentspace.v1.Labels
+ */
+export type Labels = Message<"latentspace.v1.Labels"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * @generated from field: google.protobuf.Value positive = 2;
+   */
+  positive?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Value negative = 3;
+   */
+  negative?: Value | undefined;
+
+  /**
+   * @generated from field: latentspace.v1.Filter filter = 4;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Labels.
+ * Use `create(LabelsSchema)` to create a new message.
+ */
+export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 46);
+
+/**
+ * @generated from message latentspace.v1.CreateDirectionRequest
+ */
+export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-64 characters of [A-Za-z0-9_-], starting with a letter or digit.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionSource source = 3;
+   */
+  source?: DirectionSource | undefined;
+
+  /**
+   * Examples and labels only; text pairs and vectors take the mean difference.
+   *
+   * @generated from field: latentspace.v1.DirectionMethod method = 4;
+   */
+  method: DirectionMethod;
+
+  /**
+   * The share of each side held out to measure quality (examples and labels), in (0, 1).
+   * Unset: 0.25.
+   *
+   * @generated from field: optional float holdout = 5;
+   */
+  holdout?: number | undefined;
+
+  /**
+   * Seeds the held-out split: the same request measures the same quality.
+   *
+   * @generated from field: uint64 seed = 6;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.CreateDirectionRequest.
+ * Use `create(CreateDirectionRequestSchema)` to create a new message.
+ */
+export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 47);
+
+/**
+ * How well a direction's projection separates what it was made from.
+ *
+ * @generated from message latentspace.v1.DirectionQuality
+ */
+export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
+  /**
+   * Area under the ROC curve: the chance that a held-out positive projects higher than a held-out
+   * negative (1 perfect, 0.5 chance). Unset when nothing could be held out (a raw vector, one text
+   * pair, fewer than 2 examples on a side).
+   *
+   * @generated from field: optional float auc = 1;
+   */
+  auc?: number | undefined;
+
+  /**
+   * "held_out": examples or labels, the direction fitted on the rest of each side;
+   * "templates": a text pair over prompt templates, each template's pair scored by the direction
+   * of the other templates; "none".
+   *
+   * @generated from field: string evaluated_on = 2;
+   */
+  evaluatedOn: string;
+
+  /**
+   * What the stored direction was fitted on.
+   *
+   * @generated from field: uint32 positives = 3;
+   */
+  positives: number;
+
+  /**
+   * @generated from field: uint32 negatives = 4;
+   */
+  negatives: number;
+
+  /**
+   * What the AUC was measured on.
+   *
+   * @generated from field: uint32 held_out_positives = 5;
+   */
+  heldOutPositives: number;
+
+  /**
+   * @generated from field: uint32 held_out_negatives = 6;
+   */
+  heldOutNegatives: number;
+
+  /**
+   * @generated from field: float holdout = 7;
+   */
+  holdout: number;
+
+  /**
+   * @generated from field: uint64 seed = 8;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionQuality.
+ * Use `create(DirectionQualitySchema)` to create a new message.
+ */
+export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 48);
+
+/**
+ * @generated from message latentspace.v1.DirectionInfo
+ */
+export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "text_pair", "examples", "labels" or "vector".
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionMethod method = 3;
+   */
+  method: DirectionMethod;
+
+  /**
+   * What it was made from, in words: "color == \"blue\" against color == \"red\" ...".
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The unit direction (ListDirections: only with with_vectors).
+   *
+   * @generated from field: latentspace.v1.Vector vector = 5;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The norm of the raw difference or fitted weights before normalising (for a difference of
+   * unit vectors: near 0 means the two sides encode almost alike).
+   *
+   * @generated from field: float norm = 6;
+   */
+  norm: number;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionQuality quality = 7;
+   */
+  quality?: DirectionQuality | undefined;
+
+  /**
+   * The collection's model fingerprint when the direction was made.
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * ISO 8601, UTC.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionInfo.
+ * Use `create(DirectionInfoSchema)` to create a new message.
+ */
+export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 49);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsRequest
+ */
+export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool with_vectors = 2;
+   */
+  withVectors: boolean;
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsRequest.
+ * Use `create(ListDirectionsRequestSchema)` to create a new message.
+ */
+export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 50);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsResponse
+ */
+export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.DirectionInfo directions = 1;
+   */
+  directions: DirectionInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsResponse.
+ * Use `create(ListDirectionsResponseSchema)` to create a new message.
+ */
+export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 51);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionRequest
+ */
+export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionRequest.
+ * Use `create(DeleteDirectionRequestSchema)` to create a new message.
+ */
+export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 52);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionResponse
+ */
+export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionResponse"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionResponse.
+ * Use `create(DeleteDirectionResponseSchema)` to create a new message.
+ */
+export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 53);
+
+/**
  * @generated from enum latentspace.v1.InterpolationMethod
  */
 export enum InterpolationMethod {
@@ -1516,6 +1887,48 @@ export enum InterpolationMethod {
  */
 export const InterpolationMethodSchema: GenEnum<InterpolationMethod> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * How a direction is fitted from labelled points (examples or payload labels). Each class weighs
+ * half whatever its size.
+ *
+ * @generated from enum latentspace.v1.DirectionMethod
+ */
+export enum DirectionMethod {
+  /**
+   * Same as DIRECTION_METHOD_MEAN_DIFFERENCE.
+   *
+   * @generated from enum value: DIRECTION_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * normalise(mean(positive) - mean(negative)): the only method for text pairs and raw vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_MEAN_DIFFERENCE = 1;
+   */
+  MEAN_DIFFERENCE = 1,
+
+  /**
+   * A linear probe: ridge least squares of +1 / -1 on the centred vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LEAST_SQUARES = 2;
+   */
+  LEAST_SQUARES = 2,
+
+  /**
+   * A linear probe: L2-regularised logistic regression.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LOGISTIC = 3;
+   */
+  LOGISTIC = 3,
+}
+
+/**
+ * Describes the enum latentspace.v1.DirectionMethod.
+ */
+export const DirectionMethodSchema: GenEnum<DirectionMethod> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_latentspace, 1);
 
 /**
  * @generated from service latentspace.v1.Collections
@@ -1744,6 +2157,38 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof DecodeRequestSchema;
     output: typeof DecodeResponseSchema;
+  },
+  /**
+   * Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+   * well it separates what it was made from, and store it in the collection under a name, usable
+   * as Direction{name}. ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.CreateDirection
+   */
+  createDirection: {
+    methodKind: "unary";
+    input: typeof CreateDirectionRequestSchema;
+    output: typeof DirectionInfoSchema;
+  },
+  /**
+   * The collection's stored directions, by name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.ListDirections
+   */
+  listDirections: {
+    methodKind: "unary";
+    input: typeof ListDirectionsRequestSchema;
+    output: typeof ListDirectionsResponseSchema;
+  },
+  /**
+   * Delete a stored direction. NOT_FOUND when there is none by that name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.DeleteDirection
+   */
+  deleteDirection: {
+    methodKind: "unary";
+    input: typeof DeleteDirectionRequestSchema;
+    output: typeof DeleteDirectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);
