@@ -86,8 +86,10 @@ class _Refused(Exception):
 
 @dataclass(frozen=True)
 class IngestTarget:
-    """What checking items needs to know about a collection: plain data, so that a worker holding no
-    collection (another thread, or another process) can check items for it."""
+    """What checking items needs to know about a collection.
+
+    Plain data, so that a worker holding no collection (another thread or process) can check items.
+    """
 
     name: str
     dimension: int
