@@ -1,7 +1,7 @@
 """What `latent index` reaches against the encoder called directly, measured in one run.
 
 Texts (benchmark 4 of the serving issue): the first ``--texts`` records of the docstring corpus
-(``docstring_corpus.py``: docstrings of the standard library and of installed packages) with
+(``docstring_corpus.py``: first paragraphs of the docstrings of installed packages) with
 ``minilm``:
 
   (a) the encoder called directly: ``SentenceTransformer.encode`` in a child process on the same

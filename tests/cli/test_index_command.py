@@ -133,10 +133,10 @@ def test_the_indexer_gives_the_model_every_core_unless_told_otherwise() -> None:
     from latentspace.cli.index_command import indexing_encoder_options
     from latentspace.server.settings import Settings
 
-    # The server splits the cores between its request workers; the indexer does not.
     settings = Settings(workers=64)
-    assert settings.encoder_options().threads == max(1, (os.cpu_count() or 1) // 64)
     assert indexing_encoder_options(settings, None).threads == (os.cpu_count() or 1)
     assert indexing_encoder_options(Settings(compute_threads=3), None).threads == 3
     assert indexing_encoder_options(Settings(compute_threads=3), 1).threads == 1
     assert indexing_encoder_options(settings, None).batch_size == settings.batch_size
+    # The operator's own tool: no download allow-list (the server's callers get one).
+    assert indexing_encoder_options(settings, None).download_allow is None

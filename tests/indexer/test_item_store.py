@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,13 @@ def test_replace_gets_new_key_and_logs_the_old_one(store: ItemStore) -> None:
     store.upsert([rec("a", 1), rec("b", 2)])
     (old_key,) = store.keys_for_ids(["a"])
     seq = store.upsert([rec("a", 9, {"v": 2})])
+    # Until the index has dropped it, the old key stays findable (and its row readable).
+    assert store.keys_for_ids(["a"]).tolist()[0] == old_key
+    assert store.items_by_keys([old_key])[old_key].payload == {}
+    store.purge_retired(seq)
     (new_key,) = store.keys_for_ids(["a"])
     assert new_key > old_key and store.count() == 2
+    assert store.items_by_keys([old_key], with_vectors=True) == {}  # the row cache may still hold it
     changes = store.changes_since(1)
     assert changes.sequence == seq == 2
     assert changes.added_keys.tolist() == [new_key]
@@ -75,6 +81,38 @@ def test_rows_added_and_removed_after_a_point_are_in_neither_list(store: ItemSto
     changes = store.changes_since(1)
     assert changes.added_keys.size == 0 and changes.removed_keys.size == 0
     assert store.changes_since(0).added_keys.tolist() == store.keys_for_ids(["a"]).tolist()
+
+
+def test_retired_rows_stay_readable_by_key_until_purged(store: ItemStore) -> None:
+    store.upsert([rec("a", 1, {"g": 1}), rec("b", 2, {"g": 1})])
+    ka, kb = store.keys_for_ids(["a", "b"])
+    store.delete(["a"])
+    assert store.get(["a"]) == [] and store.count() == 1  # gone for reads by id
+    assert store.keys_for_filter(PayloadFilter((Equals("g", 1),))).tolist() == [ka, kb]
+    found, vectors = store.vectors_for_keys(np.array([ka]))
+    assert found.tolist() == [ka] and vectors.shape == (1, store.dimension)
+    store.purge_retired()
+    assert store.keys_for_filter(PayloadFilter((Equals("g", 1),))).tolist() == [kb]
+    assert store.vectors_for_keys(np.array([ka]))[0].size == 0
+
+
+def test_reads_from_many_threads_use_their_own_connections(store: ItemStore) -> None:
+    store.upsert([rec(str(i), i) for i in range(50)])
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in range(50):
+                assert len(store.get([str(i) for i in range(50)])) == 50
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(store._readers) >= 4
 
 
 def test_delete_counts_and_unknown_ids_use_no_sequence(store: ItemStore) -> None:
@@ -171,6 +209,20 @@ def test_filter_cases(store: ItemStore, condition: Condition, expected: list[str
     f = PayloadFilter((condition,))
     assert [i for i, p in PAYLOADS.items() if f.matches(p)] == expected  # the reference semantics
     assert store.keys_for_filter(f).tolist() == keys_of(store, expected)
+
+
+def test_a_long_any_of_is_exact_and_its_sql_does_not_grow(store: ItemStore) -> None:
+    # Thousands of OR terms passed SQLite's expression depth limit (1000); the list now travels as one
+    # JSON parameter per type, whatever its length.
+    store.upsert([rec(i, payload=p) for i, p in PAYLOADS.items()])
+    filler: list[Any] = [f"no-{i}" for i in range(6000)] + [0.5 + i for i in range(6000)]
+    for wanted in [("x", 7), (1,), (True, None), ("1", False), (2**63 - 1, "y", 0.0)]:
+        condition = AnyOf("s" if isinstance(wanted[0], str) else "flag", (*filler, *wanted))
+        f = PayloadFilter((condition,))
+        expected = [i for i, p in PAYLOADS.items() if f.matches(p)]
+        assert store.keys_for_filter(f).tolist() == keys_of(store, expected), wanted
+        compiled = compile_filter(f)
+        assert len(compiled.params) <= 12 and compiled.residual.must == ()
 
 
 def test_keys_sqlite_cannot_address_fall_back_to_python(store: ItemStore) -> None:

@@ -34,6 +34,16 @@ def test_compose_commands_are_valid_latent_invocations(compose):
     assert parser.parse_args(healthcheck[2:]).command == "health"
 
 
+def test_a_server_without_keys_is_published_on_loopback_only(compose):
+    server = compose["services"]["server"]
+    environment = server.get("environment") or {}
+    has_keys = "--api-keys" in server["command"] or {"LATENTSPACE_API_KEYS", "LATENTSPACE_API_KEYS_FILE"} & set(
+        environment)
+    if not has_keys:
+        assert "--insecure-public" in server["command"]  # it binds 0.0.0.0 inside the container
+        assert all(port.startswith("127.0.0.1:") for port in server["ports"]), server["ports"]
+
+
 def test_services_share_the_data_and_model_volumes(compose):
     mounts = {name: set(service["volumes"]) for name, service in compose["services"].items()}
     assert mounts["server"] == mounts["indexer"] == {"data:/data", "models:/models"}

@@ -25,7 +25,7 @@ def test_check_detects_a_stale_file(tmp_path, monkeypatch):
         sys.path.pop(0)
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    generate_protos.generate(fresh)
+    generate_protos.generate_python(fresh)
     stale = tmp_path / "stale"
     import shutil
 

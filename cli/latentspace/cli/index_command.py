@@ -30,8 +30,10 @@ def register(subparsers: Any) -> None:
             "batch by batch (each batch is durable once written). SOURCE is a folder (images and "
             ".txt/.md files, recursively), or a .jsonl, .csv or .parquet file with the columns id, "
             "text or image (a path relative to the file) or vector, and payload; other columns go "
-            "into the payload. Bad records are reported and passed over. Flags override LATENTSPACE_* "
-            "variables."
+            "into the payload. Bad records are reported and passed over. A Parquet file written by "
+            "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "override LATENTSPACE_* variables."
         ),
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
@@ -45,8 +47,10 @@ def register(subparsers: Any) -> None:
                         "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
     parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="fetch hub weights missing from the cache (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
     parser.add_argument("--no-download", action="store_true",
-                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
+                        help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
@@ -59,6 +63,7 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
+    from latentspace.indexer.export_file import read_export_header
     from latentspace.indexer.pipeline import index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
     from latentspace.server.settings import Settings
@@ -72,11 +77,21 @@ def run_index(args: argparse.Namespace) -> int:
             os.environ,
             data_dir=args.data,
             model_cache=args.model_cache,
-            allow_download=False if args.no_download else None,
+            allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
         )
+        export = read_export_header(args.source)
+        if export is not None:  # a `latent export` file: its rows are loaded as they were stored
+            from latentspace.cli.backup_commands import index_export
+
+            loaded, total = index_export(args, export, settings)
+            print(f"{args.source} (export of collection {export.collection!r}) -> collection "
+                  f"{args.collection!r} in {settings.data_dir}\nloaded   {loaded} items; the collection now "
+                  f"holds {total}")
+            return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
+        # The operator's own tool: any model folder, and any hub spec when downloads are on.
         with DataDir.open(settings.data_dir, EncoderRegistry(indexing_encoder_options(settings, args.threads))) as data:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
             report = index_source(
@@ -102,13 +117,13 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
-    """The server's encoder options, but with the model on every core.
+    """The operator tool's encoder options, with ``--threads`` (when given) for the model.
 
-    The server splits the cores between concurrent requests (``Settings.threads_per_call``); here
-    nothing else runs beside the pipeline, whose other stages mostly wait on I/O or release the GIL.
+    By default the model gets every core (``Settings.threads_per_call``): nothing else runs beside
+    the pipeline, whose other stages mostly wait on I/O or release the GIL.
     """
-    chosen = threads or settings.compute_threads or os.cpu_count() or 1
-    return dataclasses.replace(settings.encoder_options(), threads=chosen)
+    options = settings.encoder_options(operator_tool=True)
+    return dataclasses.replace(options, threads=threads) if threads else options
 
 
 def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,

@@ -2,7 +2,8 @@
 ``encode``, ``collections``, ``get``, ``delete``, ``stats`` — each a thin layer over the Python SDK.
 
 Every command takes ``--server HOST:PORT`` (env ``LATENTSPACE_SERVER``), ``--collection``
-(env ``LATENTSPACE_COLLECTION``), ``--timeout`` and ``--json``. Exit codes: 0 ok, 1 the server
+(env ``LATENTSPACE_COLLECTION``), ``--timeout``, ``--json``, and the API key and TLS options of
+:mod:`.connection_options`. Exit codes: 0 ok, 1 the server
 refused or could not be reached, 2 a usage mistake (bad point, filter, file).
 """
 
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from latentspace.cli import output
+from latentspace.cli import connection_options, output
 from latentspace.cli.point_parsing import POINT_HELP, parse_filter, parse_point
 
 ENV_SERVER = "LATENTSPACE_SERVER"
@@ -35,6 +36,7 @@ def _common_options() -> argparse.ArgumentParser:
     group.add_argument("--collection", "-c", help=f"collection to query (env {ENV_COLLECTION})")
     group.add_argument("--timeout", type=float, metavar="SECONDS", help="deadline per call (default 30)")
     group.add_argument("--json", action="store_true", help="print JSON with stable keys, for scripts")
+    connection_options.add_arguments(group)
     return common
 
 
@@ -46,8 +48,9 @@ def _handler(action: Action) -> Callable[[argparse.Namespace], int]:
         address = args.server or os.environ.get(ENV_SERVER) or DEFAULT_SERVER
         collection = args.collection or os.environ.get(ENV_COLLECTION) or None
         timeout = args.timeout if args.timeout is not None else 30.0
+        connection = connection_options.Connection.from_args(args)
         try:
-            with Client(address, timeout=timeout, collection=collection) as client:
+            with Client(address, timeout=timeout, collection=collection, **connection.client_options()) as client:
                 action(client, args)
         except Unavailable as error:
             if error.reason is None:  # no reason: the transport failed, not the server

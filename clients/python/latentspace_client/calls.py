@@ -3,10 +3,13 @@
 - :class:`Rpc` and the table of them: for each RPC, its stub method and how its reply becomes the
   value a client method returns. Both clients send through one ``_send(rpc, request, timeout)``.
 - :class:`ClientSettings`: the address, default deadline and collection, and per-call metadata.
-- :func:`channel_options`: the channel options both clients open their channel with.
+- :func:`channel_options`: the channel options both clients open their channel with;
+  :func:`channel_credentials` and :func:`call_metadata`: TLS from CA and client-certificate files,
+  and the API key as ``authorization: Bearer <key>`` metadata.
 - :func:`plan_upsert` and :class:`RequestStream`: one batch goes as ``Upsert``, more stream lazily
   as ``UpsertStream``; the stream keeps the exception a batch raised while being built, which gRPC
   (sync and aio alike) would swallow and report as a CANCELLED call.
+- :class:`ExportStream`: the items of an ``Export`` (a server stream) as its pages arrive.
 
 So a client method is: build the request (:mod:`.requests`), send it through the table.
 """
@@ -15,13 +18,18 @@ from __future__ import annotations
 
 import enum
 import itertools
+import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Generic, TypeVar
+
+import grpc
 
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc_stubs
+from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
@@ -32,6 +40,7 @@ from latentspace_client.results import (
     Hit,
     Interpolation,
     Item,
+    SnapshotInfo,
     Stats,
     UpsertResult,
     hits_from_proto,
@@ -102,6 +111,14 @@ def _distances(reply: pb.DistanceResponse) -> list[Distance]:
     return [Distance.from_proto(d) for d in reply.distances]
 
 
+def _snapshots(reply: pb.ListSnapshotsResponse) -> list[SnapshotInfo]:
+    return [SnapshotInfo.from_proto(s) for s in reply.snapshots]
+
+
+def _exported(page: pb.ExportPage) -> list[Item]:
+    return [Item.from_export(i) for i in page.items]
+
+
 CREATE_COLLECTION = Rpc(Service.COLLECTIONS, "CreateCollection", CollectionInfo.from_proto)
 LIST_COLLECTIONS = Rpc(Service.COLLECTIONS, "ListCollections", _collections)
 DESCRIBE_COLLECTION = Rpc(Service.COLLECTIONS, "DescribeCollection", CollectionInfo.from_proto)
@@ -111,6 +128,11 @@ UPSERT_STREAM = Rpc(Service.COLLECTIONS, "UpsertStream", UpsertResult.from_proto
 DELETE = Rpc(Service.COLLECTIONS, "Delete", DeleteResult.from_proto)
 GET = Rpc(Service.COLLECTIONS, "Get", _items)
 STATS = Rpc(Service.COLLECTIONS, "Stats", Stats.from_proto)
+SNAPSHOT = Rpc(Service.COLLECTIONS, "Snapshot", SnapshotInfo.from_proto)
+LIST_SNAPSHOTS = Rpc(Service.COLLECTIONS, "ListSnapshots", _snapshots)
+RESTORE = Rpc(Service.COLLECTIONS, "Restore", CollectionInfo.from_proto)
+#: A server stream: the converter turns each page into its items.
+EXPORT = Rpc(Service.COLLECTIONS, "Export", _exported)
 ENCODE = Rpc(Service.LATENT_SPACE, "Encode", _encoded)
 SEARCH = Rpc(Service.LATENT_SPACE, "Search", _hits)
 SEARCH_BATCH = Rpc(Service.LATENT_SPACE, "SearchBatch", _hit_lists)
@@ -129,6 +151,10 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DELETE,
     GET,
     STATS,
+    SNAPSHOT,
+    LIST_SNAPSHOTS,
+    RESTORE,
+    EXPORT,
     ENCODE,
     SEARCH,
     SEARCH_BATCH,
@@ -168,6 +194,49 @@ class ClientSettings:
 def channel_options(options: Sequence[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """The SDK's default channel options, overridden by the caller's."""
     return list((dict(DEFAULT_OPTIONS) | dict(options)).items())
+
+
+PemFile = str | os.PathLike[str]
+
+
+def channel_credentials(
+    credentials: grpc.ChannelCredentials | None,
+    tls: bool,
+    tls_ca: PemFile | None,
+    tls_client_cert: PemFile | None,
+    tls_client_key: PemFile | None,
+) -> grpc.ChannelCredentials | None:
+    """The channel's TLS credentials, or None for plain text.
+
+    TLS is on with ``tls=True`` (the system's roots), a CA file to trust (``tls_ca``), or a client
+    certificate and key for mutual TLS (PEM files, both or neither). ``credentials`` already built
+    by the caller is used as it is and excludes the others.
+    """
+    files = (tls_ca, tls_client_cert, tls_client_key)
+    if credentials is not None:
+        if tls or any(f is not None for f in files):
+            raise ValueError("pass either credentials or tls/tls_ca/tls_client_cert/tls_client_key, not both")
+        return credentials
+    if (tls_client_cert is None) != (tls_client_key is None):
+        raise ValueError("mutual TLS needs both tls_client_cert and tls_client_key")
+    if not tls and all(f is None for f in files):
+        return None
+    ca, cert, key = (None if f is None else _read_pem(f) for f in files)
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+def _read_pem(path: PemFile) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
+
+
+def call_metadata(metadata: Sequence[tuple[str, str]], api_key: str | None) -> tuple[tuple[str, str], ...]:
+    """The metadata sent with every call: the caller's, plus the API key as a bearer token."""
+    if api_key is None:
+        return tuple(metadata)
+    if not api_key or not api_key.isprintable() or any(c.isspace() for c in api_key):
+        raise ValueError("api_key must be a non-empty key without spaces or control characters")
+    return (*metadata, ("authorization", f"Bearer {api_key}"))
 
 
 # ---------------------------------------------------------------- upsert
@@ -221,14 +290,89 @@ class RequestStream(Iterator[_T], AsyncIterator[_T]):
             raise self.error from None
 
 
+class ExportStream:
+    """The items of one export, with their vectors, as its pages arrive.
+
+    ``collection`` describes the collection as of the export's moment (its ``count`` items are the
+    ones that follow). A :class:`~latentspace_client.Client`'s stream is iterated with ``for``, an
+    :class:`~latentspace_client.AsyncClient`'s with ``async for``; once. Failures raise the SDK's
+    errors. :meth:`close` (or leaving a ``with`` / ``async with`` block) ends the call early.
+    """
+
+    def __init__(self, first: pb.ExportPage, pages: Any, call: Any):
+        """``first``: the page already read; ``pages``: the call's iterator of the rest (sync or async)."""
+        self.collection = CollectionInfo.from_proto(first.collection)
+        self._first = EXPORT.reply(first)
+        self._pages = pages
+        self._call = call
+        self._started = False
+
+    @staticmethod
+    def first_page(page: pb.ExportPage | None) -> pb.ExportPage:
+        """The first page of an export, which the server always sends."""
+        if page is None or not page.HasField("collection"):
+            raise Internal("the server ended the export without describing the collection",
+                           code=grpc.StatusCode.INTERNAL)
+        return page
+
+    def _start(self) -> None:
+        if self._started:
+            raise RuntimeError("an export stream can be iterated once")
+        self._started = True
+
+    def __iter__(self) -> Iterator[Item]:
+        self._start()
+        yield from self._first
+        try:
+            for page in self._pages:
+                yield from EXPORT.reply(page)
+        except grpc.RpcError as error:
+            raise translate(error) from error
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        self._start()
+        return self._async_items()
+
+    async def _async_items(self) -> AsyncIterator[Item]:
+        for item in self._first:
+            yield item
+        try:
+            async for page in self._pages:
+                for item in EXPORT.reply(page):
+                    yield item
+        except grpc.RpcError as error:
+            raise translate(error) from error
+
+    def close(self) -> None:
+        """End the call (the rest of the items are not sent)."""
+        self._call.cancel()
+
+    def __enter__(self) -> ExportStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ExportStream:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.close()
+
+
 __all__ = [
     "ALL_RPCS",
     "DEFAULT_ADDRESS",
     "DEFAULT_OPTIONS",
     "ClientSettings",
+    "ExportStream",
     "RequestStream",
     "Rpc",
     "Service",
+    "call_metadata",
+    "channel_credentials",
     "channel_options",
     "plan_upsert",
     "stub_methods",

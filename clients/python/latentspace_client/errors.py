@@ -79,6 +79,10 @@ class DeadlineExceeded(LatentSpaceError):
     """The call ran past its timeout."""
 
 
+class Cancelled(LatentSpaceError):
+    """The call was cancelled (by this client, or the server dropped work its caller gave up on)."""
+
+
 class Internal(LatentSpaceError):
     """A bug on the server; quote ``request_id`` when reporting it."""
 
@@ -94,6 +98,7 @@ ERROR_CLASSES: dict[grpc.StatusCode, type[LatentSpaceError]] = {
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceeded,
+    grpc.StatusCode.CANCELLED: Cancelled,
     grpc.StatusCode.INTERNAL: Internal,
 }
 

@@ -7,46 +7,51 @@ Folder layout (read through the manifest; nothing is inferred from the other fil
     index.faiss        a snapshot of the vector index, as of ...
     index.meta.json    ... this sequence number, with the digest that ties it to that file
 
-A write is acknowledged once SQLite has committed it; the in-memory index is then brought up to
-date from the store. On open the snapshot is loaded and caught up with the writes made after it,
-or rebuilt from the store when it is missing, damaged, or not this store's. So a crash at any
-point loses no acknowledged write, and the index file is never trusted blindly.
+A write is acknowledged once SQLite has committed it and the in-memory index has caught up with it
+(:mod:`latentspace.indexer.live_index`). On open the snapshot is loaded and caught up with the writes
+made after it, or rebuilt from the store when it is missing, damaged, or not this store's. So a
+crash at any point loses no acknowledged write, and the index file is never trusted blindly.
+
+Searches run concurrently with each other and with snapshots and compactions; writes are serialised.
+Snapshots and compactions run as maintenance jobs, on the caller's scheduler (the data dir's
+background thread) or inline when there is none.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
+import shutil
+import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from latentspace.indexer.collection_model import CollectionModel
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
     InvalidInput,
-    ModalityNotSupported,
-    ModelMismatch,
-    ModelUnavailable,
+    StoreDamaged,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
-from latentspace.indexer.index.snapshot import (
-    INDEX_FILE,
-    StoreState,
-    read_snapshot,
-    snapshot_files_exist,
-    write_snapshot,
-)
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
+from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.model_spec import ModelFamily, parse_model_spec
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
+from latentspace.indexer.store.frozen_reads import FrozenItems
+from latentspace.indexer.validation import check_ids, check_records
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -60,14 +65,12 @@ SNAPSHOT_EVERY = 10_000
 #: index, catch-up on open costs the rows written since; scaling keeps the two in proportion.
 _SNAPSHOT_FRACTION = 0.1
 
-_FAMILY_MODALITIES = {
-    ModelFamily.OPEN_CLIP: frozenset({Modality.TEXT, Modality.IMAGE}),
-    ModelFamily.SENTENCE_TRANSFORMERS: frozenset({Modality.TEXT}),
-}
+#: ``schedule(job key, job)``: runs maintenance (snapshots, compactions) off the caller's thread.
+MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
 
 
 class Collection:
-    """One collection folder, open: validated writes, filtered top-k search, lazy model."""
+    """One collection folder, open: validated writes, concurrent filtered top-k search, lazy model."""
 
     def __init__(
         self,
@@ -75,33 +78,42 @@ class Collection:
         encoder_loader: Callable[[], Encoder] | None = None,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
+        maintenance: MaintenanceScheduler | None = None,
+        report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ):
-        """Open the collection in ``folder``; the model is loaded only when first needed."""
+        """Open the collection in ``folder``; the model is loaded only when first needed.
+
+        ``maintenance`` runs snapshots, compactions and rebuilds (inline when None); ``report``
+        hears how long each took; ``auto_policy`` picks the index kind of a collection whose
+        manifest says ``auto``.
+        """
         self.folder = Path(folder)
         self.manifest = CollectionManifest.load(self.folder)
         self.name = self.manifest.name
         self.dimension = self.manifest.dimension
-        self._encoder_loader = encoder_loader
-        self._encoder: Encoder | None = None
-        self._encoder_lock = threading.Lock()
+        self._model = CollectionModel(self.manifest, encoder_loader)
         self._snapshot_every = snapshot_every
-        # One lock orders writes, index updates and searches: FAISS indexes are not safe to search
-        # while being modified, and a search must not see keys whose rows a delete just removed.
-        # Reads of the store take it too: close() (e.g. from a drop) must not close the SQLite
-        # connection under a reader, which would surface as a raw sqlite3.ProgrammingError.
-        self._lock = threading.RLock()
+        self._maintenance = maintenance
+        self._jobs_pending: set[str] = set()
+        self._jobs_lock = threading.Lock()
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
-        self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
-        try:
-            self._index: FaissIndex | None = None
-            self._index_seq = 0
-            self._snapshot_seq = -1  # sequence of the snapshot on disk; -1: none we can trust
-            self._rows_since_snapshot = 0
-            self._open_index()
-        except BaseException:
-            self._store.close()
-            raise
+        self._policy = auto_policy or AutoIndexPolicy()
+        remove_temp_files(self.folder)  # left by a process killed mid-snapshot
+        with self._store_damage():
+            self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
+            try:
+                auto = self.manifest.index_kind == AUTO
+                kind = self._policy.kind_for(self._store.count(), self.dimension) if auto \
+                    else self.manifest.index_kind
+                self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
+                                       any_snapshot_kind=auto)
+            except BaseException:
+                self._store.close()
+                raise
+        if self._live.rebuilt_on_open or self._live.rows_since_snapshot >= snapshot_every:
+            self._schedule("snapshot")  # so the next open starts from here rather than redoing this work
 
     @staticmethod
     def initialize(folder: Path, manifest: CollectionManifest) -> None:
@@ -113,62 +125,20 @@ class Collection:
     @property
     def modalities(self) -> frozenset[Modality]:
         """What this collection can encode, from the manifest's model spec (no model is loaded)."""
-        if self.manifest.model is None:
-            return frozenset()
-        return _FAMILY_MODALITIES[parse_model_spec(self.manifest.model).family]
+        return self._model.modalities
 
     @property
     def encoder(self) -> Encoder:
         """The collection's model, loaded on first use and checked against the manifest."""
-        if self.manifest.model is None:
-            raise ModalityNotSupported(
-                f"collection {self.name!r} is vector-only (it has no model); query it with vectors or ids",
-                field="model",
-            )
-        with self._encoder_lock:
-            if self._encoder is None:
-                if self._encoder_loader is None:
-                    raise ModelUnavailable(
-                        f"collection {self.name!r} needs model {self.manifest.model}, but no encoder "
-                        "loader was configured", field="model")
-                self._encoder = self._checked(self._encoder_loader())
-            return self._encoder
-
-    def _checked(self, encoder: Encoder) -> Encoder:
-        wanted = self.manifest.fingerprint
-        if wanted is not None and encoder.fingerprint != wanted:
-            raise ModelMismatch(
-                f"collection {self.name!r} was built with model {self.manifest.model} of fingerprint "
-                f"{wanted}, but the loaded weights have fingerprint {encoder.fingerprint}; its vectors "
-                "would not be comparable. Restore the original weights or re-index into a new collection.",
-                field="model")
-        if encoder.dimension != self.dimension:
-            raise ModelMismatch(f"model {encoder.spec} gives {encoder.dimension}-d vectors; collection "
-                                f"{self.name!r} holds {self.dimension}-d ones", field="model")
-        return encoder
+        return self._model.encoder
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts with the collection's model: ``(len(texts), dimension)`` unit float32 rows."""
-        self._require(Modality.TEXT, "query.text")
-        if not texts:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_texts(texts), dtype=np.float32)
+        return self._model.encode_texts(texts)
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Encode PIL images with the collection's model: ``(len(images), dimension)`` unit rows."""
-        self._require(Modality.IMAGE, "query.image")
-        if not images:
-            return np.empty((0, self.dimension), dtype=np.float32)
-        return np.asarray(self.encoder.encode_images(images), dtype=np.float32)
-
-    def _require(self, modality: Modality, field: str) -> None:
-        if modality not in self.modalities:
-            model = self.manifest.model or "none (vector-only)"
-            raise ModalityNotSupported(
-                f"collection {self.name!r} (model {model}) cannot encode {modality.value} input; "
-                + ("image input needs a CLIP model such as 'shapes-clip'" if modality is Modality.IMAGE
-                   else "send vectors or ids instead"),
-                field=field)
+        return self._model.encode_images(images)
 
     # ------------------------------------------------------------------ writes
     def upsert(self, records: Sequence[ItemRecord]) -> int:
@@ -176,65 +146,88 @@ class Collection:
 
         The whole batch is validated first (ids, vectors, payloads) and refused with
         :class:`InvalidInput` naming ``items[i].<field>`` before anything is written. Ids must be
-        unique within a batch. Vectors are unit-normalised here.
+        unique within a batch. Vectors are unit-normalised here. Searches started after this
+        returns see the write.
         """
         self._check_open()
         checked = check_records(records, self.dimension)
-        with self._lock:
+        with self._store_damage(), self._live.writing():
             self._check_open()
             sequence = self._store.upsert(checked)
-            self._after_write()
+            self._live.catch_up()
+        self._after_write()
         return sequence
 
     def delete(self, ids: Sequence[str]) -> tuple[int, int]:
         """Delete items by id (unknown ids are ignored): ``(deleted count, sequence)``."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._lock:
+        with self._store_damage(), self._live.writing():
             self._check_open()
             deleted, sequence = self._store.delete(wanted)
             if deleted:
-                self._after_write()
+                self._live.catch_up()
+        if deleted:
+            self._after_write()
         return deleted, sequence
 
     def _after_write(self) -> None:
-        """Bring the index up to date; never fails the (already durable) write."""
-        try:
-            self._catch_up()
-            index = self._ready_index()
-            if index.needs_compaction:
-                log.info("collection %r: compacting the index (%d tombstones)", self.name,
-                         index.tombstone_count)
-                self._index = None
-                self._ready_index()
-        except Exception:
-            # The write is committed; the index is only a view. Drop it and rebuild on next use.
-            log.exception("collection %r: index update failed; it will be rebuilt from the store", self.name)
-            self._index = None
-            return
-        if self._snapshot_due():
-            self._try_snapshot()
+        """Schedule a rebuild when an ``auto`` collection outgrew its kind, a compaction when
+        tombstones pile up, else a snapshot when one is due."""
+        if self._grown_out_of_kind():
+            self._schedule("rebuild")
+        elif self._live.needs_compaction:
+            self._schedule("compaction")
+        elif self._snapshot_due():
+            self._schedule("snapshot")
 
-    def _try_snapshot(self) -> None:
-        """Snapshot, but only log a failure (e.g. a full disk): the index in memory is still right."""
-        if self._dropping:
-            return  # the folder is being moved away and deleted: nothing to write to
-        try:
-            self.snapshot()
-        except Exception:
-            log.exception("collection %r: index snapshot failed; the next open catches up instead", self.name)
+    def _grown_out_of_kind(self) -> bool:
+        return self.manifest.index_kind == AUTO and \
+            self._policy.upgrade(self._live.kind, self._store.count(), self.dimension) is not None
 
     def _snapshot_due(self) -> bool:
         threshold = max(self._snapshot_every, _SNAPSHOT_FRACTION * self._store.count())
-        return self._rows_since_snapshot >= threshold
+        return self._live.rows_since_snapshot >= threshold
+
+    def _schedule(self, job: str) -> None:
+        """Run a maintenance job (once, however often asked before it starts) and log its failure."""
+        with self._jobs_lock:
+            if job in self._jobs_pending:
+                return
+            self._jobs_pending.add(job)
+
+        def run() -> None:
+            with self._jobs_lock:
+                self._jobs_pending.discard(job)
+            if self._closed or self._dropping:
+                return
+            try:
+                if job == "rebuild":
+                    target = self._policy.upgrade(self._live.kind, self._store.count(), self.dimension)
+                    if target is not None:
+                        log.info("collection %r: %d items, rebuilding its index %s -> %s", self.name,
+                                 self._store.count(), self._live.kind, target)
+                        self._live.rebuild(target)
+                elif job == "compaction":
+                    self._live.compact()
+                else:
+                    self._live.snapshot()
+            except Exception:
+                if not (self._closed or self._dropping):  # a drop or close may pull the store away
+                    log.exception("collection %r: %s failed; the index in memory is still right",
+                                  self.name, job)
+
+        if self._maintenance is None:
+            run()
+        else:
+            self._maintenance(f"{self.name}:{job}", run)
 
     # ------------------------------------------------------------------ reads
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]:
         """Items by id in request order; unknown ids are left out."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._lock:
-            self._check_open()  # again, under the lock: a drop may have closed the store meanwhile
+        with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
 
     def count(self) -> int:
@@ -247,23 +240,40 @@ class Collection:
         """The sequence number of the last acknowledged write."""
         return self._store.sequence
 
+    @property
+    def index_kind(self) -> str:
+        """The FAISS kind in use (for an ``auto`` collection, the one its size called for so far)."""
+        return self._live.kind
+
+    @property
+    def index_sequence(self) -> int:
+        """The sequence the in-memory index is exact at (equals :attr:`sequence` between writes)."""
+        return self._live.sequence
+
+    def index_keys(self) -> np.ndarray:
+        """The store keys the in-memory index can return, sorted (for consistency checks: between
+        writes they are exactly the keys of the stored items)."""
+        with self._reading() as index:
+            return index.live_keys()
+
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
         Honours the payload filter, ``exclude_ids`` and ``score_threshold`` (hits scoring below it
         are dropped). Each row gets k hits whenever at least k items pass the filter and exclusions.
+        Many searches run at once; payload dicts of hits are shared, so do not modify them.
         """
         self._check_open()
         matrix = self._check_queries(queries)
         _check_options(options)
-        with self._lock:
-            self._check_open()
-            index = self._ready_index()
+        with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
             allowed = self._store.keys_for_filter(options.filter) if options.filter else None
             excluded = self._store.keys_for_ids(options.exclude_ids) if options.exclude_ids else None
-            k = options.k
+            # A write whose chunks are going in may show a replaced item under both keys: ask for
+            # enough extra slots that dropping the second copy still leaves k.
+            k = options.k + self._live.removals_in_flight
             if excluded is not None and allowed is not None:
                 allowed = np.setdiff1d(allowed, excluded, assume_unique=True)
             elif excluded is not None:
@@ -279,99 +289,133 @@ class Collection:
             items = self._store.items_by_keys(np.unique(keys[keys >= 0]), with_vectors=options.with_vectors)
         return [self._hits(s, k_, items, options) for s, k_ in zip(scores, keys, strict=True)]
 
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[FaissIndex]:
+        """Share the index with other readers; a drop or close in between reads as such."""
+        self._check_open()
+        try:
+            with self._live.reading() as index:
+                self._check_open()  # again, inside: a close may have run while we waited
+                yield index
+        except (Unavailable, sqlite3.Error) as error:
+            # A drop moves the folder away before it closes the store: a reader opening its own
+            # connection then cannot find the file. Say what happened, not how.
+            self._check_open()
+            if isinstance(error, sqlite3.Error) and _is_damage(error):
+                raise self._damaged(error) from error
+            raise
+
+    @contextlib.contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """Turn SQLite's "corrupt" and "not a database" into :class:`StoreDamaged` for this collection."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            raise self._damaged(error) from error
+
+    def _damaged(self, error: sqlite3.Error) -> StoreDamaged:
+        log.error("collection %r: item store damaged: %s", self.name, error)
+        # SQLite's own words ("database disk image is malformed") name no path.
+        return StoreDamaged(f"collection {self.name!r} cannot be served: its item store is damaged ({error}). "
+                            "Restore the collection from a backup, or drop it")
+
     @staticmethod
     def _hits(scores: np.ndarray, keys: np.ndarray, items: dict[int, StoredItem],
               options: SearchOptions) -> list[Hit]:
         hits: list[Hit] = []
+        seen: set[str] = set()
         for score, key in zip(scores.tolist(), keys.tolist(), strict=True):
             item = items.get(key) if key >= 0 else None
-            if item is None:
+            if item is None or item.id in seen:
                 continue
+            seen.add(item.id)
             # Rounding can push a cosine of unit vectors just past 1; callers take arccos of it.
             score = min(1.0, max(-1.0, score))
             if options.score_threshold is not None and score < options.score_threshold:
                 break  # rows are sorted best first
-            hits.append(Hit(item.id, score, item.modality, item.payload, item.content, item.vector))
+            hits.append(Hit(item.id, score, item.modality, item.payload, item.content, item.vector, key))
             if len(hits) == options.k:
                 break
         return hits
 
     def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        try:
-            matrix = np.asarray(queries, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InvalidInput("query vectors must be numbers", field="query") from None
+        matrix = np.asarray(queries)
+        if matrix.dtype != np.float32:
+            try:
+                matrix = matrix.astype(np.float32)
+            except (TypeError, ValueError):
+                raise InvalidInput("query vectors must be numbers", field="query") from None
         if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
             raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
                                f"(n, {self.dimension})", field="query")
-        if not np.all(np.isfinite(matrix)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
         norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        if not np.all(np.isfinite(norms)):
+            raise InvalidInput("query vector contains NaN or infinity", field="query")
         if np.any(norms < 1e-12):
             raise InvalidInput("query vector is zero (it has no direction)", field="query")
+        if np.all(np.abs(norms - 1.0) < 1e-6):
+            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
         return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
-    # ------------------------------------------------------------------ index lifecycle
-    def _open_index(self) -> None:
-        loaded = self._load_snapshot()
-        if loaded is None:
-            self._index = self._rebuild()
-            self._index_seq = self._store.sequence
-            rebuilt = self._store.count() > 0
-        else:
-            self._index, self._index_seq = loaded
-            self._snapshot_seq = self._index_seq
-            self._catch_up()
-            rebuilt = False
-        if rebuilt or self._rows_since_snapshot >= self._snapshot_every:
-            self._try_snapshot()  # so the next open starts from here rather than redoing this work
-
-    def _load_snapshot(self) -> tuple[FaissIndex, int] | None:
-        if not snapshot_files_exist(self.folder):
-            return None
-        store = StoreState(self._store.uuid, self._store.sequence, self._store.removals_logged_after,
-                           self.manifest.index_kind)
-        try:
-            return read_snapshot(self.folder, store, self._store.vectors_for_keys)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-            log.warning("collection %r: index snapshot not usable (%s); rebuilding from %s",
-                        self.name, exc, STORE_FILE)
-            return None
-
-    def _rebuild(self) -> FaissIndex:
-        """A fresh index of every stored vector (the caller holds the lock: no writes meanwhile)."""
-        index = FaissIndex(self.dimension, self.manifest.index_kind,
-                           vector_source=self._store.vectors_for_keys)
-        for keys, vectors in self._store.all_vectors():
-            index.add(keys, vectors)
-        self._snapshot_seq = -1
-        return index
-
-    def _ready_index(self) -> FaissIndex:
-        if self._index is None:
-            self._index = self._rebuild()
-            self._index_seq = self._store.sequence
-        return self._index
-
-    def _catch_up(self) -> None:
-        index = self._ready_index()
-        changes = self._store.changes_since(self._index_seq)
-        index.remove(changes.removed_keys)
-        index.add(changes.added_keys, changes.added_vectors)
-        self._index_seq = changes.sequence
-        self._rows_since_snapshot += len(changes.added_keys) + len(changes.removed_keys)
-
+    # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:
-        """Write the index and its sequence atomically (skipped when the snapshot is current)."""
-        with self._lock:
+        """Write the index and its sequence atomically (skipped when the snapshot is current).
+
+        Searches go on meanwhile; writes wait for it.
+        """
+        self._check_open()
+        self._live.snapshot()
+
+    def compact(self) -> None:
+        """Rebuild the index without tombstones, aside, and swap it in; searches go on meanwhile."""
+        self._check_open()
+        self._live.compact()
+
+    def reindex(self, index_kind: str) -> None:
+        """Rebuild the index as ``index_kind`` (a vetted FAISS factory string, or ``auto``) from the
+        stored vectors, without re-encoding; searches go on meanwhile. The manifest records the kind
+        first, so a crash before the swap rebuilds into it on the next open."""
+        self._check_open()
+        with self._live.writing():
+            self.manifest = self._model.manifest = dataclasses.replace(self.manifest, index_kind=index_kind)
+            self.manifest.save(self.folder)
+        kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
+        self._live.rebuild(kind, job="reindex")
+
+    def backup(self, folder: Path) -> CopyState:
+        """Write a consistent copy of this collection into the empty ``folder``, while it serves.
+
+        The copy holds the manifest, the collection's index snapshot, brought up to date first, and
+        then the store as of one moment (SQLite's online backup), which may be ahead of the index
+        snapshot by the writes made meanwhile: opening the copy catches the index up from it (or
+        rebuilds it, when there is no index to copy). Searches never wait; writes wait only while an
+        out-of-date index snapshot is written (as for the periodic snapshots), never while the store
+        is copied; snapshots and compactions of this collection wait for the whole copy.
+        """
+        self._check_open()
+        try:
+            with self._live.holding_snapshot() as index_sequence:
+                if index_sequence is not None:
+                    for name in (INDEX_FILE, INDEX_META_FILE):
+                        shutil.copyfile(self.folder / name, folder / name)
+                        fsync_file(folder / name)
+                sequence, count = self._store.backup_to(folder / STORE_FILE)
+        except (OSError, sqlite3.Error):
+            self._check_open()  # a drop moved the folder away meanwhile: say so
+            raise
+        self.manifest.save(folder)
+        return CopyState(sequence, count, index_sequence)
+
+    def export_items(self) -> FrozenItems:
+        """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        self._check_open()
+        try:
+            return self._store.frozen_items()
+        except sqlite3.Error:
             self._check_open()
-            index = self._ready_index()
-            if self._snapshot_seq == self._index_seq and (self.folder / INDEX_FILE).exists():
-                return
-            write_snapshot(self.folder, index, self._index_seq, self._store.uuid)
-            self._snapshot_seq = self._index_seq
-            self._rows_since_snapshot = 0
-            self._store.forget_removed(self._index_seq)
+            raise
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
@@ -383,7 +427,7 @@ class Collection:
     def mark_dropped(self) -> None:
         """Refuse new work with :class:`CollectionNotFound` from now on, and write no more snapshots.
 
-        The data dir calls this (without waiting for this collection's lock) before it moves the
+        The data dir calls this (without waiting for this collection's locks) before it moves the
         folder away; it then calls ``close(dropped=True)``, which waits for work in flight.
         """
         self._dropping = True
@@ -394,20 +438,32 @@ class Collection:
         ``dropped=True`` (used by the data dir) skips the snapshot, and later calls on this object
         raise :class:`CollectionNotFound` instead of :class:`Unavailable`.
         """
-        with self._lock:
-            if self._closed:
-                return
-            dropped = dropped or self._dropping
-            try:
-                if not dropped and self._index is not None and self._snapshot_seq != self._index_seq:
-                    self._try_snapshot()
-            finally:
-                self._closed = "dropped" if dropped else "closed"
-                self._store.close()
-                self._index = None
+        if self._closed:
+            return
+        dropped = dropped or self._dropping
+        try:
+            self._live.close(snapshot=not dropped)  # waits for searches and writes in flight
+        finally:
+            self._closed = "dropped" if dropped else "closed"
+            self._store.close()
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r}, model={self.manifest.model!r}, dimension={self.dimension})"
+
+
+@dataclass(frozen=True)
+class CopyState:
+    """What :meth:`Collection.backup` copied: the store as of ``sequence`` (``count`` items), and the
+    index snapshot as of ``index_sequence`` (None: no index was copied)."""
+
+    sequence: int
+    count: int
+    index_sequence: int | None
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 def _check_options(options: SearchOptions) -> None:
@@ -419,3 +475,13 @@ def _check_options(options: SearchOptions) -> None:
     for name in ("ef_search", "nprobe"):
         if getattr(options, name) < 0:
             raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
+
+
+if TYPE_CHECKING:
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
+
+    def _is_a_backend(collection: Collection) -> CollectionBackend:
+        return collection  # mypy checks that the embedded collection implements the interface
+
+    def _exports_items(collection: Collection) -> ExportsItems:
+        return collection  # ... and the optional export capability

@@ -13,12 +13,18 @@ leaves only a ``.tmp-*`` folder, which the next open removes; it never leaves ha
 The data dir's lock guards only the cache of open collections and the renames that commit a create
 or a drop. Slow work is done outside it, so that requests on other collections never wait for it:
 a create loads the model, trial-runs the index kind and writes the new folder before taking it; a
-drop renames the folder away under it, then waits for work in flight and deletes outside it.
+drop renames the folder away under it, then waits for work in flight and deletes outside it;
+opening a collection (loading a large index) happens outside it, and other requests for that
+collection wait for the open, each no longer than its own deadline.
+
+Index snapshots and compactions run on one background thread per data dir
+(:class:`~latentspace.indexer.maintenance.MaintenanceQueue`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -37,20 +43,27 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
+from latentspace.indexer import deadline
 from latentspace.indexer.collection import SNAPSHOT_EVERY, Collection
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     AlreadyExists,
     CollectionNotFound,
     DataDirLocked,
+    DeadlineExceeded,
     FailedPrecondition,
     InvalidInput,
     LatentSpaceError,
     ModelUnavailable,
     Unavailable,
 )
-from latentspace.indexer.index.index_kind_trial import check_index_kind
+from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
+from latentspace.indexer.index.index_kind_gate import vet_index_kind
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
+from latentspace.indexer.live_index import MaintenanceReport
+from latentspace.indexer.maintenance import MaintenanceQueue
 from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
 
@@ -62,10 +75,19 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class EncoderSource(Protocol):
-    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec."""
+    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec, and a
+    count of its users so that a model no open collection uses is evicted."""
 
     def get(self, spec: ModelSpec) -> Encoder:
         """The loaded encoder for ``spec``."""
+        ...
+
+    def acquire(self, spec: ModelSpec) -> None:
+        """One more user of ``spec``'s model (an open collection, a create in progress)."""
+        ...
+
+    def release(self, spec: ModelSpec) -> None:
+        """One user fewer; the last one's release evicts the model."""
         ...
 
 
@@ -81,14 +103,21 @@ def check_name(name: object) -> str:
 class DataDir:
     """The collections of one data directory; see the module docstring for the layout."""
 
-    def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int):
+    def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int,
+                 background: bool = True, report: MaintenanceReport | None = None,
+                 auto_policy: AutoIndexPolicy | None = None):
         """Use :meth:`DataDir.open`, which takes the lock first."""
+        self.auto_policy = auto_policy or AutoIndexPolicy()
         self.path = path
         self._collections_path = path / COLLECTIONS_FOLDER
         self._lock_fd: int | None = lock_fd
         self._registry = encoder_registry
         self._snapshot_every = snapshot_every
+        self._report = report
+        self.maintenance = MaintenanceQueue() if background else None
         self._open: dict[str, Collection] = {}
+        # Collections being opened outside the lock: other callers wait on the future.
+        self._opening: dict[str, _Opening] = {}
         # Guards the cache and folder changes; collections lock themselves for their own work.
         self._lock = threading.RLock()
         # Names whose dropped collection object is still closing (it may still write into its old
@@ -103,12 +132,19 @@ class DataDir:
         encoder_registry: EncoderSource | None = None,
         *,
         snapshot_every: int = SNAPSHOT_EVERY,
+        background: bool = True,
+        report: MaintenanceReport | None = None,
+        auto_policy: AutoIndexPolicy | None = None,
     ) -> DataDir:
-        """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use."""
+        """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use.
+
+        ``background=False`` runs snapshots and compactions inline, in the writer's thread (tools
+        that write and exit); ``report(job, collection, seconds)`` hears about each one.
+        """
         root = Path(path).expanduser().resolve()
         (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
         fd = _acquire_lock(root)
-        data_dir = cls(root, fd, encoder_registry, snapshot_every)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report, auto_policy)
         data_dir._remove_leftovers()
         return data_dir
 
@@ -127,23 +163,44 @@ class DataDir:
         dimension: int | None = None,
         index_kind: str | None = None,
         if_not_exists: bool = False,
+        index_kind_limits: IndexKindLimits | None = None,
+        model_access: ModelAccess | None = None,
     ) -> Collection:
         """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
 
         For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
         ``dimension`` must match it. A vector-only collection needs ``dimension`` (1..65536).
         With ``if_not_exists`` an existing collection of the same model is returned as is.
+        ``index_kind`` None (or ``auto``) lets the kind follow the collection's size (see
+        :mod:`~latentspace.indexer.index.auto_kind`); ``index_kind_limits`` bound the kinds a
+        caller may name (default: ``IndexKindLimits()``). ``model_access`` is what a remote caller
+        may name (the server passes its operator's; local tools pass None, full access): checked
+        before anything is read for the model.
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
-        kind = (index_kind or "Flat").strip()
+        if spec is not None and model_access is not None:
+            model_access.check(spec)
+        kind = (index_kind or AUTO).strip()
         with self._lock:
             self._check_open()
             if (self._collections_path / name).exists():
                 return self._existing(name, spec, dimension, if_not_exists)
+        # A create in progress uses its model: held until the new collection, open, holds it itself,
+        # and released on failure, so a failed create leaves no model loaded.
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            return self._create(name, spec, dimension, kind, if_not_exists, index_kind_limits)
+        finally:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+
+    def _create(self, name: str, spec: ModelSpec | None, dimension: int | None, kind: str,
+                if_not_exists: bool, index_kind_limits: IndexKindLimits | None) -> Collection:
         # The slow part runs without the data dir's lock: loading the model, trial-running the index
         # kind and writing the new folder must not stall requests on other collections.
-        manifest = self._new_manifest(name, spec, dimension, kind)
+        manifest = self._new_manifest(name, spec, dimension, kind, index_kind_limits)
         tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
@@ -161,6 +218,43 @@ class DataDir:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
 
+    def add_collection(self, name: str, populate: Callable[[Path], None]) -> Collection:
+        """Create collection ``name`` from whole files, e.g. a backup being restored.
+
+        ``populate(folder)`` writes a collection's files (its manifest and store, optionally an index
+        snapshot) into an empty temp folder; the manifest is given the name ``name``, and the folder
+        is committed by one rename, as a create is. The collection is then opened (outside the lock),
+        which catches its index up from its store or rebuilds it. ALREADY_EXISTS if ``name`` is taken.
+        """
+        check_name(name)
+        with self._lock:
+            self._check_open()
+            if (self._collections_path / name).exists():
+                raise self._taken(name)
+        tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            populate(tmp)
+            manifest = CollectionManifest.load(tmp)
+            if manifest.name != name:
+                dataclasses.replace(manifest, name=name).save(tmp)
+            fsync_dir(tmp)
+            with self._lock:
+                self._changed.wait_for(lambda: name not in self._dropping)
+                self._check_open()
+                if (self._collections_path / name).exists():  # created meanwhile
+                    raise self._taken(name)
+                os.rename(tmp, self._collections_path / name)
+                fsync_dir(self._collections_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.collection(name)
+
+    @staticmethod
+    def _taken(name: str) -> AlreadyExists:
+        return AlreadyExists(f"collection {name!r} already exists; drop it first or choose another name",
+                             field="name")
+
     def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
                   if_not_exists: bool) -> Collection:
         existing = self.collection(name)
@@ -168,45 +262,73 @@ class DataDir:
         same = existing.manifest.model == wanted and dimension in (None, existing.dimension)
         if if_not_exists and same:
             return existing
-        held = existing.manifest.model or "none (vector-only)"
+        held = _shown(existing.manifest.model)
         raise AlreadyExists(
             f"collection {name!r} already exists with model {held} and dimension {existing.dimension}"
-            + ("" if same else f"; you asked for model {wanted or 'none (vector-only)'}"
+            + ("" if same else f"; you asked for model {spec.redacted if spec else 'none (vector-only)'}"
                + (f" and dimension {dimension}" if dimension is not None else ""))
             + ". Drop it first or choose another name.", field="name")
 
     def _new_manifest(self, name: str, spec: ModelSpec | None, dimension: int | None,
-                      kind: str) -> CollectionManifest:
+                      kind: str, index_kind_limits: IndexKindLimits | None = None) -> CollectionManifest:
         fingerprint = None
         if spec is not None:
             if self._registry is None:
-                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec}: this data dir "
+                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec.redacted}: this data dir "
                                        "was opened without an encoder registry", field="model")
             encoder = self._registry.get(spec)
             if dimension is not None and dimension != encoder.dimension:
-                raise InvalidInput(f"model {spec} gives {encoder.dimension}-d vectors, not {dimension}; "
+                raise InvalidInput(f"model {spec.redacted} gives {encoder.dimension}-d vectors, not {dimension}; "
                                    "leave dimension unset for a model", field="dimension")
             dimension, fingerprint = encoder.dimension, encoder.fingerprint
         elif isinstance(dimension, bool) or not isinstance(dimension, int) \
                 or not 1 <= dimension <= MAX_DIMENSION:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
-        try:
-            check_index_kind(dimension, kind)
+        try:  # the grammar, then (kinds that train) a trial run in a child process
+            if kind != AUTO:
+                vet_index_kind(dimension, kind, index_kind_limits)
         except ValueError as exc:
-            raise InvalidInput(f"{exc}; use e.g. 'Flat', 'HNSW32' or 'IVF1024,PQ32'",
-                               field="index_kind") from None
+            raise InvalidInput(str(exc), field="index_kind") from None
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
 
     def collection(self, name: str) -> Collection:
-        """The open collection ``name``; :class:`CollectionNotFound` naming the known ones."""
+        """The open collection ``name``; :class:`CollectionNotFound` naming the known ones.
+
+        A collection that is not open yet is opened outside the data dir's lock (its index may take
+        a while to load); concurrent callers for it wait, each at most until its request's deadline.
+        """
         with self._lock:
             self._check_open()
             if name in self._open:
                 return self._open[name]
-            if not self._on_disk(name):
-                raise self._not_found(name)
-            return self._open_collection(name)
+            opening = self._opening.get(name)
+            leader = opening is None
+            if opening is None:
+                if not self._on_disk(name):
+                    raise self._not_found(name)
+                opening = self._opening[name] = _Opening()
+        if not leader:
+            return opening.wait(name)
+        try:
+            collection = self._make_collection(name)
+        except BaseException as failure:
+            with self._lock:
+                del self._opening[name]
+            opening.finish(error=failure)
+            raise
+        with self._lock:
+            del self._opening[name]
+            if self._lock_fd is None or name in self._dropping or not self._on_disk(name):
+                # Closed or dropped while it was opening: hand out nothing of it.
+                self._close(collection, dropped=self._lock_fd is not None)
+                gone: LatentSpaceError = Unavailable(f"data dir {self.path.name!r} is closed") \
+                    if self._lock_fd is None else self._not_found(name)
+                opening.finish(error=gone)
+                raise gone
+            self._open[name] = collection
+        opening.finish(collection=collection)
+        return collection
 
     def _on_disk(self, name: str) -> bool:
         return isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)) \
@@ -214,21 +336,43 @@ class DataDir:
 
     def _not_found(self, name: str) -> CollectionNotFound:
         known = ", ".join(repr(n) for n in self.names()) or "none"
-        return CollectionNotFound(f"no collection {name!r} in {self.path} (known: {known})", field="name")
+        # Names only: a caller must never learn where the server keeps its data.
+        return CollectionNotFound(f"no collection {name!r} (known: {known})", field="name")
 
     def _open_collection(self, name: str) -> Collection:
-        folder = self._collections_path / name
-        model = CollectionManifest.load(folder).model
-        collection = Collection(folder, self._loader(model), snapshot_every=self._snapshot_every)
+        collection = self._make_collection(name)
         self._open[name] = collection
         return collection
 
-    def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
+    def _make_collection(self, name: str) -> Collection:
+        """Open a collection; while open it counts as a user of its model (see :meth:`_close`)."""
+        folder = self._collections_path / name
+        model = CollectionManifest.load(folder).model
+        spec = parse_model_spec(model) if model is not None and self._registry is not None else None
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            return Collection(folder, self._loader(spec), snapshot_every=self._snapshot_every,
+                              maintenance=self.maintenance.schedule if self.maintenance else None,
+                              report=self._report, auto_policy=self.auto_policy)
+        except BaseException:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+            raise
+
+    def _loader(self, spec: ModelSpec | None) -> Callable[[], Encoder] | None:
         registry = self._registry
-        if model is None or registry is None:
+        if spec is None or registry is None:
             return None
-        spec = parse_model_spec(model)
         return lambda: registry.get(spec)
+
+    def _close(self, collection: Collection, *, dropped: bool = False) -> None:
+        """Close a collection this data dir opened, and release its model (evicted if it was the last user)."""
+        try:
+            collection.close(dropped=dropped)
+        finally:
+            if collection.manifest.model is not None and self._registry is not None:
+                self._registry.release(parse_model_spec(collection.manifest.model))
 
     def names(self) -> list[str]:
         """Names of the collections in this data dir, sorted."""
@@ -240,12 +384,13 @@ class DataDir:
     def list_collections(self) -> list[Collection]:
         """Every collection, opened (one that cannot be opened is logged and left out)."""
         collections = []
-        with self._lock:
-            for name in self.names():
-                try:
-                    collections.append(self.collection(name))
-                except (LatentSpaceError, OSError, sqlite3.Error):
-                    log.exception("collection %r in %s cannot be opened; leaving it out", name, self.path)
+        for name in self.names():
+            try:
+                collections.append(self.collection(name))
+            except CollectionNotFound:
+                continue  # dropped meanwhile
+            except (LatentSpaceError, OSError, sqlite3.Error):
+                log.exception("collection %r cannot be opened; leaving it out", name)
         return collections
 
     def drop_collection(self, name: str) -> None:
@@ -255,6 +400,12 @@ class DataDir:
         wait for the collection's work in flight and the deletion run outside it. A new collection
         of the same name waits until the old object is closed, as that may still write by path.
         """
+        while True:
+            with self._lock:
+                opening = self._opening.get(name)
+            if opening is None:
+                break
+            opening.settled.wait()  # let an open in progress finish, then drop what it opened
         with self._lock:
             self._check_open()
             collection = self._open.get(name)
@@ -276,7 +427,7 @@ class DataDir:
         try:
             if collection is not None:
                 # Takes the collection's lock: an in-flight write or search finishes first.
-                collection.close(dropped=True)
+                self._close(collection, dropped=True)
         finally:
             if collection is not None:
                 with self._lock:
@@ -287,10 +438,16 @@ class DataDir:
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
         if self._lock_fd is None:
-            raise Unavailable(f"data dir {self.path} is closed")
+            raise Unavailable("the server is shutting down (its data dir is closed)")
+
+    def wait_for_maintenance(self, timeout: float | None = None) -> bool:
+        """Wait until no snapshot or compaction is queued or running (tests and tools use it)."""
+        return self.maintenance.wait_idle(timeout) if self.maintenance else True
 
     def close(self) -> None:
         """Close every collection (snapshotting their indexes) and release the lock (idempotent)."""
+        if self.maintenance is not None:
+            self.maintenance.close()  # queued jobs are dropped: close() snapshots what changed
         with self._lock:
             if self._lock_fd is None:
                 return
@@ -298,7 +455,7 @@ class DataDir:
             if self._lock_fd is None:
                 return
             for collection in self._open.values():
-                collection.close()
+                self._close(collection)
             self._open.clear()
             fd, self._lock_fd = self._lock_fd, None
             with contextlib.suppress(OSError):
@@ -315,6 +472,34 @@ class DataDir:
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
+
+
+def _shown(model: str | None) -> str:
+    """A stored model spec as messages to callers show it (a local folder without its path)."""
+    return parse_model_spec(model).redacted if model is not None else "none (vector-only)"
+
+
+class _Opening:
+    """A collection being opened by one caller, which others wait for."""
+
+    def __init__(self) -> None:
+        self.settled = threading.Event()
+        self._collection: Collection | None = None
+        self._error: BaseException | None = None
+
+    def finish(self, collection: Collection | None = None, error: BaseException | None = None) -> None:
+        self._collection, self._error = collection, error
+        self.settled.set()
+
+    def wait(self, name: str) -> Collection:
+        remaining = deadline.remaining()
+        if not self.settled.wait(None if remaining is None else max(remaining, 0.0)):
+            raise DeadlineExceeded(f"collection {name!r} is still opening (loading its index); "
+                                   "try again shortly or allow a longer deadline", field="collection")
+        if self._error is not None:
+            raise self._error
+        assert self._collection is not None
+        return self._collection
 
 
 def _acquire_lock(root: Path) -> int:

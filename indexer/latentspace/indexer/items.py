@@ -46,3 +46,6 @@ class Hit:
     payload: JsonObject
     content: str
     vector: np.ndarray | None = None
+    #: The item's index key in its collection (-1 when unknown). A key's row never changes, so
+    #: anything derived from a hit's row can be cached under it.
+    key: int = -1

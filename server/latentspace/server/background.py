@@ -44,6 +44,13 @@ class BackgroundServer:
         return self._running.port
 
     @property
+    def running(self) -> RunningServer:
+        """The started server (its state, metrics port, ...)."""
+        if self._running is None:
+            raise RuntimeError("the server is not running")
+        return self._running
+
+    @property
     def address(self) -> str:
         """``host:port`` to connect to (loopback when bound to all interfaces)."""
         host = "127.0.0.1" if self.settings.host in {"0.0.0.0", "::", ""} else self.settings.host

@@ -21,8 +21,12 @@ STATUS_TABLE: tuple[tuple[type[lib.LatentSpaceError], grpc.StatusCode], ...] = (
     (lib.NotFound, grpc.StatusCode.NOT_FOUND),
     (lib.AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (lib.FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (lib.PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (lib.LimitExceeded, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (lib.Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (lib.Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (lib.DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (lib.Cancelled, grpc.StatusCode.CANCELLED),
 )
 
 

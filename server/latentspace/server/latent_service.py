@@ -1,4 +1,8 @@
-"""The ``LatentSpace`` service: protobuf in, library operations off the event loop, protobuf out."""
+"""The ``LatentSpace`` service: protobuf in, library operations off the event loop, protobuf out.
+
+Requests are converted on the event loop; everything after, the operation (which checks the request
+against the limits and spends its budget) and the response message, runs on a request thread in one hop.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from grpc import aio
 from latentspace.indexer import points as P
 from latentspace.indexer.errors import InvalidInput
 from latentspace.server import convert
-from latentspace.server.state import ServerState
+from latentspace.server.state import CollectionServing, ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 
@@ -21,51 +25,51 @@ _METHODS = {
 class LatentSpaceService(rpc.LatentSpaceServicer):
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        self.limits = state.limits
 
     async def Encode(self, request: api.EncodeRequest, context: aio.ServicerContext) -> api.EncodeResponse:
-        points = convert.points_from_proto(request.queries, self.limits, "queries")
-        resolved = await self.state.with_operations(request.collection, lambda ops: ops.encode(points))
-        return api.EncodeResponse(
-            points=[
-                api.EncodedPoint(
-                    vector=convert.vector_to_proto(r.vector), modality=convert.MODALITY_TO_PROTO[r.modality]
-                )
-                for r in resolved
-            ]
-        )
+        points = convert.points_from_proto(request.queries, "queries")
+
+        def work(serving: CollectionServing) -> api.EncodeResponse:
+            return api.EncodeResponse(points=[
+                api.EncodedPoint(vector=convert.vector_to_proto(r.vector),
+                                 modality=convert.MODALITY_TO_PROTO[r.modality])
+                for r in serving.operations.encode(points)
+            ])
+
+        return await self.state.with_serving(request.collection, work)
 
     async def Search(self, request: api.SearchRequest, context: aio.ServicerContext) -> api.SearchResponse:
-        point = convert.point_from_proto(request.query, self.limits, "query")
-        options = convert.search_options_from_proto(request.options, self.limits)
-        [hits] = await self.state.with_operations(
-            request.collection, lambda ops: ops.search([point], options, ["query"])
-        )
-        return api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits])
+        point = convert.point_from_proto(request.query, "query")
+        options = convert.search_options_from_proto(request.options)
+
+        def work(serving: CollectionServing) -> api.SearchResponse:
+            [hits] = serving.operations.search([point], options, ["query"])
+            return api.SearchResponse(hits=serving.hits.convert(hits))
+
+        return await self.state.with_serving(request.collection, work)
 
     async def SearchBatch(
         self, request: api.SearchBatchRequest, context: aio.ServicerContext
     ) -> api.SearchBatchResponse:
-        points = convert.points_from_proto(request.queries, self.limits, "queries")
-        options = convert.search_options_from_proto(request.options, self.limits)
+        points = convert.points_from_proto(request.queries, "queries")
+        options = convert.search_options_from_proto(request.options)
         fields = [f"queries[{i}]" for i in range(len(points))]
-        results = await self.state.with_operations(request.collection, lambda ops: ops.search(points, options, fields))
-        return api.SearchBatchResponse(
-            results=[api.SearchResponse(hits=[convert.hit_to_proto(h) for h in hits]) for hits in results]
-        )
+
+        def work(serving: CollectionServing) -> api.SearchBatchResponse:
+            results = serving.operations.search(points, options, fields)
+            return api.SearchBatchResponse(
+                results=[api.SearchResponse(hits=serving.hits.convert(hits)) for hits in results])
+
+        return await self.state.with_serving(request.collection, work)
 
     async def Distance(self, request: api.DistanceRequest, context: aio.ServicerContext) -> api.DistanceResponse:
-        convert.check_batch(request.pairs, self.limits, "pairs")
         pairs = [
-            (
-                convert.point_from_proto(pair.a, self.limits, f"pairs[{i}].a"),
-                convert.point_from_proto(pair.b, self.limits, f"pairs[{i}].b"),
-            )
+            (convert.point_from_proto(pair.a, f"pairs[{i}].a"), convert.point_from_proto(pair.b, f"pairs[{i}].b"))
             for i, pair in enumerate(request.pairs)
         ]
-        results = await self.state.with_operations(request.collection, lambda ops: ops.distance(pairs))
-        return api.DistanceResponse(
-            distances=[
+
+        def work(serving: CollectionServing) -> api.DistanceResponse:
+            return api.DistanceResponse(distances=[
                 api.Distance(
                     cosine=d.cosine,
                     angular=d.angular,
@@ -74,38 +78,43 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                     a_modality=convert.MODALITY_TO_PROTO[d.a_modality],
                     b_modality=convert.MODALITY_TO_PROTO[d.b_modality],
                 )
-                for d in results
-            ]
-        )
+                for d in serving.operations.distance(pairs)
+            ])
+
+        return await self.state.with_serving(request.collection, work)
 
     async def DistanceMatrix(
         self, request: api.DistanceMatrixRequest, context: aio.ServicerContext
     ) -> api.DistanceMatrixResponse:
-        rows = convert.points_from_proto(request.rows, self.limits, "rows")
-        columns = convert.points_from_proto(request.columns, self.limits, "columns") if request.columns else None
-        matrix = await self.state.with_operations(request.collection, lambda ops: ops.distance_matrix(rows, columns))
-        return api.DistanceMatrixResponse(
-            rows=matrix.cosine.shape[0],
-            columns=matrix.cosine.shape[1],
-            cosine=matrix.cosine.ravel().tolist(),
-            angular=matrix.angular.ravel().tolist(),
-            euclidean=matrix.euclidean.ravel().tolist(),
-            cross_modal=matrix.cross_modal.ravel().tolist(),
-        )
+        rows = convert.points_from_proto(request.rows, "rows")
+        columns = convert.points_from_proto(request.columns, "columns") if request.columns else None
+
+        def work(serving: CollectionServing) -> api.DistanceMatrixResponse:
+            matrix = serving.operations.distance_matrix(rows, columns)
+            return api.DistanceMatrixResponse(
+                rows=matrix.cosine.shape[0],
+                columns=matrix.cosine.shape[1],
+                cosine=matrix.cosine.ravel().tolist(),
+                angular=matrix.angular.ravel().tolist(),
+                euclidean=matrix.euclidean.ravel().tolist(),
+                cross_modal=matrix.cross_modal.ravel().tolist(),
+            )
+
+        return await self.state.with_serving(request.collection, work)
 
     async def Interpolate(
         self, request: api.InterpolateRequest, context: aio.ServicerContext
     ) -> api.InterpolateResponse:
-        a = convert.point_from_proto(request.a, self.limits, "a")
-        b = convert.point_from_proto(request.b, self.limits, "b")
-        via = convert.point_from_proto(request.via, self.limits, "via") if request.HasField("via") else None
+        a = convert.point_from_proto(request.a, "a")
+        b = convert.point_from_proto(request.b, "b")
+        via = convert.point_from_proto(request.via, "via") if request.HasField("via") else None
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
         options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
-        result = await self.state.with_operations(
-            request.collection,
-            lambda ops: ops.interpolate(
+
+        def work(serving: CollectionServing) -> api.InterpolateResponse:
+            result = serving.operations.interpolate(
                 a,
                 b,
                 ts=list(request.ts) or None,
@@ -117,32 +126,35 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 options=options,
                 distinct=request.distinct,
             )
-        )
-        return api.InterpolateResponse(
-            angle=result.angle,
-            steps=[
-                api.PathStep(
-                    t=step.t,
-                    cos_to_a=step.cos_to_a,
-                    cos_to_b=step.cos_to_b,
-                    vector=convert.vector_to_proto(step.vector) if request.with_vectors else None,
-                    hits=[convert.hit_to_proto(h) for h in step.hits],
-                )
-                for step in result.steps
-            ],
-        )
+            return api.InterpolateResponse(
+                angle=result.angle,
+                steps=[
+                    api.PathStep(
+                        t=step.t,
+                        cos_to_a=step.cos_to_a,
+                        cos_to_b=step.cos_to_b,
+                        vector=convert.vector_to_proto(step.vector) if request.with_vectors else None,
+                        hits=serving.hits.convert(step.hits),
+                    )
+                    for step in result.steps
+                ],
+            )
+
+        return await self.state.with_serving(request.collection, work)
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
-        edit = convert.edit_from_proto(request.edit, self.limits)
+        edit = convert.edit_from_proto(request.edit)
         options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
-        result = await self.state.with_operations(
-            request.collection, lambda ops: ops.edit(edit, k=request.k, options=options)
-        )
-        return api.EditResponse(
-            vector=convert.vector_to_proto(result.vector),
-            cos_to_base=result.cos_to_base,
-            base_projection=result.base_projection,
-            result_projection=result.result_projection,
-            direction_norm=result.direction_norm,
-            hits=[convert.hit_to_proto(h) for h in result.hits],
-        )
+
+        def work(serving: CollectionServing) -> api.EditResponse:
+            result = serving.operations.edit(edit, k=request.k, options=options)
+            return api.EditResponse(
+                vector=convert.vector_to_proto(result.vector),
+                cos_to_base=result.cos_to_base,
+                base_projection=result.base_projection,
+                result_projection=result.result_projection,
+                direction_norm=result.direction_norm,
+                hits=serving.hits.convert(result.hits),
+            )
+
+        return await self.state.with_serving(request.collection, work)

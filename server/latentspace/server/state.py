@@ -1,8 +1,10 @@
-"""What a running server holds: the data dir, the loaded models, and the worker pool.
+"""What a running server holds: the data dir, the models, the request threads, and per collection
+the objects that serve it.
 
-Model calls and FAISS searches are blocking and CPU-bound, so handlers hand them to
-:meth:`ServerState.run`, which runs them on a bounded thread pool off the event loop
-(torch and FAISS release the GIL). This is the one place a later micro-batcher slots in.
+Handlers hand their blocking work to :meth:`ServerState.run` (one hop to a request thread, with the
+request's context, so its id and deadline go along). Request threads mostly wait: model calls and
+FAISS searches run in micro-batches (:mod:`.batching`), one model batch at a time per model and a
+few search batches at a time per collection, so the CPU is shared by batches, not by threads.
 """
 
 from __future__ import annotations
@@ -14,64 +16,130 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import faiss
-from PIL import Image
 
+from latentspace.indexer import deadline
+from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
+from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
-from latentspace.indexer.images import decode_image
+from latentspace.indexer.errors import BackupDirNotSet
 from latentspace.indexer.operations import LatentOperations
+from latentspace.server.batched_encoder import BatchedEncoder
+from latentspace.server.batched_search import BatchedSearch
+from latentspace.server.hit_protos import HitProtos
+from latentspace.server.metrics import Metrics
 from latentspace.server.settings import Settings
 
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class CollectionServing:
+    """One open collection as the handlers use it: operations over batched search, hit messages."""
+
+    collection: Collection
+    operations: LatentOperations
+    hits: HitProtos
+
+
 class ServerState:
     """Shared by both servicers; created by ``build_server`` and closed on shutdown."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.limits = settings.limits
-        # Same reasoning for FAISS's OpenMP pool as for torch's (EncoderOptions.threads).
-        faiss.omp_set_num_threads(settings.threads_per_call())
-        self.encoders = EncoderRegistry(settings.encoder_options())
-        self.data = DataDir.open(settings.data_dir, self.encoders)
+        self.model_access = settings.model_access()
+        self.metrics = metrics or Metrics()
+        faiss.omp_set_num_threads(settings.search_threads)
+        self.encoders = EncoderRegistry(
+            settings.encoder_options(),
+            wrap=self._batched if settings.micro_batching else None,
+            on_load=self.metrics.model_loaded,
+        )
+        # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
+        self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
+        self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                 report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
+        self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
-        self._executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="latent-worker")
-        self._operations: dict[str, tuple[Collection, LatentOperations]] = {}
+        self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
+        self._serving: dict[str, CollectionServing] = {}
         self._lock = threading.Lock()
 
+    def _batched(self, encoder: Encoder) -> Encoder:
+        return BatchedEncoder(encoder, max_batch=self.settings.batch_size,
+                              max_wait=self.settings.batch_wait_ms / 1000, observer=self.metrics,
+                              encoded=self.metrics.items_encoded)
+
     async def run(self, fn: Callable[..., T], *args: object) -> T:
-        """Run blocking work on the worker pool, keeping the request's context (its id for logs)."""
+        """Run blocking work on a request thread, keeping the request's context (id, deadline).
+
+        A request whose caller gave up while it waited for a thread is dropped there, unstarted.
+        """
         context = contextvars.copy_context()
-        call = functools.partial(context.run, fn, *args)
+        call = functools.partial(context.run, _started, fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def with_operations(self, name: str, work: Callable[[LatentOperations], T]) -> T:
-        """``work(operations of collection name)`` on the worker pool, in one hop."""
-        return await self.run(lambda: work(self.operations(name)))
+    async def with_serving(self, name: str, work: Callable[[CollectionServing], T]) -> T:
+        """``work(the serving objects of collection name)`` on a request thread, in one hop."""
+        return await self.run(lambda: work(self.serving(name)))
 
     def collection(self, name: str) -> Collection:
         return self.data.collection(name)
 
-    def operations(self, name: str) -> LatentOperations:
-        """The operations object of a collection, rebuilt if the collection was dropped and re-created."""
+    def backups(self) -> BackupDir:
+        """The operator's backup folder; FAILED_PRECONDITION naming the setting when there is none."""
+        if self._backups is None:
+            raise BackupDirNotSet("this server keeps no snapshots: its operator has not set a backup folder "
+                                  "(latent serve --backup-dir, or LATENTSPACE_BACKUP_DIR)")
+        return self._backups
+
+    def serving(self, name: str) -> CollectionServing:
+        """The serving objects of a collection, rebuilt if it was dropped and created again."""
         collection = self.data.collection(name)
         with self._lock:
-            cached = self._operations.get(name)
-            if cached is None or cached[0] is not collection:
-                max_pixels = self.limits.max_image_pixels
+            cached = self._serving.get(name)
+            if cached is None or cached.collection is not collection:
+                cached = self._serve(collection)
+                self._serving[name] = cached
+            return cached
 
-                def decoder(data: bytes, field: str) -> Image.Image:
-                    return decode_image(data, max_pixels=max_pixels, field=field)
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and forget its serving objects, so nothing keeps its model in memory."""
+        self.data.drop_collection(name)
+        with self._lock:
+            self._serving.pop(name, None)
 
-                cached = (collection, LatentOperations(collection, self.limits, image_decoder=decoder))
-                self._operations[name] = cached
-            return cached[1]
+    def _serve(self, collection: Collection) -> CollectionServing:
+        settings = self.settings
+        searcher = BatchedSearch(collection, max_batch=settings.search_batch_size,
+                                 max_wait=settings.batch_wait_ms / 1000,
+                                 concurrency=settings.search_batches_at_once(),
+                                 enabled=settings.micro_batching, observer=self.metrics)
+        operations = LatentOperations(searcher, self.limits)
+        return CollectionServing(collection, operations, HitProtos())
+
+    def _collection_sizes(self) -> dict[str, int]:
+        with self._lock:
+            serving = list(self._serving.values())
+        sizes = {}
+        for s in serving:
+            try:
+                sizes[s.collection.name] = s.collection.count()
+            except Exception:  # dropped or closed since: not worth a metric
+                continue
+        return sizes
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.data.close()
+
+
+def _started(fn: Callable[..., T], *args: object) -> T:
+    deadline.check("the request")  # its caller may have given up while it waited for a thread
+    return fn(*args)

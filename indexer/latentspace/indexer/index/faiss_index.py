@@ -30,7 +30,7 @@ import numpy as np
 
 from latentspace.indexer.index.exact_search import empty_results, exact_top_k, merge_top_k
 from latentspace.indexer.index.vector_index import IndexState, SearchParams, VectorIndex, VectorSource
-from latentspace.indexer.store.atomic_files import write_atomic
+from latentspace.indexer.store.atomic_files import replacing
 
 #: Below this many allowed keys an ANN kind goes straight to exact search: cheaper than widening.
 EXACT_SEARCH_MAX_KEYS = 20_000
@@ -44,6 +44,21 @@ COMPACTION_RATIO = 0.2
 _POINTS_PER_CENTROID = 39
 #: OPQ trains an 8-bit product quantizer internally (FAISS fixes its size).
 _OPQ_CENTROIDS = 256
+# HNSW defaults, from benchmarks/hnsw_recall.py (table and reasoning: benchmarks/README.md, "HNSW
+# defaults"). FAISS's own (efConstruction 40, efSearch 16) find 0.80 of the exact top-10 of MiniLM
+# vectors of 117k WordNet glosses and 0.71 on 100k clustered vectors; these find 0.96 and 0.97, at
+# about 5x the search time of efSearch 16 (about 0.5 ms a query on one core) and 1.4x the build time.
+#: ``hnsw.efConstruction`` of every HNSW kind: candidates kept while linking each added vector.
+DEFAULT_EF_CONSTRUCTION = 80
+#: The least ``efSearch`` a search uses when the request sets none (see :func:`default_ef_search`).
+DEFAULT_EF_SEARCH = 128
+#: Above ``DEFAULT_EF_SEARCH / EF_SEARCH_PER_K`` results, efSearch grows with k.
+EF_SEARCH_PER_K = 2
+
+
+def default_ef_search(k: int) -> int:
+    """The efSearch of an HNSW search for ``k`` results when the request sets none."""
+    return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k)
 
 
 def _as_keys(keys: np.ndarray) -> np.ndarray:
@@ -55,6 +70,14 @@ def _as_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != dimension:
         raise ValueError(f"vectors have shape {array.shape}, expected (n, {dimension})")
     return array
+
+
+def _file_sha256(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _new_idmap(dimension: int, factory: str) -> faiss.IndexIDMap2:
@@ -156,6 +179,11 @@ class FaissIndex(VectorIndex):
         inner = faiss.downcast_index(self._index.index)
         self._ivf = faiss.try_extract_index_ivf(inner)
         self._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
+        # Both are stored in the index file. Searches here take efSearch from default_ef_search(k)
+        # whatever the file holds, so snapshots written before these defaults search at them too.
+        if self._hnsw is not None:
+            self._hnsw.hnsw.efConstruction = DEFAULT_EF_CONSTRUCTION
+            self._hnsw.hnsw.efSearch = DEFAULT_EF_SEARCH
         self.is_exact = isinstance(inner, faiss.IndexFlat)
         # Scores of these storages are exact inner products; others (PQ, SQ codes) get re-ranked.
         self._exact_scores = isinstance(inner, faiss.IndexFlat | faiss.IndexHNSWFlat | faiss.IndexIVFFlat)
@@ -199,7 +227,8 @@ class FaissIndex(VectorIndex):
             self._tombstone_array = np.fromiter(sorted(self._tombstones), np.int64, len(self._tombstones))
         return self._tombstone_array
 
-    def _live_keys(self) -> np.ndarray:
+    def live_keys(self) -> np.ndarray:
+        """The keys a search can return (tombstones left out), sorted."""
         keys = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         if self._pending is not None:
             keys = np.concatenate([keys, faiss.vector_to_array(self._pending.id_map).astype(np.int64)])
@@ -283,6 +312,13 @@ class FaissIndex(VectorIndex):
             return self._search_selected(self._index, queries, k, allowed)
         if allowed is not None and len(allowed) <= max(EXACT_SEARCH_MAX_KEYS, 4 * k):
             return exact_top_k(queries, k, self._vector_batches(allowed))
+        if allowed is None and not self._tombstones and self._exact_scores:
+            # The common case (nothing to filter out, scores exact): one FAISS call, no Python loop,
+            # unless the graph could not reach k keys for some row.
+            width = min(k, int(self._index.ntotal))
+            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, k, width, 1))
+            if width == k and bool((keys >= 0).all()):
+                return scores.astype(np.float32, copy=False), keys.astype(np.int64, copy=False)
         return self._search_widening(queries, k, allowed, params)
 
     @staticmethod
@@ -299,10 +335,12 @@ class FaissIndex(VectorIndex):
             scores, keys = index.search(queries, k, params=search_params)
         return np.where(keys < 0, -np.inf, scores).astype(np.float32), keys.astype(np.int64)
 
-    def _faiss_params(self, params: SearchParams, width: int, widen: int) -> faiss.SearchParameters | None:
+    def _faiss_params(
+        self, params: SearchParams, k: int, width: int, widen: int
+    ) -> faiss.SearchParameters | None:
         """Per-request knobs, raised with the candidate width so a wider pass also looks further."""
         if self._hnsw is not None:
-            ef_search = params.ef_search or self._hnsw.hnsw.efSearch
+            ef_search = params.ef_search or default_ef_search(k)
             hnsw_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
             hnsw_params.efSearch = max(ef_search, width)
             return hnsw_params
@@ -329,7 +367,7 @@ class FaissIndex(VectorIndex):
         out_scores, out_keys = empty_results(len(queries), keep)
         rows = np.arange(len(queries))
         while len(rows):
-            search_params = self._faiss_params(params, width, widen)
+            search_params = self._faiss_params(params, k, width, widen)
             scores, keys = self._index.search(queries[rows], width, params=search_params)
             ok = keys >= 0
             if allowed is not None:
@@ -346,7 +384,7 @@ class FaissIndex(VectorIndex):
                 break
             width, widen = min(stored, width * 4), widen * 4
         if len(rows):  # the ANN structure could not reach enough allowed keys: answer exactly
-            candidates = allowed if allowed is not None else self._live_keys()
+            candidates = allowed if allowed is not None else self.live_keys()
             exact_scores, exact_keys = exact_top_k(queries[rows], keep, self._vector_batches(candidates))
             out_scores[rows], out_keys[rows] = exact_scores, exact_keys
         if not self._exact_scores:
@@ -382,10 +420,25 @@ class FaissIndex(VectorIndex):
 
     # ------------------------------------------------------------------ snapshots
     def save(self, path: Path) -> IndexState:
-        """Write the index atomically and durably; return the state ``load`` needs to trust it."""
+        """Write the index atomically and durably; return the state ``load`` needs to trust it.
+
+        The index is streamed to the file and hashed on the way, never serialised in memory: a
+        snapshot costs no memory beyond the index itself. Only reads the index, so searches may
+        run meanwhile; the caller keeps writers out.
+        """
         target = self._pending if self._pending is not None else self._index
-        data = faiss.serialize_index(target)
-        write_atomic(Path(path), data.data)
+        digest = hashlib.sha256()
+        with replacing(Path(path)) as tmp, open(tmp, "wb") as out:
+
+            def sink(chunk: bytes) -> int:
+                out.write(chunk)
+                digest.update(chunk)
+                return len(chunk)
+
+            writer = faiss.PyCallbackIOWriter(sink)  # type: ignore[attr-defined]  # not in faiss stubs
+            faiss.write_index(target, writer)
+            del writer  # flushes its buffer into ``sink``
+            out.flush()
         return {
             "factory": self.factory,
             "dimension": self.dimension,
@@ -393,18 +446,18 @@ class FaissIndex(VectorIndex):
             "stored": int(target.ntotal),
             "tombstones": sorted(self._tombstones),
             # Ties the state to this exact file: a state paired with another file is rejected.
-            "sha256": hashlib.sha256(data.data).hexdigest(),
+            "sha256": digest.hexdigest(),
         }
 
     @classmethod
     def load(cls, path: Path, state: IndexState, vector_source: VectorSource | None = None) -> FaissIndex:
         """Read a snapshot; ``ValueError`` if it is truncated, corrupt or not the one ``state`` names."""
-        data = np.fromfile(Path(path), dtype=np.uint8)
         # The digest is checked before FAISS parses a byte: a damaged file must never reach its reader.
-        if hashlib.sha256(data.data).hexdigest() != state.get("sha256"):
+        # Hashed in chunks, then read by FAISS from the file: no in-memory copy of the file.
+        if _file_sha256(Path(path)) != state.get("sha256"):
             raise ValueError(f"index file {path} does not match its snapshot state (truncated or replaced)")
         index = cls(int(state["dimension"]), str(state["factory"]), vector_source=vector_source)
-        loaded = faiss.deserialize_index(data)
+        loaded = faiss.read_index(str(path))
         if not isinstance(loaded, faiss.IndexIDMap2) or loaded.d != index.dimension:
             raise ValueError(f"index file {path} is not an IDMap2 index of dimension {index.dimension}")
         if loaded.ntotal != int(state["stored"]):

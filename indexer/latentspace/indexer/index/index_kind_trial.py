@@ -3,9 +3,10 @@
 FAISS builds some factory strings that cannot serve a collection (a refine stage that cannot
 search after removals, NSG that cannot add incrementally, ...). ``check_index_kind`` runs a kind
 through what a collection does with its index, on seeded random vectors, before any data is
-written; ``DataDir.create_collection`` turns its ``ValueError`` into INVALID_ARGUMENT on
-``index_kind``. It drives :class:`FaissIndex` from the inside (training knobs, the widening pass),
-so it lives beside it.
+written. It runs in a child process (``index_kind_gate.py``), after the grammar, so that a kind
+that crashes FAISS ends the child, never the server; ``DataDir.create_collection`` turns its
+``ValueError`` into INVALID_ARGUMENT on ``index_kind``. It drives :class:`FaissIndex` from the
+inside (training knobs, the widening pass), so it lives beside it.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ class StoreState:
     sequence: int
     #: The store has removal-log entries for every sequence above this (see ItemStore).
     removals_logged_after: int
-    index_kind: str
+    #: The kind the snapshot must be of; None accepts any (a collection whose kind follows its size).
+    index_kind: str | None
 
 
 def write_snapshot(folder: Path, index: FaissIndex, sequence: int, store_uuid: str) -> None:
@@ -68,7 +69,7 @@ def read_snapshot(folder: Path, store: StoreState, vector_source: VectorSource) 
         raise ValueError(f"snapshot is at sequence {sequence}, ahead of the item store ({store.sequence})")
     if sequence < store.removals_logged_after:
         raise ValueError("snapshot is older than the item store's removal log")
-    if not isinstance(state, dict) or state.get("factory") != store.index_kind:
+    if not isinstance(state, dict) or (store.index_kind is not None and state.get("factory") != store.index_kind):
         raise ValueError(f"snapshot is not of index kind {store.index_kind!r}")
     return FaissIndex.load(folder / INDEX_FILE, state, vector_source=vector_source), sequence
 

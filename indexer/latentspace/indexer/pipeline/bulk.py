@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from latentspace.indexer.ingest import IngestTarget
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline.local_runner import DEFAULT_QUEUE_SIZE, Stage, run_stages
 from latentspace.indexer.pipeline.sources import SourceEntry
 from latentspace.indexer.pipeline.stages import (
@@ -88,7 +89,7 @@ def index_source(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_images_per_batch: int = DEFAULT_IMAGES_PER_BATCH,
     max_pixels: int,
-    max_text_chars: int = 10_000,
+    max_text_chars: int = Limits.max_text_chars,
     progress: bool = True,
     workers: int = DEFAULT_WORKERS,
     queue_size: int = DEFAULT_QUEUE_SIZE,

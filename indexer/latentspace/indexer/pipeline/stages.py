@@ -27,6 +27,7 @@ from latentspace.indexer.encoders.base import Encoder, PreparedInput
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.ingest import CheckedItem, IngestTarget, NewItem, check_items, to_records
 from latentspace.indexer.items import ItemRecord
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 
@@ -49,7 +50,7 @@ class ItemLimits:
     """Per-item bounds the prepare stage enforces."""
 
     max_pixels: int
-    max_text_chars: int = 10_000
+    max_text_chars: int = Limits.max_text_chars
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,12 @@ Every write (a batch upsert or a delete) is one transaction with the next sequen
 returns only after the commit is durable (``synchronous=FULL``, see ``schema.configure``). The
 vector index is a derived view that asks :meth:`ItemStore.changes_since` what to replay.
 
-One connection, guarded by a lock, serves every thread: the store is embedded in one process
-(the data dir lock sees to that), so there is no second writer to coordinate with, and a single
-connection keeps reads after a write trivially consistent with it.
+Writes go through one connection, under a lock: the store is embedded in one process (the data
+dir lock sees to that), so there is no second writer to coordinate with. Reads run concurrently,
+each thread on its own read connection (WAL lets readers proceed beside the writer and each
+other). A key's row never changes once written (keys are never reused), so rows read by key are
+cached, and a row that a write deleted or replaced stays readable by key (``retired``) until the
+collection has removed the key from its index and calls :meth:`ItemStore.purge_retired`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import contextlib
 import json
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +32,14 @@ from latentspace.indexer.items import ItemRecord, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.store import schema
 from latentspace.indexer.store.filter_sql import compile_filter
+from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 
 #: Bound parameters per statement; well under SQLite's limit (32766 since 3.32, 999 before).
 _CHUNK = 900
 _VECTOR_DTYPE = np.dtype("<f4")
+#: Rows (without vectors) kept in memory for search hits; a hit then needs no database read.
+DEFAULT_ROW_CACHE = 65_536
+_ROW_COLUMNS = "key, id, modality, payload, content, seq"
 
 
 @dataclass(frozen=True)
@@ -44,9 +52,9 @@ class Changes:
     sequence: int  # the store's sequence these changes bring the index up to
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _marks(n: int) -> str:
@@ -59,16 +67,52 @@ def encode_payload(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+class _RowCache:
+    """A bounded LRU of ``key -> StoredItem`` (without vectors); safe to share between threads."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._rows: OrderedDict[int, StoredItem] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, keys: list[int]) -> tuple[dict[int, StoredItem], list[int]]:
+        """The cached rows among ``keys``, and the keys that are not cached."""
+        found: dict[int, StoredItem] = {}
+        missing: list[int] = []
+        with self._lock:
+            for key in keys:
+                row = self._rows.get(key)
+                if row is None:
+                    missing.append(key)
+                else:
+                    self._rows.move_to_end(key)
+                    found[key] = row
+        return found, missing
+
+    def put(self, rows: dict[int, StoredItem]) -> None:
+        if self.capacity <= 0:
+            return
+        with self._lock:
+            self._rows.update(rows)
+            while len(self._rows) > self.capacity:
+                self._rows.popitem(last=False)
+
+
 class ItemStore:
     """Items, payloads and raw vectors of one collection, with a write sequence number."""
 
-    def __init__(self, path: Path, dimension: int):
+    def __init__(self, path: Path, dimension: int, *, row_cache: int = DEFAULT_ROW_CACHE):
         """Open (creating if absent) the store at ``path`` for vectors of ``dimension``."""
         self.path = Path(path)
         self.dimension = int(dimension)
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the write connection
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a write is exactly one transaction.
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._cache = _RowCache(row_cache)
         try:
             schema.configure(self._conn)
             self.uuid = schema.create_or_check(self._conn)
@@ -76,6 +120,9 @@ class ItemStore:
             self._count = int(self._scalar("SELECT count(*) FROM items"))
             pruned = self._scalar("SELECT max(value) FROM meta WHERE name = 'removed_pruned_through'")
             self._pruned_through = int(pruned or 0)
+            # Set before a write that retires rows commits, cleared by a purge: readers look in
+            # `retired` only while it may hold rows.
+            self._has_retired = bool(self._scalar("SELECT count(*) FROM retired"))
         except BaseException:
             self._conn.close()
             raise
@@ -85,10 +132,10 @@ class ItemStore:
         return self._conn.execute(sql, params).fetchone()[0]
 
     @contextlib.contextmanager
-    def _transaction(self, write: bool) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
         # IMMEDIATE takes the write lock up front, so a write never fails half-way on lock upgrade.
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -96,6 +143,30 @@ class ItemStore:
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
                 raise
+
+    def _reader(self) -> sqlite3.Connection:
+        """This thread's read connection (opened on first use, closed with the store)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise sqlite3.ProgrammingError("the item store is closed")
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA query_only=ON")
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same committed state."""
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
 
     def _vectors(self, blobs: Iterable[bytes]) -> np.ndarray:
         data = b"".join(blobs)
@@ -108,13 +179,12 @@ class ItemStore:
                                field="vector")
         return array.tobytes()
 
-    def _item(self, row: tuple[Any, ...], with_vectors: bool) -> StoredItem:
-        item_id, modality, payload, content, seq, blob = row
-        vector = self._vectors([blob])[0] if with_vectors else None
-        return StoredItem(item_id, Modality(modality), json.loads(payload), content, seq, vector)
-
-    def _columns(self, with_vectors: bool) -> str:
-        return "id, modality, payload, content, seq, " + ("vector" if with_vectors else "NULL")
+    def _by_key(self, conn: sqlite3.Connection, columns: str, keys: Sequence[int]) -> Iterator[tuple[Any, ...]]:
+        """Rows of ``keys`` from ``items`` and, while it may hold any, ``retired``."""
+        tables = ("items", "retired") if self._has_retired else ("items",)
+        for part in _chunks(keys):
+            for table in tables:
+                yield from conn.execute(f"SELECT {columns} FROM {table} WHERE key IN ({_marks(len(part))})", part)
 
     # ------------------------------------------------------------------ state
     @property
@@ -131,8 +201,8 @@ class ItemStore:
         """Insert or replace ``records`` in one transaction; return its sequence number.
 
         Ids must be unique within ``records`` (the collection validates that). A replaced item's
-        old key is logged as removed and the new row gets a new key. An empty batch writes
-        nothing and returns the current sequence.
+        old key is logged as removed (its row retired) and the new row gets a new key. An empty
+        batch writes nothing and returns the current sequence.
         """
         if not records:
             return self._sequence
@@ -141,9 +211,9 @@ class ItemStore:
             for r in records
         ]
         ids = [r[0] for r in rows]
-        with self._transaction(write=True) as conn:
+        with self._transaction() as conn:
             seq = self._sequence + 1
-            replaced = self._drop_rows(conn, ids, seq)
+            replaced = self._retire_rows(conn, ids, seq)
             conn.executemany(
                 "INSERT INTO items (id, modality, payload, content, vector, seq) VALUES (?, ?, ?, ?, ?, ?)",
                 [(*row, seq) for row in rows],
@@ -159,9 +229,9 @@ class ItemStore:
         Unknown ids are ignored. When nothing is deleted no sequence number is used.
         """
         unique = list(dict.fromkeys(ids))
-        with self._transaction(write=True) as conn:
+        with self._transaction() as conn:
             seq = self._sequence + 1
-            deleted = self._drop_rows(conn, unique, seq)
+            deleted = self._retire_rows(conn, unique, seq)
             if deleted:
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (str(seq),))
         if deleted:
@@ -169,17 +239,44 @@ class ItemStore:
             self._count -= deleted
         return deleted, self._sequence
 
-    def _drop_rows(self, conn: sqlite3.Connection, ids: Sequence[str], seq: int) -> int:
-        """Delete rows by id inside the caller's transaction, logging their keys; return how many."""
+    def _retire_rows(self, conn: sqlite3.Connection, ids: Sequence[str], seq: int) -> int:
+        """Move rows by id from ``items`` to ``retired`` inside the caller's transaction, logging
+        their keys as removed; return how many."""
         old: list[tuple[int, int]] = []
         for part in _chunks(ids):
             sql = f"SELECT key, seq FROM items WHERE id IN ({_marks(len(part))})"
             old += conn.execute(sql, part).fetchall()
+        if not old:
+            return 0
+        self._has_retired = True  # before the commit: a reader must never miss a retired row
         for part in _chunks(old):
-            conn.execute(f"DELETE FROM items WHERE key IN ({_marks(len(part))})", [k for k, _ in part])
+            keys = [k for k, _ in part]
+            conn.execute(
+                f"INSERT OR REPLACE INTO retired (key, id, modality, payload, content, vector, seq, retired_seq) "
+                f"SELECT key, id, modality, payload, content, vector, seq, ? FROM items "
+                f"WHERE key IN ({_marks(len(keys))})", [seq, *keys])
+            conn.execute(f"DELETE FROM items WHERE key IN ({_marks(len(keys))})", keys)
         conn.executemany("INSERT INTO removed (key, seq, added_seq) VALUES (?, ?, ?)",
                          [(key, seq, added) for key, added in old])
         return len(old)
+
+    def purge_retired(self, up_to_sequence: int | None = None) -> None:
+        """Forget retired rows (of writes up to ``up_to_sequence``; all by default) once no index
+        view can return their keys. Not fsynced: rows lost by a crash are purged at the next open."""
+        with self._lock:
+            if not self._has_retired:
+                return
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._transaction() as conn:
+                    if up_to_sequence is None:
+                        conn.execute("DELETE FROM retired")
+                    else:
+                        conn.execute("DELETE FROM retired WHERE retired_seq <= ?", (up_to_sequence,))
+                    remaining = conn.execute("SELECT count(*) FROM retired").fetchone()[0]
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
+            self._has_retired = bool(remaining)
 
     def forget_removed(self, up_to_sequence: int) -> None:
         """Drop removal-log entries an index snapshot at ``up_to_sequence`` no longer needs.
@@ -188,7 +285,7 @@ class ItemStore:
         impossible to catch up: see :attr:`removals_logged_after`.
         """
         up_to_sequence = max(up_to_sequence, self._pruned_through)
-        with self._transaction(write=True) as conn:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM removed WHERE seq <= ?", (up_to_sequence,))
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('removed_pruned_through', ?)",
                          (str(up_to_sequence),))
@@ -199,42 +296,63 @@ class ItemStore:
         """Removals are logged for every sequence above this; a snapshot older than it must be rebuilt."""
         return self._pruned_through
 
-    # ------------------------------------------------------------------ reads
+    # ------------------------------------------------------------------ reads (any thread)
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]:
-        """Items with these ids, in request order; unknown ids are left out."""
+        """Live items with these ids, in request order; unknown ids are left out."""
         found: dict[str, StoredItem] = {}
         unique = list(dict.fromkeys(ids))
-        with self._transaction(write=False) as conn:
+        columns = _ROW_COLUMNS + (", vector" if with_vectors else ", NULL")
+        with self._read() as conn:
             for part in _chunks(unique):
-                sql = f"SELECT {self._columns(with_vectors)} FROM items WHERE id IN ({_marks(len(part))})"
+                sql = f"SELECT {columns} FROM items WHERE id IN ({_marks(len(part))})"
                 for row in conn.execute(sql, part):
-                    found[row[0]] = self._item(row, with_vectors)
+                    item = self._item(row)
+                    found[item.id] = item
         return [found[i] for i in ids if i in found]
 
+    def _item(self, row: tuple[Any, ...]) -> StoredItem:
+        _key, item_id, modality, payload, content, seq, blob = row
+        vector = self._vectors([blob])[0] if blob is not None else None
+        return StoredItem(item_id, Modality(modality), json.loads(payload), content, seq, vector)
+
     def items_by_keys(self, keys: Iterable[int], with_vectors: bool = False) -> dict[int, StoredItem]:
-        """Items by index key, as ``{key: item}`` in the order of ``keys``; unknown keys left out."""
+        """Items by index key, as ``{key: item}`` in the order of ``keys``; unknown keys left out.
+
+        Reads retired rows too (see the module docstring). Rows without vectors come from the cache
+        when they can; the payload dicts are shared with it, so callers must not modify them.
+        """
         wanted = [int(k) for k in keys if k >= 0]
-        found: dict[int, StoredItem] = {}
-        with self._transaction(write=False) as conn:
-            for part in _chunks(wanted):
-                columns = self._columns(with_vectors)
-                sql = f"SELECT key, {columns} FROM items WHERE key IN ({_marks(len(part))})"
-                for row in conn.execute(sql, part):
-                    found[row[0]] = self._item(row[1:], with_vectors)
+        if with_vectors:
+            found: dict[int, StoredItem] = {}
+            with self._read() as conn:
+                for row in self._by_key(conn, _ROW_COLUMNS + ", vector", wanted):
+                    found[row[0]] = self._item(row)
+        else:
+            found, missing = self._cache.take(wanted)
+            if missing:
+                fetched: dict[int, StoredItem] = {}
+                with self._read() as conn:
+                    for row in self._by_key(conn, _ROW_COLUMNS + ", NULL", missing):
+                        fetched[row[0]] = self._item(row)
+                self._cache.put(fetched)
+                found.update(fetched)
         return {k: found[k] for k in wanted if k in found}
 
     def keys_for_ids(self, ids: Iterable[str]) -> np.ndarray:
-        """Index keys of the items with these ids (unknown ids contribute nothing)."""
+        """Sorted index keys of the items with these ids, including retired keys that an index view
+        may still return (unknown ids contribute nothing)."""
         unique = list(dict.fromkeys(ids))
+        tables = ("items", "retired") if self._has_retired else ("items",)
         keys: list[int] = []
-        with self._transaction(write=False) as conn:
+        with self._read() as conn:
             for part in _chunks(unique):
-                sql = f"SELECT key FROM items WHERE id IN ({_marks(len(part))})"
-                keys += [r[0] for r in conn.execute(sql, part)]
+                for table in tables:
+                    sql = f"SELECT key FROM {table} WHERE id IN ({_marks(len(part))})"
+                    keys += [r[0] for r in conn.execute(sql, part)]
         return np.asarray(sorted(keys), dtype=np.int64)
 
     def keys_for_filter(self, payload_filter: PayloadFilter) -> np.ndarray:
-        """Sorted index keys of the items whose payload matches ``payload_filter``.
+        """Sorted index keys of the items (retired ones included) whose payload matches ``payload_filter``.
 
         The filter is evaluated in SQL with ``json_extract``; the few conditions SQLite cannot
         express exactly are checked in Python on the rows the SQL part selected.
@@ -242,34 +360,34 @@ class ItemStore:
         compiled = compile_filter(payload_filter)
         residual = compiled.residual
         columns = "key, payload" if residual else "key"
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(f"SELECT {columns} FROM items WHERE {compiled.where} ORDER BY key",
-                                compiled.params).fetchall()
+        tables = ("items", "retired") if self._has_retired else ("items",)
+        rows: list[tuple[Any, ...]] = []
+        with self._read() as conn:
+            for table in tables:
+                rows += conn.execute(f"SELECT {columns} FROM {table} WHERE {compiled.where}",
+                                     compiled.params).fetchall()
         if residual:
             rows = [r for r in rows if residual.matches(json.loads(r[1]))]
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        return np.sort(np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
 
     def vectors_for_keys(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(keys found, their vectors)`` for the given index keys, in ascending key order."""
-        out_keys: list[int] = []
-        blobs: list[bytes] = []
-        with self._transaction(write=False) as conn:
-            for part in _chunks(sorted({int(k) for k in keys})):
-                for key, blob in conn.execute(
-                    f"SELECT key, vector FROM items WHERE key IN ({_marks(len(part))}) ORDER BY key", part
-                ):
-                    out_keys.append(key)
-                    blobs.append(blob)
-        return np.asarray(out_keys, dtype=np.int64), self._vectors(blobs)
+        """``(keys found, their vectors)`` for the given index keys (retired ones included), in
+        ascending key order."""
+        found: list[tuple[int, bytes]] = []
+        with self._read() as conn:
+            found += self._by_key(conn, "key, vector", sorted({int(k) for k in keys}))
+        found.sort()
+        return (np.asarray([k for k, _ in found], dtype=np.int64), self._vectors(b for _, b in found))
 
+    # ------------------------------------------------------------------ for the index (writer thread)
     def changes_since(self, sequence: int) -> Changes:
         """Rows added and keys removed by writes with a sequence number above ``sequence``.
 
         A row both added and removed after ``sequence`` appears in neither list, so replaying the
         result onto an index that is exact at ``sequence`` makes it exact at ``Changes.sequence``.
         """
-        with self._transaction(write=False) as conn:
-            current = int(self._scalar("SELECT value FROM meta WHERE name = 'sequence'"))
+        with self._transaction() as conn:
+            current = int(conn.execute("SELECT value FROM meta WHERE name = 'sequence'").fetchone()[0])
             added = conn.execute(
                 "SELECT key, vector FROM items WHERE seq > ? ORDER BY key", (sequence,)
             ).fetchall()
@@ -283,23 +401,57 @@ class ItemStore:
             sequence=current,
         )
 
-    def all_vectors(self, batch_size: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Every ``(keys, vectors)`` in ascending key order, ``batch_size`` rows at a time.
+    @contextlib.contextmanager
+    def frozen_vectors(self, batch_size: int = 65_536) -> Iterator[tuple[int, Iterator[tuple[np.ndarray, np.ndarray]]]]:
+        """``(sequence, batches)``: every live ``(keys, vectors)`` exactly as of ``sequence``.
 
-        Pages by key (not OFFSET), so each batch is one indexed range scan; the lock is released
-        between batches. Callers that need a consistent view hold off writes meanwhile.
+        One read transaction on a connection of its own, so writes go on meanwhile and the pages
+        stay consistent with each other; for building an index aside (a rebuild, a compaction).
         """
-        last = -1
-        while True:
-            with self._transaction(write=False) as conn:
-                rows = conn.execute("SELECT key, vector FROM items WHERE key > ? ORDER BY key LIMIT ?",
-                                    (last, batch_size)).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield np.asarray([r[0] for r in rows], dtype=np.int64), self._vectors(r[1] for r in rows)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("BEGIN")
+            sequence = int(conn.execute("SELECT value FROM meta WHERE name = 'sequence'").fetchone()[0])
+
+            def batches() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                last = -1
+                while True:
+                    rows = conn.execute("SELECT key, vector FROM items WHERE key > ? ORDER BY key LIMIT ?",
+                                        (last, batch_size)).fetchall()
+                    if not rows:
+                        return
+                    last = rows[-1][0]
+                    yield np.asarray([r[0] for r in rows], dtype=np.int64), self._vectors(r[1] for r in rows)
+
+            yield sequence, batches()
+        finally:
+            conn.close()
+
+    def all_vectors(self, batch_size: int = 65_536) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every live ``(keys, vectors)`` in ascending key order, ``batch_size`` rows at a time,
+        from one consistent read (see :meth:`frozen_vectors`)."""
+        with self.frozen_vectors(batch_size) as (_, batches):
+            yield from batches
+
+    # ------------------------------------------------------------------ whole-store reads (any thread)
+    def backup_to(self, target: Path) -> tuple[int, int]:
+        """Copy the store into the new file ``target`` as of one moment, while writes go on (SQLite's
+        online backup); returns the copy's ``(sequence, item count)``."""
+        return copy_store(self.path, Path(target))
+
+    def frozen_items(self) -> FrozenItems:
+        """Every live item with its vector as of one moment, in pages, while writes go on (close it)."""
+        return FrozenItems(self.path, self._item, self.dimension * _VECTOR_DTYPE.itemsize)
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the write connection and every thread's read connection (idempotent).
+
+        The caller makes sure no read is in progress (the collection holds its index lock)."""
         with self._lock:
+            self._closed = True
             self._conn.close()
+            with self._readers_lock:
+                readers, self._readers = self._readers, []
+            for conn in readers:
+                conn.close()

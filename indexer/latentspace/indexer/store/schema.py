@@ -10,6 +10,11 @@ inserts a new row under a new key.
 committed write, shared by every row of a batch). ``removed`` keeps, for each deleted row, the
 sequence of the delete and of the write that had added it, so an index snapshot taken at sequence
 S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``items.seq > S``.
+
+``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
+keys, so that a search running on the index as it was before the write can still read the rows it
+finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
+created when missing), so the schema version is unchanged.
 """
 
 from __future__ import annotations
@@ -36,6 +41,18 @@ CREATE TABLE IF NOT EXISTS removed (
     added_seq INTEGER NOT NULL           -- the sequence that had added the removed row
 );
 CREATE INDEX IF NOT EXISTS removed_seq ON removed (seq);
+-- Rows deleted or replaced whose keys an index view may still return: readable by key until the
+-- index has dropped the key, then purged (see ItemStore.purge_retired).
+CREATE TABLE IF NOT EXISTS retired (
+    key         INTEGER PRIMARY KEY,
+    id          TEXT    NOT NULL,
+    modality    TEXT    NOT NULL,
+    payload     TEXT    NOT NULL,
+    content     TEXT    NOT NULL,
+    vector      BLOB    NOT NULL,
+    seq         INTEGER NOT NULL,
+    retired_seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -1,0 +1,82 @@
+/**
+ * TypeScript SDK for the latentspace gRPC service.
+ *
+ * ```ts
+ * import { Client, Id, TextPair } from "@latentspace/client";
+ *
+ * const client = new Client("127.0.0.1:50051", { collection: "shapes" });
+ * const hits = await client.search("a red circle", { k: 5 });
+ * const edit = await client.edit(new Id("large-red-circle-00"), new TextPair("a red circle", "a blue circle"));
+ * client.close();
+ * ```
+ */
+
+export {
+  type CallOptions,
+  Client,
+  type ClientOptions,
+  type AnalogyOptions,
+  type CollectionCallOptions,
+  type MidpointOptions,
+  type SearchBatchOptions,
+  type SearchOptions,
+} from "./client.js";
+export {
+  type ConnectionOptions,
+  DEFAULT_ADDRESS,
+  DEFAULT_CHANNEL_OPTIONS,
+  DEFAULT_TIMEOUT_MS,
+  ExportStream,
+  RPCS,
+  type TlsOptions,
+} from "./calls.js";
+export {
+  AlreadyExists,
+  Cancelled,
+  DeadlineExceeded,
+  ERROR_CLASSES,
+  FailedPrecondition,
+  Internal,
+  InvalidArgument,
+  LatentSpaceError,
+  NotFound,
+  PermissionDenied,
+  REASON_KEY,
+  REQUEST_ID_KEY,
+  ResourceExhausted,
+  Unauthenticated,
+  Unavailable,
+} from "./errors.js";
+export type { FilterSpec } from "./payloads.js";
+export {
+  Analogy,
+  type AnalogyMethodName,
+  type Direction,
+  Edit,
+  type EditModeName,
+  Examples,
+  Id,
+  Mix,
+  type MixPart,
+  type Point,
+  TextPair,
+} from "./points.js";
+export type { EditOptions, Ids, InterpolateOptions, InterpolationMethodName, UpsertItem } from "./requests.js";
+export type {
+  CollectionInfo,
+  DeleteResult,
+  Distance,
+  DistanceMatrix,
+  EditResult,
+  EncodedPoint,
+  ExportPage,
+  Hit,
+  Interpolation,
+  Item,
+  ModalityName,
+  PathStep,
+  SnapshotInfo,
+  Stats,
+  UpsertResult,
+} from "./results.js";
+export { packVector, unpackVector, type VectorLike } from "./vectors.js";

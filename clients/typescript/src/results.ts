@@ -1,0 +1,330 @@
+/**
+ * What calls return: plain, typed objects built from response messages.
+ *
+ * Field names are the Python SDK's in camelCase. Modalities are "text", "image", "vector";
+ * payloads are plain JSON objects; vectors are Float32Arrays the caller owns, and null unless
+ * asked for (`withVectors`). uint64 counters (counts, sequence numbers) are numbers: they stay far
+ * below 2^53, and a larger one raises rather than lose precision.
+ */
+
+import type { JsonObject } from "@bufbuild/protobuf";
+import type {
+  CollectionInfo as CollectionInfoMessage,
+  DeleteResponse,
+  Distance as DistanceMessage,
+  DistanceMatrixResponse,
+  EditResponse,
+  EncodedPoint as EncodedPointMessage,
+  ExportedItem as ExportedItemMessage,
+  ExportPage as ExportPageMessage,
+  InterpolateResponse,
+  PathStep as PathStepMessage,
+  SnapshotInfo as SnapshotInfoMessage,
+  StatsResponse,
+  UpsertResponse,
+} from "./generated/latentspace/v1/latentspace_pb.js";
+import { type Hit as HitMessage, type Item as ItemMessage, Modality } from "./generated/latentspace/v1/types_pb.js";
+import { booleanRows, floatRows, unpackOptional, unpackVector } from "./vectors.js";
+
+export type ModalityName = "text" | "image" | "vector" | "unspecified";
+
+/** One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies). */
+export interface Hit {
+  id: string;
+  score: number;
+  modality: ModalityName;
+  payload: JsonObject;
+  content: string;
+  vector: Float32Array | null;
+}
+
+/** A stored item; `sequence` is the write sequence number of its last upsert. */
+export interface Item {
+  id: string;
+  modality: ModalityName;
+  payload: JsonObject;
+  content: string;
+  sequence: number;
+  vector: Float32Array | null;
+}
+
+/** A collection: its model (empty for vector-only), dimension, index and item count. */
+export interface CollectionInfo {
+  name: string;
+  model: string;
+  dimension: number;
+  metric: string;
+  indexKind: string;
+  count: number;
+  modalities: ModalityName[];
+  fingerprint: string;
+  sequence: number;
+}
+
+/**
+ * A snapshot in the server's backup folder: the collection it was taken of, as of `sequence`.
+ * `hasIndex`: it holds an index snapshot (a restore catches it up rather than rebuilding it).
+ */
+export interface SnapshotInfo {
+  name: string;
+  collection: string;
+  createdAt: string;
+  sequence: number;
+  count: number;
+  model: string;
+  dimension: number;
+  indexKind: string;
+  fingerprint: string;
+  hasIndex: boolean;
+  sizeBytes: number;
+}
+
+/** One page of an export: its items, and on the first page the collection as of the export. */
+export interface ExportPage {
+  collection: CollectionInfo | null;
+  items: Item[];
+}
+
+/** How many items an upsert wrote and the sequence number of its last write. */
+export interface UpsertResult {
+  upserted: number;
+  sequence: number;
+}
+
+/** How many items a delete removed (unknown ids are not counted) and its sequence number. */
+export interface DeleteResult {
+  deleted: number;
+  sequence: number;
+}
+
+/** Server-wide figures. */
+export interface Stats {
+  collections: CollectionInfo[];
+  loadedModels: string[];
+  uptimeSeconds: number;
+  version: string;
+}
+
+/** A point turned into a unit vector, and the modality it came from. */
+export interface EncodedPoint {
+  vector: Float32Array;
+  modality: ModalityName;
+}
+
+/**
+ * How far apart two points are: `cosine` in [-1, 1]; `angular` = arccos(cosine)/pi in [0, 1];
+ * `euclidean` = sqrt(2 - 2 cosine). `crossModal` is true for a text-image pair, whose CLIP
+ * cosines live on a lower scale.
+ */
+export interface Distance {
+  cosine: number;
+  angular: number;
+  euclidean: number;
+  crossModal: boolean;
+  aModality: ModalityName;
+  bModality: ModalityName;
+}
+
+/** rows x columns of each measure: `cosine[r][c]`; each float row is a Float32Array. */
+export interface DistanceMatrix {
+  rows: number;
+  columns: number;
+  cosine: Float32Array[];
+  angular: Float32Array[];
+  euclidean: Float32Array[];
+  crossModal: boolean[][];
+}
+
+/** One point on a path from a to b: its t, cosines to both ends, vector (on request) and hits. */
+export interface PathStep {
+  t: number;
+  cosToA: number;
+  cosToB: number;
+  vector: Float32Array | null;
+  hits: Hit[];
+}
+
+/** The steps of a path and the angle between its ends, in radians. */
+export interface Interpolation {
+  steps: PathStep[];
+  angle: number;
+}
+
+/**
+ * An edited point, how far it moved (`cosToBase`), its projections on the direction, and hits.
+ * A small `directionNorm` means the direction came from a weak, noisy difference.
+ */
+export interface EditResult {
+  vector: Float32Array | null;
+  cosToBase: number;
+  baseProjection: number;
+  resultProjection: number;
+  directionNorm: number;
+  hits: Hit[];
+}
+
+const MODALITY_NAMES: Readonly<Record<Modality, ModalityName>> = {
+  [Modality.UNSPECIFIED]: "unspecified",
+  [Modality.TEXT]: "text",
+  [Modality.IMAGE]: "image",
+  [Modality.VECTOR]: "vector",
+};
+
+/** A wire `Modality` as "text", "image", "vector" (or "unspecified"). */
+export function modalityName(value: Modality): ModalityName {
+  return MODALITY_NAMES[value] ?? "unspecified";
+}
+
+/** A uint64 as a number, refusing one that a number cannot hold exactly. */
+export function safeNumber(value: bigint, field: string): number {
+  if (value > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`${field} ${value} exceeds 2^53`);
+  return Number(value);
+}
+
+export function hitFromProto(message: HitMessage): Hit {
+  return {
+    id: message.id,
+    score: message.score,
+    modality: modalityName(message.modality),
+    payload: message.payload ?? {},
+    content: message.content,
+    vector: unpackOptional(message.vector),
+  };
+}
+
+export function hitsFromProto(messages: readonly HitMessage[]): Hit[] {
+  return messages.map(hitFromProto);
+}
+
+export function itemFromProto(message: ItemMessage): Item {
+  return {
+    id: message.id,
+    modality: modalityName(message.modality),
+    payload: message.payload ?? {},
+    content: message.content,
+    sequence: safeNumber(message.sequence, "sequence"),
+    vector: unpackOptional(message.vector),
+  };
+}
+
+/**
+ * An exported item: its vector always, its payload as stored (parsed from JSON: integers beyond
+ * 2^53 lose precision in JavaScript numbers, as anywhere in JSON.parse).
+ */
+export function itemFromExport(message: ExportedItemMessage): Item {
+  return {
+    id: message.id,
+    modality: modalityName(message.modality),
+    payload: JSON.parse(message.payloadJson) as JsonObject,
+    content: message.content,
+    sequence: safeNumber(message.sequence, "sequence"),
+    vector: unpackOptional(message.vector),
+  };
+}
+
+export function exportPageFromProto(message: ExportPageMessage): ExportPage {
+  return {
+    collection: message.collection ? collectionInfoFromProto(message.collection) : null,
+    items: message.items.map(itemFromExport),
+  };
+}
+
+export function snapshotInfoFromProto(message: SnapshotInfoMessage): SnapshotInfo {
+  return {
+    name: message.name,
+    collection: message.collection,
+    createdAt: message.createdAt,
+    sequence: safeNumber(message.sequence, "sequence"),
+    count: safeNumber(message.count, "count"),
+    model: message.model,
+    dimension: message.dimension,
+    indexKind: message.indexKind,
+    fingerprint: message.fingerprint,
+    hasIndex: message.hasIndex,
+    sizeBytes: safeNumber(message.sizeBytes, "size_bytes"),
+  };
+}
+
+export function collectionInfoFromProto(message: CollectionInfoMessage): CollectionInfo {
+  return {
+    name: message.name,
+    model: message.model,
+    dimension: message.dimension,
+    metric: message.metric,
+    indexKind: message.indexKind,
+    count: safeNumber(message.count, "count"),
+    modalities: message.modalities.map(modalityName),
+    fingerprint: message.fingerprint,
+    sequence: safeNumber(message.sequence, "sequence"),
+  };
+}
+
+export function upsertResultFromProto(message: UpsertResponse): UpsertResult {
+  return { upserted: message.upserted, sequence: safeNumber(message.sequence, "sequence") };
+}
+
+export function deleteResultFromProto(message: DeleteResponse): DeleteResult {
+  return { deleted: message.deleted, sequence: safeNumber(message.sequence, "sequence") };
+}
+
+export function statsFromProto(message: StatsResponse): Stats {
+  return {
+    collections: message.collections.map(collectionInfoFromProto),
+    loadedModels: [...message.loadedModels],
+    uptimeSeconds: message.uptimeSeconds,
+    version: message.version,
+  };
+}
+
+export function encodedPointFromProto(message: EncodedPointMessage): EncodedPoint {
+  if (message.vector === undefined) throw new RangeError("encoded point without a vector");
+  return { vector: unpackVector(message.vector), modality: modalityName(message.modality) };
+}
+
+export function distanceFromProto(message: DistanceMessage): Distance {
+  return {
+    cosine: message.cosine,
+    angular: message.angular,
+    euclidean: message.euclidean,
+    crossModal: message.crossModal,
+    aModality: modalityName(message.aModality),
+    bModality: modalityName(message.bModality),
+  };
+}
+
+export function distanceMatrixFromProto(message: DistanceMatrixResponse): DistanceMatrix {
+  const { rows, columns } = message;
+  return {
+    rows,
+    columns,
+    cosine: floatRows(message.cosine, rows, columns),
+    angular: floatRows(message.angular, rows, columns),
+    euclidean: floatRows(message.euclidean, rows, columns),
+    crossModal: booleanRows(message.crossModal, rows, columns),
+  };
+}
+
+export function pathStepFromProto(message: PathStepMessage): PathStep {
+  return {
+    t: message.t,
+    cosToA: message.cosToA,
+    cosToB: message.cosToB,
+    vector: unpackOptional(message.vector),
+    hits: hitsFromProto(message.hits),
+  };
+}
+
+export function interpolationFromProto(message: InterpolateResponse): Interpolation {
+  return { steps: message.steps.map(pathStepFromProto), angle: message.angle };
+}
+
+export function editResultFromProto(message: EditResponse): EditResult {
+  return {
+    vector: unpackOptional(message.vector),
+    cosToBase: message.cosToBase,
+    baseProjection: message.baseProjection,
+    resultProjection: message.resultProjection,
+    directionNorm: message.directionNorm,
+    hits: hitsFromProto(message.hits),
+  };
+}
