@@ -316,7 +316,7 @@ class FaissIndex(VectorIndex):
             # The common case (nothing to filter out, scores exact): one FAISS call, no Python loop,
             # unless the graph could not reach k keys for some row.
             width = min(k, int(self._index.ntotal))
-            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, width, 1))
+            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, k, width, 1))
             if width == k and bool((keys >= 0).all()):
                 return scores.astype(np.float32, copy=False), keys.astype(np.int64, copy=False)
         return self._search_widening(queries, k, allowed, params)
