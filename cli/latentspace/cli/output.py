@@ -83,6 +83,11 @@ def explanation_lines(explanation: Any) -> list[str]:
         lines = [f"{sum(t.share for t in terms):.4f} = {shares.removeprefix('+ ')}"]
     lines += [f"  projection on {p.name or 'the direction'} ({p.path}): {p.projection:.4f}"
               for p in explanation.projections]
+    if explanation.calibration_offset != 0.0 or explanation.calibration_scale != 1.0:
+        lines.append(f"  calibrated score = (cosine {explanation.cosine:.4f} - {explanation.calibration_offset:.4f}) "
+                     f"/ {explanation.calibration_scale:.4f}")
+    if explanation.redundancy is not None:
+        lines.append(f"  placed by diversity: largest similarity to a hit above {explanation.redundancy:.4f}")
     return lines
 
 

@@ -224,6 +224,10 @@ class AsyncClient(ClientSettings):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -234,7 +238,8 @@ class AsyncClient(ClientSettings):
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -251,11 +256,16 @@ class AsyncClient(ClientSettings):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -301,6 +311,10 @@ class AsyncClient(ClientSettings):
         distinct: bool = False,
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -317,6 +331,10 @@ class AsyncClient(ClientSettings):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -339,6 +357,10 @@ class AsyncClient(ClientSettings):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
@@ -364,6 +386,10 @@ class AsyncClient(ClientSettings):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
 
@@ -379,6 +405,10 @@ class AsyncClient(ClientSettings):
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
@@ -398,6 +428,10 @@ class AsyncClient(ClientSettings):
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return await self._send(calls.EDIT, request, timeout)
 

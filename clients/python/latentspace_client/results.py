@@ -78,6 +78,12 @@ class Explanation:
     form: str
     terms: tuple[ScoreTerm, ...]
     projections: tuple[DirectionProjection, ...]
+    #: The raw cosine; ``score = (cosine - calibration_offset) / calibration_scale`` (0 and 1 unless calibrated).
+    cosine: float = 0.0
+    calibration_offset: float = 0.0
+    calibration_scale: float = 1.0
+    #: With diversity: the hit's largest similarity to a hit ranked before it (None for the first).
+    redundancy: float | None = None
 
     @classmethod
     def from_proto(cls, message: tpb.Explanation) -> Explanation:
@@ -85,6 +91,10 @@ class Explanation:
             form=_SCORE_FORMS.get(message.form, "unspecified"),
             terms=tuple(ScoreTerm.from_proto(t) for t in message.terms),
             projections=tuple(DirectionProjection.from_proto(p) for p in message.projections),
+            cosine=message.cosine,
+            calibration_offset=message.calibration_offset,
+            calibration_scale=message.calibration_scale,
+            redundancy=message.redundancy if message.HasField("redundancy") else None,
         )
 
     def shares(self) -> dict[str, float]:
@@ -97,7 +107,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies).
+    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies, the
+    calibrated score with ``score_mode="calibrated"``).
 
     ``explanation`` is set when the call asked for it (``explain=True``).
     """

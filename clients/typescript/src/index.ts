@@ -69,6 +69,9 @@ export type {
   Ids,
   InterpolateOptions,
   InterpolationMethodName,
+  RankingInit,
+  RankingModalityName,
+  ScoreModeName,
   UpsertItem,
 } from "./requests.js";
 export type {

@@ -59,10 +59,17 @@ export interface Explanation {
   form: "sum" | "product" | "unspecified";
   terms: ScoreTerm[];
   projections: DirectionProjection[];
+  /** The raw cosine; score = (cosine - calibrationOffset) / calibrationScale (0 and 1 unless calibrated). */
+  cosine: number;
+  calibrationOffset: number;
+  calibrationScale: number;
+  /** With diversity: the hit's largest similarity to a hit ranked before it (null for the first). */
+  redundancy: number | null;
 }
 
 /**
- * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies).
+ * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies, the
+ * calibrated score with `scoreMode: "calibrated"`).
  * `explanation` is set when the call asked for it (`explain: true`).
  */
 export interface Hit {
@@ -223,6 +230,10 @@ export function explanationFromProto(message: ExplanationMessage): Explanation {
       exponent,
     })),
     projections: message.projections.map(({ path, name, projection }) => ({ path, name, projection })),
+    cosine: message.cosine,
+    calibrationOffset: message.calibrationOffset,
+    calibrationScale: message.calibrationScale,
+    redundancy: message.redundancy ?? null,
   };
 }
 

@@ -197,7 +197,7 @@ class EncodeResponse(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[EncodedPoint, _Mapping]]] = ...) -> None: ...
 
 class SearchOptions(_message.Message):
-    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params", "explain")
+    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params", "explain", "score_mode", "modality", "diversity", "pool")
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +205,10 @@ class SearchOptions(_message.Message):
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     k: int
     filter: _types_pb2.Filter
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -212,7 +216,11 @@ class SearchOptions(_message.Message):
     with_vectors: bool
     params: _types_pb2.SearchParams
     explain: bool
-    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("collection", "query", "options")
@@ -311,7 +319,7 @@ class DistanceMatrixResponse(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain")
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -326,6 +334,10 @@ class InterpolateRequest(_message.Message):
     DISTINCT_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     a: _types_pb2.Query
     b: _types_pb2.Query
@@ -340,7 +352,11 @@ class InterpolateRequest(_message.Message):
     distinct: bool
     with_vectors: bool
     explain: bool
-    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class PathStep(_message.Message):
     __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
@@ -365,7 +381,7 @@ class InterpolateResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain")
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -373,6 +389,10 @@ class EditRequest(_message.Message):
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     edit: _types_pb2.Edit
     k: int
@@ -380,7 +400,11 @@ class EditRequest(_message.Message):
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     with_vectors: bool
     explain: bool
-    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class EditResponse(_message.Message):
     __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")
