@@ -86,7 +86,7 @@ def test_calibrated_threshold_applies_to_the_calibrated_score(world):
 
 
 def test_explain_under_calibration_reports_the_raw_cosine_shares_and_the_map(world):
-    ops, items = world
+    ops, _ = world
     point = MixPoint(((IdPoint("t0"), 1.0), (IdPoint("i0"), 0.7)))
     [hits] = ops.search([point], SearchOptions(k=15, score_mode=ScoreMode.CALIBRATED, explain=True))
     [raw] = ops.search([point], SearchOptions(k=200, explain=True))
@@ -164,7 +164,7 @@ def test_a_pool_equal_to_k_can_only_reorder(world):
 
 
 def test_each_step_of_a_path_is_diversified(world):
-    ops, items = world
+    ops, _ = world
     a, b = IdPoint("dup1-0"), IdPoint("dup2-0")
     plain = ops.interpolate(a, b, steps=3, k=5)
     zero = ops.interpolate(a, b, steps=3, k=5, options=SearchOptions(diversity=0.0))
