@@ -203,3 +203,17 @@ def test_ranking_options_are_checked(world):
     with pytest.raises(InvalidInput) as caught:
         ops.search([analogy], SearchOptions(k=5, score_mode=ScoreMode.CALIBRATED))
     assert caught.value.field == "options.score_mode"
+
+
+def test_a_batch_ranks_each_point_as_alone_with_its_own_exclusions(world):
+    ops, _ = world
+    points = [VectorPoint(np.eye(D)[0]), AnalogyPoint(IdPoint("t0"), IdPoint("t1"), IdPoint("i0")),
+              IdPoint("dup4-0")]
+    for options in (SearchOptions(k=6, score_mode=ScoreMode.CALIBRATED), SearchOptions(k=6, diversity=0.6),
+                    SearchOptions(k=6, score_mode=ScoreMode.CALIBRATED, diversity=0.3, exclude_ids=frozenset({"t2"}))):
+        batch = ops.search(points, options)
+        alone = [ops.search([p], options)[0] for p in points]
+        pairs = [[(h.id, h.score) for h in hits] for hits in batch]
+        assert pairs == [[(h.id, h.score) for h in hits] for hits in alone]
+        assert not {"t0", "t1", "i0"} & {h.id for h in batch[1]}  # the analogy's inputs stay out
+        assert "t2" not in {h.id for hits in batch for h in hits} or not options.exclude_ids

@@ -155,10 +155,8 @@ class LatentOperations:
         return results
 
     def _search_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
-        if not options.plain:  # a ranking picks among candidates: each point's exclusions go in first
-            return [_explained(self._rank(p.vector[None, :], dataclasses.replace(
-                _for_collection(options), exclude_ids=options.exclude_ids | p.exclude_ids))[0], options, p.form,
-                p.directions) for p in points]
+        if not options.plain:
+            return self._rank_excluding(points, options)
         # One batch call for every point: each asks for k plus its own exclusion count, so dropping its
         # excluded ids afterwards still leaves k (an id appears at most once in one result list).
         extra = max(len(p.exclude_ids) for p in points)
@@ -166,6 +164,20 @@ class LatentOperations:
                                        _for_collection(dataclasses.replace(options, k=options.k + extra)))
         return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], options, p.form, p.directions)
                 for p, hits in zip(points, lists, strict=True)]
+
+    def _rank_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        # A ranking picks among candidates, so each point's own exclusions (an analogy's inputs) go in
+        # first: points without any are ranked as one batch, the others one by one.
+        searched = _for_collection(options)
+        found: dict[int, list[Hit]] = {}
+        shared = [i for i, p in enumerate(points) if not p.exclude_ids]
+        if shared:
+            found.update(zip(shared, self._rank(np.stack([points[i].vector for i in shared]), searched), strict=True))
+        for i, p in enumerate(points):
+            if p.exclude_ids:
+                own = dataclasses.replace(searched, exclude_ids=searched.exclude_ids | p.exclude_ids)
+                found[i] = self._rank(p.vector[None, :], own)[0]
+        return [_explained(found[i], options, p.form, p.directions) for i, p in enumerate(points)]
 
     def _search_cos_mul(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
         # Candidates come from around the 3CosAdd point, b and a_star (where 3CosMul's maximisers lie),
