@@ -163,26 +163,41 @@ class ModalityStatistics:
     # ------------------------------------------------------------------ writes
     def apply(self, replaced: Sequence[StoredItem], written: Sequence[ItemRecord], sequence: int) -> None:
         """Account for one committed write: ``replaced`` are the rows it removed (with vectors: the
-        old rows of upserted ids, or the deleted items), ``written`` the rows it added."""
+        old rows of upserted ids, or the deleted items), ``written`` the rows it added.
+
+        Never fails the write it follows (that is already durable): on any error the statistics are
+        rebuilt from the store instead.
+        """
         with self._lock:
-            states = dict(self._states)
-            builders = {m: _Builder(s) for m, s in states.items()}
-            for item in replaced:
-                assert item.vector is not None, "replaced rows are read with their vectors"
-                builders[item.modality].remove(item.id, item.vector)
-            for record in written:
-                modality = Modality(record.modality)
-                if modality not in builders:
-                    builders[modality] = _Builder.empty(modality, self._dimension)
-                builders[modality].add(record.id, np.asarray(record.vector, dtype=np.float32), self._sample_size)
-            changed = {item.modality for item in replaced} | {Modality(r.modality) for r in written}
-            for modality in changed:
-                builder = builders[modality]
-                if builder.needs_refill(self._sample_size):
-                    self._refill(builder)
-                states[modality] = builder.build()
-            self._states = {m: s for m, s in states.items() if s.count > 0}
-            self._store.save_modality_stats([states[m].row() for m in changed], sequence)
+            try:
+                self._apply(replaced, written, sequence)
+            except Exception:
+                log.exception("modality statistics: updating them failed; rebuilding them from the store")
+                try:
+                    self._rescan()
+                except Exception:  # saved as behind the store, so the next open rescans
+                    log.exception("modality statistics: the rebuild failed too; they stay stale until reopened")
+
+    def _apply(self, replaced: Sequence[StoredItem], written: Sequence[ItemRecord], sequence: int) -> None:
+        states = dict(self._states)
+        builders = {m: _Builder(s) for m, s in states.items()}
+        for item in replaced:
+            if item.vector is None or item.modality not in builders:
+                raise ValueError(f"a replaced row ({item.id!r}) the statistics cannot account for")
+            builders[item.modality].remove(item.id, item.vector)
+        for record in written:
+            modality = Modality(record.modality)
+            if modality not in builders:
+                builders[modality] = _Builder.empty(modality, self._dimension)
+            builders[modality].add(record.id, np.asarray(record.vector, dtype=np.float32), self._sample_size)
+        changed = {item.modality for item in replaced} | {Modality(r.modality) for r in written}
+        for modality in changed:
+            builder = builders[modality]
+            if builder.needs_refill(self._sample_size):
+                self._refill(builder)
+            states[modality] = builder.build()
+        self._states = {m: s for m, s in states.items() if s.count > 0}
+        self._store.save_modality_stats([states[m].row() for m in changed], sequence)
 
     def _refill(self, builder: _Builder) -> None:
         ids = self._store.ids_of_modality(builder.modality)
