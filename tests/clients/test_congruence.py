@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import latentspace_client
-from latentspace_client import AsyncClient, Client, Id, LatentSpaceError, Unavailable
+from latentspace_client import AsyncClient, Client, ExportStream, Id, LatentSpaceError, Unavailable
 from tests.clients.scenarios import (
     Call,
     Scenario,
@@ -68,7 +68,22 @@ class AsyncCall:
         self.loop = loop
 
     def __call__(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        return self.loop.run_until_complete(getattr(self.client, method)(*args, **kwargs))
+        result = self.loop.run_until_complete(getattr(self.client, method)(*args, **kwargs))
+        if isinstance(result, ExportStream):  # read it here, on the loop: a scenario iterates it plainly
+            return Collected(result.collection, self.loop.run_until_complete(_read(result)))
+        return result
+
+
+class Collected(list[Any]):
+    """An async stream read to its end: its items, and its ``collection`` like an ``ExportStream``."""
+
+    def __init__(self, collection: Any, items: list[Any]) -> None:
+        super().__init__(items)
+        self.collection = collection
+
+
+async def _read(stream: ExportStream) -> list[Any]:
+    return [item async for item in stream]
 
 
 # ---------------------------------------------------------------- running and comparing
@@ -168,9 +183,14 @@ def raised_class(name: str) -> type[Exception]:
     return cls
 
 
+def members(cls: type) -> dict[str, Any]:
+    """What a client class has, its own and inherited (the channel and lifecycle are in its base)."""
+    return {name: member for klass in reversed(cls.__mro__[:-1]) for name, member in vars(klass).items()}
+
+
 def test_scenarios_cover_every_client_method() -> None:
     called = called_methods()
-    public = {name for name, member in vars(Client).items() if callable(member) and not name.startswith("_")}
+    public = {name for name, member in members(Client).items() if callable(member) and not name.startswith("_")}
     assert public - {"close"} <= called, sorted(public - {"close"} - called)
 
 
@@ -178,7 +198,7 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     def methods(cls: type) -> dict[str, inspect.Signature]:
         return {
             name: inspect.signature(member)
-            for name, member in vars(cls).items()
+            for name, member in members(cls).items()
             if callable(member) and (not name.startswith("_") or name in {"__init__"})
         }
 

@@ -232,6 +232,10 @@ def test_refusals_name_the_field(ops):
          "source.examples.positive[0].id"),
         (lambda: ops.edit(EditPoint(IdPoint("red-0"), NamedDirection("nope"))), DirectionNotFound,
          "edit.direction.name"),
+        # A name no direction could have is a malformed request, on every use.
+        (lambda: ops.edit(EditPoint(IdPoint("red-0"), NamedDirection("../x"))), InvalidInput,
+         "edit.direction.name"),
+        (lambda: ops.delete_direction("bad name"), InvalidInput, "name"),
     ]
     for call, error, field in cases:
         with pytest.raises(error) as caught:

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from latentspace.cli import (
+    backup_commands,
     demo_command,
     direction_command,
     index_command,
@@ -19,7 +20,9 @@ from latentspace.cli import (
     serve_command,
 )
 
-COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, direction_command)
+COMMAND_MODULES = (
+    index_command, serve_command, keys_command, demo_command, query_commands, direction_command, backup_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

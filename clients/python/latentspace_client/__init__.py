@@ -14,6 +14,7 @@ Depends on grpcio and protobuf only; numpy and pillow are used when installed.
 from __future__ import annotations
 
 from latentspace_client.aio import AsyncClient
+from latentspace_client.calls import ExportStream
 from latentspace_client.client import Client
 from latentspace_client.errors import (
     AlreadyExists,
@@ -47,6 +48,7 @@ from latentspace_client.results import (
     Item,
     PathStep,
     ScoreTerm,
+    SnapshotInfo,
     Stats,
     UpsertResult,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "EncodedPoint",
     "Examples",
     "Explanation",
+    "ExportStream",
     "FailedPrecondition",
     "Hit",
     "Id",
@@ -88,6 +91,7 @@ __all__ = [
     "PermissionDenied",
     "ResourceExhausted",
     "ScoreTerm",
+    "SnapshotInfo",
     "Stats",
     "TextPair",
     "Unauthenticated",

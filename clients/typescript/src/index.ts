@@ -26,6 +26,7 @@ export {
   DEFAULT_ADDRESS,
   DEFAULT_CHANNEL_OPTIONS,
   DEFAULT_TIMEOUT_MS,
+  ExportStream,
   RPCS,
   type TlsOptions,
 } from "./calls.js";
@@ -85,12 +86,14 @@ export type {
   EditResult,
   EncodedPoint,
   Explanation,
+  ExportPage,
   Hit,
   Interpolation,
   Item,
   ModalityName,
   PathStep,
   ScoreTerm,
+  SnapshotInfo,
   Stats,
   UpsertResult,
 } from "./results.js";

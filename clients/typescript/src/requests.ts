@@ -25,6 +25,8 @@ import {
   EditRequestSchema,
   type EncodeRequest,
   EncodeRequestSchema,
+  type ExportRequest,
+  ExportRequestSchema,
   type GetRequest,
   GetRequestSchema,
   type InterpolateRequest,
@@ -32,12 +34,16 @@ import {
   InterpolationMethod,
   LabelsSchema,
   QueryPairSchema,
+  type RestoreRequest,
+  RestoreRequestSchema,
   type SearchBatchRequest,
   SearchBatchRequestSchema,
   type SearchOptions,
   SearchOptionsSchema,
   type SearchRequest,
   SearchRequestSchema,
+  type SnapshotRequest,
+  SnapshotRequestSchema,
   type UpsertItem as UpsertItemMessage,
   UpsertItemSchema,
   type UpsertRequest,
@@ -220,6 +226,27 @@ export function deleteRequest(collection: string, ids: Ids): DeleteRequest {
 /** Get by ids (at least one). */
 export function getRequest(collection: string, ids: Ids, withVectors: boolean): GetRequest {
   return create(GetRequestSchema, { collection, ids: someIds(ids), withVectors });
+}
+
+/** Export a collection in pages of `pageSize` items (0: the server's default). */
+export function exportRequest(collection: string, pageSize = 0): ExportRequest {
+  if (!Number.isInteger(pageSize) || pageSize < 0) {
+    throw new RangeError(`pageSize must be an integer >= 0 (0: the server's default), got ${pageSize}`);
+  }
+  return create(ExportRequestSchema, { collection, pageSize });
+}
+
+// ---------------------------------------------------------------- backups
+
+/** Snapshot a collection under `name` (null: the server picks one). */
+export function snapshotRequest(collection: string, name?: string | null): SnapshotRequest {
+  return create(SnapshotRequestSchema, { collection, name: name ?? "" });
+}
+
+/** Restore `snapshot` as collection `name` (null: the collection it was taken of). */
+export function restoreRequest(snapshot: string, name?: string | null): RestoreRequest {
+  if (!snapshot) throw new RangeError("restore needs the name of a snapshot (see listSnapshots)");
+  return create(RestoreRequestSchema, { snapshot, name: name ?? "" });
 }
 
 // ---------------------------------------------------------------- latent space

@@ -24,6 +24,7 @@ Index snapshots and compactions run on one background thread per data dir
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -216,6 +217,43 @@ class DataDir:
                 return self._open_collection(name)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
+
+    def add_collection(self, name: str, populate: Callable[[Path], None]) -> Collection:
+        """Create collection ``name`` from whole files, e.g. a backup being restored.
+
+        ``populate(folder)`` writes a collection's files (its manifest and store, optionally an index
+        snapshot) into an empty temp folder; the manifest is given the name ``name``, and the folder
+        is committed by one rename, as a create is. The collection is then opened (outside the lock),
+        which catches its index up from its store or rebuilds it. ALREADY_EXISTS if ``name`` is taken.
+        """
+        check_name(name)
+        with self._lock:
+            self._check_open()
+            if (self._collections_path / name).exists():
+                raise self._taken(name)
+        tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            populate(tmp)
+            manifest = CollectionManifest.load(tmp)
+            if manifest.name != name:
+                dataclasses.replace(manifest, name=name).save(tmp)
+            fsync_dir(tmp)
+            with self._lock:
+                self._changed.wait_for(lambda: name not in self._dropping)
+                self._check_open()
+                if (self._collections_path / name).exists():  # created meanwhile
+                    raise self._taken(name)
+                os.rename(tmp, self._collections_path / name)
+                fsync_dir(self._collections_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.collection(name)
+
+    @staticmethod
+    def _taken(name: str) -> AlreadyExists:
+        return AlreadyExists(f"collection {name!r} already exists; drop it first or choose another name",
+                             field="name")
 
     def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
                   if_not_exists: bool) -> Collection:

@@ -51,6 +51,10 @@ class DirectionNotFound(NotFound):
     default_reason = "DIRECTION_NOT_FOUND"
 
 
+class SnapshotNotFound(NotFound):
+    default_reason = "SNAPSHOT_NOT_FOUND"
+
+
 class AlreadyExists(LatentSpaceError):
     """Creating something that is already there."""
 
@@ -97,11 +101,23 @@ class DataDirLocked(FailedPrecondition):
     default_reason = "DATA_DIR_LOCKED"
 
 
+class BackupDirNotSet(FailedPrecondition):
+    """Snapshots were asked of a server whose operator has not given it a backup folder."""
+
+    default_reason = "BACKUP_DIR_NOT_SET"
+
+
 class PermissionDenied(LatentSpaceError):
     """The caller may not do this: its key lacks the scope, or it named a model by a server path
     outside the operator's model root, or asked for a download the operator has not allowed."""
 
     default_reason = "PERMISSION_DENIED"
+
+
+class StoreDamaged(FailedPrecondition):
+    """A collection's item store (its SQLite file) is damaged; the other collections still serve."""
+
+    default_reason = "STORE_DAMAGED"
 
 
 class LimitExceeded(LatentSpaceError):

@@ -28,7 +28,7 @@ from latentspace.indexer.ranking import pool_size, ranked_search
 from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
 from latentspace.indexer.resolver import PointResolver
 from latentspace.indexer.search_options import ScoreMode, SearchOptions
-from latentspace.indexer.validation import check_batch, check_search_options
+from latentspace.indexer.validation import check_batch, check_direction_name, check_search_options
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
@@ -383,6 +383,7 @@ class LatentOperations:
 
     def delete_direction(self, name: str) -> None:
         """Delete a stored direction; :class:`DirectionNotFound` when there is none by that name."""
+        check_direction_name(name)
         if not self.collection.delete_direction(name):
             raise DirectionNotFound(f"no direction named {name!r} in collection {self.collection.name!r}",
                                     field="name")

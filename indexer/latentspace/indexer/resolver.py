@@ -61,7 +61,7 @@ from latentspace.indexer.resolved_point import (
     ResolvedPoint,
     UsedDirection,
 )
-from latentspace.indexer.validation import MAX_POINT_DEPTH, check_query_text
+from latentspace.indexer.validation import MAX_POINT_DEPTH, check_direction_name, check_query_text
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -262,8 +262,7 @@ class PointResolver:
         elif isinstance(direction, VectorDirection):
             self._check_vector(direction.vector, f"{path}.vector")
         elif isinstance(direction, NamedDirection):
-            if not direction.name:
-                raise InvalidInput("direction name is empty", field=f"{path}.name")
+            check_direction_name(direction.name, f"{path}.name")
             leaves.directions.setdefault(direction.name, f"{path}.name")
         else:
             raise InvalidInput(f"not a direction: {type(direction).__name__}", field=path)

@@ -36,6 +36,8 @@ MAX_PAYLOAD_DEPTH = 32
 MAX_POINT_DEPTH = 16
 #: Below this L2 norm a vector is treated as zero: its direction is numerical noise.
 MIN_NORM = 1e-12
+#: A vector whose L2 norm is this close to 1 is unit already (float32 rounding) and stored as given.
+UNIT_TOLERANCE = 1e-6
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
@@ -130,6 +132,10 @@ def normalised_vector(value: Any, dimension: int, field: str) -> np.ndarray:
     norm = float(np.linalg.norm(array))
     if norm < MIN_NORM:
         raise InvalidInput("vector is zero (it has no direction); send a non-zero vector", field=field)
+    if abs(norm - 1.0) <= UNIT_TOLERANCE:
+        # Already unit (say, read back from a store): kept bit for bit, so a copy of a collection
+        # made from its items (an export loaded back) holds exactly its vectors.
+        return array.astype(np.float32)
     return (array / norm).astype(np.float32)
 
 

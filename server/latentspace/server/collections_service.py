@@ -9,12 +9,15 @@ from collections.abc import AsyncIterator, Sequence
 import numpy as np
 from grpc import aio
 
+from latentspace.indexer.backup import check_snapshot_name
 from latentspace.indexer.collection import Collection
+from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
 from latentspace.indexer.validation import check_batch, check_requested_ids
 from latentspace.server import convert
+from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
@@ -122,7 +125,7 @@ class CollectionsService(rpc.CollectionsServicer):
             text=item.text if kind == "text" else None,
             image=item.image if kind == "image" else None,
             vector=vector,
-            payload=convert.payload_from_proto(item.payload),
+            payload=convert.payload_from_proto(item.payload, f"{field}.payload"),
             content_ref=item.content_ref,
         )
 
@@ -150,3 +153,40 @@ class CollectionsService(rpc.CollectionsServicer):
             uptime_seconds=time.monotonic() - self.state.started,
             version=importlib.metadata.version("latentspace"),
         )
+
+    # ------------------------------------------------------------ backups
+    async def Snapshot(self, request: api.SnapshotRequest, context: aio.ServicerContext) -> api.SnapshotInfo:
+        name = check_snapshot_name(request.name) if request.name else None
+
+        def take() -> api.SnapshotInfo:
+            backups = self.state.backups()
+            return snapshot_to_proto(backups.snapshot(self.state.collection(request.collection), name))
+
+        return await self.state.run(take)
+
+    async def ListSnapshots(
+        self, request: api.ListSnapshotsRequest, context: aio.ServicerContext
+    ) -> api.ListSnapshotsResponse:
+        def snapshots() -> api.ListSnapshotsResponse:
+            return api.ListSnapshotsResponse(snapshots=[snapshot_to_proto(s) for s in self.state.backups().snapshots()])
+
+        return await self.state.run(snapshots)
+
+    async def Restore(self, request: api.RestoreRequest, context: aio.ServicerContext) -> api.CollectionInfo:
+        snapshot = check_snapshot_name(request.snapshot, field="snapshot")
+        name = check_name(request.name) if request.name else None
+
+        def restore() -> api.CollectionInfo:
+            return collection_info(self.state.backups().restore(self.state.data, snapshot, name))
+
+        return await self.state.run(restore)
+
+    async def Export(self, request: api.ExportRequest, context: aio.ServicerContext) -> AsyncIterator[api.ExportPage]:
+        page_size = export_page_size(request.page_size, self.state.limits.max_batch)
+        pages = await self.state.run(
+            lambda: ExportPages(self.state.collection(request.collection), page_size, collection_info))
+        try:
+            while (page := await self.state.run(pages.next_page)) is not None:
+                yield page
+        finally:
+            pages.close()

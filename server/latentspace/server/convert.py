@@ -94,8 +94,11 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
-def payload_from_proto(message: struct_pb2.Struct) -> dict[str, Any]:
-    payload: dict[str, Any] = _plain_number(json_format.MessageToDict(message))
+def payload_from_proto(message: struct_pb2.Struct, field: str = "payload") -> dict[str, Any]:
+    try:
+        payload: dict[str, Any] = _plain_number(json_format.MessageToDict(message))
+    except ValueError:  # a NaN or infinite number: JSON has no form for it
+        raise InvalidInput("payload numbers must be finite (JSON has no NaN or infinity)", field=field) from None
     return payload
 
 

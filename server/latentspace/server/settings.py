@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from latentspace.indexer.collection import SNAPSHOT_EVERY
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.index.auto_kind import AutoIndexPolicy
@@ -48,6 +49,8 @@ class Settings:
     download_allow: tuple[str, ...] = DEFAULT_DOWNLOAD_ALLOW
     #: Local model folders callers may name (``open_clip:/models/x``) lie under this; None: none at all.
     model_root: Path | None = None
+    #: Where Snapshot writes and Restore reads collection snapshots; None: backups are off.
+    backup_dir: Path | None = None
     device: str = "auto"
     #: Texts or images per model batch (micro-batches of concurrent requests fill up to this).
     batch_size: int = 64
@@ -77,6 +80,9 @@ class Settings:
     metrics_port: int | None = None
     #: Seconds in-flight calls get to finish on shutdown.
     shutdown_grace: float = 5.0
+    #: Snapshot a collection's index after this many written rows (or a tenth of the collection,
+    #: whichever is larger); lower means less catch-up on open and more snapshot writing.
+    snapshot_every: int = SNAPSHOT_EVERY
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
 

@@ -22,10 +22,12 @@ from typing import TypeVar
 import faiss
 
 from latentspace.indexer import deadline
+from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
+from latentspace.indexer.errors import BackupDirNotSet
 from latentspace.indexer.operations import LatentOperations
 from latentspace.server.batched_encoder import BatchedEncoder
 from latentspace.server.batched_search import BatchedSearch
@@ -59,8 +61,10 @@ class ServerState:
             wrap=self._batched if settings.micro_batching else None,
             on_load=self.metrics.model_loaded,
         )
-        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
-                                 auto_policy=settings.auto_index_policy())
+        # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
+        self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
+        self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                 report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
@@ -87,6 +91,13 @@ class ServerState:
 
     def collection(self, name: str) -> Collection:
         return self.data.collection(name)
+
+    def backups(self) -> BackupDir:
+        """The operator's backup folder; FAILED_PRECONDITION naming the setting when there is none."""
+        if self._backups is None:
+            raise BackupDirNotSet("this server keeps no snapshots: its operator has not set a backup folder "
+                                  "(latent serve --backup-dir, or LATENTSPACE_BACKUP_DIR)")
+        return self._backups
 
     def serving(self, name: str) -> CollectionServing:
         """The serving objects of a collection, rebuilt if it was dropped and created again."""

@@ -15,11 +15,20 @@ A backend promises what the embedded store promises:
 - vectors are unit-normalised by the backend; ``get`` returns them as stored;
 - named directions (:class:`~latentspace.indexer.directions.DirectionRecord`: a vector and a JSON
   object) are kept beside the items, are not items, and outlive no drop of the collection.
+
+Optional capabilities, which the interface itself does not require:
+
+- exports (:class:`ExportsItems`): every item with its vector as of one moment, in pages. Any engine
+  that can read its items as of one moment can offer it; the server's Export RPC needs it.
+- backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
+  folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
+  part of any interface here; an engine with its own backups (Milvus's) keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -111,3 +120,29 @@ class CollectionBackend(Protocol):
     # ------------------------------------------------------------------ lifetime
     def mark_dropped(self) -> None: ...
     def close(self, *, dropped: bool = False) -> None: ...
+
+
+class ItemPages(Protocol):
+    """Every live item of a collection as of one moment (``sequence``, ``count``), with its vector,
+    page by page; writes made meanwhile are not in it. Close it (or use it as a context manager)."""
+
+    sequence: int
+    count: int
+
+    def next_page(self, max_items: int, max_bytes: int) -> list[StoredItem]:
+        """At most ``max_items`` items and about ``max_bytes`` (always at least one); empty at the end."""
+        ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> ItemPages: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+@runtime_checkable
+class ExportsItems(Protocol):
+    """The optional export capability of a backend (see the module docstring)."""
+
+    def export_items(self) -> ItemPages:
+        """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        ...

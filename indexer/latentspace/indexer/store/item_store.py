@@ -33,6 +33,7 @@ from latentspace.indexer.items import ItemRecord, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.store import direction_table, modality_stats_table, schema
 from latentspace.indexer.store.filter_sql import compile_filter
+from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 from latentspace.indexer.store.modality_stats_table import ModalityRow
 
 #: Bound parameters per statement; well under SQLite's limit (32766 since 3.32, 999 before).
@@ -451,6 +452,16 @@ class ItemStore:
         """Delete a named direction; False when there was none."""
         with self._transaction() as conn:
             return direction_table.delete(conn, name)
+
+    # ------------------------------------------------------------------ whole-store reads (any thread)
+    def backup_to(self, target: Path) -> tuple[int, int]:
+        """Copy the store into the new file ``target`` as of one moment, while writes go on (SQLite's
+        online backup); returns the copy's ``(sequence, item count)``."""
+        return copy_store(self.path, Path(target))
+
+    def frozen_items(self) -> FrozenItems:
+        """Every live item with its vector as of one moment, in pages, while writes go on (close it)."""
+        return FrozenItems(self.path, self._item, self.dimension * _VECTOR_DTYPE.itemsize)
 
     # ------------------------------------------------------------------ modality statistics
     def keys_for_modality(self, modality: Modality) -> np.ndarray:

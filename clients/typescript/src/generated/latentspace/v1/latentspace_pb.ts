@@ -35,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLaAgoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAgSLQoKc2NvcmVfbW9kZRgIIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgJIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgKIAEoAhIMCgRwb29sGAsgASgFQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL6AwoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg8KB2V4cGxhaW4YDiABKAgSLQoKc2NvcmVfbW9kZRgPIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgQIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgRIAEoAhIMCgRwb29sGBIgASgFIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiKwAgoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgSDwoHZXhwbGFpbhgHIAEoCBItCgpzY29yZV9tb2RlGAggASgOMhkubGF0ZW50c3BhY2UudjEuU2NvcmVNb2RlEioKCG1vZGFsaXR5GAkgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSEQoJZGl2ZXJzaXR5GAogASgCEgwKBHBvb2wYCyABKAUiugEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiygEKD0RpcmVjdGlvblNvdXJjZRItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZsYWJlbHMYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5MYWJlbHNIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIAEIGCgRraW5kIpMBCgZMYWJlbHMSDQoFZmllbGQYASABKAkSKAoIcG9zaXRpdmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSKAoIbmVnYXRpdmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyIswBChZDcmVhdGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCRIvCgZzb3VyY2UYAyABKAsyHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25Tb3VyY2USLwoGbWV0aG9kGAQgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhQKB2hvbGRvdXQYBSABKAJIAIgBARIMCgRzZWVkGAYgASgEQgoKCF9ob2xkb3V0Ir8BChBEaXJlY3Rpb25RdWFsaXR5EhAKA2F1YxgBIAEoAkgAiAEBEhQKDGV2YWx1YXRlZF9vbhgCIAEoCRIRCglwb3NpdGl2ZXMYAyABKA0SEQoJbmVnYXRpdmVzGAQgASgNEhoKEmhlbGRfb3V0X3Bvc2l0aXZlcxgFIAEoDRIaChJoZWxkX291dF9uZWdhdGl2ZXMYBiABKA0SDwoHaG9sZG91dBgHIAEoAhIMCgRzZWVkGAggASgEQgYKBF9hdWMihQIKDURpcmVjdGlvbkluZm8SDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSLwoGbWV0aG9kGAMgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiYKBnZlY3RvchgFIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIMCgRub3JtGAYgASgCEjEKB3F1YWxpdHkYByABKAsyIC5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25RdWFsaXR5EhMKC2ZpbmdlcnByaW50GAggASgJEhIKCmNyZWF0ZWRfYXQYCSABKAkiQQoVTGlzdERpcmVjdGlvbnNSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSFAoMd2l0aF92ZWN0b3JzGAIgASgIIksKFkxpc3REaXJlY3Rpb25zUmVzcG9uc2USMQoKZGlyZWN0aW9ucxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iOgoWRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkiGQoXRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UqegoTSW50ZXJwb2xhdGlvbk1ldGhvZBIkCiBJTlRFUlBPTEFUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGklOVEVSUE9MQVRJT05fTUVUSE9EX1NMRVJQEAESHQoZSU5URVJQT0xBVElPTl9NRVRIT0RfTEVSUBACKpwBCg9EaXJlY3Rpb25NZXRob2QSIAocRElSRUNUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEiQKIERJUkVDVElPTl9NRVRIT0RfTUVBTl9ESUZGRVJFTkNFEAESIgoeRElSRUNUSU9OX01FVEhPRF9MRUFTVF9TUVVBUkVTEAISHQoZRElSRUNUSU9OX01FVEhPRF9MT0dJU1RJQxADMq8GCgtDb2xsZWN0aW9ucxJhChBDcmVhdGVDb2xsZWN0aW9uEicubGF0ZW50c3BhY2UudjEuQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJoCg9MaXN0Q29sbGVjdGlvbnMSJi5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2UiBJi4GAESZQoSRGVzY3JpYmVDb2xsZWN0aW9uEikubGF0ZW50c3BhY2UudjEuRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgBEmUKDkRyb3BDb2xsZWN0aW9uEiUubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXNwb25zZSIEmLgYAxJNCgZVcHNlcnQSHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAISVQoMVXBzZXJ0U3RyZWFtEh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCKAESTQoGRGVsZXRlEh0ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlc3BvbnNlIgSYuBgCEkQKA0dldBIaLmxhdGVudHNwYWNlLnYxLkdldFJlcXVlc3QaGy5sYXRlbnRzcGFjZS52MS5HZXRSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAEynQcKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLaAgoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAgSLQoKc2NvcmVfbW9kZRgIIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgJIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgKIAEoAhIMCgRwb29sGAsgASgFQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL6AwoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg8KB2V4cGxhaW4YDiABKAgSLQoKc2NvcmVfbW9kZRgPIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgQIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgRIAEoAhIMCgRwb29sGBIgASgFIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiKwAgoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgSDwoHZXhwbGFpbhgHIAEoCBItCgpzY29yZV9tb2RlGAggASgOMhkubGF0ZW50c3BhY2UudjEuU2NvcmVNb2RlEioKCG1vZGFsaXR5GAkgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSEQoJZGl2ZXJzaXR5GAogASgCEgwKBHBvb2wYCyABKAUiugEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiygEKD0RpcmVjdGlvblNvdXJjZRItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZsYWJlbHMYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5MYWJlbHNIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIAEIGCgRraW5kIpMBCgZMYWJlbHMSDQoFZmllbGQYASABKAkSKAoIcG9zaXRpdmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSKAoIbmVnYXRpdmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyIswBChZDcmVhdGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCRIvCgZzb3VyY2UYAyABKAsyHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25Tb3VyY2USLwoGbWV0aG9kGAQgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhQKB2hvbGRvdXQYBSABKAJIAIgBARIMCgRzZWVkGAYgASgEQgoKCF9ob2xkb3V0Ir8BChBEaXJlY3Rpb25RdWFsaXR5EhAKA2F1YxgBIAEoAkgAiAEBEhQKDGV2YWx1YXRlZF9vbhgCIAEoCRIRCglwb3NpdGl2ZXMYAyABKA0SEQoJbmVnYXRpdmVzGAQgASgNEhoKEmhlbGRfb3V0X3Bvc2l0aXZlcxgFIAEoDRIaChJoZWxkX291dF9uZWdhdGl2ZXMYBiABKA0SDwoHaG9sZG91dBgHIAEoAhIMCgRzZWVkGAggASgEQgYKBF9hdWMihQIKDURpcmVjdGlvbkluZm8SDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSLwoGbWV0aG9kGAMgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiYKBnZlY3RvchgFIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIMCgRub3JtGAYgASgCEjEKB3F1YWxpdHkYByABKAsyIC5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25RdWFsaXR5EhMKC2ZpbmdlcnByaW50GAggASgJEhIKCmNyZWF0ZWRfYXQYCSABKAkiQQoVTGlzdERpcmVjdGlvbnNSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSFAoMd2l0aF92ZWN0b3JzGAIgASgIIksKFkxpc3REaXJlY3Rpb25zUmVzcG9uc2USMQoKZGlyZWN0aW9ucxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iOgoWRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkiGQoXRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UqegoTSW50ZXJwb2xhdGlvbk1ldGhvZBIkCiBJTlRFUlBPTEFUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGklOVEVSUE9MQVRJT05fTUVUSE9EX1NMRVJQEAESHQoZSU5URVJQT0xBVElPTl9NRVRIT0RfTEVSUBACKpwBCg9EaXJlY3Rpb25NZXRob2QSIAocRElSRUNUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEiQKIERJUkVDVElPTl9NRVRIT0RfTUVBTl9ESUZGRVJFTkNFEAESIgoeRElSRUNUSU9OX01FVEhPRF9MRUFTVF9TUVVBUkVTEAISHQoZRElSRUNUSU9OX01FVEhPRF9MT0dJU1RJQxADMoIJCgtDb2xsZWN0aW9ucxJhChBDcmVhdGVDb2xsZWN0aW9uEicubGF0ZW50c3BhY2UudjEuQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJoCg9MaXN0Q29sbGVjdGlvbnMSJi5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2UiBJi4GAESZQoSRGVzY3JpYmVDb2xsZWN0aW9uEikubGF0ZW50c3BhY2UudjEuRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgBEmUKDkRyb3BDb2xsZWN0aW9uEiUubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXNwb25zZSIEmLgYAxJNCgZVcHNlcnQSHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAISVQoMVXBzZXJ0U3RyZWFtEh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCKAESTQoGRGVsZXRlEh0ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlc3BvbnNlIgSYuBgCEkQKA0dldBIaLmxhdGVudHNwYWNlLnYxLkdldFJlcXVlc3QaGy5sYXRlbnRzcGFjZS52MS5HZXRSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEynQcKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -495,6 +495,261 @@ export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
+ * @generated from message latentspace.v1.SnapshotRequest
+ */
+export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-128 characters of [A-Za-z0-9_-], starting with a letter or digit;
+   * empty: "<collection>-<UTC date>-<time>-<4 hex digits>".
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.SnapshotRequest.
+ * Use `create(SnapshotRequestSchema)` to create a new message.
+ */
+export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 16);
+
+/**
+ * @generated from message latentspace.v1.SnapshotInfo
+ */
+export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The collection it was taken of.
+   *
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+
+  /**
+   * When it was taken: UTC, ISO 8601.
+   *
+   * @generated from field: string created_at = 3;
+   */
+  createdAt: string;
+
+  /**
+   * The collection's sequence number and item count as of the snapshot.
+   *
+   * @generated from field: uint64 sequence = 4;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: uint64 count = 5;
+   */
+  count: bigint;
+
+  /**
+   * The collection's model spec (empty: vector-only), dimension, index kind and model fingerprint.
+   *
+   * @generated from field: string model = 6;
+   */
+  model: string;
+
+  /**
+   * @generated from field: uint32 dimension = 7;
+   */
+  dimension: number;
+
+  /**
+   * @generated from field: string index_kind = 8;
+   */
+  indexKind: string;
+
+  /**
+   * @generated from field: string fingerprint = 9;
+   */
+  fingerprint: string;
+
+  /**
+   * Whether it holds an index snapshot (a restore catches it up); without one a restore rebuilds the index.
+   *
+   * @generated from field: bool has_index = 10;
+   */
+  hasIndex: boolean;
+
+  /**
+   * @generated from field: uint64 size_bytes = 11;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.SnapshotInfo.
+ * Use `create(SnapshotInfoSchema)` to create a new message.
+ */
+export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 17);
+
+/**
+ * @generated from message latentspace.v1.ListSnapshotsRequest
+ */
+export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.ListSnapshotsRequest.
+ * Use `create(ListSnapshotsRequestSchema)` to create a new message.
+ */
+export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 18);
+
+/**
+ * @generated from message latentspace.v1.ListSnapshotsResponse
+ */
+export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.SnapshotInfo snapshots = 1;
+   */
+  snapshots: SnapshotInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListSnapshotsResponse.
+ * Use `create(ListSnapshotsResponseSchema)` to create a new message.
+ */
+export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 19);
+
+/**
+ * @generated from message latentspace.v1.RestoreRequest
+ */
+export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
+  /**
+   * The snapshot's name.
+   *
+   * @generated from field: string snapshot = 1;
+   */
+  snapshot: string;
+
+  /**
+   * The new collection's name; empty: the name of the collection the snapshot was taken of.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.RestoreRequest.
+ * Use `create(RestoreRequestSchema)` to create a new message.
+ */
+export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 20);
+
+/**
+ * @generated from message latentspace.v1.ExportRequest
+ */
+export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Items per page, 1..max_batch (server setting, default 1024); 0 = 256. A page also stays under
+   * about 4 MiB, but always holds at least one item.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ExportRequest.
+ * Use `create(ExportRequestSchema)` to create a new message.
+ */
+export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 21);
+
+/**
+ * An item with everything needed to re-create it exactly.
+ *
+ * @generated from message latentspace.v1.ExportedItem
+ */
+export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 2;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Vector vector = 3;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The payload exactly as stored: a JSON object (a Struct would turn every integer into a double).
+   *
+   * @generated from field: string payload_json = 4;
+   */
+  payloadJson: string;
+
+  /**
+   * @generated from field: string content = 5;
+   */
+  content: string;
+
+  /**
+   * The sequence number of the write that stored it.
+   *
+   * @generated from field: uint64 sequence = 6;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.ExportedItem.
+ * Use `create(ExportedItemSchema)` to create a new message.
+ */
+export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 22);
+
+/**
+ * @generated from message latentspace.v1.ExportPage
+ */
+export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
+  /**
+   * First page only: the collection as of the export (its count and sequence are the items').
+   *
+   * @generated from field: latentspace.v1.CollectionInfo collection = 1;
+   */
+  collection?: CollectionInfo | undefined;
+
+  /**
+   * @generated from field: repeated latentspace.v1.ExportedItem items = 2;
+   */
+  items: ExportedItem[];
+};
+
+/**
+ * Describes the message latentspace.v1.ExportPage.
+ * Use `create(ExportPageSchema)` to create a new message.
+ */
+export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 23);
+
+/**
  * @generated from message latentspace.v1.EncodeRequest
  */
 export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
@@ -514,7 +769,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -536,7 +791,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -553,7 +808,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * Options shared by every search-like call.
@@ -643,7 +898,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -670,7 +925,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -687,7 +942,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -714,7 +969,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -733,7 +988,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -755,7 +1010,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -777,7 +1032,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * How far apart two points are.
@@ -830,7 +1085,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -849,7 +1104,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -878,7 +1133,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -922,7 +1177,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1042,7 +1297,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1079,7 +1334,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1103,7 +1358,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1176,7 +1431,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1227,7 +1482,7 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * What a direction is made from.
@@ -1279,7 +1534,7 @@ export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
  * Use `create(DirectionSourceSchema)` to create a new message.
  */
 export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * Items whose payload `field` equals `positive` against items where it equals `negative`, among
@@ -1315,7 +1570,7 @@ export type Labels = Message<"latentspace.v1.Labels"> & {
  * Use `create(LabelsSchema)` to create a new message.
  */
 export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
  * @generated from message latentspace.v1.CreateDirectionRequest
@@ -1366,7 +1621,7 @@ export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequ
  * Use `create(CreateDirectionRequestSchema)` to create a new message.
  */
 export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 45);
 
 /**
  * How well a direction's projection separates what it was made from.
@@ -1432,7 +1687,7 @@ export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
  * Use `create(DirectionQualitySchema)` to create a new message.
  */
 export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 46);
 
 /**
  * @generated from message latentspace.v1.DirectionInfo
@@ -1502,7 +1757,7 @@ export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
  * Use `create(DirectionInfoSchema)` to create a new message.
  */
 export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 47);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsRequest
@@ -1524,7 +1779,7 @@ export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsReques
  * Use `create(ListDirectionsRequestSchema)` to create a new message.
  */
 export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 48);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsResponse
@@ -1541,7 +1796,7 @@ export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsRespo
  * Use `create(ListDirectionsResponseSchema)` to create a new message.
  */
 export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 49);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionRequest
@@ -1563,7 +1818,7 @@ export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequ
  * Use `create(DeleteDirectionRequestSchema)` to create a new message.
  */
 export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 50);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionResponse
@@ -1576,7 +1831,7 @@ export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionRes
  * Use `create(DeleteDirectionResponseSchema)` to create a new message.
  */
 export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 43);
+  messageDesc(file_latentspace_v1_latentspace, 51);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
@@ -1745,6 +2000,52 @@ export const Collections: GenService<{
     methodKind: "unary";
     input: typeof StatsRequestSchema;
     output: typeof StatsResponseSchema;
+  },
+  /**
+   * Write a consistent copy of a collection into the backup folder while it keeps serving: its
+   * manifest, its index snapshot (brought up to date first: writes wait while it is written, as for
+   * the periodic snapshots) and its items as of one moment (SQLite's online backup, which no search
+   * or write waits for). ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.Collections.Snapshot
+   */
+  snapshot: {
+    methodKind: "unary";
+    input: typeof SnapshotRequestSchema;
+    output: typeof SnapshotInfoSchema;
+  },
+  /**
+   * The snapshots in the backup folder, newest first.
+   *
+   * @generated from rpc latentspace.v1.Collections.ListSnapshots
+   */
+  listSnapshots: {
+    methodKind: "unary";
+    input: typeof ListSnapshotsRequestSchema;
+    output: typeof ListSnapshotsResponseSchema;
+  },
+  /**
+   * Bring a snapshot back as a new collection: the items as snapshotted, the index caught up from
+   * them (or rebuilt). NOT_FOUND (SNAPSHOT_NOT_FOUND) for an unknown snapshot; ALREADY_EXISTS when
+   * the collection exists (nothing is overwritten).
+   *
+   * @generated from rpc latentspace.v1.Collections.Restore
+   */
+  restore: {
+    methodKind: "unary";
+    input: typeof RestoreRequestSchema;
+    output: typeof CollectionInfoSchema;
+  },
+  /**
+   * Every item of a collection with its vector, as of one moment (writes made while the stream runs
+   * are not in it), in pages. The first page also describes the collection as of that moment.
+   *
+   * @generated from rpc latentspace.v1.Collections.Export
+   */
+  export: {
+    methodKind: "server_streaming";
+    input: typeof ExportRequestSchema;
+    output: typeof ExportPageSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 0);
