@@ -106,3 +106,17 @@ def test_calibrated_and_diverse_explanations_through_the_server(demo):
         assert e.calibration_scale > 0 and (e.redundancy is None) == (rank == 0)
     path = demo.interpolate("a red circle", "a blue square", steps=3, k=5, diversity=0.5, score_mode="calibrated")
     assert all(len(step.hits) == 5 for step in path.steps)
+
+
+def test_the_collection_reports_its_modality_statistics(demo):
+    info = demo.describe_collection("shapes")
+    counts = {s.modality: (s.count, s.sampled) for s in info.modality_stats}
+    assert counts == {"text": (144, 144), "image": (480, 256)}
+    assert all(0 < s.centroid_norm < 1 for s in info.modality_stats)
+    pairs = {(d.a, d.b): d for d in info.cosine_distributions}
+    assert set(pairs) == {("text", "text"), ("text", "image"), ("image", "image")}
+    assert pairs["text", "text"].pairs == 144 * 143 // 2 and pairs["text", "image"].pairs == 144 * 256
+    for d in pairs.values():
+        assert -1 <= d.p05 <= d.p50 <= d.p95 <= 1 and d.std > 0
+    print("demo cosine distributions: " + "; ".join(
+        f"{a}-{b} mean {d.mean:.3f} std {d.std:.3f} p95 {d.p95:.3f}" for (a, b), d in pairs.items()))

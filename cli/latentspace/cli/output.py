@@ -153,7 +153,11 @@ def collections_table(collections: Sequence[Any]) -> str:
 
 
 def collection_details(info: Any) -> str:
-    """One collection as aligned ``key  value`` lines."""
+    """One collection as aligned ``key  value`` lines, then its item modalities' statistics."""
+    stats = [(f"{s.modality} items", f"{s.count} (centroid norm {s.centroid_norm:.4f}, {s.sampled} sampled)")
+             for s in getattr(info, "modality_stats", ())]
+    stats += [(f"cos {d.a}-{d.b}", f"mean {d.mean:.4f} std {d.std:.4f} p05 {d.p05:.4f} p50 {d.p50:.4f} "
+               f"p95 {d.p95:.4f} ({d.pairs} pairs)") for d in getattr(info, "cosine_distributions", ())]
     return key_values(
         [
             ("name", info.name),
@@ -165,6 +169,7 @@ def collection_details(info: Any) -> str:
             ("modalities", ", ".join(info.modalities) or "vector"),
             ("fingerprint", info.fingerprint or "-"),
             ("sequence", info.sequence),
+            *stats,
         ]
     )
 

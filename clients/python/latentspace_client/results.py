@@ -177,8 +177,33 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ModalityStats:
+    """One item modality of a collection: its count, centroid norm and sample size."""
+
+    modality: str
+    count: int
+    centroid_norm: float
+    sampled: int
+
+
+@dataclass(frozen=True)
+class CosineDistribution:
+    """Cosines between sampled items of modalities ``a`` and ``b`` (distinct pairs when equal)."""
+
+    a: str
+    b: str
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
-    """A collection: its model (empty for vector-only), dimension, index and item count."""
+    """A collection: its model (empty for vector-only), dimension, index and item count, and the
+    statistics of its item modalities (what calibrated scores are measured against)."""
 
     name: str
     model: str
@@ -189,6 +214,8 @@ class CollectionInfo:
     modalities: tuple[str, ...]
     fingerprint: str
     sequence: int
+    modality_stats: tuple[ModalityStats, ...] = ()
+    cosine_distributions: tuple[CosineDistribution, ...] = ()
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -202,6 +229,12 @@ class CollectionInfo:
             modalities=tuple(modality_name(m) for m in message.modalities),
             fingerprint=message.fingerprint,
             sequence=message.sequence,
+            modality_stats=tuple(
+                ModalityStats(modality_name(s.modality), s.count, s.centroid_norm, s.sampled)
+                for s in message.modality_stats),
+            cosine_distributions=tuple(
+                CosineDistribution(modality_name(d.a), modality_name(d.b), d.pairs, d.mean, d.std, d.p05, d.p50, d.p95)
+                for d in message.cosine_distributions),
         )
 
 

@@ -77,6 +77,7 @@ export type {
 } from "./requests.js";
 export type {
   CollectionInfo,
+  CosineDistribution,
   DeleteResult,
   DirectionInfo,
   DirectionProjection,
@@ -91,6 +92,7 @@ export type {
   Interpolation,
   Item,
   ModalityName,
+  ModalityStats,
   PathStep,
   ScoreTerm,
   SnapshotInfo,

@@ -106,6 +106,30 @@ export interface CollectionInfo {
   modalities: ModalityName[];
   fingerprint: string;
   sequence: number;
+  /** Per item modality: count, centroid norm and sample size (what calibrated scores are measured against). */
+  modalityStats: ModalityStats[];
+  /** The same- and cross-modal cosine distributions of the samples. */
+  cosineDistributions: CosineDistribution[];
+}
+
+/** One item modality of a collection. */
+export interface ModalityStats {
+  modality: ModalityName;
+  count: number;
+  centroidNorm: number;
+  sampled: number;
+}
+
+/** Cosines between sampled items of modalities `a` and `b` (distinct pairs when equal). */
+export interface CosineDistribution {
+  a: ModalityName;
+  b: ModalityName;
+  pairs: number;
+  mean: number;
+  std: number;
+  p05: number;
+  p50: number;
+  p95: number;
 }
 
 /**
@@ -328,6 +352,22 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
     modalities: message.modalities.map(modalityName),
     fingerprint: message.fingerprint,
     sequence: safeNumber(message.sequence, "sequence"),
+    modalityStats: message.modalityStats.map((s) => ({
+      modality: modalityName(s.modality),
+      count: safeNumber(s.count, "count"),
+      centroidNorm: s.centroidNorm,
+      sampled: s.sampled,
+    })),
+    cosineDistributions: message.cosineDistributions.map((d) => ({
+      a: modalityName(d.a),
+      b: modalityName(d.b),
+      pairs: safeNumber(d.pairs, "pairs"),
+      mean: d.mean,
+      std: d.std,
+      p05: d.p05,
+      p50: d.p50,
+      p95: d.p95,
+    })),
   };
 }
 

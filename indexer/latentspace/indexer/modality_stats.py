@@ -117,6 +117,7 @@ class ModalityStatistics:
         self._dimension = dimension
         self._sample_size = sample_size
         self._states: dict[Modality, ModalityState] = {}
+        self._distributions: tuple[dict[Modality, ModalityState], list[PairDistribution]] | None = None
         self._lock = threading.Lock()  # writers only
         loaded = store.load_modality_stats()
         if loaded is not None and loaded[0] == store.sequence:
@@ -146,8 +147,19 @@ class ModalityStatistics:
         return offset, np.maximum((q @ sample.T).std(axis=1), MIN_SCALE)
 
     def distributions(self) -> list[PairDistribution]:
-        """The same-modal and cross-modal cosine distributions of the samples, one per modality pair."""
-        states = [self._states[m] for m in Modality if m in self._states]
+        """The same-modal and cross-modal cosine distributions of the samples, one per modality pair
+        (computed once per write that changed them)."""
+        current = self._states
+        cached = self._distributions
+        if cached is not None and cached[0] is current:
+            return cached[1]
+        result = self._measure(current)
+        self._distributions = (current, result)
+        return result
+
+    @staticmethod
+    def _measure(by_modality: dict[Modality, ModalityState]) -> list[PairDistribution]:
+        states = [by_modality[m] for m in Modality if m in by_modality]
         out = []
         for i, a in enumerate(states):
             for b in states[i:]:

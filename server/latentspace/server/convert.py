@@ -22,6 +22,7 @@ from latentspace.indexer.explain import Explanation, ScoreForm
 from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import ScoreMode, SearchOptions
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
@@ -308,6 +309,21 @@ def hit_to_proto(hit: Hit) -> pb.Hit:
     if hit.explanation is not None:
         message.explanation.CopyFrom(explanation_to_proto(hit.explanation))
     return message
+
+
+def modality_stats_to_proto(stats: ModalityStatistics) -> dict[str, Any]:
+    """``modality_stats`` and ``cosine_distributions`` of a ``CollectionInfo``."""
+    states = stats.states()
+    return {
+        "modality_stats": [
+            api.ModalityStats(modality=MODALITY_TO_PROTO[m], count=s.count,
+                              centroid_norm=float(np.linalg.norm(s.centroid)), sampled=len(s.order))
+            for m, s in sorted(states.items(), key=lambda ms: MODALITY_TO_PROTO[ms[0]])],
+        "cosine_distributions": [
+            api.CosineDistribution(a=MODALITY_TO_PROTO[d.a], b=MODALITY_TO_PROTO[d.b], pairs=d.pairs, mean=d.mean,
+                                   std=d.std, p05=d.p05, p50=d.p50, p95=d.p95)
+            for d in stats.distributions()],
+    }
 
 
 def explanation_to_proto(explanation: Explanation) -> pb.Explanation:

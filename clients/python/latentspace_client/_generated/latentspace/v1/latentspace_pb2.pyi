@@ -31,7 +31,7 @@ DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod
 DIRECTION_METHOD_LOGISTIC: DirectionMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,8 @@ class CollectionInfo(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_STATS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_DISTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -50,7 +52,41 @@ class CollectionInfo(_message.Message):
     modalities: _containers.RepeatedScalarFieldContainer[_types_pb2.Modality]
     fingerprint: str
     sequence: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    modality_stats: _containers.RepeatedCompositeFieldContainer[ModalityStats]
+    cosine_distributions: _containers.RepeatedCompositeFieldContainer[CosineDistribution]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ...) -> None: ...
+
+class ModalityStats(_message.Message):
+    __slots__ = ("modality", "count", "centroid_norm", "sampled")
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CENTROID_NORM_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    modality: _types_pb2.Modality
+    count: int
+    centroid_norm: float
+    sampled: int
+    def __init__(self, modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., count: _Optional[int] = ..., centroid_norm: _Optional[float] = ..., sampled: _Optional[int] = ...) -> None: ...
+
+class CosineDistribution(_message.Message):
+    __slots__ = ("a", "b", "pairs", "mean", "std", "p05", "p50", "p95")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    P05_FIELD_NUMBER: _ClassVar[int]
+    P50_FIELD_NUMBER: _ClassVar[int]
+    P95_FIELD_NUMBER: _ClassVar[int]
+    a: _types_pb2.Modality
+    b: _types_pb2.Modality
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+    def __init__(self, a: _Optional[_Union[_types_pb2.Modality, str]] = ..., b: _Optional[_Union[_types_pb2.Modality, str]] = ..., pairs: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., p05: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")

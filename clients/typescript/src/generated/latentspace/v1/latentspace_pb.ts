@@ -35,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLaAgoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAgSLQoKc2NvcmVfbW9kZRgIIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgJIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgKIAEoAhIMCgRwb29sGAsgASgFQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL6AwoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg8KB2V4cGxhaW4YDiABKAgSLQoKc2NvcmVfbW9kZRgPIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgQIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgRIAEoAhIMCgRwb29sGBIgASgFIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiKwAgoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgSDwoHZXhwbGFpbhgHIAEoCBItCgpzY29yZV9tb2RlGAggASgOMhkubGF0ZW50c3BhY2UudjEuU2NvcmVNb2RlEioKCG1vZGFsaXR5GAkgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSEQoJZGl2ZXJzaXR5GAogASgCEgwKBHBvb2wYCyABKAUiugEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiygEKD0RpcmVjdGlvblNvdXJjZRItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZsYWJlbHMYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5MYWJlbHNIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIAEIGCgRraW5kIpMBCgZMYWJlbHMSDQoFZmllbGQYASABKAkSKAoIcG9zaXRpdmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSKAoIbmVnYXRpdmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyIswBChZDcmVhdGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCRIvCgZzb3VyY2UYAyABKAsyHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25Tb3VyY2USLwoGbWV0aG9kGAQgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhQKB2hvbGRvdXQYBSABKAJIAIgBARIMCgRzZWVkGAYgASgEQgoKCF9ob2xkb3V0Ir8BChBEaXJlY3Rpb25RdWFsaXR5EhAKA2F1YxgBIAEoAkgAiAEBEhQKDGV2YWx1YXRlZF9vbhgCIAEoCRIRCglwb3NpdGl2ZXMYAyABKA0SEQoJbmVnYXRpdmVzGAQgASgNEhoKEmhlbGRfb3V0X3Bvc2l0aXZlcxgFIAEoDRIaChJoZWxkX291dF9uZWdhdGl2ZXMYBiABKA0SDwoHaG9sZG91dBgHIAEoAhIMCgRzZWVkGAggASgEQgYKBF9hdWMihQIKDURpcmVjdGlvbkluZm8SDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSLwoGbWV0aG9kGAMgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiYKBnZlY3RvchgFIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIMCgRub3JtGAYgASgCEjEKB3F1YWxpdHkYByABKAsyIC5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25RdWFsaXR5EhMKC2ZpbmdlcnByaW50GAggASgJEhIKCmNyZWF0ZWRfYXQYCSABKAkiQQoVTGlzdERpcmVjdGlvbnNSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSFAoMd2l0aF92ZWN0b3JzGAIgASgIIksKFkxpc3REaXJlY3Rpb25zUmVzcG9uc2USMQoKZGlyZWN0aW9ucxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iOgoWRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkiGQoXRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UqegoTSW50ZXJwb2xhdGlvbk1ldGhvZBIkCiBJTlRFUlBPTEFUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGklOVEVSUE9MQVRJT05fTUVUSE9EX1NMRVJQEAESHQoZSU5URVJQT0xBVElPTl9NRVRIT0RfTEVSUBACKpwBCg9EaXJlY3Rpb25NZXRob2QSIAocRElSRUNUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEiQKIERJUkVDVElPTl9NRVRIT0RfTUVBTl9ESUZGRVJFTkNFEAESIgoeRElSRUNUSU9OX01FVEhPRF9MRUFTVF9TUVVBUkVTEAISHQoZRElSRUNUSU9OX01FVEhPRF9MT0dJU1RJQxADMoIJCgtDb2xsZWN0aW9ucxJhChBDcmVhdGVDb2xsZWN0aW9uEicubGF0ZW50c3BhY2UudjEuQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJoCg9MaXN0Q29sbGVjdGlvbnMSJi5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2UiBJi4GAESZQoSRGVzY3JpYmVDb2xsZWN0aW9uEikubGF0ZW50c3BhY2UudjEuRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgBEmUKDkRyb3BDb2xsZWN0aW9uEiUubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXNwb25zZSIEmLgYAxJNCgZVcHNlcnQSHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAISVQoMVXBzZXJ0U3RyZWFtEh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCKAESTQoGRGVsZXRlEh0ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlc3BvbnNlIgSYuBgCEkQKA0dldBIaLmxhdGVudHNwYWNlLnYxLkdldFJlcXVlc3QaGy5sYXRlbnRzcGFjZS52MS5HZXRSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEynQcKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiwQIKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBI1Cg5tb2RhbGl0eV9zdGF0cxgKIAMoCzIdLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5U3RhdHMSQAoUY29zaW5lX2Rpc3RyaWJ1dGlvbnMYCyADKAsyIi5sYXRlbnRzcGFjZS52MS5Db3NpbmVEaXN0cmlidXRpb24icgoNTW9kYWxpdHlTdGF0cxIqCghtb2RhbGl0eRgBIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Eg0KBWNvdW50GAIgASgEEhUKDWNlbnRyb2lkX25vcm0YAyABKAISDwoHc2FtcGxlZBgEIAEoDSKvAQoSQ29zaW5lRGlzdHJpYnV0aW9uEiMKAWEYASABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIjCgFiGAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSDQoFcGFpcnMYAyABKAQSDAoEbWVhbhgEIAEoAhILCgNzdGQYBSABKAISCwoDcDA1GAYgASgCEgsKA3A1MBgHIAEoAhILCgNwOTUYCCABKAIidAoXQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIRCglkaW1lbnNpb24YAyABKA0SEgoKaW5kZXhfa2luZBgEIAEoCRIVCg1pZl9ub3RfZXhpc3RzGAUgASgIIhgKFkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QiTgoXTGlzdENvbGxlY3Rpb25zUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIpChlEZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiJQoVRHJvcENvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRHJvcENvbGxlY3Rpb25SZXNwb25zZSKtAQoKVXBzZXJ0SXRlbRIKCgJpZBgBIAEoCRIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtjb250ZW50X3JlZhgGIAEoCUIJCgdjb250ZW50Ik4KDVVwc2VydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgVpdGVtcxgCIAMoCzIaLmxhdGVudHNwYWNlLnYxLlVwc2VydEl0ZW0iNAoOVXBzZXJ0UmVzcG9uc2USEAoIdXBzZXJ0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiMAoNRGVsZXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCSIzCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIkMKCkdldFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSFAoMd2l0aF92ZWN0b3JzGAMgASgIIkMKC0dldFJlc3BvbnNlEiMKBWl0ZW1zGAEgAygLMhQubGF0ZW50c3BhY2UudjEuSXRlbRIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQi2gIKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtcxIPCgdleHBsYWluGAcgASgIEi0KCnNjb3JlX21vZGUYCCABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYCSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYCiABKAISDAoEcG9vbBgLIAEoBUISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgi+gMKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCBIPCgdleHBsYWluGA4gASgIEi0KCnNjb3JlX21vZGUYDyABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYECABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYESABKAISDAoEcG9vbBgSIAEoBSKEAQoIUGF0aFN0ZXASCQoBdBgBIAEoAhIQCghjb3NfdG9fYRgCIAEoAhIQCghjb3NfdG9fYhgDIAEoAhImCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISIQoEaGl0cxgFIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCJNChNJbnRlcnBvbGF0ZVJlc3BvbnNlEicKBXN0ZXBzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuUGF0aFN0ZXASDQoFYW5nbGUYAiABKAIisAIKC0VkaXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoEZWRpdBgCIAEoCzIULmxhdGVudHNwYWNlLnYxLkVkaXQSCQoBaxgDIAEoBRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYBSADKAkSFAoMd2l0aF92ZWN0b3JzGAYgASgIEg8KB2V4cGxhaW4YByABKAgSLQoKc2NvcmVfbW9kZRgIIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgJIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgKIAEoAhIMCgRwb29sGAsgASgFIroBCgxFZGl0UmVzcG9uc2USJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhMKC2Nvc190b19iYXNlGAIgASgCEhcKD2Jhc2VfcHJvamVjdGlvbhgDIAEoAhIZChFyZXN1bHRfcHJvamVjdGlvbhgEIAEoAhIWCg5kaXJlY3Rpb25fbm9ybRgFIAEoAhIhCgRoaXRzGAYgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IsoBCg9EaXJlY3Rpb25Tb3VyY2USLQoJdGV4dF9wYWlyGAEgASgLMhgubGF0ZW50c3BhY2UudjEuVGV4dFBhaXJIABIsCghleGFtcGxlcxgCIAEoCzIYLmxhdGVudHNwYWNlLnYxLkV4YW1wbGVzSAASKAoGbGFiZWxzGAMgASgLMhYubGF0ZW50c3BhY2UudjEuTGFiZWxzSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySABCBgoEa2luZCKTAQoGTGFiZWxzEg0KBWZpZWxkGAEgASgJEigKCHBvc2l0aXZlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEigKCG5lZ2F0aXZlGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlciLMAQoWQ3JlYXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkSLwoGc291cmNlGAMgASgLMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uU291cmNlEi8KBm1ldGhvZBgEIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBIUCgdob2xkb3V0GAUgASgCSACIAQESDAoEc2VlZBgGIAEoBEIKCghfaG9sZG91dCK/AQoQRGlyZWN0aW9uUXVhbGl0eRIQCgNhdWMYASABKAJIAIgBARIUCgxldmFsdWF0ZWRfb24YAiABKAkSEQoJcG9zaXRpdmVzGAMgASgNEhEKCW5lZ2F0aXZlcxgEIAEoDRIaChJoZWxkX291dF9wb3NpdGl2ZXMYBSABKA0SGgoSaGVsZF9vdXRfbmVnYXRpdmVzGAYgASgNEg8KB2hvbGRvdXQYByABKAISDAoEc2VlZBgIIAEoBEIGCgRfYXVjIoUCCg1EaXJlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJEi8KBm1ldGhvZBgDIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBITCgtkZXNjcmlwdGlvbhgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISDAoEbm9ybRgGIAEoAhIxCgdxdWFsaXR5GAcgASgLMiAubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uUXVhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkEKFUxpc3REaXJlY3Rpb25zUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhQKDHdpdGhfdmVjdG9ycxgCIAEoCCJLChZMaXN0RGlyZWN0aW9uc1Jlc3BvbnNlEjEKCmRpcmVjdGlvbnMYASADKAsyHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIjoKFkRlbGV0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJIhkKF0RlbGV0ZURpcmVjdGlvblJlc3BvbnNlKnoKE0ludGVycG9sYXRpb25NZXRob2QSJAogSU5URVJQT0xBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpJTlRFUlBPTEFUSU9OX01FVEhPRF9TTEVSUBABEh0KGUlOVEVSUE9MQVRJT05fTUVUSE9EX0xFUlAQAiqcAQoPRGlyZWN0aW9uTWV0aG9kEiAKHERJUkVDVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIkCiBESVJFQ1RJT05fTUVUSE9EX01FQU5fRElGRkVSRU5DRRABEiIKHkRJUkVDVElPTl9NRVRIT0RfTEVBU1RfU1FVQVJFUxACEh0KGURJUkVDVElPTl9NRVRIT0RfTE9HSVNUSUMQAzKCCQoLQ29sbGVjdGlvbnMSYQoQQ3JlYXRlQ29sbGVjdGlvbhInLmxhdGVudHNwYWNlLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSaAoPTGlzdENvbGxlY3Rpb25zEiYubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmUKEkRlc2NyaWJlQ29sbGVjdGlvbhIpLmxhdGVudHNwYWNlLnYxLkRlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYARJlCg5Ecm9wQ29sbGVjdGlvbhIlLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UiBJi4GAMSTQoGVXBzZXJ0Eh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCElUKDFVwc2VydFN0cmVhbRIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAigBEk0KBkRlbGV0ZRIdLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXNwb25zZSIEmLgYAhJECgNHZXQSGi5sYXRlbnRzcGFjZS52MS5HZXRSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuR2V0UmVzcG9uc2UiBJi4GAESSgoFU3RhdHMSHC5sYXRlbnRzcGFjZS52MS5TdGF0c1JlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5TdGF0c1Jlc3BvbnNlIgSYuBgBEk8KCFNuYXBzaG90Eh8ubGF0ZW50c3BhY2UudjEuU25hcHNob3RSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIgSYuBgDEmIKDUxpc3RTbmFwc2hvdHMSJC5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSIEmLgYAxJPCgdSZXN0b3JlEh4ubGF0ZW50c3BhY2UudjEuUmVzdG9yZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJLCgZFeHBvcnQSHS5sYXRlbnRzcGFjZS52MS5FeHBvcnRSZXF1ZXN0GhoubGF0ZW50c3BhY2UudjEuRXhwb3J0UGFnZSIEmLgYATABMp0HCgtMYXRlbnRTcGFjZRJNCgZFbmNvZGUSHS5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVzcG9uc2UiBJi4GAESTQoGU2VhcmNoEh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIgSYuBgBElwKC1NlYXJjaEJhdGNoEiIubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXNwb25zZSIEmLgYARJTCghEaXN0YW5jZRIfLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVxdWVzdBogLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVzcG9uc2UiBJi4GAESZQoORGlzdGFuY2VNYXRyaXgSJS5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlc3BvbnNlIgSYuBgBElwKC0ludGVycG9sYXRlEiIubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXNwb25zZSIEmLgYARJHCgRFZGl0EhsubGF0ZW50c3BhY2UudjEuRWRpdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5FZGl0UmVzcG9uc2UiBJi4GAESXgoPQ3JlYXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuQ3JlYXRlRGlyZWN0aW9uUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iBJi4GAISZQoOTGlzdERpcmVjdGlvbnMSJS5sYXRlbnRzcGFjZS52MS5MaXN0RGlyZWN0aW9uc1JlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5MaXN0RGlyZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmgKD0RlbGV0ZURpcmVjdGlvbhImLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5EZWxldGVEaXJlY3Rpb25SZXNwb25zZSIEmLgYAmIGcHJvdG8z", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -97,6 +97,19 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
    * @generated from field: uint64 sequence = 9;
    */
   sequence: bigint;
+
+  /**
+   * Per item modality: its count, centroid norm and sample size; and the same- and cross-modal
+   * cosine distributions of the samples (what calibrated scores are measured against).
+   *
+   * @generated from field: repeated latentspace.v1.ModalityStats modality_stats = 10;
+   */
+  modalityStats: ModalityStats[];
+
+  /**
+   * @generated from field: repeated latentspace.v1.CosineDistribution cosine_distributions = 11;
+   */
+  cosineDistributions: CosineDistribution[];
 };
 
 /**
@@ -105,6 +118,98 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * One item modality of a collection, kept through every write (docs/latent-operations.md).
+ *
+ * @generated from message latentspace.v1.ModalityStats
+ */
+export type ModalityStats = Message<"latentspace.v1.ModalityStats"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 1;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * The norm of the mean of its unit vectors: 1 when all are equal, near 0 when spread evenly.
+   *
+   * @generated from field: float centroid_norm = 3;
+   */
+  centroidNorm: number;
+
+  /**
+   * Items in its uniform sample (at most 256), which spreads and distributions are measured on.
+   *
+   * @generated from field: uint32 sampled = 4;
+   */
+  sampled: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ModalityStats.
+ * Use `create(ModalityStatsSchema)` to create a new message.
+ */
+export const ModalityStatsSchema: GenMessage<ModalityStats> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 1);
+
+/**
+ * Cosines between sampled items of modalities a and b (distinct pairs when a == b).
+ *
+ * @generated from message latentspace.v1.CosineDistribution
+ */
+export type CosineDistribution = Message<"latentspace.v1.CosineDistribution"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality a = 1;
+   */
+  a: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Modality b = 2;
+   */
+  b: Modality;
+
+  /**
+   * @generated from field: uint64 pairs = 3;
+   */
+  pairs: bigint;
+
+  /**
+   * @generated from field: float mean = 4;
+   */
+  mean: number;
+
+  /**
+   * @generated from field: float std = 5;
+   */
+  std: number;
+
+  /**
+   * @generated from field: float p05 = 6;
+   */
+  p05: number;
+
+  /**
+   * @generated from field: float p50 = 7;
+   */
+  p50: number;
+
+  /**
+   * @generated from field: float p95 = 8;
+   */
+  p95: number;
+};
+
+/**
+ * Describes the message latentspace.v1.CosineDistribution.
+ * Use `create(CosineDistributionSchema)` to create a new message.
+ */
+export const CosineDistributionSchema: GenMessage<CosineDistribution> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 2);
 
 /**
  * @generated from message latentspace.v1.CreateCollectionRequest
@@ -161,7 +266,7 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
  * Use `create(CreateCollectionRequestSchema)` to create a new message.
  */
 export const CreateCollectionRequestSchema: GenMessage<CreateCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 1);
+  messageDesc(file_latentspace_v1_latentspace, 3);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsRequest
@@ -174,7 +279,7 @@ export type ListCollectionsRequest = Message<"latentspace.v1.ListCollectionsRequ
  * Use `create(ListCollectionsRequestSchema)` to create a new message.
  */
 export const ListCollectionsRequestSchema: GenMessage<ListCollectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 2);
+  messageDesc(file_latentspace_v1_latentspace, 4);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsResponse
@@ -191,7 +296,7 @@ export type ListCollectionsResponse = Message<"latentspace.v1.ListCollectionsRes
  * Use `create(ListCollectionsResponseSchema)` to create a new message.
  */
 export const ListCollectionsResponseSchema: GenMessage<ListCollectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 3);
+  messageDesc(file_latentspace_v1_latentspace, 5);
 
 /**
  * @generated from message latentspace.v1.DescribeCollectionRequest
@@ -208,7 +313,7 @@ export type DescribeCollectionRequest = Message<"latentspace.v1.DescribeCollecti
  * Use `create(DescribeCollectionRequestSchema)` to create a new message.
  */
 export const DescribeCollectionRequestSchema: GenMessage<DescribeCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 4);
+  messageDesc(file_latentspace_v1_latentspace, 6);
 
 /**
  * @generated from message latentspace.v1.DropCollectionRequest
@@ -225,7 +330,7 @@ export type DropCollectionRequest = Message<"latentspace.v1.DropCollectionReques
  * Use `create(DropCollectionRequestSchema)` to create a new message.
  */
 export const DropCollectionRequestSchema: GenMessage<DropCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 5);
+  messageDesc(file_latentspace_v1_latentspace, 7);
 
 /**
  * @generated from message latentspace.v1.DropCollectionResponse
@@ -238,7 +343,7 @@ export type DropCollectionResponse = Message<"latentspace.v1.DropCollectionRespo
  * Use `create(DropCollectionResponseSchema)` to create a new message.
  */
 export const DropCollectionResponseSchema: GenMessage<DropCollectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 6);
+  messageDesc(file_latentspace_v1_latentspace, 8);
 
 /**
  * One item to upsert: exactly one content field.
@@ -302,7 +407,7 @@ export type UpsertItem = Message<"latentspace.v1.UpsertItem"> & {
  * Use `create(UpsertItemSchema)` to create a new message.
  */
 export const UpsertItemSchema: GenMessage<UpsertItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 7);
+  messageDesc(file_latentspace_v1_latentspace, 9);
 
 /**
  * @generated from message latentspace.v1.UpsertRequest
@@ -324,7 +429,7 @@ export type UpsertRequest = Message<"latentspace.v1.UpsertRequest"> & {
  * Use `create(UpsertRequestSchema)` to create a new message.
  */
 export const UpsertRequestSchema: GenMessage<UpsertRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 8);
+  messageDesc(file_latentspace_v1_latentspace, 10);
 
 /**
  * @generated from message latentspace.v1.UpsertResponse
@@ -348,7 +453,7 @@ export type UpsertResponse = Message<"latentspace.v1.UpsertResponse"> & {
  * Use `create(UpsertResponseSchema)` to create a new message.
  */
 export const UpsertResponseSchema: GenMessage<UpsertResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 9);
+  messageDesc(file_latentspace_v1_latentspace, 11);
 
 /**
  * @generated from message latentspace.v1.DeleteRequest
@@ -370,7 +475,7 @@ export type DeleteRequest = Message<"latentspace.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 10);
+  messageDesc(file_latentspace_v1_latentspace, 12);
 
 /**
  * @generated from message latentspace.v1.DeleteResponse
@@ -392,7 +497,7 @@ export type DeleteResponse = Message<"latentspace.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 11);
+  messageDesc(file_latentspace_v1_latentspace, 13);
 
 /**
  * @generated from message latentspace.v1.GetRequest
@@ -419,7 +524,7 @@ export type GetRequest = Message<"latentspace.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 12);
+  messageDesc(file_latentspace_v1_latentspace, 14);
 
 /**
  * @generated from message latentspace.v1.GetResponse
@@ -445,7 +550,7 @@ export type GetResponse = Message<"latentspace.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 13);
+  messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
  * @generated from message latentspace.v1.StatsRequest
@@ -458,7 +563,7 @@ export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 14);
+  messageDesc(file_latentspace_v1_latentspace, 16);
 
 /**
  * @generated from message latentspace.v1.StatsResponse
@@ -492,7 +597,7 @@ export type StatsResponse = Message<"latentspace.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 15);
+  messageDesc(file_latentspace_v1_latentspace, 17);
 
 /**
  * @generated from message latentspace.v1.SnapshotRequest
@@ -517,7 +622,7 @@ export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 18);
 
 /**
  * @generated from message latentspace.v1.SnapshotInfo
@@ -594,7 +699,7 @@ export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
 export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 19);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsRequest
@@ -607,7 +712,7 @@ export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 20);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsResponse
@@ -624,7 +729,7 @@ export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 21);
 
 /**
  * @generated from message latentspace.v1.RestoreRequest
@@ -650,7 +755,7 @@ export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 22);
 
 /**
  * @generated from message latentspace.v1.ExportRequest
@@ -675,7 +780,7 @@ export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
  * Use `create(ExportRequestSchema)` to create a new message.
  */
 export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 23);
 
 /**
  * An item with everything needed to re-create it exactly.
@@ -723,7 +828,7 @@ export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
  * Use `create(ExportedItemSchema)` to create a new message.
  */
 export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * @generated from message latentspace.v1.ExportPage
@@ -747,7 +852,7 @@ export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
  * Use `create(ExportPageSchema)` to create a new message.
  */
 export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.EncodeRequest
@@ -769,7 +874,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -791,7 +896,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -808,7 +913,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * Options shared by every search-like call.
@@ -898,7 +1003,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -925,7 +1030,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -942,7 +1047,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -969,7 +1074,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -988,7 +1093,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -1010,7 +1115,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -1032,7 +1137,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * How far apart two points are.
@@ -1085,7 +1190,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -1104,7 +1209,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -1133,7 +1238,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -1177,7 +1282,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1297,7 +1402,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1334,7 +1439,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1358,7 +1463,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1431,7 +1536,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1482,7 +1587,7 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
  * What a direction is made from.
@@ -1534,7 +1639,7 @@ export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
  * Use `create(DirectionSourceSchema)` to create a new message.
  */
 export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 43);
+  messageDesc(file_latentspace_v1_latentspace, 45);
 
 /**
  * Items whose payload `field` equals `positive` against items where it equals `negative`, among
@@ -1570,7 +1675,7 @@ export type Labels = Message<"latentspace.v1.Labels"> & {
  * Use `create(LabelsSchema)` to create a new message.
  */
 export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 44);
+  messageDesc(file_latentspace_v1_latentspace, 46);
 
 /**
  * @generated from message latentspace.v1.CreateDirectionRequest
@@ -1621,7 +1726,7 @@ export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequ
  * Use `create(CreateDirectionRequestSchema)` to create a new message.
  */
 export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 45);
+  messageDesc(file_latentspace_v1_latentspace, 47);
 
 /**
  * How well a direction's projection separates what it was made from.
@@ -1687,7 +1792,7 @@ export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
  * Use `create(DirectionQualitySchema)` to create a new message.
  */
 export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 46);
+  messageDesc(file_latentspace_v1_latentspace, 48);
 
 /**
  * @generated from message latentspace.v1.DirectionInfo
@@ -1757,7 +1862,7 @@ export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
  * Use `create(DirectionInfoSchema)` to create a new message.
  */
 export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 47);
+  messageDesc(file_latentspace_v1_latentspace, 49);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsRequest
@@ -1779,7 +1884,7 @@ export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsReques
  * Use `create(ListDirectionsRequestSchema)` to create a new message.
  */
 export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 48);
+  messageDesc(file_latentspace_v1_latentspace, 50);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsResponse
@@ -1796,7 +1901,7 @@ export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsRespo
  * Use `create(ListDirectionsResponseSchema)` to create a new message.
  */
 export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 49);
+  messageDesc(file_latentspace_v1_latentspace, 51);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionRequest
@@ -1818,7 +1923,7 @@ export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequ
  * Use `create(DeleteDirectionRequestSchema)` to create a new message.
  */
 export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 50);
+  messageDesc(file_latentspace_v1_latentspace, 52);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionResponse
@@ -1831,7 +1936,7 @@ export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionRes
  * Use `create(DeleteDirectionResponseSchema)` to create a new message.
  */
 export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 51);
+  messageDesc(file_latentspace_v1_latentspace, 53);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
