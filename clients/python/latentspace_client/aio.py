@@ -202,6 +202,10 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -211,7 +215,8 @@ class AsyncClient(AsyncConnection):
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -228,11 +233,16 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -278,6 +288,10 @@ class AsyncClient(AsyncConnection):
         distinct: bool = False,
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -294,6 +308,10 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -316,6 +334,10 @@ class AsyncClient(AsyncConnection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
@@ -343,6 +365,10 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             decode=decode,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
@@ -359,6 +385,10 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
@@ -379,6 +409,10 @@ class AsyncClient(AsyncConnection):
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             decode=decode,
         )
         return await self._send(calls.EDIT, request, timeout)

@@ -197,6 +197,10 @@ class Client(Connection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -206,7 +210,8 @@ class Client(Connection):
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return self._send(calls.SEARCH, request, timeout)
 
@@ -223,11 +228,16 @@ class Client(Connection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -273,6 +283,10 @@ class Client(Connection):
         distinct: bool = False,
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -289,6 +303,10 @@ class Client(Connection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -311,6 +329,10 @@ class Client(Connection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
@@ -338,6 +360,10 @@ class Client(Connection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             decode=decode,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
@@ -354,6 +380,10 @@ class Client(Connection):
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
@@ -374,6 +404,10 @@ class Client(Connection):
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             decode=decode,
         )
         return self._send(calls.EDIT, request, timeout)

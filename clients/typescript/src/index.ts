@@ -70,10 +70,14 @@ export type {
   Ids,
   InterpolateOptions,
   InterpolationMethodName,
+  RankingInit,
+  RankingModalityName,
+  ScoreModeName,
   UpsertItem,
 } from "./requests.js";
 export type {
   CollectionInfo,
+  CosineDistribution,
   DecodedImages,
   DeleteResult,
   DirectionInfo,
@@ -89,6 +93,7 @@ export type {
   Interpolation,
   Item,
   ModalityName,
+  ModalityStats,
   PathStep,
   ScoreTerm,
   SnapshotInfo,

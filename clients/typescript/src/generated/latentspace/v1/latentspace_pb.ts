@@ -28,7 +28,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Examples, Filter, Hit, Item, Modality, Query, SearchParams, TextPair, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, ScoreMode, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -36,7 +36,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLeAQoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAhCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIo4DChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgSDwoHZXhwbGFpbhgOIAEoCBIOCgZkZWNvZGUYDyABKAgikwEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSDQoFaW1hZ2UYBiABKAwiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIsQBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCBIPCgdleHBsYWluGAcgASgIEg4KBmRlY29kZRgIIAEoCCLdAQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdBISCgpiYXNlX2ltYWdlGAcgASgMEg0KBWltYWdlGAggASgMIksKDURlY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiUAoORGVjb2RlUmVzcG9uc2USDgoGaW1hZ2VzGAEgAygMEg8KB2RlY29kZXIYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNIsoBCg9EaXJlY3Rpb25Tb3VyY2USLQoJdGV4dF9wYWlyGAEgASgLMhgubGF0ZW50c3BhY2UudjEuVGV4dFBhaXJIABIsCghleGFtcGxlcxgCIAEoCzIYLmxhdGVudHNwYWNlLnYxLkV4YW1wbGVzSAASKAoGbGFiZWxzGAMgASgLMhYubGF0ZW50c3BhY2UudjEuTGFiZWxzSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySABCBgoEa2luZCKTAQoGTGFiZWxzEg0KBWZpZWxkGAEgASgJEigKCHBvc2l0aXZlGAIgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEigKCG5lZ2F0aXZlGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlciLMAQoWQ3JlYXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkSLwoGc291cmNlGAMgASgLMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uU291cmNlEi8KBm1ldGhvZBgEIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBIUCgdob2xkb3V0GAUgASgCSACIAQESDAoEc2VlZBgGIAEoBEIKCghfaG9sZG91dCK/AQoQRGlyZWN0aW9uUXVhbGl0eRIQCgNhdWMYASABKAJIAIgBARIUCgxldmFsdWF0ZWRfb24YAiABKAkSEQoJcG9zaXRpdmVzGAMgASgNEhEKCW5lZ2F0aXZlcxgEIAEoDRIaChJoZWxkX291dF9wb3NpdGl2ZXMYBSABKA0SGgoSaGVsZF9vdXRfbmVnYXRpdmVzGAYgASgNEg8KB2hvbGRvdXQYByABKAISDAoEc2VlZBgIIAEoBEIGCgRfYXVjIoUCCg1EaXJlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDgoGc291cmNlGAIgASgJEi8KBm1ldGhvZBgDIAEoDjIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbk1ldGhvZBITCgtkZXNjcmlwdGlvbhgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISDAoEbm9ybRgGIAEoAhIxCgdxdWFsaXR5GAcgASgLMiAubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uUXVhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRISCgpjcmVhdGVkX2F0GAkgASgJIkEKFUxpc3REaXJlY3Rpb25zUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhQKDHdpdGhfdmVjdG9ycxgCIAEoCCJLChZMaXN0RGlyZWN0aW9uc1Jlc3BvbnNlEjEKCmRpcmVjdGlvbnMYASADKAsyHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIjoKFkRlbGV0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJIhkKF0RlbGV0ZURpcmVjdGlvblJlc3BvbnNlKnoKE0ludGVycG9sYXRpb25NZXRob2QSJAogSU5URVJQT0xBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpJTlRFUlBPTEFUSU9OX01FVEhPRF9TTEVSUBABEh0KGUlOVEVSUE9MQVRJT05fTUVUSE9EX0xFUlAQAiqcAQoPRGlyZWN0aW9uTWV0aG9kEiAKHERJUkVDVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIkCiBESVJFQ1RJT05fTUVUSE9EX01FQU5fRElGRkVSRU5DRRABEiIKHkRJUkVDVElPTl9NRVRIT0RfTEVBU1RfU1FVQVJFUxACEh0KGURJUkVDVElPTl9NRVRIT0RfTE9HSVNUSUMQAzKCCQoLQ29sbGVjdGlvbnMSYQoQQ3JlYXRlQ29sbGVjdGlvbhInLmxhdGVudHNwYWNlLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSaAoPTGlzdENvbGxlY3Rpb25zEiYubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmUKEkRlc2NyaWJlQ29sbGVjdGlvbhIpLmxhdGVudHNwYWNlLnYxLkRlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYARJlCg5Ecm9wQ29sbGVjdGlvbhIlLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UiBJi4GAMSTQoGVXBzZXJ0Eh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCElUKDFVwc2VydFN0cmVhbRIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAigBEk0KBkRlbGV0ZRIdLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXNwb25zZSIEmLgYAhJECgNHZXQSGi5sYXRlbnRzcGFjZS52MS5HZXRSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuR2V0UmVzcG9uc2UiBJi4GAESSgoFU3RhdHMSHC5sYXRlbnRzcGFjZS52MS5TdGF0c1JlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5TdGF0c1Jlc3BvbnNlIgSYuBgBEk8KCFNuYXBzaG90Eh8ubGF0ZW50c3BhY2UudjEuU25hcHNob3RSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIgSYuBgDEmIKDUxpc3RTbmFwc2hvdHMSJC5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSIEmLgYAxJPCgdSZXN0b3JlEh4ubGF0ZW50c3BhY2UudjEuUmVzdG9yZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJLCgZFeHBvcnQSHS5sYXRlbnRzcGFjZS52MS5FeHBvcnRSZXF1ZXN0GhoubGF0ZW50c3BhY2UudjEuRXhwb3J0UGFnZSIEmLgYATABMuwHCgtMYXRlbnRTcGFjZRJNCgZFbmNvZGUSHS5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVzcG9uc2UiBJi4GAESTQoGU2VhcmNoEh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIgSYuBgBElwKC1NlYXJjaEJhdGNoEiIubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXNwb25zZSIEmLgYARJTCghEaXN0YW5jZRIfLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVxdWVzdBogLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVzcG9uc2UiBJi4GAESZQoORGlzdGFuY2VNYXRyaXgSJS5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlc3BvbnNlIgSYuBgBElwKC0ludGVycG9sYXRlEiIubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXNwb25zZSIEmLgYARJHCgRFZGl0EhsubGF0ZW50c3BhY2UudjEuRWRpdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5FZGl0UmVzcG9uc2UiBJi4GAESTQoGRGVjb2RlEh0ubGF0ZW50c3BhY2UudjEuRGVjb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlY29kZVJlc3BvbnNlIgSYuBgBEl4KD0NyZWF0ZURpcmVjdGlvbhImLmxhdGVudHNwYWNlLnYxLkNyZWF0ZURpcmVjdGlvblJlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIgSYuBgCEmUKDkxpc3REaXJlY3Rpb25zEiUubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXNwb25zZSIEmLgYARJoCg9EZWxldGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5EZWxldGVEaXJlY3Rpb25SZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UiBJi4GAJiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiwQIKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBI1Cg5tb2RhbGl0eV9zdGF0cxgKIAMoCzIdLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5U3RhdHMSQAoUY29zaW5lX2Rpc3RyaWJ1dGlvbnMYCyADKAsyIi5sYXRlbnRzcGFjZS52MS5Db3NpbmVEaXN0cmlidXRpb24icgoNTW9kYWxpdHlTdGF0cxIqCghtb2RhbGl0eRgBIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Eg0KBWNvdW50GAIgASgEEhUKDWNlbnRyb2lkX25vcm0YAyABKAISDwoHc2FtcGxlZBgEIAEoDSKvAQoSQ29zaW5lRGlzdHJpYnV0aW9uEiMKAWEYASABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIjCgFiGAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSDQoFcGFpcnMYAyABKAQSDAoEbWVhbhgEIAEoAhILCgNzdGQYBSABKAISCwoDcDA1GAYgASgCEgsKA3A1MBgHIAEoAhILCgNwOTUYCCABKAIidAoXQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIRCglkaW1lbnNpb24YAyABKA0SEgoKaW5kZXhfa2luZBgEIAEoCRIVCg1pZl9ub3RfZXhpc3RzGAUgASgIIhgKFkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QiTgoXTGlzdENvbGxlY3Rpb25zUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIpChlEZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiJQoVRHJvcENvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRHJvcENvbGxlY3Rpb25SZXNwb25zZSKtAQoKVXBzZXJ0SXRlbRIKCgJpZBgBIAEoCRIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtjb250ZW50X3JlZhgGIAEoCUIJCgdjb250ZW50Ik4KDVVwc2VydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgVpdGVtcxgCIAMoCzIaLmxhdGVudHNwYWNlLnYxLlVwc2VydEl0ZW0iNAoOVXBzZXJ0UmVzcG9uc2USEAoIdXBzZXJ0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiMAoNRGVsZXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCSIzCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIkMKCkdldFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSFAoMd2l0aF92ZWN0b3JzGAMgASgIIkMKC0dldFJlc3BvbnNlEiMKBWl0ZW1zGAEgAygLMhQubGF0ZW50c3BhY2UudjEuSXRlbRIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQi2gIKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtcxIPCgdleHBsYWluGAcgASgIEi0KCnNjb3JlX21vZGUYCCABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYCSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYCiABKAISDAoEcG9vbBgLIAEoBUISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgiigQKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCBIPCgdleHBsYWluGA4gASgIEi0KCnNjb3JlX21vZGUYDyABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYECABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYESABKAISDAoEcG9vbBgSIAEoBRIOCgZkZWNvZGUYEyABKAgikwEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSDQoFaW1hZ2UYBiABKAwiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIsACCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCBIPCgdleHBsYWluGAcgASgIEi0KCnNjb3JlX21vZGUYCCABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYCSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYCiABKAISDAoEcG9vbBgLIAEoBRIOCgZkZWNvZGUYDCABKAgi3QEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSEgoKYmFzZV9pbWFnZRgHIAEoDBINCgVpbWFnZRgIIAEoDCJLCg1EZWNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IlAKDkRlY29kZVJlc3BvbnNlEg4KBmltYWdlcxgBIAMoDBIPCgdkZWNvZGVyGAIgASgJEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDSLKAQoPRGlyZWN0aW9uU291cmNlEi0KCXRleHRfcGFpchgBIAEoCzIYLmxhdGVudHNwYWNlLnYxLlRleHRQYWlySAASLAoIZXhhbXBsZXMYAiABKAsyGC5sYXRlbnRzcGFjZS52MS5FeGFtcGxlc0gAEigKBmxhYmVscxgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLkxhYmVsc0gAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAQgYKBGtpbmQikwEKBkxhYmVscxINCgVmaWVsZBgBIAEoCRIoCghwb3NpdGl2ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIoCghuZWdhdGl2ZRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXIizAEKFkNyZWF0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJEi8KBnNvdXJjZRgDIAEoCzIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblNvdXJjZRIvCgZtZXRob2QYBCABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSFAoHaG9sZG91dBgFIAEoAkgAiAEBEgwKBHNlZWQYBiABKARCCgoIX2hvbGRvdXQivwEKEERpcmVjdGlvblF1YWxpdHkSEAoDYXVjGAEgASgCSACIAQESFAoMZXZhbHVhdGVkX29uGAIgASgJEhEKCXBvc2l0aXZlcxgDIAEoDRIRCgluZWdhdGl2ZXMYBCABKA0SGgoSaGVsZF9vdXRfcG9zaXRpdmVzGAUgASgNEhoKEmhlbGRfb3V0X25lZ2F0aXZlcxgGIAEoDRIPCgdob2xkb3V0GAcgASgCEgwKBHNlZWQYCCABKARCBgoEX2F1YyKFAgoNRGlyZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEg4KBnNvdXJjZRgCIAEoCRIvCgZtZXRob2QYAyABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSEwoLZGVzY3JpcHRpb24YBCABKAkSJgoGdmVjdG9yGAUgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEgwKBG5vcm0YBiABKAISMQoHcXVhbGl0eRgHIAEoCzIgLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblF1YWxpdHkSEwoLZmluZ2VycHJpbnQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJBChVMaXN0RGlyZWN0aW9uc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIUCgx3aXRoX3ZlY3RvcnMYAiABKAgiSwoWTGlzdERpcmVjdGlvbnNSZXNwb25zZRIxCgpkaXJlY3Rpb25zGAEgAygLMh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyI6ChZEZWxldGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSIZChdEZWxldGVEaXJlY3Rpb25SZXNwb25zZSp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIqnAEKD0RpcmVjdGlvbk1ldGhvZBIgChxESVJFQ1RJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASJAogRElSRUNUSU9OX01FVEhPRF9NRUFOX0RJRkZFUkVOQ0UQARIiCh5ESVJFQ1RJT05fTUVUSE9EX0xFQVNUX1NRVUFSRVMQAhIdChlESVJFQ1RJT05fTUVUSE9EX0xPR0lTVElDEAMyggkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATLsBwoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBEk0KBkRlY29kZRIdLmxhdGVudHNwYWNlLnYxLkRlY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWNvZGVSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -98,6 +98,19 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
    * @generated from field: uint64 sequence = 9;
    */
   sequence: bigint;
+
+  /**
+   * Per item modality: its count, centroid norm and sample size; and the same- and cross-modal
+   * cosine distributions of the samples (what calibrated scores are measured against).
+   *
+   * @generated from field: repeated latentspace.v1.ModalityStats modality_stats = 10;
+   */
+  modalityStats: ModalityStats[];
+
+  /**
+   * @generated from field: repeated latentspace.v1.CosineDistribution cosine_distributions = 11;
+   */
+  cosineDistributions: CosineDistribution[];
 };
 
 /**
@@ -106,6 +119,98 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * One item modality of a collection, kept through every write (docs/latent-operations.md).
+ *
+ * @generated from message latentspace.v1.ModalityStats
+ */
+export type ModalityStats = Message<"latentspace.v1.ModalityStats"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 1;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * The norm of the mean of its unit vectors: 1 when all are equal, near 0 when spread evenly.
+   *
+   * @generated from field: float centroid_norm = 3;
+   */
+  centroidNorm: number;
+
+  /**
+   * Items in its uniform sample (at most 256), which spreads and distributions are measured on.
+   *
+   * @generated from field: uint32 sampled = 4;
+   */
+  sampled: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ModalityStats.
+ * Use `create(ModalityStatsSchema)` to create a new message.
+ */
+export const ModalityStatsSchema: GenMessage<ModalityStats> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 1);
+
+/**
+ * Cosines between sampled items of modalities a and b (distinct pairs when a == b).
+ *
+ * @generated from message latentspace.v1.CosineDistribution
+ */
+export type CosineDistribution = Message<"latentspace.v1.CosineDistribution"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality a = 1;
+   */
+  a: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Modality b = 2;
+   */
+  b: Modality;
+
+  /**
+   * @generated from field: uint64 pairs = 3;
+   */
+  pairs: bigint;
+
+  /**
+   * @generated from field: float mean = 4;
+   */
+  mean: number;
+
+  /**
+   * @generated from field: float std = 5;
+   */
+  std: number;
+
+  /**
+   * @generated from field: float p05 = 6;
+   */
+  p05: number;
+
+  /**
+   * @generated from field: float p50 = 7;
+   */
+  p50: number;
+
+  /**
+   * @generated from field: float p95 = 8;
+   */
+  p95: number;
+};
+
+/**
+ * Describes the message latentspace.v1.CosineDistribution.
+ * Use `create(CosineDistributionSchema)` to create a new message.
+ */
+export const CosineDistributionSchema: GenMessage<CosineDistribution> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 2);
 
 /**
  * @generated from message latentspace.v1.CreateCollectionRequest
@@ -162,7 +267,7 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
  * Use `create(CreateCollectionRequestSchema)` to create a new message.
  */
 export const CreateCollectionRequestSchema: GenMessage<CreateCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 1);
+  messageDesc(file_latentspace_v1_latentspace, 3);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsRequest
@@ -175,7 +280,7 @@ export type ListCollectionsRequest = Message<"latentspace.v1.ListCollectionsRequ
  * Use `create(ListCollectionsRequestSchema)` to create a new message.
  */
 export const ListCollectionsRequestSchema: GenMessage<ListCollectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 2);
+  messageDesc(file_latentspace_v1_latentspace, 4);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsResponse
@@ -192,7 +297,7 @@ export type ListCollectionsResponse = Message<"latentspace.v1.ListCollectionsRes
  * Use `create(ListCollectionsResponseSchema)` to create a new message.
  */
 export const ListCollectionsResponseSchema: GenMessage<ListCollectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 3);
+  messageDesc(file_latentspace_v1_latentspace, 5);
 
 /**
  * @generated from message latentspace.v1.DescribeCollectionRequest
@@ -209,7 +314,7 @@ export type DescribeCollectionRequest = Message<"latentspace.v1.DescribeCollecti
  * Use `create(DescribeCollectionRequestSchema)` to create a new message.
  */
 export const DescribeCollectionRequestSchema: GenMessage<DescribeCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 4);
+  messageDesc(file_latentspace_v1_latentspace, 6);
 
 /**
  * @generated from message latentspace.v1.DropCollectionRequest
@@ -226,7 +331,7 @@ export type DropCollectionRequest = Message<"latentspace.v1.DropCollectionReques
  * Use `create(DropCollectionRequestSchema)` to create a new message.
  */
 export const DropCollectionRequestSchema: GenMessage<DropCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 5);
+  messageDesc(file_latentspace_v1_latentspace, 7);
 
 /**
  * @generated from message latentspace.v1.DropCollectionResponse
@@ -239,7 +344,7 @@ export type DropCollectionResponse = Message<"latentspace.v1.DropCollectionRespo
  * Use `create(DropCollectionResponseSchema)` to create a new message.
  */
 export const DropCollectionResponseSchema: GenMessage<DropCollectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 6);
+  messageDesc(file_latentspace_v1_latentspace, 8);
 
 /**
  * One item to upsert: exactly one content field.
@@ -303,7 +408,7 @@ export type UpsertItem = Message<"latentspace.v1.UpsertItem"> & {
  * Use `create(UpsertItemSchema)` to create a new message.
  */
 export const UpsertItemSchema: GenMessage<UpsertItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 7);
+  messageDesc(file_latentspace_v1_latentspace, 9);
 
 /**
  * @generated from message latentspace.v1.UpsertRequest
@@ -325,7 +430,7 @@ export type UpsertRequest = Message<"latentspace.v1.UpsertRequest"> & {
  * Use `create(UpsertRequestSchema)` to create a new message.
  */
 export const UpsertRequestSchema: GenMessage<UpsertRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 8);
+  messageDesc(file_latentspace_v1_latentspace, 10);
 
 /**
  * @generated from message latentspace.v1.UpsertResponse
@@ -349,7 +454,7 @@ export type UpsertResponse = Message<"latentspace.v1.UpsertResponse"> & {
  * Use `create(UpsertResponseSchema)` to create a new message.
  */
 export const UpsertResponseSchema: GenMessage<UpsertResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 9);
+  messageDesc(file_latentspace_v1_latentspace, 11);
 
 /**
  * @generated from message latentspace.v1.DeleteRequest
@@ -371,7 +476,7 @@ export type DeleteRequest = Message<"latentspace.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 10);
+  messageDesc(file_latentspace_v1_latentspace, 12);
 
 /**
  * @generated from message latentspace.v1.DeleteResponse
@@ -393,7 +498,7 @@ export type DeleteResponse = Message<"latentspace.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 11);
+  messageDesc(file_latentspace_v1_latentspace, 13);
 
 /**
  * @generated from message latentspace.v1.GetRequest
@@ -420,7 +525,7 @@ export type GetRequest = Message<"latentspace.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 12);
+  messageDesc(file_latentspace_v1_latentspace, 14);
 
 /**
  * @generated from message latentspace.v1.GetResponse
@@ -446,7 +551,7 @@ export type GetResponse = Message<"latentspace.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 13);
+  messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
  * @generated from message latentspace.v1.StatsRequest
@@ -459,7 +564,7 @@ export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 14);
+  messageDesc(file_latentspace_v1_latentspace, 16);
 
 /**
  * @generated from message latentspace.v1.StatsResponse
@@ -493,7 +598,7 @@ export type StatsResponse = Message<"latentspace.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 15);
+  messageDesc(file_latentspace_v1_latentspace, 17);
 
 /**
  * @generated from message latentspace.v1.SnapshotRequest
@@ -518,7 +623,7 @@ export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 18);
 
 /**
  * @generated from message latentspace.v1.SnapshotInfo
@@ -595,7 +700,7 @@ export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
 export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 19);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsRequest
@@ -608,7 +713,7 @@ export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 20);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsResponse
@@ -625,7 +730,7 @@ export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 21);
 
 /**
  * @generated from message latentspace.v1.RestoreRequest
@@ -651,7 +756,7 @@ export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 22);
 
 /**
  * @generated from message latentspace.v1.ExportRequest
@@ -676,7 +781,7 @@ export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
  * Use `create(ExportRequestSchema)` to create a new message.
  */
 export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 23);
 
 /**
  * An item with everything needed to re-create it exactly.
@@ -724,7 +829,7 @@ export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
  * Use `create(ExportedItemSchema)` to create a new message.
  */
 export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * @generated from message latentspace.v1.ExportPage
@@ -748,7 +853,7 @@ export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
  * Use `create(ExportPageSchema)` to create a new message.
  */
 export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.EncodeRequest
@@ -770,7 +875,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -792,7 +897,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -809,7 +914,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * Options shared by every search-like call.
@@ -861,6 +966,37 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: bool explain = 7;
    */
   explain: boolean;
+
+  /**
+   * RAW (cosine, the default) or CALIBRATED (comparable across modalities); score_threshold applies to it.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * Only items of this modality (UNSPECIFIED: any).
+   *
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * Maximal marginal relevance in [0, 1]: 0 = plain ranking; higher trades relevance for novelty
+   * (each next hit maximises (1 - diversity) * score - diversity * its largest similarity to the hits
+   * before it). Not for COS_MUL analogies.
+   *
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * With diversity: the candidates it picks from; 0 = diversity_pool_factor (server setting, default 4)
+   * times k. At least k, at most max_diversity_pool (default 10,000). A pool equal to k only reorders.
+   *
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
 };
 
 /**
@@ -868,7 +1004,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -895,7 +1031,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -912,7 +1048,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -939,7 +1075,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -958,7 +1094,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -980,7 +1116,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -1002,7 +1138,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * How far apart two points are.
@@ -1055,7 +1191,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -1074,7 +1210,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -1103,7 +1239,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -1147,7 +1283,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1240,10 +1376,32 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
   explain: boolean;
 
   /**
+   * Each step's ranking, as in SearchOptions (diversity applies within each step).
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 15;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 16;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 17;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 18;
+   */
+  pool: number;
+
+  /**
    * Draw each step with the collection's decoder (PathStep.image); at most max_decoded_images
    * steps (server limit, default 64). FAILED_PRECONDITION (NO_DECODER) when the model has none.
    *
-   * @generated from field: bool decode = 15;
+   * @generated from field: bool decode = 19;
    */
   decode: boolean;
 };
@@ -1253,7 +1411,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1297,7 +1455,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1321,7 +1479,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1367,10 +1525,32 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
   explain: boolean;
 
   /**
+   * The neighbours' ranking, as in SearchOptions.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
+
+  /**
    * Draw the base and the edited point with the collection's decoder (EditResponse.base_image,
    * image). FAILED_PRECONDITION (NO_DECODER) when the model has none.
    *
-   * @generated from field: bool decode = 8;
+   * @generated from field: bool decode = 12;
    */
   decode: boolean;
 };
@@ -1380,7 +1560,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1443,7 +1623,7 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
  * @generated from message latentspace.v1.DecodeRequest
@@ -1467,7 +1647,7 @@ export type DecodeRequest = Message<"latentspace.v1.DecodeRequest"> & {
  * Use `create(DecodeRequestSchema)` to create a new message.
  */
 export const DecodeRequestSchema: GenMessage<DecodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 43);
+  messageDesc(file_latentspace_v1_latentspace, 45);
 
 /**
  * @generated from message latentspace.v1.DecodeResponse
@@ -1505,7 +1685,7 @@ export type DecodeResponse = Message<"latentspace.v1.DecodeResponse"> & {
  * Use `create(DecodeResponseSchema)` to create a new message.
  */
 export const DecodeResponseSchema: GenMessage<DecodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 44);
+  messageDesc(file_latentspace_v1_latentspace, 46);
 
 /**
  * What a direction is made from.
@@ -1557,7 +1737,7 @@ export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
  * Use `create(DirectionSourceSchema)` to create a new message.
  */
 export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 45);
+  messageDesc(file_latentspace_v1_latentspace, 47);
 
 /**
  * Items whose payload `field` equals `positive` against items where it equals `negative`, among
@@ -1593,7 +1773,7 @@ export type Labels = Message<"latentspace.v1.Labels"> & {
  * Use `create(LabelsSchema)` to create a new message.
  */
 export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 46);
+  messageDesc(file_latentspace_v1_latentspace, 48);
 
 /**
  * @generated from message latentspace.v1.CreateDirectionRequest
@@ -1644,7 +1824,7 @@ export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequ
  * Use `create(CreateDirectionRequestSchema)` to create a new message.
  */
 export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 47);
+  messageDesc(file_latentspace_v1_latentspace, 49);
 
 /**
  * How well a direction's projection separates what it was made from.
@@ -1710,7 +1890,7 @@ export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
  * Use `create(DirectionQualitySchema)` to create a new message.
  */
 export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 48);
+  messageDesc(file_latentspace_v1_latentspace, 50);
 
 /**
  * @generated from message latentspace.v1.DirectionInfo
@@ -1780,7 +1960,7 @@ export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
  * Use `create(DirectionInfoSchema)` to create a new message.
  */
 export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 49);
+  messageDesc(file_latentspace_v1_latentspace, 51);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsRequest
@@ -1802,7 +1982,7 @@ export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsReques
  * Use `create(ListDirectionsRequestSchema)` to create a new message.
  */
 export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 50);
+  messageDesc(file_latentspace_v1_latentspace, 52);
 
 /**
  * @generated from message latentspace.v1.ListDirectionsResponse
@@ -1819,7 +1999,7 @@ export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsRespo
  * Use `create(ListDirectionsResponseSchema)` to create a new message.
  */
 export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 51);
+  messageDesc(file_latentspace_v1_latentspace, 53);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionRequest
@@ -1841,7 +2021,7 @@ export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequ
  * Use `create(DeleteDirectionRequestSchema)` to create a new message.
  */
 export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 52);
+  messageDesc(file_latentspace_v1_latentspace, 54);
 
 /**
  * @generated from message latentspace.v1.DeleteDirectionResponse
@@ -1854,7 +2034,7 @@ export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionRes
  * Use `create(DeleteDirectionResponseSchema)` to create a new message.
  */
 export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 53);
+  messageDesc(file_latentspace_v1_latentspace, 55);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
