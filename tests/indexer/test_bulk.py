@@ -261,3 +261,37 @@ def test_into_a_real_vector_only_collection(tmp_path: Path) -> None:
         [hits] = collection.search(vectors[7:8].astype(np.float32) / np.linalg.norm(vectors[7]),
                                    SearchOptions(k=1))
         assert hits[0].id == "v7" and hits[0].payload == {"i": 7}
+
+
+def test_a_rerun_skips_unchanged_items_and_re_encodes_changed_ones() -> None:
+    collection = FakeCollection()
+
+    def records(changed: str) -> list[SourceEntry]:
+        return [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=changed if i == 3 else f"text {i}",
+                             payload={"i": i}) for i in range(20)]
+
+    first = index_source(collection, records("text 3"), batch_size=6, progress=False, **LIMITS)
+    assert (first.read, first.indexed, first.unchanged, first.encoded) == (20, 20, 0, 20)
+    assert all(len(record.content_hash) == 32 for record in collection.items.values())
+    calls = len(collection.text_calls)
+    second = index_source(collection, records("text 3"), batch_size=6, progress=False, **LIMITS)
+    assert (second.read, second.indexed, second.unchanged, second.encoded) == (20, 0, 20, 0)
+    assert len(collection.text_calls) == calls  # the model never ran
+    third = index_source(collection, records("a changed text"), batch_size=6, progress=False, **LIMITS)
+    assert (third.indexed, third.unchanged, third.encoded) == (1, 19, 1)
+    assert collection.text_calls[-1] == ["a changed text"]
+    # Off: everything is encoded again.
+    fourth = index_source(collection, records("a changed text"), batch_size=6, progress=False,
+                          incremental=False, **LIMITS)
+    assert (fourth.indexed, fourth.unchanged, fourth.encoded) == (20, 0, 20)
+
+
+def test_delete_missing_removes_the_ids_the_source_no_longer_has() -> None:
+    collection = FakeCollection()
+    texts = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(10)]
+    index_source(collection, texts, batch_size=4, progress=False, **LIMITS)
+    report = index_source(collection, texts[:6], batch_size=4, progress=False, delete_missing=True, **LIMITS)
+    assert report.deleted == 4 and sorted(collection.items) == [f"t{i}" for i in range(6)]
+    # Without the flag nothing is deleted.
+    report = index_source(collection, texts[:2], batch_size=4, progress=False, **LIMITS)
+    assert report.deleted == 0 and len(collection.items) == 6

@@ -32,7 +32,9 @@ def register(subparsers: Any) -> None:
             "text or image (a path relative to the file) or vector, and payload; other columns go "
             "into the payload. Bad records are reported and passed over. A Parquet file written by "
             "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
-            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Runs are "
+            "incremental: each item's content hash is stored, so running again skips the items already "
+            "indexed unchanged (a killed run resumes this way) and re-encodes the changed ones. Flags "
             "override LATENTSPACE_* variables."
         ),
     )
@@ -54,12 +56,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
+    parser.add_argument("--delete-missing", action="store_true",
+                        help="after reading the whole source, delete the collection's items whose ids it no longer has")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_index)
 
 
 def run_index(args: argparse.Namespace) -> int:
-    """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
+    """Handler of ``latent index``: 0 when anything was indexed (now or by an earlier run) or nothing
+    was bad, 1 otherwise."""
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
@@ -102,6 +107,7 @@ def run_index(args: argparse.Namespace) -> int:
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
                 progress=not args.no_progress,
+                delete_missing=args.delete_missing,
             )
             total = collection.count()
     except LatentSpaceError as error:
@@ -113,7 +119,7 @@ def run_index(args: argparse.Namespace) -> int:
         return 130
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
     print(summary(report, total=total))
-    return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+    return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 
 
 def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
@@ -154,8 +160,12 @@ def summary(report: IndexReport, *, total: int | None = None) -> str:
     """Indexed, skipped (with reasons for the first few), ignored files, time and throughput."""
     lines = [
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
-        + (f"; the collection now holds {total}" if total is not None else "")
+        + (f"; the collection now holds {total}" if total is not None else ""),
+        f"read     {report.read} records: {report.indexed} written, {report.unchanged} unchanged (already "
+        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded}",
     ]
+    if report.deleted:
+        lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
         lines.append(f"skipped  {report.skipped_count}:")
         lines += [f"  {location}: {reason}" for location, reason in report.skipped[:SHOWN_SKIPS]]

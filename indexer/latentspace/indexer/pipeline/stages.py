@@ -1,7 +1,8 @@
 """The four stages of bulk indexing, as functions over plain batches.
 
     read_batches    source entries -> RecordBatch     (group records; bad records ride along)
-    prepare_batch   RecordBatch    -> PreparedBatch   (read files, check items, decode, tokenise)
+    prepare_batch   RecordBatch    -> PreparedBatch   (read files, hash, drop the unchanged, check
+                                                       items, decode, tokenise)
     encode_batch    PreparedBatch  -> EncodedBatch    (the model: one call per modality)
     write_batch     EncodedBatch   -> BatchResult     (upsert; durable on return)
 
@@ -11,6 +12,12 @@ collection, a model or an open file. A runner decides where each stage runs: the
 map ``prepare_batch`` and ``encode_batch`` over a dataset and write from the driver. A bad record,
 an unreadable file or an undecodable image becomes a ``(location, reason)`` entry of its batch;
 no stage stops for one. Errors of the model or the collection (not of one record) propagate.
+
+Re-runs are incremental: the prepare stage hashes each item's source content
+(:func:`~latentspace.indexer.pipeline.content_hash.item_hash`) and drops the items whose id already
+holds that hash in the collection, before any decoding or model work; the write stage stores each
+item's hash in the same transaction as the item. A run killed at any moment therefore resumes by
+running again: what was committed is skipped, the rest is encoded.
 """
 
 from __future__ import annotations
@@ -29,12 +36,15 @@ from latentspace.indexer.ingest import CheckedItem, IngestTarget, NewItem, check
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.pipeline.content_hash import item_hash
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 
 Skip = tuple[str, str]  # (location, reason)
 #: Gives the collection's encoder, loading it on first call; never called for a batch without
 #: texts or images, so vector-only collections need no model.
 EncoderSource = Callable[[], Encoder]
+#: The content hashes already stored for some ids (``Collection.content_hashes``).
+StoredHashes = Callable[[Sequence[str]], dict[str, str]]
 #: UTF-8 needs at most 4 bytes a character: a bigger text file is over the limit without reading it.
 _UTF8_MAX_BYTES = 4
 
@@ -66,6 +76,8 @@ class BatchHeader:
     skipped: tuple[Skip, ...] = ()
     #: Folder files that are neither images nor text files.
     ignored: int = 0
+    #: Records whose id already holds their content hash: not encoded or written again.
+    unchanged: int = 0
 
     def skipping(self, more: Iterable[Skip]) -> BatchHeader:
         return dataclasses.replace(self, skipped=(*self.skipped, *more))
@@ -98,6 +110,8 @@ class EncodedBatch:
     header: BatchHeader
     records: list[ItemRecord]
     locations: list[str]
+    #: Texts and images the model encoded.
+    encoded: int = 0
 
 
 @dataclass(frozen=True)
@@ -111,9 +125,12 @@ class BatchResult:
     sequence: int
     #: The location of the batch's last record: where a resumed run would continue after.
     last_location: str
-    #: Source records the batch read (indexed + those of its skips that were records).
+    #: Source records the batch read (indexed + unchanged + those of its skips that were records).
     read: int = 0
     ignored: int = 0
+    unchanged: int = 0
+    #: Texts and images the model encoded for the batch.
+    encoded: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- read
@@ -167,18 +184,29 @@ def prepare_batch(
     encoder: EncoderSource,
     limits: ItemLimits,
     pool: Executor | None = None,
+    stored_hashes: StoredHashes | None = None,
 ) -> PreparedBatch:
-    """Read the batch's files, check each item, decode images, and tokenise / transform for the model.
+    """Read the batch's files, hash each item, drop the unchanged, check the rest, decode images,
+    and tokenise / transform for the model.
 
     ``pool`` reads files and decodes images in parallel (PIL and file reads release the GIL).
+    ``stored_hashes`` gives the hashes already stored for the batch's ids; without it every item is
+    prepared.
     """
     loaded, skipped = load_items(batch.records, pool, max_text_chars=limits.max_text_chars)
+    loaded = [(record, dataclasses.replace(item, content_hash=item_hash(item))) for record, item in loaded]
+    unchanged = 0
+    if stored_hashes is not None and loaded:
+        stored = stored_hashes([item.id for _, item in loaded])
+        changed = [(record, item) for record, item in loaded if stored.get(item.id) != item.content_hash]
+        unchanged, loaded = len(loaded) - len(changed), changed
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
                           max_text_chars=limits.max_text_chars, decode_executor=pool)
     skipped += [(loaded[failure.index][0].location, failure.reason) for failure in checked.failures]
     texts = encoder().prepare_texts(checked.texts) if checked.texts else None
     images = encoder().prepare_images(checked.images) if checked.images else None
-    return PreparedBatch(batch.header.skipping(skipped), checked.good,
+    header = dataclasses.replace(batch.header.skipping(skipped), unchanged=unchanged)
+    return PreparedBatch(header, checked.good,
                          [loaded[item.index][0].location for item in checked.good], texts, images)
 
 
@@ -214,7 +242,9 @@ def encode_batch(batch: PreparedBatch, *, encoder: EncoderSource) -> EncodedBatc
     """Run the model on the batch's prepared texts and images and join the vectors to their items."""
     text_vectors = encoder().encode_prepared(batch.texts) if batch.texts is not None else None
     image_vectors = encoder().encode_prepared(batch.images) if batch.images is not None else None
-    return EncodedBatch(batch.header, to_records(batch.good, text_vectors, image_vectors), batch.locations)
+    encoded = sum(prepared.count for prepared in (batch.texts, batch.images) if prepared is not None)
+    return EncodedBatch(batch.header, to_records(batch.good, text_vectors, image_vectors), batch.locations,
+                        encoded)
 
 
 # --------------------------------------------------------------------------------------------- write
@@ -225,7 +255,8 @@ def write_batch(batch: EncodedBatch, *, collection: Writable) -> BatchResult:
     header = batch.header.skipping((where[record_id], reason) for record_id, reason in refused)
     return BatchResult(number=header.number, indexed=len(batch.records) - len(refused),
                        skipped=list(header.skipped), sequence=sequence, last_location=header.last_location,
-                       read=header.read, ignored=header.ignored)
+                       read=header.read, ignored=header.ignored, unchanged=header.unchanged,
+                       encoded=batch.encoded)
 
 
 def write_records(collection: Writable, records: Sequence[ItemRecord]) -> tuple[int, list[tuple[str, str]]]:
