@@ -140,3 +140,43 @@ def test_the_indexer_gives_the_model_every_core_unless_told_otherwise() -> None:
     assert indexing_encoder_options(settings, None).batch_size == settings.batch_size
     # The operator's own tool: no download allow-list (the server's callers get one).
     assert indexing_encoder_options(settings, None).download_allow is None
+
+
+@pytest.mark.semantic
+def test_bad_records_land_in_the_rejects_file_and_the_run_completes(tmp_path: Path) -> None:
+    render_shape(ShapeSpec("red", "circle", "large"), np.random.default_rng(1)).save(tmp_path / "red.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))  # a corrupted image
+    (tmp_path / "a-folder.png").mkdir()  # a file that cannot be read
+    records = [{"id": "caption", "text": "a red circle"}, {"id": "red", "image": "red.png"},
+               {"id": "corrupt", "image": "broken.png"},
+               {"id": "no-text", "payload": {"title": "a record without its text field"}},
+               {"id": "unreadable", "image": "a-folder.png"}]
+    source = tmp_path / "corpus.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    stale = tmp_path / "corpus.rejects.jsonl"
+
+    run = latent("index", source, "--collection", "shapes", "--model", "shapes-clip", "--data", tmp_path / "data",
+                 "--no-progress")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  2 items" in run.stdout and "the collection now holds 2" in run.stdout
+    assert "read     5 records: 2 written, 0 unchanged (already indexed), 3 rejected" in run.stdout
+    assert f"(all 3 in {stale})" in run.stdout
+    # Batch by batch; within a batch, by the stage that refused them.
+    rejects = sorted((json.loads(line) for line in stale.read_text(encoding="utf-8").splitlines()),
+                     key=lambda r: r["location"])
+    assert [(r["location"], r["id"]) for r in rejects] == [
+        (f"{source}:3", "corrupt"), (f"{source}:4", "no-text"), (f"{source}:5", "unreadable")]
+    assert "cannot decode" in rejects[0]["reason"]
+    assert rejects[1]["reason"] == "record has no text, image or vector"
+    assert "cannot read" in rejects[2]["reason"] and "a-folder.png" in rejects[2]["reason"]
+
+    # Elsewhere with --rejects; the fixed source leaves no rejects, and no stale file behind.
+    source.write_text("\n".join(json.dumps(r) for r in records[:2]) + "\n", encoding="utf-8")
+    elsewhere = tmp_path / "out" / "rejects.jsonl"
+    run = latent("index", source, "--collection", "shapes", "--data", tmp_path / "data", "--no-progress",
+                 "--rejects", elsewhere)
+    assert run.returncode == 0, run.stderr
+    assert "2 unchanged (already indexed), 0 rejected; the model encoded 0" in run.stdout
+    assert not elsewhere.exists() and stale.exists()
+    run = latent("index", source, "--collection", "shapes", "--data", tmp_path / "data", "--no-progress")
+    assert run.returncode == 0 and not stale.exists()

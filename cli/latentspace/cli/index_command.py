@@ -56,6 +56,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
+    parser.add_argument("--rejects", type=Path, metavar="PATH",
+                        help="where to write the records that could not be indexed, one JSON line each "
+                        "(location, id, reason); default SOURCE.rejects.jsonl beside the source")
     parser.add_argument("--delete-missing", action="store_true",
                         help="after reading the whole source, delete the collection's items whose ids it no longer has")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -69,7 +72,7 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
     from latentspace.indexer.export_file import read_export_header
-    from latentspace.indexer.pipeline import index_source, open_source
+    from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
     from latentspace.server.settings import Settings
 
@@ -97,7 +100,9 @@ def run_index(args: argparse.Namespace) -> int:
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
-        with DataDir.open(settings.data_dir, EncoderRegistry(indexing_encoder_options(settings, args.threads))) as data:
+        encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
+        rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
+        with DataDir.open(settings.data_dir, encoders) as data, rejects:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
             report = index_source(
                 collection,
@@ -108,6 +113,7 @@ def run_index(args: argparse.Namespace) -> int:
                 max_text_chars=settings.limits.max_text_chars,
                 progress=not args.no_progress,
                 delete_missing=args.delete_missing,
+                rejects=rejects,
             )
             total = collection.count()
     except LatentSpaceError as error:
@@ -118,7 +124,7 @@ def run_index(args: argparse.Namespace) -> int:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
-    print(summary(report, total=total))
+    print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 
 
@@ -156,8 +162,9 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
     return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
 
 
-def summary(report: IndexReport, *, total: int | None = None) -> str:
-    """Indexed, skipped (with reasons for the first few), ignored files, time and throughput."""
+def summary(report: IndexReport, *, total: int | None = None, rejects: Path | None = None) -> str:
+    """Indexed, read (written, unchanged, rejected, encoded), the first few rejects with their
+    reasons and where the rest are, ignored files, time and throughput."""
     lines = [
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
         + (f"; the collection now holds {total}" if total is not None else ""),
@@ -168,9 +175,11 @@ def summary(report: IndexReport, *, total: int | None = None) -> str:
         lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
         lines.append(f"skipped  {report.skipped_count}:")
-        lines += [f"  {location}: {reason}" for location, reason in report.skipped[:SHOWN_SKIPS]]
+        lines += [f"  {reject.location}: {reject.reason}" for reject in report.skipped[:SHOWN_SKIPS]]
         if report.skipped_count > SHOWN_SKIPS:
             lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")
+        if rejects is not None:
+            lines.append(f"  (all {report.skipped_count} in {rejects})")
     if report.ignored:
         lines.append(f"ignored  {report.ignored} files that are neither images nor .txt/.md")
     return "\n".join(lines)

@@ -27,11 +27,11 @@ from tqdm import tqdm
 from latentspace.indexer.ingest import IngestTarget
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline.local_runner import DEFAULT_QUEUE_SIZE, Stage, run_stages
+from latentspace.indexer.pipeline.rejects import Reject, RejectsFile
 from latentspace.indexer.pipeline.sources import SourceEntry, SourceRecord
 from latentspace.indexer.pipeline.stages import (
     BatchResult,
     ItemLimits,
-    Skip,
     encode_batch,
     prepare_batch,
     read_batches,
@@ -59,7 +59,7 @@ class IndexReport:
     """The outcome of one :func:`index_source` run."""
 
     indexed: int
-    skipped: list[Skip]
+    skipped: list[Reject]
     seconds: float
     items_per_second: float
     #: Total bad records; ``skipped`` keeps the first :data:`MAX_REASONS_KEPT` of them.
@@ -68,7 +68,7 @@ class IndexReport:
     ignored: int = 0
     batches: int = 0
     sequence: int = 0
-    #: Source records read (good, unchanged and refused ones).
+    #: Records read from the source: indexed + unchanged + rejected (ignored files not counted).
     read: int = 0
     #: Records whose id already held their content hash: neither encoded nor written.
     unchanged: int = 0
@@ -81,18 +81,16 @@ class IndexReport:
 @dataclass
 class _Tally:
     indexed: int = 0
-    skipped: list[Skip] = field(default_factory=list)
+    skipped: list[Reject] = field(default_factory=list)
     skipped_count: int = 0
     ignored: int = 0
     batches: int = 0
     sequence: int = 0
-    read: int = 0
     unchanged: int = 0
     encoded: int = 0
 
     def add(self, result: BatchResult) -> None:
         self.indexed += result.indexed
-        self.read += result.read
         self.unchanged += result.unchanged
         self.encoded += result.encoded
         self.ignored += result.ignored
@@ -116,6 +114,7 @@ def index_source(
     on_batch: Callable[[BatchResult], None] | None = None,
     incremental: bool = True,
     delete_missing: bool = False,
+    rejects: RejectsFile | None = None,
 ) -> IndexReport:
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
@@ -131,7 +130,8 @@ def index_source(
 
     ``incremental``: skip the items whose id already holds their content hash (off: encode and
     write every item). ``delete_missing``: once the source is read to its end, delete the
-    collection's ids that it did not name (a run that fails before deletes nothing).
+    collection's ids that it did not name (a run that fails before deletes nothing). ``rejects``
+    gets every record passed over, batch by batch (the report keeps the first few thousand only).
     """
     seen: set[str] | None = set() if delete_missing else None
     batches = read_batches(_noting_ids(records, seen), batch_size=batch_size, max_images=max_images_per_batch)
@@ -155,6 +155,8 @@ def index_source(
         with run_stages(batches, stages, queue_size=queue_size, thread_prefix="latent-index") as results:
             for result in results:
                 tally.add(result)
+                if rejects is not None:
+                    rejects.write(result.skipped)
                 bar.update(result.read)
                 bar.set_postfix(unchanged=tally.unchanged, skipped=tally.skipped_count, refresh=False)
                 if on_batch is not None and result.read:
@@ -170,7 +172,7 @@ def index_source(
         ignored=tally.ignored,
         batches=tally.batches,
         sequence=collection.sequence if deleted else tally.sequence,
-        read=tally.read,
+        read=tally.indexed + tally.unchanged + tally.skipped_count,
         unchanged=tally.unchanged,
         encoded=tally.encoded,
         deleted=deleted,

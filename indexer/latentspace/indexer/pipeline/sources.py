@@ -61,6 +61,8 @@ class BadRecord:
 
     location: str
     reason: str
+    #: The record's id when it could be read ("" otherwise).
+    id: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,9 +234,9 @@ def record_from_row(
 
     given = [name for name in ("text", "image", "vector") if row.get(name) not in (None, "")]
     if not given:
-        return BadRecord(location, "record has no text, image or vector")
+        return _bad(location, record_id, "record has no text, image or vector")
     if len(given) > 1:
-        return BadRecord(location, f"record has both {' and '.join(given)}; give exactly one")
+        return _bad(location, record_id, f"record has both {' and '.join(given)}; give exactly one")
 
     payload: JsonObject = {
         key: _json_safe(value) for key, value in row.items() if key not in RESERVED_COLUMNS
@@ -244,19 +246,19 @@ def record_from_row(
         try:
             explicit = json.loads(explicit)
         except json.JSONDecodeError as exc:
-            return BadRecord(location, f"payload is not valid JSON: {exc.msg}")
+            return _bad(location, record_id, f"payload is not valid JSON: {exc.msg}")
     if explicit is not None:
         if not isinstance(explicit, dict):
-            return BadRecord(location, f"payload must be a JSON object, got {_json_type(explicit)}")
+            return _bad(location, record_id, f"payload must be a JSON object, got {_json_type(explicit)}")
         payload.update({key: _json_safe(value) for key, value in explicit.items()})
     content_ref = row.get("content_ref") or ""
     if not isinstance(content_ref, str):
-        return BadRecord(location, f"content_ref must be a string, got {_json_type(content_ref)}")
+        return _bad(location, record_id, f"content_ref must be a string, got {_json_type(content_ref)}")
 
     kind, value = given[0], row[given[0]]
     if kind == "text":
         if not isinstance(value, str):
-            return BadRecord(location, f"text must be a string, got {_json_type(value)}")
+            return _bad(location, record_id, f"text must be a string, got {_json_type(value)}")
         return SourceRecord(record_id, location, Modality.TEXT, text=value, payload=payload,
                             content_ref=content_ref)
     if kind == "image":
@@ -273,7 +275,7 @@ def _image_record(record_id: str, location: str, value: Any, base_dir: Path, pay
         return SourceRecord(record_id, location, Modality.IMAGE, image=value, payload=payload,
                             content_ref=content_ref)
     if not isinstance(value, str):
-        return BadRecord(location, f"image must be a file path, got {_json_type(value)}")
+        return _bad(location, record_id, f"image must be a file path, got {_json_type(value)}")
     image_path = (base_dir / Path(value).expanduser()).resolve()
     return SourceRecord(record_id, location, Modality.IMAGE, path=image_path, payload=payload,
                         content_ref=content_ref or str(image_path))
@@ -285,9 +287,9 @@ def _vector_record(record_id: str, location: str, value: Any, payload: JsonObjec
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            return BadRecord(location, "vector must be a JSON array of numbers")
+            return _bad(location, record_id, "vector must be a JSON array of numbers")
     if not isinstance(value, list | tuple) or not all(_is_number(x) for x in value):
-        return BadRecord(location, "vector must be an array of numbers")
+        return _bad(location, record_id, "vector must be an array of numbers")
     return SourceRecord(record_id, location, Modality.VECTOR, vector=tuple(float(x) for x in value),
                         payload=payload, content_ref=content_ref)
 
@@ -328,3 +330,7 @@ def _json_safe(value: Any) -> Any:
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
+
+
+def _bad(location: str, record_id: str, reason: str) -> BadRecord:
+    return BadRecord(location, reason, record_id)

@@ -37,9 +37,9 @@ from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.content_hash import item_hash
+from latentspace.indexer.pipeline.rejects import Reject
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 
-Skip = tuple[str, str]  # (location, reason)
 #: Gives the collection's encoder, loading it on first call; never called for a batch without
 #: texts or images, so vector-only collections need no model.
 EncoderSource = Callable[[], Encoder]
@@ -73,13 +73,13 @@ class BatchHeader:
     #: The location of the batch's last record: where a resumed run would continue after.
     last_location: str
     #: Bad records, in source order within each stage's share.
-    skipped: tuple[Skip, ...] = ()
+    skipped: tuple[Reject, ...] = ()
     #: Folder files that are neither images nor text files.
     ignored: int = 0
     #: Records whose id already holds their content hash: not encoded or written again.
     unchanged: int = 0
 
-    def skipping(self, more: Iterable[Skip]) -> BatchHeader:
+    def skipping(self, more: Iterable[Reject]) -> BatchHeader:
         return dataclasses.replace(self, skipped=(*self.skipped, *more))
 
 
@@ -120,7 +120,7 @@ class BatchResult:
 
     number: int
     indexed: int
-    skipped: list[Skip]
+    skipped: list[Reject]
     #: The collection's sequence after the batch's upsert (0 when nothing was written).
     sequence: int
     #: The location of the batch's last record: where a resumed run would continue after.
@@ -150,7 +150,7 @@ def read_batches(entries: Iterable[SourceEntry], *, batch_size: int, max_images:
 
 def _record_batches(entries: Iterable[SourceEntry], batch_size: int, max_images: int) -> Iterator[RecordBatch]:
     records: list[SourceRecord] = []
-    skipped: list[Skip] = []
+    skipped: list[Reject] = []
     ignored = images = 0
     number = 0
 
@@ -163,7 +163,7 @@ def _record_batches(entries: Iterable[SourceEntry], batch_size: int, max_images:
 
     for entry in entries:
         if isinstance(entry, BadRecord):
-            skipped.append((entry.location, entry.reason))
+            skipped.append(Reject(entry.location, entry.id, entry.reason))
         elif isinstance(entry, IgnoredFile):
             ignored += 1
         else:
@@ -202,7 +202,8 @@ def prepare_batch(
         unchanged, loaded = len(loaded) - len(changed), changed
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
                           max_text_chars=limits.max_text_chars, decode_executor=pool)
-    skipped += [(loaded[failure.index][0].location, failure.reason) for failure in checked.failures]
+    skipped += [Reject(loaded[failure.index][0].location, loaded[failure.index][0].id, failure.reason)
+                for failure in checked.failures]
     texts = encoder().prepare_texts(checked.texts) if checked.texts else None
     images = encoder().prepare_images(checked.images) if checked.images else None
     header = dataclasses.replace(batch.header.skipping(skipped), unchanged=unchanged)
@@ -212,7 +213,7 @@ def prepare_batch(
 
 def load_items(
     batch: Sequence[SourceRecord], pool: Executor | None, *, max_text_chars: int
-) -> tuple[list[tuple[SourceRecord, NewItem]], list[Skip]]:
+) -> tuple[list[tuple[SourceRecord, NewItem]], list[Reject]]:
     """Read the files a batch names (in ``pool``) and pair each record with the item to prepare."""
 
     def load(record: SourceRecord) -> NewItem | str:
@@ -228,10 +229,10 @@ def load_items(
     # Inline texts and vectors need no thread; only records that name a file go to the pool.
     outcomes = list(pool.map(load, batch)) if pool is not None and _reads_files(batch) else map(load, batch)
     loaded: list[tuple[SourceRecord, NewItem]] = []
-    skipped: list[Skip] = []
+    skipped: list[Reject] = []
     for record, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, str):
-            skipped.append((record.location, outcome))
+            skipped.append(Reject(record.location, record.id, outcome))
         else:
             loaded.append((record, outcome))
     return loaded, skipped
@@ -252,7 +253,7 @@ def write_batch(batch: EncodedBatch, *, collection: Writable) -> BatchResult:
     """Upsert the batch (durable on return); a record the store refuses is skipped, the rest written."""
     sequence, refused = write_records(collection, batch.records)
     where = dict(zip((record.id for record in batch.records), batch.locations, strict=True))
-    header = batch.header.skipping((where[record_id], reason) for record_id, reason in refused)
+    header = batch.header.skipping(Reject(where[record_id], record_id, reason) for record_id, reason in refused)
     return BatchResult(number=header.number, indexed=len(batch.records) - len(refused),
                        skipped=list(header.skipped), sequence=sequence, last_location=header.last_location,
                        read=header.read, ignored=header.ignored, unchanged=header.unchanged,
