@@ -180,3 +180,25 @@ def test_bad_records_land_in_the_rejects_file_and_the_run_completes(tmp_path: Pa
     assert not elsewhere.exists() and stale.exists()
     run = latent("index", source, "--collection", "shapes", "--data", tmp_path / "data", "--no-progress")
     assert run.returncode == 0 and not stale.exists()
+
+
+def test_precomputed_vectors_with_field_flags_and_one_progress_bar_when_asked(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(2).normal(size=(300, 16)).astype(np.float32)
+    np.save(tmp_path / "emb.npy", vectors)
+    (tmp_path / "emb.ids.txt").write_text("\n".join(f"e{i}" for i in range(300)) + "\n", encoding="utf-8")
+    data = tmp_path / "data"
+    run = latent("index", tmp_path / "emb.npy", "--collection", "emb", "--dimension", "16", "--data", data,
+                 "--progress")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  300 items" in run.stdout and "the model encoded 0" in run.stdout
+    bar = run.stderr.strip().splitlines()
+    assert "indexing emb" in run.stderr and "300/300" in run.stderr and "records/s" in run.stderr
+    assert all("indexing emb" in line or not line.strip() for line in bar)  # that bar and nothing else
+
+    rows = [{"doc": "x1", "vec": vectors[0].tolist(), "keep": 1, "drop": 2}]
+    (tmp_path / "more.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    run = latent("index", tmp_path / "more.jsonl", "--collection", "emb", "--data", data, "--id-field", "doc",
+                 "--vector-field", "vec", "--payload-fields", "keep")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  1 items" in run.stdout and "the collection now holds 301" in run.stdout
+    assert run.stderr == ""  # not a terminal and not asked: no bar

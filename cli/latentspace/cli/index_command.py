@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.indexer.pipeline.read_options import ReadOptions
     from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
@@ -38,7 +39,8 @@ def register(subparsers: Any) -> None:
             "override LATENTSPACE_* variables."
         ),
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
+    parser.add_argument("source", type=Path, metavar="SOURCE",
+                        help="folder, .jsonl, .csv or .parquet file, or NAME.npy (ids in NAME.ids.txt)")
     parser.add_argument("--collection", required=True, help="collection name (created when missing)")
     parser.add_argument("--model", help="model spec or alias (minilm, shapes-clip, open_clip:ARCH/TAG, ...); "
                         "needed to create the collection")
@@ -56,12 +58,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
+    parser.add_argument("--id-field", default="id", metavar="NAME", help="the column of the item ids (default id)")
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="the column of the texts (default text)")
+    parser.add_argument("--image-field", default="image", metavar="NAME",
+                        help="the column of the image paths or bytes (default image)")
+    parser.add_argument("--vector-field", default="vector", metavar="NAME",
+                        help="the column of precomputed vectors (default vector)")
+    parser.add_argument("--payload-fields", metavar="A,B,...",
+                        help="the columns to keep in the payload (default: every other column)")
+    parser.add_argument("--fetch-urls", action="store_true",
+                        help="fetch images given as http(s) URLs (10 s timeout, 32 MiB each); without it they "
+                        "are rejected")
     parser.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where to write the records that could not be indexed, one JSON line each "
                         "(location, id, reason); default SOURCE.rejects.jsonl beside the source")
     parser.add_argument("--delete-missing", action="store_true",
                         help="after reading the whole source, delete the collection's items whose ids it no longer has")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", action="store_true",
+                          help="show the progress bar even when stderr is not a terminal")
+    progress.add_argument("--no-progress", action="store_true", help="no progress bar, and no library's either")
     parser.set_defaults(handler=run_index)
 
 
@@ -74,6 +90,7 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.export_file import read_export_header
     from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.source_size import estimate_records
     from latentspace.server.settings import Settings
 
     try:
@@ -98,12 +115,13 @@ def run_index(args: argparse.Namespace) -> int:
                   f"holds {total}")
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
-        records = open_source(args.source)
+        records = open_source(args.source, read_options(args))
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
         encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
         rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
         with DataDir.open(settings.data_dir, encoders) as data, rejects:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+            show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
             report = index_source(
                 collection,
                 records,
@@ -111,7 +129,8 @@ def run_index(args: argparse.Namespace) -> int:
                 max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
-                progress=not args.no_progress,
+                progress=show_progress,
+                total=estimate_records(args.source) if show_progress else None,
                 delete_missing=args.delete_missing,
                 rejects=rejects,
             )
@@ -126,6 +145,16 @@ def run_index(args: argparse.Namespace) -> int:
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
     print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The column mapping and URL fetching the flags ask for."""
+    from latentspace.indexer.pipeline.read_options import ReadOptions
+
+    fields = tuple(name.strip() for name in args.payload_fields.split(",") if name.strip()) \
+        if args.payload_fields is not None else None
+    return ReadOptions(id_field=args.id_field, text_field=args.text_field, image_field=args.image_field,
+                       vector_field=args.vector_field, payload_fields=fields, fetch_urls=args.fetch_urls)
 
 
 def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:

@@ -108,7 +108,8 @@ def index_source(
     max_images_per_batch: int = DEFAULT_IMAGES_PER_BATCH,
     max_pixels: int,
     max_text_chars: int = Limits.max_text_chars,
-    progress: bool = True,
+    progress: bool | None = None,
+    total: int | None = None,
     workers: int = DEFAULT_WORKERS,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     on_batch: Callable[[BatchResult], None] | None = None,
@@ -119,7 +120,8 @@ def index_source(
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
     Each batch is upserted (and so durable) in order; ``on_batch`` is called, in this thread, after
-    each written batch that read any records. ``progress`` shows a tqdm bar on stderr when stderr
+    each written batch that read any records. ``progress``: True shows a tqdm bar on stderr (rate,
+    and an ETA when ``total`` records are expected), False none, None one when stderr
     is a terminal. Errors of the collection or the model (not of one record) propagate; the
     batches written before stay. At most about ``3 * queue_size + 4`` batches are in memory.
 
@@ -142,8 +144,8 @@ def index_source(
 
     tally = _Tally()
     started = time.perf_counter()
-    bar = tqdm(desc=f"indexing {collection.name}", unit=" items", file=sys.stderr, dynamic_ncols=True,
-               disable=not progress or not sys.stderr.isatty())
+    bar = tqdm(desc=f"indexing {collection.name}", unit=" records", total=total, file=sys.stderr, dynamic_ncols=True,
+               disable=not progress if progress is not None else not sys.stderr.isatty())
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="latent-load") as pool, bar:
         stages = [
             Stage("prepare", partial(prepare_batch, target=IngestTarget.of(collection), encoder=encoder,

@@ -27,6 +27,8 @@ from typing import Any
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import JsonObject
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.pipeline.read_options import ReadOptions
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock, parquet_vector_block, read_npy
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
@@ -50,6 +52,8 @@ class SourceRecord:
     path: Path | None = None
     #: Inline encoded image bytes (Parquet binary columns).
     image: bytes | None = None
+    #: A remote image (``http(s)://``), fetched when the record is loaded (``ReadOptions.fetch_urls``).
+    url: str | None = None
     vector: tuple[float, ...] | None = None
     payload: JsonObject = field(default_factory=dict)
     content_ref: str = ""
@@ -72,12 +76,15 @@ class IgnoredFile:
     location: str
 
 
-SourceEntry = SourceRecord | BadRecord | IgnoredFile
-Reader = Callable[[Path], Iterator[SourceEntry]]
+SourceEntry = SourceRecord | BadRecord | IgnoredFile | VectorBlock
+Reader = Callable[[Path, ReadOptions], Iterator[SourceEntry]]
+_DEFAULT_OPTIONS = ReadOptions()
 
 
-def open_source(path: str | Path) -> Iterator[SourceEntry]:
-    """Pick the reader for ``path`` (a folder, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``).
+def open_source(path: str | Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
+    """Pick the reader for ``path`` (a folder, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``, ``.npy``).
+
+    ``options`` maps a table's columns onto the item (folders have none to map).
 
     Raises :class:`InvalidInput` at once (not on first iteration) for a missing path or another format.
     """
@@ -89,9 +96,9 @@ def open_source(path: str | Path) -> Iterator[SourceEntry]:
     reader = _READERS.get(source.suffix.lower())
     if reader is None:
         raise InvalidInput(
-            f"cannot index {path}: expected a folder, a .jsonl, .csv or .parquet file", field="source"
+            f"cannot index {path}: expected a folder, a .jsonl, .csv, .parquet or .npy file", field="source"
         )
-    return reader(source)
+    return reader(source, options)
 
 
 def read_folder(folder: Path) -> Iterator[SourceEntry]:
@@ -130,7 +137,7 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield Path(entry.path)
 
 
-def read_jsonl(path: Path) -> Iterator[SourceEntry]:
+def read_jsonl(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
     """One JSON object per line; blank lines are passed over, bad lines come out as bad records."""
     base = path.resolve().parent
     with path.open("rb") as lines:
@@ -151,16 +158,17 @@ def read_jsonl(path: Path) -> Iterator[SourceEntry]:
             if not isinstance(row, dict):
                 yield BadRecord(location, f"expected a JSON object, got {_json_type(row)}")
                 continue
-            yield record_from_row(row, location=location, base_dir=base, default_id=f"{path.name}:{number}")
+            yield record_from_row(row, location=location, base_dir=base, default_id=f"{path.name}:{number}",
+                                  options=options)
 
 
-def read_csv(path: Path) -> Iterator[SourceEntry]:
+def read_csv(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
     """A CSV file with a header row; empty cells count as missing."""
     base = path.resolve().parent
     # utf-8-sig: spreadsheet exports often start with a byte-order mark that would stick to "id".
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle, restkey="\0extra")
-        _require_content_columns(path, reader.fieldnames)
+        _require_content_columns(path, reader.fieldnames, options)
         start = reader.line_num + 1
         rows = iter(reader)
         while True:
@@ -181,11 +189,16 @@ def read_csv(path: Path) -> Iterator[SourceEntry]:
                 continue
             cells = {key: value for key, value in row.items() if value not in (None, "")}
             yield record_from_row(cells, location=location, base_dir=base, default_id=default_id,
-                                  json_cells=True)
+                                  json_cells=True, options=options)
 
 
-def read_parquet(path: Path) -> Iterator[SourceEntry]:
-    """A Parquet file, read in row groups of ~1000 rows; nulls count as missing."""
+def read_parquet(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
+    """A Parquet file, read in row groups of ~1000 rows; nulls count as missing.
+
+    A file whose content is a list column of vectors (no text or image column) is read as vector
+    blocks: the vectors go from pyarrow to numpy without becoming Python floats.
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq  # heavy-ish; only Parquet sources need it
 
     base = path.resolve().parent
@@ -193,14 +206,42 @@ def read_parquet(path: Path) -> Iterator[SourceEntry]:
         parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError mix for a bad file
         raise InvalidInput(f"cannot read {path} as Parquet: {exc}", field="source") from None
-    _require_content_columns(path, parquet.schema_arrow.names)
+    schema = parquet.schema_arrow
+    _require_content_columns(path, schema.names, options)
+    vector_column = options.vector_field if options.vector_field in schema.names else None
+    as_blocks = (vector_column is not None and pa.types.is_list(schema.field(vector_column).type)
+                 and not {options.text_field, options.image_field} & set(schema.names))
     number = 0
     for batch in parquet.iter_batches(batch_size=_PARQUET_READ_ROWS):
+        if as_blocks and vector_column is not None:
+            yield _parquet_block(path, batch, vector_column, number, options)
+            number += batch.num_rows
+            continue
         for row in batch.to_pylist():
             number += 1
             cells = {key: value for key, value in row.items() if value is not None}
             yield record_from_row(cells, location=f"{path}:row {number}", base_dir=base,
-                                  default_id=f"{path.name}:row {number}", json_cells=True)
+                                  default_id=f"{path.name}:row {number}", json_cells=True, options=options)
+
+
+def _parquet_block(path: Path, batch: Any, vector_column: str, before: int, options: ReadOptions) -> VectorBlock:
+    """A batch of a vectors-only Parquet file: ids and payloads per row, the vectors as one array."""
+    others = batch.drop_columns([vector_column])
+    ids: list[str] = []
+    payloads: list[JsonObject] = []
+    for offset, row in enumerate(others.to_pylist()):
+        cells = {key: value for key, value in row.items() if value is not None}
+        if options.renames:
+            cells = options.rename(cells)
+        record_id = cells.pop("id", None)
+        ids.append(str(record_id) if record_id not in (None, "") else f"{path.name}:row {before + offset + 1}")
+        explicit = cells.pop("payload", None)
+        cells.pop("content_ref", None)
+        payload = {key: _json_safe(value) for key, value in cells.items()}
+        if isinstance(explicit, dict):
+            payload.update({key: _json_safe(value) for key, value in explicit.items()})
+        payloads.append(payload)
+    return parquet_vector_block(batch, vector_column, ids, payloads, str(path), before + 1)
 
 
 _READERS: dict[str, Reader] = {
@@ -209,6 +250,7 @@ _READERS: dict[str, Reader] = {
     ".csv": read_csv,
     ".parquet": read_parquet,
     ".pq": read_parquet,
+    ".npy": lambda path, _: read_npy(path),
 }
 
 
@@ -219,11 +261,15 @@ def record_from_row(
     base_dir: Path,
     default_id: str,
     json_cells: bool = False,
+    options: ReadOptions = _DEFAULT_OPTIONS,
 ) -> SourceRecord | BadRecord:
     """Turn one tabular row into a record, or a bad record naming what is wrong.
 
     ``json_cells``: ``payload`` and ``vector`` may arrive as JSON strings (CSV and Parquet text columns).
+    ``options`` renames the row's columns first (see :class:`ReadOptions`).
     """
+    if options.renames:
+        row = options.rename(row)
     record_id = row.get("id")
     if record_id is None or record_id == "":
         record_id = default_id
@@ -262,12 +308,12 @@ def record_from_row(
         return SourceRecord(record_id, location, Modality.TEXT, text=value, payload=payload,
                             content_ref=content_ref)
     if kind == "image":
-        return _image_record(record_id, location, value, base_dir, payload, content_ref)
+        return _image_record(record_id, location, value, base_dir, payload, content_ref, options)
     return _vector_record(record_id, location, value, payload, content_ref, json_cells)
 
 
 def _image_record(record_id: str, location: str, value: Any, base_dir: Path, payload: JsonObject,
-                  content_ref: str) -> SourceRecord | BadRecord:
+                  content_ref: str, options: ReadOptions) -> SourceRecord | BadRecord:
     # Hugging Face datasets store images as {"bytes": ..., "path": ...}; take the bytes when present.
     if isinstance(value, dict):
         value = value.get("bytes") or value.get("path")
@@ -276,6 +322,12 @@ def _image_record(record_id: str, location: str, value: Any, base_dir: Path, pay
                             content_ref=content_ref)
     if not isinstance(value, str):
         return _bad(location, record_id, f"image must be a file path, got {_json_type(value)}")
+    if value.startswith(("http://", "https://")):
+        if not options.fetch_urls:
+            return _bad(location, record_id, "image is a remote URL; latent index fetches none unless "
+                        "--fetch-urls is given")
+        return SourceRecord(record_id, location, Modality.IMAGE, url=value, payload=payload,
+                            content_ref=content_ref or value)
     image_path = (base_dir / Path(value).expanduser()).resolve()
     return SourceRecord(record_id, location, Modality.IMAGE, path=image_path, payload=payload,
                         content_ref=content_ref or str(image_path))
@@ -294,12 +346,15 @@ def _vector_record(record_id: str, location: str, value: Any, payload: JsonObjec
                         payload=payload, content_ref=content_ref)
 
 
-def _require_content_columns(path: Path, columns: Iterable[str] | None) -> None:
+def _require_content_columns(path: Path, columns: Iterable[str] | None, options: ReadOptions) -> None:
     """A table without any content column is a mistake in the whole file, not in one row."""
     names = list(columns or [])
-    if not {"text", "image", "vector"} & set(names):
+    wanted = options.content_columns()
+    if not set(wanted) & set(names):
         raise InvalidInput(
-            f"{path} has no 'text', 'image' or 'vector' column (columns: {', '.join(names) or 'none'})",
+            f"{path} has no {wanted[0]!r}, {wanted[1]!r} or {wanted[2]!r} column "
+            f"(columns: {', '.join(names) or 'none'}); "
+            "name yours with --text-field, --image-field or --vector-field",
             field="source",
         )
 
