@@ -43,7 +43,7 @@ def test_index_a_folder_with_minilm(notes_folder: Path, tmp_path: Path) -> None:
     assert "Loading weights" not in run.stderr and "it/s]" not in run.stderr
     out = run.stdout
     assert "indexed  3 items" in out and "items/s" in out and "the collection now holds 3" in out
-    assert "skipped  1:" in out and "broken.png:" in out and "cannot encode images" in out
+    assert "rejected 1:" in out and "broken.png:" in out and "cannot encode images" in out
     assert "ignored  1 files" in out
 
     # Again with the collection's model implied: upserts replace, the count stays.
@@ -115,7 +115,7 @@ def test_nothing_indexed_and_something_bad_exits_1(tmp_path: Path) -> None:
     source.write_text("{nope\n" + json.dumps({"id": "e", "text": "   "}) + "\n", encoding="utf-8")
     run = latent("index", source, "--collection", "c", "--model", "minilm", "--data", tmp_path / "data")
     assert run.returncode == 1, run.stderr
-    assert "indexed  0 items" in run.stdout and "skipped  2:" in run.stdout
+    assert "indexed  0 items" in run.stdout and "rejected 2:" in run.stdout
 
 
 def test_help_is_fast_and_lists_the_flags() -> None:

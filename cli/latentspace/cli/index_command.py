@@ -203,7 +203,7 @@ def summary(report: IndexReport, *, total: int | None = None, rejects: Path | No
     if report.deleted:
         lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
-        lines.append(f"skipped  {report.skipped_count}:")
+        lines.append(f"rejected {report.skipped_count}:")
         lines += [f"  {reject.location}: {reject.reason}" for reject in report.skipped[:SHOWN_SKIPS]]
         if report.skipped_count > SHOWN_SKIPS:
             lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")
