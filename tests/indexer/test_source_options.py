@@ -158,3 +158,23 @@ def test_estimates_count_records_without_parsing(tmp_path: Path) -> None:
     assert estimate_records(tmp_path / "b.csv") == 2
     assert estimate_records(folder) == 2
     assert estimate_records(tmp_path / "missing.jsonl") is None
+
+
+def test_jsonl_vectors_become_blocks_and_odd_runs_are_checked_one_by_one(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(3).normal(size=(6, 4))
+    lines = [json.dumps({"id": f"v{i}", "vector": v.tolist(), "payload": {"i": i}}) for i, v in enumerate(vectors)]
+    lines.insert(3, json.dumps({"id": "t", "text": "a text between two runs"}))
+    lines.append(json.dumps({"id": "s", "vector": ["1", 2, 3, 4]}))  # strings are not numbers
+    lines.append(json.dumps({"id": "r", "vector": [1, 2]}))  # another length: checked alone, refused later
+    source = tmp_path / "v.jsonl"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    entries = list(open_source(source))
+    # The second run holds a bad row, so its rows are checked one by one (each a record or a bad one).
+    assert [type(e).__name__ for e in entries] == ["VectorBlock", "SourceRecord", "SourceRecord", "SourceRecord",
+                                                   "SourceRecord", "BadRecord", "SourceRecord"]
+    collection = FakeCollection(dimension=4)
+    report = index_source(collection, entries, progress=False, **LIMITS)
+    assert sorted(collection.items) == ["t", *[f"v{i}" for i in range(6)]]
+    assert collection.items["v4"].payload == {"i": 4}
+    np.testing.assert_allclose(collection.items["v4"].vector, unit(vectors[4:5])[0], rtol=1e-6)
+    assert {r.id: r.location for r in report.skipped} == {"s": f"{source}:8", "r": f"{source}:9"}

@@ -28,7 +28,12 @@ from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import JsonObject
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.read_options import ReadOptions
-from latentspace.indexer.pipeline.vector_blocks import VectorBlock, parquet_vector_block, read_npy
+from latentspace.indexer.pipeline.vector_blocks import (
+    VectorBlock,
+    group_vector_rows,
+    parquet_vector_block,
+    read_npy,
+)
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
@@ -54,7 +59,8 @@ class SourceRecord:
     image: bytes | None = None
     #: A remote image (``http(s)://``), fetched when the record is loaded (``ReadOptions.fetch_urls``).
     url: str | None = None
-    vector: tuple[float, ...] | None = None
+    #: Numbers, or (from a reader that checks them as an array later) the JSON list as parsed.
+    vector: tuple[float, ...] | list[Any] | None = None
     payload: JsonObject = field(default_factory=dict)
     content_ref: str = ""
 
@@ -138,7 +144,15 @@ def _walk(folder: Path) -> Iterator[Path]:
 
 
 def read_jsonl(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
-    """One JSON object per line; blank lines are passed over, bad lines come out as bad records."""
+    """One JSON object per line; blank lines are passed over, bad lines come out as bad records.
+
+    Runs of vector records become vector blocks: their lists become one numpy array, with no
+    Python loop over the numbers.
+    """
+    return group_vector_rows(_jsonl_entries(path, options), checked_vector_record)
+
+
+def _jsonl_entries(path: Path, options: ReadOptions) -> Iterator[SourceEntry]:
     base = path.resolve().parent
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -159,7 +173,7 @@ def read_jsonl(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[
                 yield BadRecord(location, f"expected a JSON object, got {_json_type(row)}")
                 continue
             yield record_from_row(row, location=location, base_dir=base, default_id=f"{path.name}:{number}",
-                                  options=options)
+                                  options=options, raw_vectors=True)
 
 
 def read_csv(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
@@ -262,11 +276,14 @@ def record_from_row(
     default_id: str,
     json_cells: bool = False,
     options: ReadOptions = _DEFAULT_OPTIONS,
+    raw_vectors: bool = False,
 ) -> SourceRecord | BadRecord:
     """Turn one tabular row into a record, or a bad record naming what is wrong.
 
     ``json_cells``: ``payload`` and ``vector`` may arrive as JSON strings (CSV and Parquet text columns).
-    ``options`` renames the row's columns first (see :class:`ReadOptions`).
+    ``options`` renames the row's columns first (see :class:`ReadOptions`). ``raw_vectors``: a vector
+    list is passed on as parsed, for the caller to check as an array (:func:`checked_vector_record`
+    checks one alone).
     """
     if options.renames:
         row = options.rename(row)
@@ -309,7 +326,7 @@ def record_from_row(
                             content_ref=content_ref)
     if kind == "image":
         return _image_record(record_id, location, value, base_dir, payload, content_ref, options)
-    return _vector_record(record_id, location, value, payload, content_ref, json_cells)
+    return _vector_record(record_id, location, value, payload, content_ref, json_cells, raw_vectors)
 
 
 def _image_record(record_id: str, location: str, value: Any, base_dir: Path, payload: JsonObject,
@@ -334,16 +351,24 @@ def _image_record(record_id: str, location: str, value: Any, base_dir: Path, pay
 
 
 def _vector_record(record_id: str, location: str, value: Any, payload: JsonObject, content_ref: str,
-                   json_cells: bool) -> SourceRecord | BadRecord:
+                   json_cells: bool, raw: bool = False) -> SourceRecord | BadRecord:
     if isinstance(value, str) and json_cells:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
             return _bad(location, record_id, "vector must be a JSON array of numbers")
+    if raw and isinstance(value, list):
+        return SourceRecord(record_id, location, Modality.VECTOR, vector=value, payload=payload,
+                            content_ref=content_ref)
     if not isinstance(value, list | tuple) or not all(_is_number(x) for x in value):
         return _bad(location, record_id, "vector must be an array of numbers")
     return SourceRecord(record_id, location, Modality.VECTOR, vector=tuple(float(x) for x in value),
                         payload=payload, content_ref=content_ref)
+
+
+def checked_vector_record(record: SourceRecord) -> SourceRecord | BadRecord:
+    """A vector record passed on raw, checked on its own (numbers only, JSON booleans refused)."""
+    return _vector_record(record.id, record.location, record.vector, record.payload, record.content_ref, False)
 
 
 def _require_content_columns(path: Path, columns: Iterable[str] | None, options: ReadOptions) -> None:

@@ -13,7 +13,7 @@ numbers its rows (``"0"``, ``"1"``, ...) when there is no such file.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,8 @@ from latentspace.indexer.validation import MIN_NORM, UNIT_TOLERANCE, check_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 
 #: Rows per block read from a ``.npy`` file.
 BLOCK_ROWS = 4096
@@ -48,8 +50,12 @@ class VectorBlock:
     first_row: int
     #: Rows whose vector was missing or not numbers, as ``(row in block, reason)``.
     bad_rows: list[tuple[int, str]] = field(default_factory=list)
+    #: Each row's location, when rows are not numbered (JSONL lines); None: ``source:row N``.
+    locations: list[str] | None = None
 
     def location(self, row: int) -> str:
+        if self.locations is not None:
+            return self.locations[row]
         return f"{self.source}:row {self.first_row + row}"
 
 
@@ -109,7 +115,7 @@ def check_block(block: VectorBlock, dimension: int) -> tuple[list[CheckedItem], 
     bad = {row for row, _ in block.bad_rows}
     vectors = np.asarray(block.vectors, dtype=np.float64)
     if vectors.ndim != 2 or vectors.shape[1] != dimension:
-        reason = f"vector has {vectors.shape[-1]} numbers; this collection needs {dimension}"
+        reason = f"vector has shape ({vectors.shape[-1]},); this collection needs {dimension} numbers"
         rejects += [Reject(block.location(row), block.ids[row], reason)
                     for row in range(len(block.ids)) if row not in bad]
         return [], [], rejects
@@ -150,3 +156,41 @@ def _row_problem(item_id: object, finite: bool, norm: float, seen: set[str]) -> 
     if norm < MIN_NORM:
         return "vector is zero (it has no direction)"
     return ""
+
+
+def group_vector_rows(entries: Iterable[SourceEntry],
+                      check_one: Callable[[SourceRecord], SourceRecord | BadRecord]) -> Iterator[SourceEntry]:
+    """Gather runs of vector records whose vectors are raw JSON lists into blocks of up to
+    :data:`BLOCK_ROWS`; any other entry passes through in order. A run whose lists are not all
+    numbers of one length is passed on record by record, each checked by ``check_one``."""
+    run: list[SourceRecord] = []
+    for entry in entries:
+        if isinstance(getattr(entry, "vector", None), list) and not getattr(entry, "content_ref", ""):
+            run.append(entry)  # type: ignore[arg-type]  # a SourceRecord: only those have a vector
+            if len(run) >= BLOCK_ROWS:
+                yield from _run_as_block(run, check_one)
+                run = []
+            continue
+        if run:
+            yield from _run_as_block(run, check_one)
+            run = []
+        yield check_one(entry) if isinstance(getattr(entry, "vector", None), list) else entry  # type: ignore[arg-type]
+    if run:
+        yield from _run_as_block(run, check_one)
+
+
+def _run_as_block(run: list[SourceRecord],
+                  check_one: Callable[[SourceRecord], SourceRecord | BadRecord]) -> Iterator[SourceEntry]:
+    try:
+        array = np.array([record.vector for record in run])
+    except ValueError:  # ragged lists
+        array = np.zeros(0)
+    # Numbers only: "u", "i", "f" (all-boolean lists make a bool array, strings a str one). A boolean
+    # among numbers passes as 1 or 0: finding one would cost the Python loop this avoids.
+    if array.ndim != 2 or array.dtype.kind not in "uif":
+        yield from (check_one(record) for record in run)
+        return
+    payloads = [record.payload for record in run]
+    yield VectorBlock([record.id for record in run], array, payloads if any(payloads) else None,
+                      source="", first_row=0, locations=[record.location for record in run])
+
