@@ -1,11 +1,13 @@
-"""Precomputed vectors read as arrays: ``NAME.npy`` files and Parquet ``vector`` columns.
+"""Precomputed vectors read as arrays: ``NAME.npy`` files, Parquet ``vector`` columns and runs of
+JSONL vector records.
 
 A :class:`VectorBlock` is many rows of vectors in one ``(n, dimension)`` array, with their ids and
-payloads; it flows through the stages as one batch. Vectors never become Python floats: a ``.npy``
-file is memory-mapped and read in slices, a Parquet list column is flattened by pyarrow into one
-numpy array, and the checks (dimension, finite, non-zero) and the normalisation run on the whole
-array at once (:func:`check_block`). What remains per row is the id, the payload, the content hash
-and the record the store writes.
+payloads; it flows through the stages as one batch. Vectors never become Python floats one by one:
+a ``.npy`` file is memory-mapped and read in slices, a Parquet list column is flattened by pyarrow
+into one numpy array, a run of JSONL vector lists becomes one array in one call, and the checks
+(dimension, finite, non-zero) and the normalisation run on the whole array at once
+(:func:`check_block`). What remains per row is the id, the payload, the content hash and the
+record the store writes.
 
 ``NAME.npy`` takes its ids from ``NAME.ids.txt`` beside it (one a line, as many lines as rows), or
 numbers its rows (``"0"``, ``"1"``, ...) when there is no such file.
