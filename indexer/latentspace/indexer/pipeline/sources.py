@@ -28,18 +28,13 @@ from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import JsonObject
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.read_options import ReadOptions
-from latentspace.indexer.pipeline.vector_blocks import (
-    VectorBlock,
-    group_vector_rows,
-    parquet_vector_block,
-    read_npy,
-)
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock, group_vector_rows, read_npy
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
 #: Column names with a meaning; every other column goes into the payload.
 RESERVED_COLUMNS = ("id", "text", "image", "vector", "payload", "content_ref")
-_PARQUET_READ_ROWS = 1024
+PARQUET_READ_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -182,7 +177,7 @@ def read_csv(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[So
     # utf-8-sig: spreadsheet exports often start with a byte-order mark that would stick to "id".
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle, restkey="\0extra")
-        _require_content_columns(path, reader.fieldnames, options)
+        require_content_columns(path, reader.fieldnames, options)
         start = reader.line_num + 1
         rows = iter(reader)
         while True:
@@ -206,66 +201,20 @@ def read_csv(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[So
                                   json_cells=True, options=options)
 
 
-def read_parquet(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
-    """A Parquet file, read in row groups of ~1000 rows; nulls count as missing.
-
-    A file whose content is a list column of vectors (no text or image column) is read as vector
-    blocks: the vectors go from pyarrow to numpy without becoming Python floats.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq  # heavy-ish; only Parquet sources need it
-
-    base = path.resolve().parent
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError mix for a bad file
-        raise InvalidInput(f"cannot read {path} as Parquet: {exc}", field="source") from None
-    schema = parquet.schema_arrow
-    _require_content_columns(path, schema.names, options)
-    vector_column = options.vector_field if options.vector_field in schema.names else None
-    as_blocks = (vector_column is not None and pa.types.is_list(schema.field(vector_column).type)
-                 and not {options.text_field, options.image_field} & set(schema.names))
-    number = 0
-    for batch in parquet.iter_batches(batch_size=_PARQUET_READ_ROWS):
-        if as_blocks and vector_column is not None:
-            yield _parquet_block(path, batch, vector_column, number, options)
-            number += batch.num_rows
-            continue
-        for row in batch.to_pylist():
-            number += 1
-            cells = {key: value for key, value in row.items() if value is not None}
-            yield record_from_row(cells, location=f"{path}:row {number}", base_dir=base,
-                                  default_id=f"{path.name}:row {number}", json_cells=True, options=options)
-
-
-def _parquet_block(path: Path, batch: Any, vector_column: str, before: int, options: ReadOptions) -> VectorBlock:
-    """A batch of a vectors-only Parquet file: ids and payloads per row, the vectors as one array."""
-    others = batch.drop_columns([vector_column])
-    ids: list[str] = []
-    payloads: list[JsonObject] = []
-    for offset, row in enumerate(others.to_pylist()):
-        cells = {key: value for key, value in row.items() if value is not None}
-        if options.renames:
-            cells = options.rename(cells)
-        record_id = cells.pop("id", None)
-        ids.append(str(record_id) if record_id not in (None, "") else f"{path.name}:row {before + offset + 1}")
-        explicit = cells.pop("payload", None)
-        cells.pop("content_ref", None)
-        payload = {key: _json_safe(value) for key, value in cells.items()}
-        if isinstance(explicit, dict):
-            payload.update({key: _json_safe(value) for key, value in explicit.items()})
-        payloads.append(payload)
-    return parquet_vector_block(batch, vector_column, ids, payloads, str(path), before + 1)
-
-
 _READERS: dict[str, Reader] = {
     ".jsonl": read_jsonl,
     ".ndjson": read_jsonl,
     ".csv": read_csv,
-    ".parquet": read_parquet,
-    ".pq": read_parquet,
+    ".parquet": lambda path, options: _parquet_reader()(path, options),
+    ".pq": lambda path, options: _parquet_reader()(path, options),
     ".npy": lambda path, _: read_npy(path),
 }
+
+
+def _parquet_reader() -> Reader:
+    from latentspace.indexer.pipeline.parquet_source import read_parquet  # it imports this module
+
+    return read_parquet
 
 
 def record_from_row(
@@ -302,7 +251,7 @@ def record_from_row(
         return _bad(location, record_id, f"record has both {' and '.join(given)}; give exactly one")
 
     payload: JsonObject = {
-        key: _json_safe(value) for key, value in row.items() if key not in RESERVED_COLUMNS
+        key: json_safe(value) for key, value in row.items() if key not in RESERVED_COLUMNS
     }
     explicit = row.get("payload")
     if isinstance(explicit, str) and json_cells:
@@ -313,7 +262,7 @@ def record_from_row(
     if explicit is not None:
         if not isinstance(explicit, dict):
             return _bad(location, record_id, f"payload must be a JSON object, got {_json_type(explicit)}")
-        payload.update({key: _json_safe(value) for key, value in explicit.items()})
+        payload.update({key: json_safe(value) for key, value in explicit.items()})
     content_ref = row.get("content_ref") or ""
     if not isinstance(content_ref, str):
         return _bad(location, record_id, f"content_ref must be a string, got {_json_type(content_ref)}")
@@ -371,7 +320,7 @@ def checked_vector_record(record: SourceRecord) -> SourceRecord | BadRecord:
     return _vector_record(record.id, record.location, record.vector, record.payload, record.content_ref, False)
 
 
-def _require_content_columns(path: Path, columns: Iterable[str] | None, options: ReadOptions) -> None:
+def require_content_columns(path: Path, columns: Iterable[str] | None, options: ReadOptions) -> None:
     """A table without any content column is a mistake in the whole file, not in one row."""
     names = list(columns or [])
     wanted = options.content_columns()
@@ -393,12 +342,12 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "a number" if _is_number(value) else type(value).__name__)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Parquet cells can be dates, decimals or bytes; payloads are JSON, so turn those into JSON values."""
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):
