@@ -48,9 +48,15 @@ def test_npy_with_ids_beside_it_is_read_in_blocks_and_checked_as_arrays(tmp_path
     np.testing.assert_allclose(collection.items["doc-4100"].vector, unit(vectors[4100:4101])[0], rtol=1e-6)
     assert collection.items["doc-0"].payload == {} and collection.items["doc-0"].content_hash
 
-    again = index_source(collection, open_source(tmp_path / "emb.npy"), progress=False, **LIMITS)
-    assert (again.indexed, again.unchanged) == (0, rows - 2)
-    assert estimate_records(tmp_path / "emb.npy") == rows
+    again = index_source(collection, open_source(tmp_path / "emb.npy"), progress=False, delete_missing=True,
+                         **LIMITS)
+    assert (again.indexed, again.unchanged, again.deleted) == (0, rows - 2, 0)
+    np.save(tmp_path / "emb.npy", vectors[:100])
+    (tmp_path / "emb.ids.txt").write_text("\n".join(f"doc-{i}" for i in range(100)) + "\n", encoding="utf-8")
+    fewer = index_source(collection, open_source(tmp_path / "emb.npy"), progress=False, delete_missing=True,
+                         **LIMITS)
+    assert (fewer.unchanged, fewer.deleted, len(collection.items)) == (98, rows - 100, 98)
+    assert estimate_records(tmp_path / "emb.npy") == 100
 
 
 def test_npy_without_ids_numbers_its_rows_and_a_short_ids_file_is_refused(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ from latentspace.indexer.pipeline.stages import (
     read_batches,
     write_batch,
 )
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock
 
 if TYPE_CHECKING:
     from latentspace.indexer.collection import Collection
@@ -186,6 +187,8 @@ def _noting_ids(entries: Iterable[SourceEntry], seen: set[str] | None) -> Iterat
     for entry in entries:
         if seen is not None and isinstance(entry, SourceRecord):
             seen.add(entry.id)
+        elif seen is not None and isinstance(entry, VectorBlock):
+            seen.update(entry.ids)
         yield entry
 
 
