@@ -28,7 +28,7 @@ from latentspace.indexer.ingest import IngestTarget
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline.local_runner import DEFAULT_QUEUE_SIZE, Stage, run_stages
 from latentspace.indexer.pipeline.rejects import Reject, RejectsFile
-from latentspace.indexer.pipeline.sources import SourceEntry, SourceRecord
+from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 from latentspace.indexer.pipeline.stages import (
     BatchResult,
     ItemLimits,
@@ -183,9 +183,11 @@ def index_source(
 
 
 def _noting_ids(entries: Iterable[SourceEntry], seen: set[str] | None) -> Iterator[SourceEntry]:
-    """The entries as they come, adding each record's id to ``seen`` (when given) on the way."""
+    """The entries as they come, adding each record's id to ``seen`` (when given) on the way.
+
+    A bad record's id counts too: the source still names it, so its item is kept, not deleted."""
     for entry in entries:
-        if seen is not None and isinstance(entry, SourceRecord):
+        if seen is not None and isinstance(entry, SourceRecord | BadRecord) and entry.id:
             seen.add(entry.id)
         elif seen is not None and isinstance(entry, VectorBlock):
             seen.update(entry.ids)
