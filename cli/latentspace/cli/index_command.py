@@ -198,7 +198,8 @@ def summary(report: IndexReport, *, total: int | None = None, rejects: Path | No
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
         + (f"; the collection now holds {total}" if total is not None else ""),
         f"read     {report.read} records: {report.indexed} written, {report.unchanged} unchanged (already "
-        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded}",
+        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded} "
+        f"({report.read / report.seconds if report.seconds > 0 else 0.0:.1f} records/s)",
     ]
     if report.deleted:
         lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
