@@ -57,6 +57,8 @@ class NewItem:
     vector: np.ndarray | None = None
     payload: JsonObject = field(default_factory=dict)
     content_ref: str = ""
+    #: The source content's hash (bulk runs), stored with the item; see ``ItemRecord.content_hash``.
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class CheckedItem:
     content: str
     #: Vector items only: the given vector, normalised.
     vector: np.ndarray | None = None
+    content_hash: str = ""
 
 
 @dataclass
@@ -211,7 +214,7 @@ def check_items(
         else:
             modality, content = Modality.VECTOR, ""
         good.append(CheckedItem(index, item.id, modality, dict(item.payload), item.content_ref or content,
-                                vectors.get(index)))
+                                vectors.get(index), item.content_hash))
     failures.sort(key=lambda failure: failure.index)
     return CheckedItems(good=good,
                         texts=[texts[g.index] for g in good if g.modality is Modality.TEXT],
@@ -243,6 +246,7 @@ def to_records(
             modality=item.modality,
             payload=item.payload,
             content=item.content,
+            content_hash=item.content_hash,
         ))
     return records
 

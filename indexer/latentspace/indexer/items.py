@@ -25,6 +25,9 @@ class ItemRecord:
     payload: JsonObject = field(default_factory=dict)
     #: The text itself, or the image's URI / path / hash.
     content: str = ""
+    #: The hash of the source content the item was made from (bulk runs; "" otherwise): a re-run
+    #: skips an item whose id and hash are already stored.
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)
