@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.pipeline.bulk import IndexReport
 
@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="records per written batch (default 512; a batch holds "
                         "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
     parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
+    parser.add_argument("--backend", choices=("embedded", "milvus"),
+                        help="where a new collection's items live (default embedded: the data dir); milvus "
+                             "needs --milvus-uri")
+    parser.add_argument("--milvus-uri", metavar="URI",
+                        help="Milvus for --backend milvus: http://host:19530 or a Milvus Lite file ending in .db "
+                             "(LATENTSPACE_MILVUS_URI; the token from LATENTSPACE_MILVUS_TOKEN)")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
     parser.add_argument("--no-download", action="store_true",
                         help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
@@ -51,6 +57,7 @@ def register(subparsers: Any) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
+    from latentspace.indexer.backends.milvus import MilvusCatalog
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
@@ -67,11 +74,15 @@ def run_index(args: argparse.Namespace) -> int:
             model_cache=args.model_cache,
             allow_download=False if args.no_download else None,
             device=args.device,
+            milvus_uri=args.milvus_uri,
         )
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
-        with DataDir.open(settings.data_dir, EncoderRegistry(settings.encoder_options())) as data:
-            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+        target = settings.milvus_target()
+        catalogs = [MilvusCatalog(target)] if target is not None else []
+        with DataDir.open(settings.data_dir, EncoderRegistry(settings.encoder_options()), catalogs=catalogs) as data:
+            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension,
+                                        args.backend)
             report = index_source(
                 collection,
                 records,
@@ -89,16 +100,19 @@ def run_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
-    print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
+    where = target.described.removeprefix("the ") if target is not None and \
+        collection.manifest.backend == "milvus" else settings.data_dir
+    print(f"{args.source} -> collection {args.collection!r} in {where}")
     print(summary(report, total=total))
     return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
 
 
 def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
-                   dimension: int | None = None) -> Collection:
-    """The named collection; created with ``model`` (or as vector-only of ``dimension``) when missing.
+                   dimension: int | None = None, backend: str | None = None) -> CollectionBackend:
+    """The named collection; created with ``model`` (or as vector-only of ``dimension``) in ``backend``
+    when missing.
 
-    Refuses an existing collection of another model.
+    Refuses an existing collection of another model, or of another backend than the one named.
     """
     from latentspace.indexer.errors import AlreadyExists, InvalidInput
     from latentspace.indexer.model_spec import parse_model_spec
@@ -111,11 +125,14 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
             raise AlreadyExists(
                 f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
                 f"not {model}; leave out --model to add to it, or choose another --collection")
+        if backend is not None and collection.manifest.backend != backend:
+            raise AlreadyExists(f"collection {name!r} already exists on the {collection.manifest.backend} backend, "
+                                f"not {backend}; leave out --backend to add to it, or choose another --collection")
         return collection
     if model is None and dimension is None:
         raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "
                            "(or --dimension for precomputed vectors)")
-    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
+    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind, backend=backend)
 
 
 def summary(report: IndexReport, *, total: int | None = None) -> str:

@@ -92,6 +92,8 @@ class CollectionInfo:
     modalities: tuple[str, ...]
     fingerprint: str
     sequence: int
+    #: "embedded" or "milvus".
+    backend: str = "embedded"
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -105,6 +107,7 @@ class CollectionInfo:
             modalities=tuple(modality_name(m) for m in message.modalities),
             fingerprint=message.fingerprint,
             sequence=message.sequence,
+            backend=message.backend or "embedded",
         )
 
 

@@ -56,6 +56,8 @@ export interface CollectionInfo {
   modalities: ModalityName[];
   fingerprint: string;
   sequence: number;
+  /** "embedded" or "milvus". */
+  backend: string;
 }
 
 /** How many items an upsert wrote and the sequence number of its last write. */
@@ -191,6 +193,7 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
     modalities: message.modalities.map(modalityName),
     fingerprint: message.fingerprint,
     sequence: safeNumber(message.sequence, "sequence"),
+    backend: message.backend || "embedded",
   };
 }
 

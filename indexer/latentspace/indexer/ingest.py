@@ -33,7 +33,7 @@ from latentspace.indexer.modality import Modality
 if TYPE_CHECKING:
     from PIL import Image
 
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
 
 #: The longest accepted item id (the contract says 1-512 characters).
 MAX_ID_CHARS = 512
@@ -84,7 +84,7 @@ class _Refused(Exception):
 
 
 def prepare_records(
-    collection: Collection,
+    collection: CollectionBackend,
     items: Sequence[NewItem],
     *,
     max_pixels: int,
@@ -184,7 +184,7 @@ def _content_kind(item: NewItem) -> Modality:
     return Modality(given[0])
 
 
-def _check_text(collection: Collection, text: object, max_text_chars: int) -> str:
+def _check_text(collection: CollectionBackend, text: object, max_text_chars: int) -> str:
     if not isinstance(text, str):
         raise _Refused("text", f"text must be a string, not {type(text).__name__}")
     if not text.strip():
@@ -198,7 +198,7 @@ def _check_text(collection: Collection, text: object, max_text_chars: int) -> st
     return text
 
 
-def _check_image(collection: Collection, data: object) -> bytes:
+def _check_image(collection: CollectionBackend, data: object) -> bytes:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise _Refused("image", f"image must be encoded image bytes, not {type(data).__name__}")
     if not data:
@@ -209,7 +209,7 @@ def _check_image(collection: Collection, data: object) -> bytes:
     return bytes(data)
 
 
-def _check_vector(collection: Collection, vector: object) -> np.ndarray:
+def _check_vector(collection: CollectionBackend, vector: object) -> np.ndarray:
     try:
         array = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError):

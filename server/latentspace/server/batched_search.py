@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspace.indexer.collection import Collection
+from latentspace.indexer.backends.base import CollectionBackend
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
@@ -27,7 +27,7 @@ _Search = tuple[np.ndarray, SearchOptions]
 class BatchedSearch:
     """``collection`` with its ``search`` behind a batcher; everything else is the collection's own."""
 
-    def __init__(self, collection: Collection, *, max_batch: int, max_wait: float, concurrency: int,
+    def __init__(self, collection: CollectionBackend, *, max_batch: int, max_wait: float, concurrency: int,
                  enabled: bool = True, observer: BatchObserver | None = None) -> None:
         self.collection = collection
         self._enabled = enabled

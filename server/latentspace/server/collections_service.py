@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 import numpy as np
 from grpc import aio
 
-from latentspace.indexer.collection import Collection
+from latentspace.indexer.backends.base import CollectionBackend
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
@@ -19,7 +19,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 
 
-def collection_info(collection: Collection) -> api.CollectionInfo:
+def collection_info(collection: CollectionBackend) -> api.CollectionInfo:
     manifest = collection.manifest
     return api.CollectionInfo(
         name=collection.name,
@@ -31,6 +31,7 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
+        backend=manifest.backend,
     )
 
 
@@ -49,6 +50,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            request.backend or None,
         )
         return collection_info(collection)
 

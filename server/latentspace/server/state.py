@@ -23,7 +23,7 @@ import faiss
 from PIL import Image
 
 from latentspace.indexer import deadline
-from latentspace.indexer.collection import Collection
+from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
@@ -42,7 +42,7 @@ T = TypeVar("T")
 class CollectionServing:
     """One open collection as the handlers use it: operations over batched search, hit messages."""
 
-    collection: Collection
+    collection: CollectionBackend
     operations: LatentOperations
     hits: HitProtos
 
@@ -60,8 +60,15 @@ class ServerState:
             wrap=self._batched if settings.micro_batching else None,
             on_load=self.metrics.model_loaded,
         )
-        self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
-                                 auto_policy=settings.auto_index_policy())
+        catalogs = _catalogs(settings)
+        try:
+            self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
+                                     auto_policy=settings.auto_index_policy(), catalogs=catalogs,
+                                     default_backend=settings.default_backend)
+        except BaseException:
+            for catalog in catalogs:
+                catalog.close()
+            raise
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
         self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
@@ -86,7 +93,7 @@ class ServerState:
         """``work(the serving objects of collection name)`` on a request thread, in one hop."""
         return await self.run(lambda: work(self.serving(name)))
 
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str) -> CollectionBackend:
         return self.data.collection(name)
 
     def serving(self, name: str) -> CollectionServing:
@@ -99,7 +106,7 @@ class ServerState:
                 self._serving[name] = cached
             return cached
 
-    def _serve(self, collection: Collection) -> CollectionServing:
+    def _serve(self, collection: CollectionBackend) -> CollectionServing:
         settings = self.settings
         max_pixels = self.limits.max_image_pixels
 
@@ -127,6 +134,16 @@ class ServerState:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.data.close()
+
+
+def _catalogs(settings: Settings) -> list[CollectionCatalog]:
+    """The catalogs of the backends the operator configured (Milvus connects here, at start)."""
+    target = settings.milvus_target()
+    if target is None:
+        return []
+    from latentspace.indexer.backends.milvus import MilvusCatalog
+
+    return [MilvusCatalog(target)]
 
 
 def _started(fn: Callable[..., T], *args: object) -> T:

@@ -13,16 +13,20 @@ A backend promises what the embedded store promises:
   items pass;
 - ids are unique; an upsert of an existing id replaces it;
 - vectors are unit-normalised by the backend; ``get`` returns them as stored.
+
+A backend other than the embedded one also has a :class:`CollectionCatalog`: how the data dir lists,
+creates, opens and drops its collections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
@@ -83,3 +87,44 @@ class CollectionBackend(Protocol):
     # ------------------------------------------------------------------ lifetime
     def mark_dropped(self) -> None: ...
     def close(self, *, dropped: bool = False) -> None: ...
+
+
+#: ``schedule(job key, job)``: the data dir's maintenance queue, for a backend's background upkeep.
+MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
+#: The model loader of a collection, from its manifest (None for a vector-only collection).
+LoaderFor = Callable[[CollectionManifest], Callable[[], Encoder] | None]
+
+
+class CollectionCatalog(Protocol):
+    """The collections of one backend other than the embedded one, as the data dir lists, creates,
+    opens and drops them (the embedded collections are the data dir's own folders)."""
+
+    backend: str
+
+    def names(self) -> list[str]:
+        """The names of the collections the backend holds, sorted."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def check_index_kind(self, index_kind: str, dimension: int, limits: IndexKindLimits | None = None) -> None:
+        """Raise InvalidInput (field ``index_kind``) for a kind the backend cannot build."""
+        ...
+
+    def create(self, manifest: CollectionManifest) -> str:
+        """Create the collection; AlreadyExists when it exists. Returns the manifest it holds after."""
+        ...
+
+    def manifest(self, name: str) -> tuple[CollectionManifest, str]:
+        """The collection's manifest and its text; CollectionNotFound when it does not exist."""
+        ...
+
+    def open(self, name: str, encoder_loader: LoaderFor,
+             maintenance: MaintenanceScheduler | None = None) -> CollectionBackend: ...
+
+    def is_current(self, collection: object) -> bool:
+        """Whether an open collection may still be handed out (another process may have dropped it)."""
+        ...
+
+    def drop(self, name: str) -> None: ...
+    def close(self) -> None: ...

@@ -32,7 +32,7 @@ from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
 
 #: Records per written batch, and the most images in one (see index_source).
 DEFAULT_BATCH_SIZE = 512
@@ -93,7 +93,7 @@ class _Tally:
 
 
 def index_source(
-    collection: Collection,
+    collection: CollectionBackend,
     records: Iterable[SourceEntry],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -149,7 +149,7 @@ def index_source(
 
 
 def index_batch(
-    collection: Collection,
+    collection: CollectionBackend,
     batch: Sequence[SourceRecord],
     *,
     number: int,
@@ -197,7 +197,7 @@ def load_items(
     return loaded, skipped
 
 
-def write_records(collection: Collection, records: Sequence[ItemRecord]) -> tuple[int, list[tuple[str, str]]]:
+def write_records(collection: CollectionBackend, records: Sequence[ItemRecord]) -> tuple[int, list[tuple[str, str]]]:
     """Upsert ``records``; returns the sequence after the write and the (id, reason) of refused ones.
 
     ``prepare_records`` already checked every record, so a refusal here is rare (a rule only the store

@@ -20,7 +20,7 @@ INTERPOLATION_METHOD_SLERP: InterpolationMethod
 INTERPOLATION_METHOD_LERP: InterpolationMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class CollectionInfo(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -39,21 +40,24 @@ class CollectionInfo(_message.Message):
     modalities: _containers.RepeatedScalarFieldContainer[_types_pb2.Modality]
     fingerprint: str
     sequence: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
+    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
     IF_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
     index_kind: str
     if_not_exists: bool
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
