@@ -104,6 +104,8 @@ class MilvusConnection:
         self.target = target
         module = pymilvus()
         self._exception: type[Exception] = module.MilvusException
+        if target.is_lite:
+            Path(target.client_uri).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.client = module.MilvusClient(uri=target.client_uri, token=target.token,
                                               timeout=target.timeout_s)
@@ -116,7 +118,7 @@ class MilvusConnection:
     def _unreachable(self, exc: Exception) -> LatentSpaceError:
         message = getattr(exc, "message", str(exc))
         log.error("cannot connect to Milvus at %s: %s", self.target.uri, message)
-        if self.target.is_lite and "Open local milvus failed" in message:
+        if self.target.is_lite and message.strip() == "Open local milvus failed":  # Lite's lock is held
             return FailedPrecondition(
                 "the Milvus Lite file is in use by another process (Milvus Lite serves one process per file); "
                 "run `milvus-lite server --data-dir FILE.db` and point every process at its http:// address, "
