@@ -100,8 +100,8 @@ def run_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
-    where = target.described.removeprefix("the ") if target is not None and \
-        collection.manifest.backend == "milvus" else settings.data_dir
+    where = f"Milvus at {target.location}" if target is not None and collection.manifest.backend == "milvus" \
+        else settings.data_dir
     print(f"{args.source} -> collection {args.collection!r} in {where}")
     print(summary(report, total=total))
     return 0 if report.indexed > 0 or report.skipped_count == 0 else 1

@@ -85,6 +85,11 @@ class MilvusTarget:
         return str(Path(self.uri).expanduser().resolve()) if self.is_lite else self.uri
 
     @property
+    def location(self) -> str:
+        """The URI without credentials (for the operator's logs and the CLI; a Lite file's path)."""
+        return re.sub(r"//[^/@]*@", "//", self.uri)
+
+    @property
     def described(self) -> str:
         """How messages to callers name it: never a server path, never credentials."""
         return "the server's Milvus Lite file" if self.is_lite else "the Milvus cluster"
@@ -117,7 +122,7 @@ class MilvusConnection:
 
     def _unreachable(self, exc: Exception) -> LatentSpaceError:
         message = getattr(exc, "message", str(exc))
-        log.error("cannot connect to Milvus at %s: %s", self.target.uri, message)
+        log.error("cannot connect to Milvus at %s: %s", self.target.location, message)
         if self.target.is_lite and message.strip() == "Open local milvus failed":  # Lite's lock is held
             return FailedPrecondition(
                 "the Milvus Lite file is in use by another process (Milvus Lite serves one process per file); "
