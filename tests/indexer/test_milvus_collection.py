@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,11 +148,11 @@ def test_an_approximate_index_still_returns_k_whenever_k_match(dirs: tuple[DataD
     vectors = unit(np.random.default_rng(3).normal(size=(3000, 16)))
     c.upsert([ItemRecord(f"v{i}", vectors[i], Modality.VECTOR, {"g": i % 50}) for i in range(3000)])
     c.snapshot()  # flushed; Milvus Lite builds the IVF index in the background, or at a load:
-    c._client.release_collection(milvus_name(name))  # noqa: SLF001
-    c._client.load_collection(milvus_name(name))  # noqa: SLF001
+    c._client.release_collection(milvus_name(name))
+    c._client.load_collection(milvus_name(name))
 
     def raw(nprobe: int) -> int:
-        found = c._client.search(milvus_name(name), data=[vectors[7].tolist()], limit=20,  # noqa: SLF001
+        found = c._client.search(milvus_name(name), data=[vectors[7].tolist()], limit=20,
                                  filter='payload["g"] == 3',
                                  search_params={"metric_type": "IP", "params": {"nprobe": nprobe}})
         return len(found[0])

@@ -23,7 +23,8 @@ def test_conditions_become_expressions_over_the_payload_field() -> None:
     assert expression(Equals("color", "red")) == 'payload["color"] == "red"'
     assert expression(Equals("meta.even", True)) == 'payload["meta"]["even"] == true'
     assert expression(Equals("n", 3), Equals("r", 0.5)) == 'payload["n"] == 3 and payload["r"] == 0.5'
-    assert expression(AnyOf("c", ("a", 2, False))) == '(payload["c"] == "a" or payload["c"] == 2 or payload["c"] == false)'
+    assert expression(AnyOf("c", ("a", 2, False))) == \
+        '(payload["c"] == "a" or payload["c"] == 2 or payload["c"] == false)'
     assert expression(Range("n", gte=1, lt=2.5)) == '(payload["n"] >= 1 and payload["n"] < 2.5)'
 
 

@@ -7,12 +7,14 @@ text, image, vector and id, filters, get, upsert, delete, every latent operation
 reads, filter semantics where JSON engines differ, more bad inputs). Each runs on a fresh copy of
 its fixture collection, created with the exact index (``Flat`` on both), so the results must be
 the same: the same ids in the same order (items of equal score in either), scores and vectors
-within 1e-5, the same errors (class, status code, reason). What differs by design is left out of the comparison: sequence numbers
-(Milvus's are write stamps), the index kind's label and the backend's name.
+within 1e-5, the same errors (class, status code, reason). What differs by design is left out of
+the comparison: sequence numbers (Milvus's are write stamps), the index kind's label and the
+backend's name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Iterator
@@ -58,10 +60,8 @@ def outcome(scenario: Scenario, fixture: Fixture, call: Call) -> tuple[Any, ...]
     try:
         return attempt(lambda: run(scenario, fixture, call))
     finally:
-        try:
+        with contextlib.suppress(NotFound):  # the scenario may have dropped it
             call("drop_collection", fixture.collection)
-        except NotFound:
-            pass  # the scenario dropped it
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
