@@ -39,3 +39,20 @@ def test_model_batches_use_every_core_and_threads_follow_the_in_flight_bound(mon
     assert Settings().search_batches_at_once() == 16
     assert Settings.load({"LATENTSPACE_METRICS_PORT": "9100"}).metrics_port == 9100
     assert Settings.load({}).metrics_port is None
+
+
+def test_milvus_is_an_operator_setting_with_the_token_from_the_environment_only():
+    env = {"LATENTSPACE_MILVUS_URI": "http://milvus:19530", "LATENTSPACE_MILVUS_TOKEN": "root:secret",
+           "LATENTSPACE_DEFAULT_BACKEND": "milvus"}
+    settings = Settings.load(env)
+    target = settings.milvus_target()
+    assert target is not None and (target.uri, target.token, target.consistency) == \
+        ("http://milvus:19530", "root:secret", "Strong")
+    assert "secret" not in repr(settings) and "secret" not in repr(target)
+    assert Settings().milvus_target() is None and Settings().default_backend == "embedded"
+    with pytest.raises(InvalidInput, match="--milvus-uri"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "milvus"})
+    with pytest.raises(InvalidInput, match="LATENTSPACE_DEFAULT_BACKEND"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "faiss"})
+    with pytest.raises(InvalidInput, match="consistency"):
+        Settings.load(env | {"LATENTSPACE_MILVUS_CONSISTENCY": "Sometimes"}).milvus_target()

@@ -39,6 +39,7 @@ CONSISTENCY_LEVELS = ("Strong", "Bounded", "Session", "Eventually")
 #: Milvus error codes that have a meaning here (pymilvus ``ErrorCode`` and server status codes).
 _COLLECTION_NOT_FOUND = 100
 _COLLECTION_NOT_LOADED = 101
+_LITE_CHANNEL = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 _NO_SUCH_COLLECTION = re.compile(r"collection\b.*\b(does not exist|not exist|not found)", re.IGNORECASE)
 
 
@@ -111,9 +112,12 @@ class MilvusConnection:
         self._exception: type[Exception] = module.MilvusException
         if target.is_lite:
             Path(target.client_uri).parent.mkdir(parents=True, exist_ok=True)
+        # Milvus Lite's gRPC server keeps grpc's default ping policy, which answers pymilvus's 10 s
+        # keepalive pings on an idle channel with GOAWAY (too_many_pings): ping as it allows.
+        extra = {"grpc_options": _LITE_CHANNEL} if target.is_lite else {}
         try:
             self.client = module.MilvusClient(uri=target.client_uri, token=target.token,
-                                              timeout=target.timeout_s)
+                                              timeout=target.timeout_s, **extra)
         except self._exception as exc:
             raise self._unreachable(exc) from None
         if target.is_lite:
