@@ -63,13 +63,21 @@ class MilvusCatalog:
         if self.exists(manifest.name):
             raise AlreadyExists(f"collection {manifest.name!r} already exists in Milvus", field="name")
         index = milvus_index(manifest.index_kind, manifest.dimension)
-        params = self._client.prepare_index_params()
-        params.add_index(VECTOR_FIELD, index_type=index.index_type, metric_type="IP", params=index.params)
         self.connection.call(
             "create", self._client.create_collection, physical,
-            schema=schema(pymilvus(), self._client, manifest.dimension), index_params=params,
+            schema=schema(pymilvus(), self._client, manifest.dimension),
             properties={MANIFEST_PROPERTY: manifest.to_text()}, consistency_level=self.target.consistency,
             collection=manifest.name)
+        params = self._client.prepare_index_params()
+        params.add_index(VECTOR_FIELD, index_type=index.index_type, metric_type="IP", params=index.params)
+        try:
+            # Not waiting for the build: Milvus builds each segment's index as it is sealed, and the
+            # collection is loaded when opened.
+            self.connection.call("index creation", self._client.create_index, physical, params, sync=False,
+                                 collection=manifest.name)
+        except BaseException:
+            self.connection.call("drop", self._client.drop_collection, physical, collection=manifest.name)
+            raise
         return self._manifest_text(manifest.name)
 
     def _manifest_text(self, name: str) -> str:

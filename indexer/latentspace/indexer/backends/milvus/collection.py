@@ -296,7 +296,7 @@ class MilvusCollection:
                 self._call("index drop", self._client.drop_index, VECTOR_FIELD)
                 params = self._client.prepare_index_params()
                 params.add_index(VECTOR_FIELD, index_type=index.index_type, metric_type="IP", params=index.params)
-                self._call("index build", self._client.create_index, params)
+                self._call("index build", self._client.create_index, params, sync=False)
                 text = manifest.to_text()
                 self._call("manifest update", self._client.alter_collection_properties,
                            properties={MANIFEST_PROPERTY: text})

@@ -110,6 +110,9 @@ class MilvusConnection:
         self.target = target
         module = pymilvus()
         self._exception: type[Exception] = module.MilvusException
+        # pymilvus logs every failed call with a traceback, the NOT_FOUND this backend expects and
+        # translates included; the backend logs Milvus's failures itself (see _translate).
+        logging.getLogger("pymilvus.decorators").setLevel(logging.CRITICAL)
         if target.is_lite:
             Path(target.client_uri).parent.mkdir(parents=True, exist_ok=True)
         # Milvus Lite's gRPC server keeps grpc's default ping policy, which answers pymilvus's 10 s
