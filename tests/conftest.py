@@ -79,18 +79,24 @@ def start_server() -> Iterator[Callable[..., ServerThread]]:
 class ServerProcess:
     """``latent serve`` in a child process on a free loopback port."""
 
-    _READY = re.compile(r"serving .* on 127\.0\.0\.1:(\d+)")
+    # The line ``serve`` prints once its signal handlers are in place (not the log line before it).
+    _READY = re.compile(r"^latentspace serving .* on 127\.0\.0\.1:(\d+)")
 
-    def __init__(self, data_dir: Path, *extra_args: str) -> None:
+    def __init__(self, data_dir: Path, *extra_args: str, env: dict[str, str] | None = None,
+                 on_line: Callable[[str], None] | None = None) -> None:
+        """``env``: extra environment (``LATENTSPACE_*`` settings); ``on_line(line)`` is called, on
+        a reader thread, for every line the server writes once it is ready."""
+        self.on_line = on_line
         self.proc = subprocess.Popen(
             [*LATENT, "serve", "--data", str(data_dir), "--host", "127.0.0.1", "--port", "0",
              "--device", "cpu", *extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=subprocess_env(),
+            env=subprocess_env(**(env or {})),
         )
         self.output: list[str] = []
+        self.drained = threading.Event()
         self.port = self._wait_ready(timeout=120)
 
     def _wait_ready(self, timeout: float) -> int:
@@ -110,8 +116,13 @@ class ServerProcess:
 
     def _drain(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.output.append(line)
+        try:
+            for line in self.proc.stdout:
+                self.output.append(line)
+                if self.on_line is not None:
+                    self.on_line(line)
+        finally:
+            self.drained.set()
 
     @property
     def address(self) -> str:
@@ -130,8 +141,8 @@ class ServerProcess:
 def server_process() -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def start(data_dir: Path, *extra_args: str) -> ServerProcess:
-        server = ServerProcess(data_dir, *extra_args)
+    def start(data_dir: Path, *extra_args: str, **options: Any) -> ServerProcess:
+        server = ServerProcess(data_dir, *extra_args, **options)
         started.append(server)
         return server
 

@@ -15,7 +15,8 @@ steps' results, or the error it raised (``raises`` names the class: a Python SDK
 
 A step calls one client method by its Python name: ``{"call": "search", "args": [...], "kwargs":
 {...}}``, optionally naming its result (``"as"``) and keeping part of it (``"pick"``: a field or a
-list of fields; ``"map"``: that field of each element; ``"sort"``: sorted). Values are JSON, except
+list of fields; ``"map"``: that field of each element; ``"sort"``: sorted); ``"collect": true`` reads
+a stream (``export``) to its end, as ``{"collection", "items"}``. Values are JSON, except
 objects with one ``$`` key (and their options):
 
 - ``{"$vector": ["vectors", 3], "scale": -1, "add": 1, "length": 15}``: row 3 of a fixture matrix,
@@ -163,6 +164,8 @@ def evaluate(value: Any, fixture: Fixture, named: dict[str, Any]) -> Any:
 
 
 def _keep(result: Any, step: dict[str, Any]) -> Any:
+    if step.get("collect"):
+        result = {"collection": result.collection, "items": list(result)}
     if "pick" in step:
         pick = step["pick"]
         result = getattr(result, pick) if isinstance(pick, str) else {name: getattr(result, name) for name in pick}

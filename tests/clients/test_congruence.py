@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 import latentspace_client
-from latentspace_client import AsyncClient, Client, Id, LatentSpaceError, Unavailable
+from latentspace_client import AsyncClient, Client, ExportStream, Id, LatentSpaceError, Unavailable
 from tests.clients.scenarios import (
     Call,
     Scenario,
@@ -68,7 +68,22 @@ class AsyncCall:
         self.loop = loop
 
     def __call__(self, method: str, /, *args: Any, **kwargs: Any) -> Any:
-        return self.loop.run_until_complete(getattr(self.client, method)(*args, **kwargs))
+        result = self.loop.run_until_complete(getattr(self.client, method)(*args, **kwargs))
+        if isinstance(result, ExportStream):  # read it here, on the loop: a scenario iterates it plainly
+            return Collected(result.collection, self.loop.run_until_complete(_read(result)))
+        return result
+
+
+class Collected(list[Any]):
+    """An async stream read to its end: its items, and its ``collection`` like an ``ExportStream``."""
+
+    def __init__(self, collection: Any, items: list[Any]) -> None:
+        super().__init__(items)
+        self.collection = collection
+
+
+async def _read(stream: ExportStream) -> list[Any]:
+    return [item async for item in stream]
 
 
 # ---------------------------------------------------------------- running and comparing

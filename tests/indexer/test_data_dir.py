@@ -26,11 +26,13 @@ from latentspace.indexer.errors import (
     InvalidInput,
     ModelMismatch,
     ModelUnavailable,
+    PermissionDenied,
     Unavailable,
 )
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec
 from latentspace.indexer.search_options import SearchOptions
 
@@ -53,10 +55,17 @@ class FakeRegistry:
     def __init__(self, dimension: int = 6, fingerprint: str = "fp-1"):
         self.dimension, self.fingerprint = dimension, fingerprint
         self.loads: list[str] = []
+        self.users: dict[str, int] = {}  # open collections (and creates in progress) per model
 
     def get(self, spec: ModelSpec) -> Encoder:
         self.loads.append(spec.canonical)
         return FakeEncoder(spec, self.dimension, self.fingerprint)
+
+    def acquire(self, spec: ModelSpec) -> None:
+        self.users[spec.canonical] = self.users.get(spec.canonical, 0) + 1
+
+    def release(self, spec: ModelSpec) -> None:
+        self.users[spec.canonical] -= 1
 
 
 @pytest.fixture
@@ -82,6 +91,41 @@ def test_create_find_list_and_drop(data: DataDir) -> None:
         data.collection("vec")
     again = data.create_collection("vec", None, dimension=4)
     assert again is not vec and again.count() == 0
+
+
+def test_a_model_is_used_while_a_collection_of_it_is_open(tmp_path: Path) -> None:
+    registry = FakeRegistry()
+    with DataDir.open(tmp_path / "data", registry) as d:
+        d.create_collection("a", "minilm")
+        d.create_collection("b", "minilm")
+        d.create_collection("v", None, dimension=4)
+        assert registry.users == {MINILM: 2}  # the creates' own holds are released
+        d.drop_collection("a")
+        assert registry.users == {MINILM: 1}
+        with pytest.raises(InvalidInput):  # a failed create (after loading its model) releases it too
+            d.create_collection("c", "minilm", dimension=3)
+        assert registry.users == {MINILM: 1}
+    assert registry.users == {MINILM: 0}  # closing the data dir closes (and releases) the rest
+    with DataDir.open(tmp_path / "data", registry) as d:
+        d.collection("b")  # reopened: used again until closed
+        assert registry.users == {MINILM: 1}
+    assert registry.users == {MINILM: 0}
+
+
+def test_model_access_is_checked_before_anything_is_read(tmp_path: Path) -> None:
+    registry = FakeRegistry()
+    with DataDir.open(tmp_path / "data", registry) as d:
+        with pytest.raises(PermissionDenied) as caught:
+            d.create_collection("x", "open_clip:/etc", model_access=ModelAccess())
+        assert caught.value.reason == "MODEL_PATH_NOT_ALLOWED" and caught.value.field == "model"
+        assert registry.loads == [] and d.names() == []
+        # Even when the name exists: the spec is vetted first.
+        d.create_collection("v", None, dimension=4)
+        with pytest.raises(PermissionDenied):
+            d.create_collection("v", "open_clip:/etc", model_access=ModelAccess(tmp_path / "models"))
+        # The operator's own tools pass no access policy.
+        d.create_collection("local", f"open_clip:{tmp_path}")
+        assert registry.loads == [f"open_clip:{tmp_path.resolve()}"]
 
 
 def test_collections_survive_reopen(tmp_path: Path) -> None:
@@ -211,11 +255,11 @@ class BlockingRegistry(FakeRegistry):
 
     def __init__(self) -> None:
         super().__init__()
-        self.loading, self.release = threading.Event(), threading.Event()
+        self.loading, self.unblock = threading.Event(), threading.Event()
 
     def get(self, spec: ModelSpec) -> Encoder:
         self.loading.set()
-        assert self.release.wait(timeout=60), "the test never released the model load"
+        assert self.unblock.wait(timeout=60), "the test never released the model load"
         return super().get(spec)
 
 
@@ -235,7 +279,7 @@ def test_a_create_loading_its_model_does_not_block_other_collections(tmp_path: P
             assert d.names() == ["other"]  # and the half-made collection is not visible
             assert creator.is_alive() and not created
         finally:
-            registry.release.set()
+            registry.unblock.set()
             creator.join(timeout=60)
         assert len(created) == 1 and d.collection("slow") is created[0]
         assert sorted(p.name for p in (d.path / "collections").iterdir()) == ["other", "slow"]
@@ -256,7 +300,7 @@ def test_two_creates_of_one_name_race_to_one_collection(tmp_path: Path) -> None:
         for t in threads:
             t.start()
         assert registry.loading.wait(timeout=60)
-        registry.release.set()
+        registry.unblock.set()
         for t in threads:
             t.join(timeout=60)
         assert len(results) == 2 and results[0] is results[1] is d.collection("c")

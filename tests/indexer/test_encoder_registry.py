@@ -103,3 +103,22 @@ def test_importing_the_library_and_registry_does_not_import_torch():
             "latentspace.indexer.operations, latentspace.indexer.model_spec; "
             "sys.exit(1 if 'torch' in sys.modules or 'sentence_transformers' in sys.modules else 0)")
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_the_last_user_to_release_a_model_evicts_it(registry):
+    minilm, clip = parse_model_spec("minilm"), parse_model_spec("shapes-clip")
+    for spec in (minilm, minilm, clip):
+        registry.acquire(spec)
+    first = registry.get(minilm)
+    registry.get(clip)
+    registry.release(minilm)
+    assert registry.loaded() == sorted([minilm.canonical, clip.canonical])  # one user left
+    registry.release(minilm)
+    registry.release(clip)
+    assert registry.loaded() == []
+    # Asked for again, it is loaded again (a new object).
+    registry.acquire(minilm)
+    assert registry.get(minilm) is not first and len(SlowEncoder.loads) == 3
+    registry.release(minilm)
+    registry.release(minilm)  # one release too many is harmless
+    assert registry.loaded() == []

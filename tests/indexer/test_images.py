@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import struct
 import time
@@ -14,6 +13,7 @@ from PIL import Image
 
 from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.images import decode_image
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.operations import LatentOperations
 from latentspace.indexer.points import ImagePoint, MixPoint
@@ -60,7 +60,7 @@ def test_too_many_pixels_is_refused_from_the_header():
 def test_image_points_resolve_through_one_encode_images_call():
     brute = BruteForceCollection(8, frozenset({Modality.IMAGE}))
     brute.add("x", np.ones(8))
-    ops = LatentOperations(brute, image_decoder=functools.partial(_decode, max_pixels=100))
+    ops = LatentOperations(brute, Limits(max_image_pixels=100))
     red, blue = encoded(Image.new("RGB", (4, 4), "red")), encoded(Image.new("RGB", (4, 4), "blue"))
     resolved = ops.encode([ImagePoint(red), MixPoint(((ImagePoint(blue), 1.0), (ImagePoint(red), 1.0)))])
     assert brute.calls["encode_images"] == 1
@@ -70,12 +70,37 @@ def test_image_points_resolve_through_one_encode_images_call():
     assert caught.value.field == "query.image"
 
 
-def _decode(data: bytes, field: str, *, max_pixels: int) -> Image.Image:
-    return decode_image(data, max_pixels=max_pixels, field=field)
-
-
 def test_pillows_own_bomb_limit_is_a_limit_too():
     # Above Pillow's hard limit (2 x MAX_IMAGE_PIXELS) even a generous max_pixels cannot load it.
     bomb = with_size(encoded(Image.new("L", (1, 1))), 100_000, 100_000)
     with pytest.raises(LimitExceeded):
         decode_image(bomb, max_pixels=10**12)
+
+
+def test_a_requests_images_draw_on_one_pixel_budget_before_each_is_decoded():
+    budget = Limits(max_request_pixels=1000).budget()
+    square = encoded(Image.new("RGB", (20, 20)))  # 400 pixels each
+    for i in range(2):
+        decode_image(square, max_pixels=10_000, field=f"queries[{i}].image", budget=budget)
+    with pytest.raises(LimitExceeded) as caught:
+        decode_image(square, max_pixels=10_000, field="queries[2].image", budget=budget)
+    assert caught.value.field == "queries[2].image" and "max_request_pixels" in caught.value.message
+    assert budget.pixels_spent == 800  # the refused image drew nothing
+    # A header that claims too much for what is left is refused without decompressing anything.
+    bomb = with_size(encoded(Image.new("L", (1, 1))), 10_000, 10_000)  # under Pillow's own bomb limit
+    with pytest.raises(LimitExceeded, match="max_request_pixels"):
+        decode_image(bomb, max_pixels=10**9, budget=Limits(max_request_pixels=10**6).budget())
+
+
+def test_operations_spend_one_budget_per_request_on_distinct_images():
+    brute = BruteForceCollection(8, frozenset({Modality.IMAGE}))
+    brute.add("x", np.ones(8))
+    ops = LatentOperations(brute, Limits(max_request_pixels=1000))
+    small = [encoded(Image.new("RGB", (20, 20), c)) for c in ("red", "green", "blue")]
+    # The same image twice is decoded (and charged) once.
+    ops.encode([ImagePoint(small[0]), ImagePoint(small[0]), ImagePoint(small[1])])
+    ops.encode([ImagePoint(small[2]), ImagePoint(small[1])])  # a new request, a new budget
+    with pytest.raises(LimitExceeded) as caught:
+        ops.encode([ImagePoint(b) for b in small])
+    assert caught.value.field == "queries[2].image"
+    assert brute.calls["encode_images"] == 2  # the refused request reached no model

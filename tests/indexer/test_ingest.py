@@ -12,8 +12,9 @@ import pytest
 from PIL import Image
 
 from latentspace.indexer.errors import InvalidInput, LimitExceeded, ModalityNotSupported
-from latentspace.indexer.ingest import MAX_ID_CHARS, ItemFailure, NewItem, prepare_records
+from latentspace.indexer.ingest import ItemFailure, NewItem, prepare_records
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.validation import MAX_ID_LENGTH
 from tests.indexer.fake_collection import FakeCollection
 
 LIMITS = {"max_pixels": 10_000, "max_text_chars": 50}
@@ -58,7 +59,7 @@ def test_bad_items_are_reported_and_the_rest_prepared() -> None:
     items = [
         NewItem("ok", text="fine"),
         NewItem("", text="no id"),
-        NewItem("x" * (MAX_ID_CHARS + 1), text="long id"),
+        NewItem("x" * (MAX_ID_LENGTH + 1), text="long id"),
         NewItem("none"),
         NewItem("two", text="a", image=png()),
         NewItem("empty", text="   "),
@@ -87,12 +88,12 @@ def test_bad_items_are_reported_and_the_rest_prepared() -> None:
         9: ("vector", InvalidInput),
         10: ("vector", InvalidInput),
         11: ("vector", InvalidInput),
-        12: ("payload", InvalidInput),
+        12: ("payload.v", InvalidInput),
         13: ("id", InvalidInput),
     }
     reasons = {f.index: f.reason for f in failures}
     assert "exactly one of text, image or vector; got text and image" in reasons[4]
-    assert "51 characters; the limit is 50" in reasons[6]
+    assert "51 characters, over the limit of 50 (max_text_chars)" in reasons[6]
     assert "appears twice" in reasons[13]
     assert failures[0].id == "" and failures[7].id == "huge"
     # Only good items reach the model, still in one call per modality.

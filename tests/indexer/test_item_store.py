@@ -211,6 +211,20 @@ def test_filter_cases(store: ItemStore, condition: Condition, expected: list[str
     assert store.keys_for_filter(f).tolist() == keys_of(store, expected)
 
 
+def test_a_long_any_of_is_exact_and_its_sql_does_not_grow(store: ItemStore) -> None:
+    # Thousands of OR terms passed SQLite's expression depth limit (1000); the list now travels as one
+    # JSON parameter per type, whatever its length.
+    store.upsert([rec(i, payload=p) for i, p in PAYLOADS.items()])
+    filler: list[Any] = [f"no-{i}" for i in range(6000)] + [0.5 + i for i in range(6000)]
+    for wanted in [("x", 7), (1,), (True, None), ("1", False), (2**63 - 1, "y", 0.0)]:
+        condition = AnyOf("s" if isinstance(wanted[0], str) else "flag", (*filler, *wanted))
+        f = PayloadFilter((condition,))
+        expected = [i for i, p in PAYLOADS.items() if f.matches(p)]
+        assert store.keys_for_filter(f).tolist() == keys_of(store, expected), wanted
+        compiled = compile_filter(f)
+        assert len(compiled.params) <= 12 and compiled.residual.must == ()
+
+
 def test_keys_sqlite_cannot_address_fall_back_to_python(store: ItemStore) -> None:
     store.upsert([rec("q", payload={'a"b': 1, "c\\d": {"e": 2}}), rec("r", payload={"big": 2.0**70})])
     cases: list[tuple[Condition, list[str]]] = [(Equals('a"b', 1), ["q"]), (Equals("c\\d.e", 2), ["q"]),

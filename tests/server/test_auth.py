@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[2]
 SECURITY_DOC = REPO / "docs" / "security.md"
 
 READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Get",
-        "ListCollections", "DescribeCollection", "Stats"}
+        "ListCollections", "DescribeCollection", "Stats", "Export"}
 WRITE = {"Upsert", "UpsertStream", "Delete"}
-ADMIN = {"CreateCollection", "DropCollection"}
+ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
 
 
 def test_every_rpc_declares_the_scope_the_design_gives_it() -> None:

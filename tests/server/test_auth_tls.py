@@ -19,7 +19,14 @@ from cryptography import x509
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from latentspace_client import AsyncClient, Client, PermissionDenied, Unauthenticated, Unavailable
+from latentspace_client import (
+    AsyncClient,
+    Client,
+    FailedPrecondition,
+    PermissionDenied,
+    Unauthenticated,
+    Unavailable,
+)
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
@@ -120,6 +127,19 @@ REFUSED: dict[str, tuple[Call, grpc.StatusCode, str, str]] = {
                                                     timeout=FAST, metadata=bearer(k.write)),
         grpc.StatusCode.PERMISSION_DENIED, "SCOPE_INSUFFICIENT",
         "key 'write-app' has scope write; Collections/CreateCollection needs admin"),
+    "no key exporting (a server stream is checked too)": (
+        lambda w, k: list(w.collections.Export(api.ExportRequest(collection="vec"), timeout=FAST)),
+        grpc.StatusCode.UNAUTHENTICATED, "API_KEY_MISSING", "needs an API key"),
+    "write key snapshotting (refused before the missing backup folder is noticed)": (
+        lambda w, k: w.collections.Snapshot(api.SnapshotRequest(collection="vec"), timeout=FAST,
+                                            metadata=bearer(k.write)),
+        grpc.StatusCode.PERMISSION_DENIED, "SCOPE_INSUFFICIENT", "Collections/Snapshot needs admin"),
+    "read key listing snapshots": (
+        lambda w, k: w.collections.ListSnapshots(api.ListSnapshotsRequest(), timeout=FAST, metadata=bearer(k.read)),
+        grpc.StatusCode.PERMISSION_DENIED, "SCOPE_INSUFFICIENT", "ListSnapshots needs admin"),
+    "write key restoring": (
+        lambda w, k: w.collections.Restore(api.RestoreRequest(snapshot="s1"), timeout=FAST, metadata=bearer(k.write)),
+        grpc.StatusCode.PERMISSION_DENIED, "SCOPE_INSUFFICIENT", "Collections/Restore needs admin"),
     "write key dropping": (
         lambda w, k: w.collections.DropCollection(api.DropCollectionRequest(name="vec"), timeout=FAST,
                                                   metadata=bearer(k.write)),
@@ -164,6 +184,8 @@ def test_each_scope_does_what_it_allows(server: ServerThread, pki: Pki, keys: Ke
         assert reader.stats().version
         assert reader.distance(VECTORS[0], VECTORS[0]).cosine == pytest.approx(1.0, abs=1e-5)
         assert len(reader.encode(VECTORS[4])[0].vector) == DIM
+        with reader.export() as exported:
+            assert sorted(item.id for item in exported) == sorted(f"v{i}" for i in range(len(VECTORS)))
         with pytest.raises(PermissionDenied) as denied:
             reader.delete(["v0"])
         assert denied.value.reason == "SCOPE_INSUFFICIENT"
@@ -180,6 +202,9 @@ def test_each_scope_does_what_it_allows(server: ServerThread, pki: Pki, keys: Ke
         assert admin.delete(["a"], collection="scratch").deleted == 1
         admin.drop_collection("scratch")
         assert [c.name for c in admin.list_collections()] == ["vec"]
+        with pytest.raises(FailedPrecondition) as no_folder:  # admin passes the scope check
+            admin.list_snapshots()
+        assert no_folder.value.reason == "BACKUP_DIR_NOT_SET"
 
 
 def test_without_a_key_the_sdk_raises_unauthenticated(server: ServerThread, pki: Pki, keys: Keys) -> None:

@@ -8,6 +8,7 @@ import grpc
 import numpy as np
 import pytest
 
+from latentspace.indexer.validation import MAX_POINT_DEPTH
 from latentspace.server.settings import Limits
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
@@ -164,7 +165,7 @@ CASES = {
         grpc.StatusCode.INVALID_ARGUMENT, "analogy"),
     "queries nested too deep": (
         search_call(functools.reduce(lambda q, _: pb.Query(mix=pb.Mix(parts=[pb.WeightedQuery(query=q)])),
-                                     range(12), pb.Query(id="v1"))),
+                                     range(MAX_POINT_DEPTH + 1), pb.Query(id="v1"))),
         grpc.StatusCode.INVALID_ARGUMENT, "deeper"),
     "interpolate unknown method": (
         lambda s: s.latent.Interpolate(api.InterpolateRequest(

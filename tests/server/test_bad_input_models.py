@@ -26,7 +26,8 @@ def png(size: tuple[int, int]) -> bytes:
 def stubs(tmp_path_factory):
     from tests.conftest import ServerThread
 
-    limits = Limits(max_image_pixels=128 * 128, max_text_chars=200)
+    limits = Limits(max_image_pixels=128 * 128, max_text_chars=200, max_request_pixels=3 * 64 * 64,
+                    max_request_text_chars=500)
     server = ServerThread(tmp_path_factory.mktemp("data"), limits=limits).start()
     stubs = Stubs(server.address)
     for name, model in (("shapes", "shapes-clip"), ("notes", "minilm")):
@@ -84,6 +85,80 @@ def test_bad_input_on_model_collections(stubs, case):
     assert search(stubs, "notes", pb.Query(text="a kitten napping on a couch"), k=1)[0].id == "cat"
     got = stubs.collections.Get(api.GetRequest(collection="shapes", ids=["ok"]), timeout=30)
     assert list(got.missing) == ["ok"]
+
+
+def squares(n: int) -> list[bytes]:
+    """n distinct 64x64 images (each within the per-image limit; three of them fill the request's budget)."""
+    buffers = []
+    for i in range(n):
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 64), (40 * i, 30, 30)).save(buffer, format="PNG")
+        buffers.append(buffer.getvalue())
+    return buffers
+
+
+def texts(n: int) -> list[str]:
+    """n distinct 200-character texts (each at the per-text limit; two of them fit the request's budget)."""
+    return [(f"note {i} " * 40)[:200] for i in range(n)]
+
+
+EXHAUSTED = grpc.StatusCode.RESOURCE_EXHAUSTED
+#: case -> (call, code, reason, the field the details start with, the limit named)
+REQUEST_CASES = {
+    "images summed over a request": (
+        lambda s: s.latent.Encode(api.EncodeRequest(collection="shapes", queries=[
+            pb.Query(image=b) for b in squares(4)]), timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "queries[3].image", "max_request_pixels"),
+    "images summed inside one mix": (
+        lambda s: search(s, "shapes", pb.Query(mix=pb.Mix(parts=[
+            pb.WeightedQuery(query=pb.Query(image=b)) for b in squares(4)]))),
+        EXHAUSTED, "LIMIT_EXCEEDED", "query.mix.parts[3].query.image", "max_request_pixels"),
+    "images summed over an upsert": (
+        lambda s: s.collections.Upsert(api.UpsertRequest(collection="shapes", items=[
+            api.UpsertItem(id=f"sq{i}", image=b) for i, b in enumerate(squares(4))]), timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "items[3].image", "max_request_pixels"),
+    "texts summed over a request": (
+        lambda s: s.latent.Encode(api.EncodeRequest(collection="notes", queries=[
+            pb.Query(text=t) for t in texts(3)]), timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "queries[2].text", "max_request_text_chars"),
+    "texts summed over a batch of searches": (
+        lambda s: s.latent.SearchBatch(api.SearchBatchRequest(collection="notes", queries=[
+            pb.Query(text=t) for t in texts(3)], options=api.SearchOptions(k=1)), timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "queries[2].text", "max_request_text_chars"),
+    "texts summed over an upsert": (
+        lambda s: s.collections.Upsert(api.UpsertRequest(collection="notes", items=[
+            api.UpsertItem(id=f"t{i}", text=t) for i, t in enumerate(texts(3))]), timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "items[2].text", "max_request_text_chars"),
+    "template prompts count too": (
+        lambda s: s.latent.Edit(api.EditRequest(collection="shapes", edit=pb.Edit(
+            base=pb.Query(text="a red circle"),
+            direction=pb.Direction(text_pair=pb.TextPair(neutral="x" * 40, target="y" * 40, use_templates=True)))),
+            timeout=60),
+        EXHAUSTED, "LIMIT_EXCEEDED", "edit.direction.text_pair", "max_request_text_chars"),
+}
+
+
+@pytest.mark.parametrize("case", list(REQUEST_CASES), ids=list(REQUEST_CASES))
+def test_a_request_over_its_budget_is_refused_by_name(stubs, case):
+    call, code, reason, field, says = REQUEST_CASES[case]
+    with pytest.raises(grpc.RpcError) as caught:
+        call(stubs)
+    error = caught.value
+    assert error.code() is code, error.details()
+    assert reason_of(error) == reason
+    assert error.details().startswith(field), error.details()
+    assert says in error.details()
+    assert search(stubs, "notes", pb.Query(text="a kitten napping on a couch"), k=1)[0].id == "cat"
+    got = stubs.collections.Get(api.GetRequest(collection="shapes", ids=["sq0"]), timeout=30)
+    assert list(got.missing) == ["sq0"]  # a refused upsert wrote nothing
+
+
+def test_a_request_within_its_budget_is_served(stubs):
+    encoded = stubs.latent.Encode(api.EncodeRequest(collection="shapes", queries=[
+        pb.Query(image=b) for b in squares(3)] + [pb.Query(image=squares(1)[0])]), timeout=60)
+    assert len(encoded.points) == 4  # the repeated image is decoded (and counted) once
+    assert len(stubs.latent.Encode(api.EncodeRequest(collection="notes", queries=[
+        pb.Query(text=t) for t in texts(2)]), timeout=60).points) == 2
 
 
 def test_a_hub_model_without_weights_fails_with_the_fix(stubs):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.model_spec import ALIASES
 from latentspace.server.settings import Settings
 
 
@@ -56,3 +57,38 @@ def test_milvus_is_an_operator_setting_with_the_token_from_the_environment_only(
         Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "faiss"})
     with pytest.raises(InvalidInput, match="consistency"):
         Settings.load(env | {"LATENTSPACE_MILVUS_CONSISTENCY": "Sometimes"}).milvus_target()
+
+
+def test_the_trust_boundary_is_closed_by_default():
+    settings = Settings.load({})
+    options = settings.encoder_options()
+    assert settings.allow_download is False and options.allow_download is False
+    assert settings.model_root is None and settings.model_access().model_root is None
+    # Downloads, once on, are for the documented aliases only; the operator's own tools may fetch any spec.
+    assert options.download_allow == frozenset(ALIASES.values())
+    assert settings.encoder_options(operator_tool=True).download_allow is None
+
+
+def test_model_root_and_download_allow_list_come_from_the_environment(tmp_path):
+    env = {"LATENTSPACE_MODEL_ROOT": str(tmp_path / "models" / ".." / "models"), "LATENTSPACE_ALLOW_DOWNLOAD": "1",
+           "LATENTSPACE_DOWNLOAD_ALLOW": "minilm, open_clip:ViT-B-32/openai,,"}
+    settings = Settings.load(env)
+    assert settings.model_access().model_root == (tmp_path / "models").resolve()
+    assert settings.download_allow == ("minilm", "open_clip:ViT-B-32/openai")
+    assert settings.encoder_options().download_allow == {"sentence-transformers:all-MiniLM-L6-v2",
+                                                         "open_clip:ViT-B-32/openai"}
+    assert Settings.load({"LATENTSPACE_DOWNLOAD_ALLOW": "*"}).encoder_options().download_allow is None
+
+
+@pytest.mark.parametrize("entry", ["not-a-spec", "open_clip:/models/x"])
+def test_a_bad_allow_list_entry_fails_at_start_naming_the_variable(entry):
+    with pytest.raises(InvalidInput, match="LATENTSPACE_DOWNLOAD_ALLOW"):
+        Settings.load({"LATENTSPACE_DOWNLOAD_ALLOW": entry}).encoder_options()
+
+
+def test_per_request_limits_are_settings_too():
+    limits = Settings.load({"LATENTSPACE_MAX_FILTER_VALUES": "500", "LATENTSPACE_MAX_REQUEST_PIXELS": "1000",
+                            "LATENTSPACE_MAX_HITS": "77"}).limits
+    assert (limits.max_filter_values, limits.max_request_pixels, limits.max_hits) == (500, 1000, 77)
+    with pytest.raises(InvalidInput, match="max_ids"):
+        Settings.load({"LATENTSPACE_MAX_IDS": "0"})

@@ -27,6 +27,8 @@ def test_each_row_maps_its_class_and_keeps_the_message(kind: type[lib.LatentSpac
         (lib.ModelMismatch("no"), grpc.StatusCode.FAILED_PRECONDITION, "MODEL_MISMATCH"),
         (lib.DataDirLocked("no"), grpc.StatusCode.FAILED_PRECONDITION, "DATA_DIR_LOCKED"),
         (lib.InvalidInput("no", reason="ANTIPODAL"), grpc.StatusCode.INVALID_ARGUMENT, "ANTIPODAL"),
+        (lib.PermissionDenied("no", reason="MODEL_PATH_NOT_ALLOWED"), grpc.StatusCode.PERMISSION_DENIED,
+         "MODEL_PATH_NOT_ALLOWED"),
     ],
 )
 def test_subclasses_take_their_parents_code_and_their_own_reason(error, code, reason):

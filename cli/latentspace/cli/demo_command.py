@@ -53,7 +53,7 @@ def run_demo_build(args: argparse.Namespace) -> int:
         settings = Settings.load(os.environ, data_dir=args.data, device=args.device)
         report = build_demo(
             settings.data_dir,
-            encoders=EncoderRegistry(settings.encoder_options()),
+            encoders=EncoderRegistry(settings.encoder_options(operator_tool=True)),
             progress=not args.no_progress,
             collections=args.only or ("shapes", "stdlib"),
             batch_size=args.batch_size or DEFAULT_BATCH_SIZE,

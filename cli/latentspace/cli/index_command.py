@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend
+    from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
+    from latentspace.indexer.backends.milvus import MilvusTarget
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
 SHOWN_SKIPS = 20
@@ -27,8 +29,10 @@ def register(subparsers: Any) -> None:
             "batch by batch (each batch is durable once written). SOURCE is a folder (images and "
             ".txt/.md files, recursively), or a .jsonl, .csv or .parquet file with the columns id, "
             "text or image (a path relative to the file) or vector, and payload; other columns go "
-            "into the payload. Bad records are reported and passed over. Flags override LATENTSPACE_* "
-            "variables."
+            "into the payload. Bad records are reported and passed over. A Parquet file written by "
+            "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "override LATENTSPACE_* variables."
         ),
     )
     parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
@@ -48,8 +52,10 @@ def register(subparsers: Any) -> None:
                         help="Milvus for --backend milvus: http://host:19530 or a Milvus Lite file ending in .db "
                              "(LATENTSPACE_MILVUS_URI; the token from LATENTSPACE_MILVUS_TOKEN)")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="fetch hub weights missing from the cache (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
     parser.add_argument("--no-download", action="store_true",
-                        help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
+                        help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_index)
@@ -57,10 +63,10 @@ def register(subparsers: Any) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
-    from latentspace.indexer.backends.milvus import MilvusCatalog
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
+    from latentspace.indexer.export_file import read_export_header
     from latentspace.indexer.pipeline import index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
     from latentspace.server.settings import Settings
@@ -72,15 +78,26 @@ def run_index(args: argparse.Namespace) -> int:
             os.environ,
             data_dir=args.data,
             model_cache=args.model_cache,
-            allow_download=False if args.no_download else None,
+            allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
             milvus_uri=args.milvus_uri,
         )
+        target = settings.milvus_target()
+        export = read_export_header(args.source)
+        if export is not None:  # a `latent export` file: its rows are loaded as they were stored
+            from latentspace.cli.backup_commands import index_export
+
+            loaded, total, backend = index_export(args, export, settings, _catalogs(target))
+            print(f"{args.source} (export of collection {export.collection!r}) -> collection "
+                  f"{args.collection!r} in {_where(settings, target, backend)}\nloaded   {loaded} items; "
+                  f"the collection now holds {total}")
+            return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
-        target = settings.milvus_target()
-        catalogs = [MilvusCatalog(target)] if target is not None else []
-        with DataDir.open(settings.data_dir, EncoderRegistry(settings.encoder_options()), catalogs=catalogs) as data:
+        catalogs = _catalogs(target)
+        # The operator's own tool: any model folder, and any hub spec when downloads are on.
+        encoders = EncoderRegistry(settings.encoder_options(operator_tool=True))
+        with DataDir.open(settings.data_dir, encoders, catalogs=catalogs) as data:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension,
                                         args.backend)
             report = index_source(
@@ -100,11 +117,34 @@ def run_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
-    where = f"Milvus at {target.location}" if target is not None and collection.manifest.backend == "milvus" \
-        else settings.data_dir
-    print(f"{args.source} -> collection {args.collection!r} in {where}")
+    print(f"{args.source} -> collection {args.collection!r} in "
+          f"{_where(settings, target, collection.manifest.backend)}")
     print(summary(report, total=total))
     return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+
+
+def _catalogs(target: MilvusTarget | None) -> list[CollectionCatalog]:
+    """The Milvus catalog when a Milvus is configured (connected here: an unreachable one fails first)."""
+    if target is None:
+        return []
+    from latentspace.indexer.backends.milvus import MilvusCatalog
+
+    return [MilvusCatalog(target)]
+
+
+def _where(settings: Settings, target: MilvusTarget | None, backend: str) -> str:
+    """Where the collection lives, as the summary names it (a Milvus without its credentials)."""
+    return f"Milvus at {target.location}" if target is not None and backend == "milvus" else str(settings.data_dir)
+
+
+def check_backend_of(collection: CollectionBackend, backend: str | None) -> None:
+    """Refuse an existing collection on another backend than the ``--backend`` named."""
+    from latentspace.indexer.errors import AlreadyExists
+
+    if backend is not None and collection.manifest.backend != backend:
+        raise AlreadyExists(f"collection {collection.name!r} already exists on the {collection.manifest.backend} "
+                            f"backend, not {backend}; leave out --backend to add to it, or choose another "
+                            "--collection")
 
 
 def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
@@ -125,9 +165,7 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
             raise AlreadyExists(
                 f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
                 f"not {model}; leave out --model to add to it, or choose another --collection")
-        if backend is not None and collection.manifest.backend != backend:
-            raise AlreadyExists(f"collection {name!r} already exists on the {collection.manifest.backend} backend, "
-                                f"not {backend}; leave out --backend to add to it, or choose another --collection")
+        check_backend_of(collection, backend)
         return collection
     if model is None and dimension is None:
         raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "

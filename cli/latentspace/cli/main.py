@@ -10,9 +10,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from latentspace.cli import demo_command, index_command, keys_command, query_commands, serve_command
+from latentspace.cli import (
+    backup_commands,
+    demo_command,
+    index_command,
+    keys_command,
+    query_commands,
+    serve_command,
+)
 
-COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands)
+COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,8 +22,17 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", help="address to bind (LATENTSPACE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port; 0 picks a free one (LATENTSPACE_PORT, default 50051)")
     serve.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
+    serve.add_argument("--backup-dir", type=Path,
+                       help="folder for collection snapshots (LATENTSPACE_BACKUP_DIR; default: none, "
+                       "snapshots are refused)")
+    serve.add_argument("--allow-download", action="store_true",
+                       help="fetch hub weights missing from the cache, for the specs of LATENTSPACE_DOWNLOAD_ALLOW "
+                       "(default: the documented aliases) (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
     serve.add_argument("--no-download", action="store_true",
-                       help="never fetch model weights from the network (LATENTSPACE_ALLOW_DOWNLOAD=0)")
+                       help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
+    serve.add_argument("--model-root", type=Path,
+                       help="callers may name local model folders under this folder only "
+                       "(LATENTSPACE_MODEL_ROOT; default: none at all)")
     serve.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     serve.add_argument("--max-in-flight", type=int,
                        help="calls admitted at once; more are refused (LATENTSPACE_MAX_IN_FLIGHT, default 64)")
@@ -70,6 +79,11 @@ def register(subparsers: Any) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    # Before torch and FAISS load OpenMP, which reads it once. Idle OpenMP workers then sleep
+    # rather than spin: a spinning worker of the model's thread took the cores from the request
+    # threads' own work (text calls 4x slower under a 32-client soak on 2 busy cores). An operator's
+    # own OMP_WAIT_POLICY wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from latentspace.indexer.errors import LatentSpaceError
     from latentspace.server.app import serve
     from latentspace.server.settings import Settings
@@ -81,7 +95,9 @@ def run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             model_cache=args.model_cache,
-            allow_download=False if args.no_download else None,
+            backup_dir=args.backup_dir,
+            allow_download=False if args.no_download else (True if args.allow_download else None),
+            model_root=args.model_root,
             device=args.device,
             workers=args.workers,
             max_in_flight=args.max_in_flight,

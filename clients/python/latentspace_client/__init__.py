@@ -14,6 +14,7 @@ Depends on grpcio and protobuf only; numpy and pillow are used when installed.
 from __future__ import annotations
 
 from latentspace_client.aio import AsyncClient
+from latentspace_client.calls import ExportStream
 from latentspace_client.client import Client
 from latentspace_client.errors import (
     AlreadyExists,
@@ -42,6 +43,7 @@ from latentspace_client.results import (
     Interpolation,
     Item,
     PathStep,
+    SnapshotInfo,
     Stats,
     UpsertResult,
 )
@@ -63,6 +65,7 @@ __all__ = [
     "EditResult",
     "EncodedPoint",
     "Examples",
+    "ExportStream",
     "FailedPrecondition",
     "Hit",
     "Id",
@@ -76,6 +79,7 @@ __all__ = [
     "PathStep",
     "PermissionDenied",
     "ResourceExhausted",
+    "SnapshotInfo",
     "Stats",
     "TextPair",
     "Unauthenticated",

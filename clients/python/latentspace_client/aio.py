@@ -25,7 +25,7 @@ from grpc import aio
 from latentspace_client import calls
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
-from latentspace_client.calls import DEFAULT_ADDRESS, ClientSettings, RequestStream, Rpc
+from latentspace_client.calls import DEFAULT_ADDRESS, ClientSettings, ExportStream, RequestStream, Rpc
 from latentspace_client.errors import translate
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
@@ -39,6 +39,7 @@ from latentspace_client.results import (
     Interpolation,
     Item,
     PathStep,
+    SnapshotInfo,
     Stats,
     UpsertResult,
 )
@@ -198,6 +199,51 @@ class AsyncClient(ClientSettings):
     async def stats(self, *, timeout: float | None = None) -> Stats:
         """Server-wide figures: collections, loaded models, uptime, version."""
         return await self._send(calls.STATS, pb.StatsRequest(), timeout)
+
+    async def export(
+        self, collection: str | None = None, *, page_size: int = 0, timeout: float | None = None
+    ) -> ExportStream:
+        """Every item of a collection with its vector and exact payload, as of one moment (writes made
+        meanwhile are not in it), read page by page as it is iterated; ``stream.collection`` describes
+        the collection as of that moment. The deadline covers the whole stream: pass a larger
+        ``timeout`` (or None) for a big collection. ``page_size``: items per page (0: the server's).
+
+        ``await client.export("docs")``, then ``async for item in stream: ...``
+        """
+        request = rq.export_request(self._name(collection), page_size)
+        pages = self._methods[calls.EXPORT](request, timeout=self._deadline(timeout), metadata=self._metadata)
+        responses = pages.__aiter__()
+        try:
+            first = await anext(responses, None)
+        except grpc.RpcError as error:
+            raise translate(error) from error
+        return ExportStream(ExportStream.first_page(first), responses, pages)
+
+    # ------------------------------------------------------------ backups
+
+    async def snapshot(
+        self, collection: str | None = None, *, name: str | None = None, timeout: float | None = None
+    ) -> SnapshotInfo:
+        """Write a consistent copy of a collection (default: the client's) into the server's backup
+        folder while it keeps serving, as snapshot ``name`` (None: the server names it). Needs a
+        server started with a backup folder (else FailedPrecondition).
+
+        ``await client.snapshot("docs", name="docs-before-reindex")``
+        """
+        request = rq.snapshot_request(self._name(collection), name)
+        return await self._send(calls.SNAPSHOT, request, timeout)
+
+    async def list_snapshots(self, *, timeout: float | None = None) -> list[SnapshotInfo]:
+        """The snapshots in the server's backup folder, newest first."""
+        return await self._send(calls.LIST_SNAPSHOTS, pb.ListSnapshotsRequest(), timeout)
+
+    async def restore(self, snapshot: str, name: str | None = None, *, timeout: float | None = None) -> CollectionInfo:
+        """Bring a snapshot back as the new collection ``name`` (None: the collection it was taken of);
+        AlreadyExists when that collection exists (nothing is overwritten).
+
+        ``await client.restore("docs-before-reindex", "docs-restored")``
+        """
+        return await self._send(calls.RESTORE, rq.restore_request(snapshot, name), timeout)
 
     # ------------------------------------------------------------ latent space
 

@@ -9,6 +9,7 @@
 - :func:`plan_upsert` and :class:`RequestStream`: one batch goes as ``Upsert``, more stream lazily
   as ``UpsertStream``; the stream keeps the exception a batch raised while being built, which gRPC
   (sync and aio alike) would swallow and report as a CANCELLED call.
+- :class:`ExportStream`: the items of an ``Export`` (a server stream) as its pages arrive.
 
 So a client method is: build the request (:mod:`.requests`), send it through the table.
 """
@@ -20,6 +21,7 @@ import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import grpc
@@ -27,6 +29,7 @@ import grpc
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc_stubs
+from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
@@ -37,6 +40,7 @@ from latentspace_client.results import (
     Hit,
     Interpolation,
     Item,
+    SnapshotInfo,
     Stats,
     UpsertResult,
     hits_from_proto,
@@ -107,6 +111,14 @@ def _distances(reply: pb.DistanceResponse) -> list[Distance]:
     return [Distance.from_proto(d) for d in reply.distances]
 
 
+def _snapshots(reply: pb.ListSnapshotsResponse) -> list[SnapshotInfo]:
+    return [SnapshotInfo.from_proto(s) for s in reply.snapshots]
+
+
+def _exported(page: pb.ExportPage) -> list[Item]:
+    return [Item.from_export(i) for i in page.items]
+
+
 CREATE_COLLECTION = Rpc(Service.COLLECTIONS, "CreateCollection", CollectionInfo.from_proto)
 LIST_COLLECTIONS = Rpc(Service.COLLECTIONS, "ListCollections", _collections)
 DESCRIBE_COLLECTION = Rpc(Service.COLLECTIONS, "DescribeCollection", CollectionInfo.from_proto)
@@ -116,6 +128,11 @@ UPSERT_STREAM = Rpc(Service.COLLECTIONS, "UpsertStream", UpsertResult.from_proto
 DELETE = Rpc(Service.COLLECTIONS, "Delete", DeleteResult.from_proto)
 GET = Rpc(Service.COLLECTIONS, "Get", _items)
 STATS = Rpc(Service.COLLECTIONS, "Stats", Stats.from_proto)
+SNAPSHOT = Rpc(Service.COLLECTIONS, "Snapshot", SnapshotInfo.from_proto)
+LIST_SNAPSHOTS = Rpc(Service.COLLECTIONS, "ListSnapshots", _snapshots)
+RESTORE = Rpc(Service.COLLECTIONS, "Restore", CollectionInfo.from_proto)
+#: A server stream: the converter turns each page into its items.
+EXPORT = Rpc(Service.COLLECTIONS, "Export", _exported)
 ENCODE = Rpc(Service.LATENT_SPACE, "Encode", _encoded)
 SEARCH = Rpc(Service.LATENT_SPACE, "Search", _hits)
 SEARCH_BATCH = Rpc(Service.LATENT_SPACE, "SearchBatch", _hit_lists)
@@ -134,6 +151,10 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DELETE,
     GET,
     STATS,
+    SNAPSHOT,
+    LIST_SNAPSHOTS,
+    RESTORE,
+    EXPORT,
     ENCODE,
     SEARCH,
     SEARCH_BATCH,
@@ -269,11 +290,84 @@ class RequestStream(Iterator[_T], AsyncIterator[_T]):
             raise self.error from None
 
 
+class ExportStream:
+    """The items of one export, with their vectors, as its pages arrive.
+
+    ``collection`` describes the collection as of the export's moment (its ``count`` items are the
+    ones that follow). A :class:`~latentspace_client.Client`'s stream is iterated with ``for``, an
+    :class:`~latentspace_client.AsyncClient`'s with ``async for``; once. Failures raise the SDK's
+    errors. :meth:`close` (or leaving a ``with`` / ``async with`` block) ends the call early.
+    """
+
+    def __init__(self, first: pb.ExportPage, pages: Any, call: Any):
+        """``first``: the page already read; ``pages``: the call's iterator of the rest (sync or async)."""
+        self.collection = CollectionInfo.from_proto(first.collection)
+        self._first = EXPORT.reply(first)
+        self._pages = pages
+        self._call = call
+        self._started = False
+
+    @staticmethod
+    def first_page(page: pb.ExportPage | None) -> pb.ExportPage:
+        """The first page of an export, which the server always sends."""
+        if page is None or not page.HasField("collection"):
+            raise Internal("the server ended the export without describing the collection",
+                           code=grpc.StatusCode.INTERNAL)
+        return page
+
+    def _start(self) -> None:
+        if self._started:
+            raise RuntimeError("an export stream can be iterated once")
+        self._started = True
+
+    def __iter__(self) -> Iterator[Item]:
+        self._start()
+        yield from self._first
+        try:
+            for page in self._pages:
+                yield from EXPORT.reply(page)
+        except grpc.RpcError as error:
+            raise translate(error) from error
+
+    def __aiter__(self) -> AsyncIterator[Item]:
+        self._start()
+        return self._async_items()
+
+    async def _async_items(self) -> AsyncIterator[Item]:
+        for item in self._first:
+            yield item
+        try:
+            async for page in self._pages:
+                for item in EXPORT.reply(page):
+                    yield item
+        except grpc.RpcError as error:
+            raise translate(error) from error
+
+    def close(self) -> None:
+        """End the call (the rest of the items are not sent)."""
+        self._call.cancel()
+
+    def __enter__(self) -> ExportStream:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> ExportStream:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.close()
+
+
 __all__ = [
     "ALL_RPCS",
     "DEFAULT_ADDRESS",
     "DEFAULT_OPTIONS",
     "ClientSettings",
+    "ExportStream",
     "RequestStream",
     "Rpc",
     "Service",

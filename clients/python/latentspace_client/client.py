@@ -16,7 +16,14 @@ import grpc
 from latentspace_client import calls
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
-from latentspace_client.calls import DEFAULT_ADDRESS, DEFAULT_OPTIONS, ClientSettings, RequestStream, Rpc
+from latentspace_client.calls import (
+    DEFAULT_ADDRESS,
+    DEFAULT_OPTIONS,
+    ClientSettings,
+    ExportStream,
+    RequestStream,
+    Rpc,
+)
 from latentspace_client.errors import translate
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
@@ -30,6 +37,7 @@ from latentspace_client.results import (
     Interpolation,
     Item,
     PathStep,
+    SnapshotInfo,
     Stats,
     UpsertResult,
 )
@@ -186,6 +194,50 @@ class Client(ClientSettings):
     def stats(self, *, timeout: float | None = None) -> Stats:
         """Server-wide figures: collections, loaded models, uptime, version."""
         return self._send(calls.STATS, pb.StatsRequest(), timeout)
+
+    def export(
+        self, collection: str | None = None, *, page_size: int = 0, timeout: float | None = None
+    ) -> ExportStream:
+        """Every item of a collection with its vector and exact payload, as of one moment (writes made
+        meanwhile are not in it), read page by page as it is iterated; ``stream.collection`` describes
+        the collection as of that moment. The deadline covers the whole stream: pass a larger
+        ``timeout`` (or None) for a big collection. ``page_size``: items per page (0: the server's).
+
+        ``client.export("docs")``, then ``for item in stream: ...``
+        """
+        request = rq.export_request(self._name(collection), page_size)
+        pages = self._methods[calls.EXPORT](request, timeout=self._deadline(timeout), metadata=self._metadata)
+        try:
+            first = next(pages, None)
+        except grpc.RpcError as error:
+            raise translate(error) from error
+        return ExportStream(ExportStream.first_page(first), pages, pages)
+
+    # ------------------------------------------------------------ backups
+
+    def snapshot(
+        self, collection: str | None = None, *, name: str | None = None, timeout: float | None = None
+    ) -> SnapshotInfo:
+        """Write a consistent copy of a collection (default: the client's) into the server's backup
+        folder while it keeps serving, as snapshot ``name`` (None: the server names it). Needs a
+        server started with a backup folder (else FailedPrecondition).
+
+        ``client.snapshot("docs", name="docs-before-reindex")``
+        """
+        request = rq.snapshot_request(self._name(collection), name)
+        return self._send(calls.SNAPSHOT, request, timeout)
+
+    def list_snapshots(self, *, timeout: float | None = None) -> list[SnapshotInfo]:
+        """The snapshots in the server's backup folder, newest first."""
+        return self._send(calls.LIST_SNAPSHOTS, pb.ListSnapshotsRequest(), timeout)
+
+    def restore(self, snapshot: str, name: str | None = None, *, timeout: float | None = None) -> CollectionInfo:
+        """Bring a snapshot back as the new collection ``name`` (None: the collection it was taken of);
+        AlreadyExists when that collection exists (nothing is overwritten).
+
+        ``client.restore("docs-before-reindex", "docs-restored")``
+        """
+        return self._send(calls.RESTORE, rq.restore_request(snapshot, name), timeout)
 
     # ------------------------------------------------------------ latent space
 

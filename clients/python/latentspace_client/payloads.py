@@ -5,6 +5,8 @@ Numbers: a ``Struct`` stores every number as a double, so ``{"year": 2024}`` wou
 representable (``|x| < 2**53``); other numbers stay ``float``. A payload therefore round-trips
 unchanged except that a float with an integral value (``3.0``) comes back as ``3`` (equal in
 Python). Integers beyond ``2**53`` cannot travel exactly and are refused: send them as strings.
+Payloads nest at most :data:`MAX_PAYLOAD_DEPTH` levels, the server's bound; deeper ones are refused
+here with a ``ValueError`` (protobuf itself would fail on them with a ``DecodeError``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from google.protobuf import struct_pb2
 from latentspace_client._generated.latentspace.v1 import types_pb2 as tpb
 
 _EXACT_INT = 2**53
+#: How deep a payload may nest (a dict or list inside another is one level): the server's bound
+#: (``latentspace.indexer.validation.MAX_PAYLOAD_DEPTH``, kept equal by a test).
+MAX_PAYLOAD_DEPTH = 32
 _RANGE_KEYS = frozenset({"gt", "gte", "lt", "lte"})
 
 # ---------------------------------------------------------------- payloads
 
 
-def to_value(value: Any, path: str = "payload") -> struct_pb2.Value:
-    """A JSON-like Python value as a ``google.protobuf.Value``; ``path`` names it in errors."""
+def to_value(value: Any, path: str = "payload", depth: int = 0) -> struct_pb2.Value:
+    """A JSON-like Python value as a ``google.protobuf.Value``; ``path`` names it in errors.
+
+    ``depth`` is how deep ``value`` sits in its payload (the payload object itself is 0).
+    """
+    if depth > MAX_PAYLOAD_DEPTH:
+        raise ValueError(f"{path}: the payload nests deeper than {MAX_PAYLOAD_DEPTH} levels")
     message = struct_pb2.Value()
     if value is None:
         message.null_value = struct_pb2.NULL_VALUE
@@ -41,9 +51,9 @@ def to_value(value: Any, path: str = "payload") -> struct_pb2.Value:
     elif isinstance(value, str):
         message.string_value = value
     elif isinstance(value, Mapping):
-        message.struct_value.CopyFrom(to_struct(value, path))
+        message.struct_value.CopyFrom(to_struct(value, path, depth))
     elif isinstance(value, list | tuple):
-        message.list_value.values.extend(to_value(v, f"{path}[{i}]") for i, v in enumerate(value))
+        message.list_value.values.extend(to_value(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
     else:
         raise TypeError(
             f"{path}: {type(value).__name__} is not a JSON value (str, number, bool, None, list, dict)"
@@ -51,13 +61,13 @@ def to_value(value: Any, path: str = "payload") -> struct_pb2.Value:
     return message
 
 
-def to_struct(payload: Mapping[str, Any], path: str = "payload") -> struct_pb2.Struct:
-    """A dict with string keys as a ``Struct`` (see the module notes on numbers)."""
+def to_struct(payload: Mapping[str, Any], path: str = "payload", depth: int = 0) -> struct_pb2.Struct:
+    """A dict with string keys as a ``Struct`` (see the module notes on numbers and nesting)."""
     message = struct_pb2.Struct()
     for key, value in payload.items():
         if not isinstance(key, str):
             raise TypeError(f"{path}: keys must be strings, got {key!r}")
-        message.fields[key].CopyFrom(to_value(value, f"{path}.{key}"))
+        message.fields[key].CopyFrom(to_value(value, f"{path}.{key}", depth + 1))
     return message
 
 

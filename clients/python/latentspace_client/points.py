@@ -16,7 +16,9 @@ numpy array, list/tuple of numbers,       a raw vector of the collection's dimen
 a ``latentspace.v1.Query`` message        passed through as it is
 ========================================  ==========================================================
 
-Composites nest: a ``Mix`` of an ``Edit`` and an ``Id`` is a point like any other.
+Composites nest: a ``Mix`` of an ``Edit`` and an ``Id`` is a point like any other, at most
+:data:`MAX_POINT_DEPTH` levels deep (the server's bound; deeper trees are refused here with a
+``ValueError`` before anything is sent).
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from latentspace_client._generated.latentspace.v1 import types_pb2 as tpb
 from latentspace_client.vectors import is_numpy_array, pack_vector
 
 _Enum = TypeVar("_Enum", bound=int)
+
+#: How deep composite points may nest: each mix part, edit base, example and analogy term is one level
+#: below its parent. The server's bound (``latentspace.indexer.validation.MAX_POINT_DEPTH``, kept equal
+#: by a test); within it a query also stays under protobuf's own nesting limit.
+MAX_POINT_DEPTH = 16
 
 #: Anything :func:`to_query` accepts (see the module docstring).
 Point: TypeAlias = Any
@@ -130,8 +137,19 @@ def enum_value(table: Mapping[str, _Enum], name: str, what: str) -> _Enum:
 
 
 def to_query(point: Point) -> tpb.Query:
-    """Turn any accepted point (see the module docstring) into a ``Query`` message."""
+    """Turn any accepted point (see the module docstring) into a ``Query`` message.
+
+    Raises ``ValueError`` when composites nest deeper than :data:`MAX_POINT_DEPTH`.
+    """
+    return _query(point, 0)
+
+
+def _query(point: Point, depth: int) -> tpb.Query:
+    if depth > MAX_POINT_DEPTH:
+        raise _too_deep()
     if isinstance(point, tpb.Query):
+        if depth + _message_depth(point) > MAX_POINT_DEPTH:
+            raise _too_deep()
         return point
     if isinstance(point, str):
         return tpb.Query(text=point)
@@ -142,11 +160,11 @@ def to_query(point: Point) -> tpb.Query:
     if isinstance(point, Id):
         return tpb.Query(id=point.value)
     if isinstance(point, Mix):
-        return tpb.Query(mix=_mix(point))
+        return tpb.Query(mix=_mix(point, depth))
     if isinstance(point, Edit):
-        return tpb.Query(edit=to_edit(point))
+        return tpb.Query(edit=_edit(point, depth))
     if isinstance(point, Analogy):
-        return tpb.Query(analogy=_analogy(point))
+        return tpb.Query(analogy=_analogy(point, depth))
     if _is_vector(point):
         return tpb.Query(vector=pack_vector(point))
     if _is_pil_image(point):
@@ -212,6 +230,11 @@ def encode_png(image: Any) -> bytes:
 
 def to_direction(direction: Direction) -> tpb.Direction:
     """A ``TextPair``, ``Examples`` or raw vector as a ``Direction`` message."""
+    return _direction(direction, 0)
+
+
+def _direction(direction: Direction, depth: int) -> tpb.Direction:
+    # ``depth`` is that of the edit the direction belongs to; its examples sit one level below.
     if isinstance(direction, tpb.Direction):
         return direction
     if isinstance(direction, TextPair):
@@ -223,7 +246,8 @@ def to_direction(direction: Direction) -> tpb.Direction:
     if isinstance(direction, Examples):
         if isinstance(direction.positive, str | bytes) or isinstance(direction.negative, str | bytes):
             raise TypeError("Examples takes sequences of points: Examples(['a red circle'], ['a circle'])")
-        positive, negative = to_queries(direction.positive), to_queries(direction.negative)
+        positive = [_query(p, depth + 1) for p in direction.positive]
+        negative = [_query(p, depth + 1) for p in direction.negative]
         return tpb.Direction(examples=tpb.Examples(positive=positive, negative=negative))
     if _is_vector(direction):
         return tpb.Direction(vector=pack_vector(direction))
@@ -235,9 +259,13 @@ def to_direction(direction: Direction) -> tpb.Direction:
 
 def to_edit(edit: Edit) -> tpb.Edit:
     """An ``Edit`` helper as an ``Edit`` message."""
+    return _edit(edit, 0)
+
+
+def _edit(edit: Edit, depth: int) -> tpb.Edit:
     message = tpb.Edit(
-        base=to_query(edit.base),
-        direction=to_direction(edit.direction),
+        base=_query(edit.base, depth + 1),
+        direction=_direction(edit.direction, depth),
         mode=enum_value(EDIT_MODES, edit.mode, "edit mode"),
     )
     if edit.strength is not None:
@@ -245,23 +273,44 @@ def to_edit(edit: Edit) -> tpb.Edit:
     return message
 
 
-def _mix(mix: Mix) -> tpb.Mix:
+def _mix(mix: Mix, depth: int) -> tpb.Mix:
     message = tpb.Mix()
     for point, weight in mix.parts:
-        part = message.parts.add(query=to_query(point))
+        part = message.parts.add(query=_query(point, depth + 1))
         if weight is not None:
             part.weight = weight
     return message
 
 
-def _analogy(analogy: Analogy) -> tpb.Analogy:
+def _analogy(analogy: Analogy, depth: int) -> tpb.Analogy:
     return tpb.Analogy(
-        a=to_query(analogy.a),
-        a_star=to_query(analogy.a_star),
-        b=to_query(analogy.b),
+        a=_query(analogy.a, depth + 1),
+        a_star=_query(analogy.a_star, depth + 1),
+        b=_query(analogy.b, depth + 1),
         method=enum_value(ANALOGY_METHODS, analogy.method, "analogy method"),
         include_inputs=analogy.include_inputs,
     )
+
+
+def _too_deep() -> ValueError:
+    return ValueError(f"points nest deeper than {MAX_POINT_DEPTH} levels (mixes, edits and analogies inside "
+                      "each other); flatten the query")
+
+
+def _message_depth(query: tpb.Query) -> int:
+    """How many composite levels a ready-made ``Query`` message holds below itself."""
+    kind = query.WhichOneof("kind")
+    children: list[tpb.Query] = []
+    if kind == "mix":
+        children = [part.query for part in query.mix.parts]
+    elif kind == "edit":
+        children = [query.edit.base]
+        if query.edit.direction.WhichOneof("kind") == "examples":
+            examples = query.edit.direction.examples
+            children += [*examples.positive, *examples.negative]
+    elif kind == "analogy":
+        children = [query.analogy.a, query.analogy.a_star, query.analogy.b]
+    return 1 + max(_message_depth(child) for child in children) if children else 0
 
 
 def _weighted_part(part: Any) -> tuple[Point, float | None]:

@@ -116,13 +116,35 @@ def upsert_requests(
 
 
 def delete_request(collection: str, ids: Iterable[str]) -> pb.DeleteRequest:
-    """Delete by ids."""
-    return pb.DeleteRequest(collection=collection, ids=_ids(ids))
+    """Delete by ids (at least one)."""
+    return pb.DeleteRequest(collection=collection, ids=_some_ids(ids))
 
 
 def get_request(collection: str, ids: Iterable[str], with_vectors: bool) -> pb.GetRequest:
-    """Get by ids."""
-    return pb.GetRequest(collection=collection, ids=_ids(ids), with_vectors=with_vectors)
+    """Get by ids (at least one)."""
+    return pb.GetRequest(collection=collection, ids=_some_ids(ids), with_vectors=with_vectors)
+
+
+def export_request(collection: str, page_size: int) -> pb.ExportRequest:
+    """Export a collection in pages of ``page_size`` items (0: the server's default)."""
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 0:
+        raise ValueError(f"page_size must be an integer >= 0 (0: the server's default), got {page_size!r}")
+    return pb.ExportRequest(collection=collection, page_size=page_size)
+
+
+# ---------------------------------------------------------------- backups
+
+
+def snapshot_request(collection: str, name: str | None) -> pb.SnapshotRequest:
+    """Snapshot a collection under ``name`` (None: the server picks one)."""
+    return pb.SnapshotRequest(collection=collection, name=name or "")
+
+
+def restore_request(snapshot: str, name: str | None) -> pb.RestoreRequest:
+    """Restore ``snapshot`` as collection ``name`` (None: the collection it was taken of)."""
+    if not snapshot:
+        raise ValueError("restore needs the name of a snapshot (see list_snapshots)")
+    return pb.RestoreRequest(snapshot=snapshot, name=name or "")
 
 
 # ---------------------------------------------------------------- latent space
@@ -269,6 +291,13 @@ def _set_filter(request: Any, spec: FilterSpec) -> None:
     message = to_filter(spec)
     if message is not None:
         request.filter.CopyFrom(message)
+
+
+def _some_ids(ids: Iterable[str]) -> list[str]:
+    listed = _ids(ids)
+    if not listed:
+        raise ValueError("ids is empty: name at least one id")
+    return listed
 
 
 def _ids(ids: Iterable[str]) -> list[str]:

@@ -7,6 +7,7 @@ numpy is installed, else lists of floats, and None unless asked for (``with_vect
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,6 +79,19 @@ class Item:
             vector=unpack_optional(message),
         )
 
+    @classmethod
+    def from_export(cls, message: pb.ExportedItem) -> Item:
+        """An exported item: its vector always, its payload exactly as stored (JSON numbers keep
+        their type: an integer stays an int of any size, a float stays a float)."""
+        return cls(
+            id=message.id,
+            modality=modality_name(message.modality),
+            payload=json.loads(message.payload_json),
+            content=message.content,
+            sequence=message.sequence,
+            vector=unpack_vector(message.vector),
+        )
+
 
 @dataclass(frozen=True)
 class CollectionInfo:
@@ -108,6 +122,42 @@ class CollectionInfo:
             fingerprint=message.fingerprint,
             sequence=message.sequence,
             backend=message.backend or "embedded",
+        )
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot in the server's backup folder: the collection it was taken of, as of ``sequence``.
+
+    ``has_index``: it holds an index snapshot (a restore catches it up rather than rebuilding it).
+    """
+
+    name: str
+    collection: str
+    created_at: str
+    sequence: int
+    count: int
+    model: str
+    dimension: int
+    index_kind: str
+    fingerprint: str
+    has_index: bool
+    size_bytes: int
+
+    @classmethod
+    def from_proto(cls, message: pb.SnapshotInfo) -> SnapshotInfo:
+        return cls(
+            name=message.name,
+            collection=message.collection,
+            created_at=message.created_at,
+            sequence=message.sequence,
+            count=message.count,
+            model=message.model,
+            dimension=message.dimension,
+            index_kind=message.index_kind,
+            fingerprint=message.fingerprint,
+            has_index=message.has_index,
+            size_bytes=message.size_bytes,
         )
 
 

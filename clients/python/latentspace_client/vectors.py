@@ -9,6 +9,7 @@ Without it, ``array.array("f")`` does the conversion in C and unpacked vectors a
 from __future__ import annotations
 
 import array
+import math
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -27,6 +28,7 @@ else:
 
 # The wire format is little-endian; array.array uses the host's order.
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
+_NOT_FINITE = "a vector must hold finite numbers: it has NaN or infinity (or a value too large for float32)"
 
 
 def load_numpy() -> ModuleType | None:
@@ -47,17 +49,21 @@ def is_numpy_array(value: object) -> bool:
 def pack_vector(values: Any) -> tpb.Vector:
     """Pack a 1-D sequence of floats (list, tuple, ``array.array``, numpy array) as a ``Vector``.
 
-    Raises ``ValueError`` for an empty or non-1-D input and ``TypeError`` for non-numbers.
-    Finiteness and dimension are checked by the server, which knows the collection.
+    Raises ``ValueError`` for an empty or non-1-D input or one holding NaN or infinity (also a
+    number too large for float32), and ``TypeError`` for non-numbers. The dimension is checked by
+    the server, which knows the collection.
     """
     numpy = load_numpy()
     if numpy is not None:
         try:
-            arr = numpy.asarray(values, dtype="<f4")
+            with numpy.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+                arr = numpy.asarray(values, dtype="<f4")
         except (TypeError, ValueError) as exc:
             raise TypeError(f"a vector must be a sequence of numbers: {exc}") from None
         if arr.ndim != 1 or arr.size == 0:
             raise ValueError(f"a vector must be 1-D and non-empty, got shape {arr.shape}")
+        if not numpy.isfinite(arr).all():
+            raise ValueError(_NOT_FINITE)
         return tpb.Vector(dimension=int(arr.size), data=arr.tobytes())
     if isinstance(values, array.array) and values.typecode == "f":
         packed = array.array("f", values)
@@ -68,6 +74,8 @@ def pack_vector(values: Any) -> tpb.Vector:
             raise TypeError(f"a vector must be a sequence of numbers: {exc}") from None
     if len(packed) == 0:
         raise ValueError("a vector must be non-empty")
+    if not all(math.isfinite(v) for v in packed):
+        raise ValueError(_NOT_FINITE)
     if _BIG_ENDIAN_HOST:
         packed.byteswap()
     return tpb.Vector(dimension=len(packed), data=packed.tobytes())

@@ -6,8 +6,8 @@
  *   reply types and the kind (unary, client streaming), so the transport needs nothing per RPC:
  *   a new RPC is one row here, one request builder and one client method.
  * - {@link Connection}: one grpc-js channel, the default deadline and the call metadata (API key,
- *   caller's entries); sends a unary request or a lazily built request stream and turns failures
- *   into {@link LatentSpaceError}s.
+ *   caller's entries); sends a unary request, a lazily built request stream, or a request whose
+ *   replies stream back, and turns failures into {@link LatentSpaceError}s.
  */
 
 import { type DescMessage, type DescMethod, fromBinary, type MessageShape, toBinary } from "@bufbuild/protobuf";
@@ -19,8 +19,9 @@ import {
   credentials as grpcCredentials,
   Metadata,
   type ServiceError,
+  status,
 } from "@grpc/grpc-js";
-import { translate } from "./errors.js";
+import { Internal, translate } from "./errors.js";
 import { Collections, LatentSpace } from "./generated/latentspace/v1/latentspace_pb.js";
 import {
   collectionInfoFromProto,
@@ -29,10 +30,15 @@ import {
   distanceMatrixFromProto,
   editResultFromProto,
   encodedPointFromProto,
+  exportPageFromProto,
   hitsFromProto,
   interpolationFromProto,
   itemFromProto,
+  snapshotInfoFromProto,
   statsFromProto,
+  type CollectionInfo,
+  type ExportPage,
+  type Item,
   upsertResultFromProto,
 } from "./results.js";
 
@@ -70,6 +76,11 @@ export const RPCS = {
   delete: rpc(collections.delete, deleteResultFromProto),
   get: rpc(collections.get, (reply) => reply.items.map(itemFromProto)),
   stats: rpc(collections.stats, statsFromProto),
+  snapshot: rpc(collections.snapshot, snapshotInfoFromProto),
+  listSnapshots: rpc(collections.listSnapshots, (reply) => reply.snapshots.map(snapshotInfoFromProto)),
+  restore: rpc(collections.restore, collectionInfoFromProto),
+  /** A server stream: the converter turns each page. */
+  export: rpc(collections.export, exportPageFromProto),
   encode: rpc(latentSpace.encode, (reply) => reply.points.map(encodedPointFromProto)),
   search: rpc(latentSpace.search, (reply) => hitsFromProto(reply.hits)),
   searchBatch: rpc(latentSpace.searchBatch, (reply) => reply.results.map((r) => hitsFromProto(r.hits))),
@@ -192,6 +203,45 @@ export class Connection {
     });
   }
 
+  /**
+   * Send one request and read its replies as they stream back, converted; a failure rejects the
+   * iteration with a {@link LatentSpaceError}. `cancel` ends the call early.
+   */
+  serverStream<M extends Method, R>(
+    rpc: Rpc<M, R>,
+    request: MessageShape<M["input"]>,
+    timeoutMs?: number | null,
+  ): { replies: AsyncGenerator<R>; cancel: () => void } {
+    const { method, reply } = rpc;
+    const call = this.client.makeServerStreamRequest(
+      path(method),
+      (message: MessageShape<M["input"]>) => Buffer.from(toBinary(method.input, message)),
+      (bytes: Buffer) => fromBinary(method.output, bytes) as MessageShape<M["output"]>,
+      request,
+      this.callMetadata(),
+      this.callOptions(timeoutMs),
+    );
+    call.on("error", () => undefined); // reported through the iteration; never an unhandled event
+    const messages = (call as AsyncIterable<MessageShape<M["output"]>>)[Symbol.asyncIterator]();
+    async function* replies(): AsyncGenerator<R> {
+      try {
+        for (;;) {
+          let next: IteratorResult<MessageShape<M["output"]>>;
+          try {
+            next = await messages.next();
+          } catch (error) {
+            throw translate(error);
+          }
+          if (next.done) return;
+          yield reply(next.value);
+        }
+      } finally {
+        await messages.return?.();
+      }
+    }
+    return { replies: replies(), cancel: () => call.cancel() };
+  }
+
   private callMetadata(): Metadata {
     const metadata = new Metadata();
     for (const [key, value] of this.metadata) metadata.add(key, value);
@@ -201,6 +251,42 @@ export class Connection {
   private callOptions(timeoutMs: number | null | undefined): CallOptions {
     const limit = timeoutMs === undefined ? this.timeoutMs : timeoutMs;
     return limit === null ? {} : { deadline: Date.now() + limit };
+  }
+}
+
+/**
+ * The items of one export, with their vectors, as its pages arrive (`for await (const item of
+ * stream)`, once). `collection` describes the collection as of the export's moment: its `count`
+ * items are the ones that follow. `close()` ends the call early.
+ */
+export class ExportStream implements AsyncIterable<Item> {
+  readonly collection: CollectionInfo;
+  private readonly first: Item[];
+  private readonly pages: AsyncGenerator<ExportPage>;
+  private readonly cancel: () => void;
+  private started = false;
+
+  constructor(first: ExportPage, pages: AsyncGenerator<ExportPage>, cancel: () => void) {
+    if (!first.collection) {
+      throw new Internal("the server ended the export without describing the collection", { code: status.INTERNAL });
+    }
+    this.collection = first.collection;
+    this.first = first.items;
+    this.pages = pages;
+    this.cancel = cancel;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Item> {
+    if (this.started) throw new Error("an export stream can be iterated once");
+    this.started = true;
+    yield* this.first;
+    for await (const page of this.pages) yield* page.items;
+  }
+
+  /** End the call (the rest of the items are not sent). */
+  close(): void {
+    this.cancel();
+    void this.pages.return(undefined).catch(() => undefined);
   }
 }
 

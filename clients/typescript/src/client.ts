@@ -12,10 +12,11 @@ import {
   DescribeCollectionRequestSchema,
   DropCollectionRequestSchema,
   ListCollectionsRequestSchema,
+  ListSnapshotsRequestSchema,
   StatsRequestSchema,
   type UpsertRequest,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { Connection, type ConnectionOptions, DEFAULT_ADDRESS, RPCS } from "./calls.js";
+import { Connection, type ConnectionOptions, DEFAULT_ADDRESS, ExportStream, RPCS } from "./calls.js";
 import type { FilterSpec } from "./payloads.js";
 import { type AnalogyMethodName, type Direction, type Point, pointFromKeywords } from "./points.js";
 import * as rq from "./requests.js";
@@ -30,6 +31,7 @@ import type {
   Interpolation,
   Item,
   PathStep,
+  SnapshotInfo,
   Stats,
   UpsertResult,
 } from "./results.js";
@@ -183,6 +185,49 @@ export class Client {
   /** Server-wide figures: collections, loaded models, uptime, version. */
   async stats(options: CallOptions = {}): Promise<Stats> {
     return this.connection.unary(RPCS.stats, create(StatsRequestSchema), options.timeoutMs);
+  }
+
+  /**
+   * Every item of a collection with its vector and payload as stored, as of one moment (writes
+   * made meanwhile are not in it), read page by page as it is iterated; `stream.collection`
+   * describes the collection as of that moment. The deadline covers the whole stream: pass a
+   * larger `timeoutMs` (or null) for a big collection. `pageSize`: items per page (0: the server's).
+   *
+   * `const stream = await client.export(); for await (const item of stream) ...`
+   */
+  async export(options: CollectionCallOptions & { pageSize?: number } = {}): Promise<ExportStream> {
+    const request = rq.exportRequest(this.name(options.collection), options.pageSize ?? 0);
+    const { replies, cancel } = this.connection.serverStream(RPCS.export, request, options.timeoutMs);
+    const first = await replies.next();
+    if (first.done) {
+      return new ExportStream({ collection: null, items: [] }, replies, cancel); // throws Internal
+    }
+    return new ExportStream(first.value, replies, cancel);
+  }
+
+  // ------------------------------------------------------------ backups
+
+  /**
+   * Write a consistent copy of a collection (default: the client's) into the server's backup
+   * folder while it keeps serving, as snapshot `name` (null: the server names it). Needs a server
+   * started with a backup folder (else FailedPrecondition).
+   */
+  async snapshot(options: CollectionCallOptions & { name?: string | null } = {}): Promise<SnapshotInfo> {
+    const request = rq.snapshotRequest(this.name(options.collection), options.name);
+    return this.connection.unary(RPCS.snapshot, request, options.timeoutMs);
+  }
+
+  /** The snapshots in the server's backup folder, newest first. */
+  async listSnapshots(options: CallOptions = {}): Promise<SnapshotInfo[]> {
+    return this.connection.unary(RPCS.listSnapshots, create(ListSnapshotsRequestSchema), options.timeoutMs);
+  }
+
+  /**
+   * Bring a snapshot back as the new collection `name` (null: the collection it was taken of);
+   * AlreadyExists when that collection exists (nothing is overwritten).
+   */
+  async restore(snapshot: string, name?: string | null, options: CallOptions = {}): Promise<CollectionInfo> {
+    return this.connection.unary(RPCS.restore, rq.restoreRequest(snapshot, name), options.timeoutMs);
   }
 
   // ------------------------------------------------------------ latent space

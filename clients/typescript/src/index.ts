@@ -26,6 +26,7 @@ export {
   DEFAULT_ADDRESS,
   DEFAULT_CHANNEL_OPTIONS,
   DEFAULT_TIMEOUT_MS,
+  ExportStream,
   RPCS,
   type TlsOptions,
 } from "./calls.js";
@@ -68,11 +69,13 @@ export type {
   DistanceMatrix,
   EditResult,
   EncodedPoint,
+  ExportPage,
   Hit,
   Interpolation,
   Item,
   ModalityName,
   PathStep,
+  SnapshotInfo,
   Stats,
   UpsertResult,
 } from "./results.js";

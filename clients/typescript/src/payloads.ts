@@ -22,8 +22,18 @@ export type FilterSpec = { readonly [field: string]: unknown };
 
 const RANGE_KEYS = new Set(["gt", "gte", "lt", "lte"]);
 
-/** Check that `value` is a JSON value; `path` names it in errors. Returns it unchanged. */
-export function checkJson(value: unknown, path = "payload"): JsonValue {
+/**
+ * How deep a payload may nest (an object or array inside another is one level): the server's bound,
+ * the same as the Python SDK's `MAX_PAYLOAD_DEPTH`. Deeper payloads are refused here (RangeError).
+ */
+export const MAX_PAYLOAD_DEPTH = 32;
+
+/**
+ * Check that `value` is a JSON value; `path` names it in errors and `depth` is how deep it sits in
+ * its payload (the payload object itself is 0). Returns it unchanged.
+ */
+export function checkJson(value: unknown, path = "payload", depth = 0): JsonValue {
+  if (depth > MAX_PAYLOAD_DEPTH) throw new RangeError(`${path}: the payload nests deeper than ${MAX_PAYLOAD_DEPTH} levels`);
   if (value === null || typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new RangeError(`${path}: ${value} is not a JSON number`);
@@ -33,18 +43,18 @@ export function checkJson(value: unknown, path = "payload"): JsonValue {
     throw new TypeError(`${path}: a bigint cannot travel exactly as a JSON number; send it as a string`);
   }
   if (Array.isArray(value)) {
-    value.forEach((v, i) => checkJson(v, `${path}[${i}]`));
+    value.forEach((v, i) => checkJson(v, `${path}[${i}]`, depth + 1));
     return value as JsonValue;
   }
-  if (isPlainObject(value)) return checkStruct(value, path);
+  if (isPlainObject(value)) return checkStruct(value, path, depth);
   const kind = value === undefined ? "undefined" : ((value as object).constructor?.name ?? typeof value);
   throw new TypeError(`${path}: ${kind} is not a JSON value (string, number, boolean, null, array, object)`);
 }
 
 /** Check that `payload` is a JSON object; returns it unchanged. */
-export function checkStruct(payload: unknown, path = "payload"): JsonObject {
+export function checkStruct(payload: unknown, path = "payload", depth = 0): JsonObject {
   if (!isPlainObject(payload)) throw new TypeError(`${path}: a payload is a plain object`);
-  for (const [key, value] of Object.entries(payload)) checkJson(value, `${path}.${key}`);
+  for (const [key, value] of Object.entries(payload)) checkJson(value, `${path}.${key}`, depth + 1);
   return payload as JsonObject;
 }
 

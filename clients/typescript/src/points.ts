@@ -134,18 +134,35 @@ export function enumValue<K extends string, V>(table: Readonly<Record<K, V>>, na
   throw new RangeError(`unknown ${what} ${JSON.stringify(name)}; expected one of ${Object.keys(table).join(", ")}`);
 }
 
-/** Turn any accepted point into a `Query` message. */
+/**
+ * How deep composite points may nest: each mix part, edit base, example and analogy term is one level
+ * below its parent. The server's bound, the same as the Python SDK's `MAX_POINT_DEPTH`; deeper trees
+ * are refused here (RangeError).
+ */
+export const MAX_POINT_DEPTH = 16;
+
+/** Turn any accepted point into a `Query` message (RangeError past {@link MAX_POINT_DEPTH}). */
 export function toQuery(point: Point): Query {
+  return query(point, 0);
+}
+
+function query(point: Point, depth: number): Query {
+  if (depth > MAX_POINT_DEPTH) throw tooDeep();
   if (typeof point === "string") return create(QuerySchema, { kind: { case: "text", value: point } });
   if (point instanceof Float32Array || isVector(point)) {
     return create(QuerySchema, { kind: { case: "vector", value: packVector(point) } });
   }
   if (point instanceof Uint8Array) return create(QuerySchema, { kind: { case: "image", value: point } });
   if (point instanceof Id) return create(QuerySchema, { kind: { case: "id", value: point.value } });
-  if (point instanceof Mix) return create(QuerySchema, { kind: { case: "mix", value: toMix(point) } });
-  if (point instanceof Edit) return create(QuerySchema, { kind: { case: "edit", value: toEdit(point) } });
-  if (point instanceof Analogy) return create(QuerySchema, { kind: { case: "analogy", value: toAnalogy(point) } });
-  if (isMessage(point, QuerySchema)) return point;
+  if (point instanceof Mix) return create(QuerySchema, { kind: { case: "mix", value: toMix(point, depth) } });
+  if (point instanceof Edit) return create(QuerySchema, { kind: { case: "edit", value: edit(point, depth) } });
+  if (point instanceof Analogy) {
+    return create(QuerySchema, { kind: { case: "analogy", value: toAnalogy(point, depth) } });
+  }
+  if (isMessage(point, QuerySchema)) {
+    if (depth + messageDepth(point) > MAX_POINT_DEPTH) throw tooDeep();
+    return point;
+  }
   throw new TypeError(
     `cannot use ${describe(point)} as a point: pass text (string), image bytes (Uint8Array), ` +
       "a vector (Float32Array or number[]), Id, Mix, Edit or Analogy",
@@ -183,6 +200,11 @@ export function pointFromKeywords(
 
 /** A TextPair, Examples or raw vector as a `Direction` message. */
 export function toDirection(direction: Direction): DirectionMessage {
+  return directionMessage(direction, 0);
+}
+
+// `depth` is that of the edit the direction belongs to; its examples sit one level below.
+function directionMessage(direction: Direction, depth: number): DirectionMessage {
   if (direction instanceof TextPair) {
     const { neutral, target, useTemplates } = direction;
     const value = create(TextPairSchema, { neutral, target, useTemplates });
@@ -193,8 +215,8 @@ export function toDirection(direction: Direction): DirectionMessage {
       throw new TypeError("Examples takes arrays of points: new Examples(['a red circle'], ['a circle'])");
     }
     const value = create(ExamplesSchema, {
-      positive: toQueries(direction.positive),
-      negative: toQueries(direction.negative),
+      positive: direction.positive.map((p) => query(p, depth + 1)),
+      negative: direction.negative.map((p) => query(p, depth + 1)),
     });
     return create(DirectionSchema, { kind: { case: "examples", value } });
   }
@@ -207,31 +229,57 @@ export function toDirection(direction: Direction): DirectionMessage {
 }
 
 /** An {@link Edit} as an `Edit` message. */
-export function toEdit(edit: Edit): EditMessage {
+export function toEdit(value: Edit): EditMessage {
+  return edit(value, 0);
+}
+
+function edit(value: Edit, depth: number): EditMessage {
   const message = create(EditSchema, {
-    base: toQuery(edit.base),
-    direction: toDirection(edit.direction),
-    mode: enumValue(EDIT_MODES, edit.mode, "edit mode"),
+    base: query(value.base, depth + 1),
+    direction: directionMessage(value.direction, depth),
+    mode: enumValue(EDIT_MODES, value.mode, "edit mode"),
   });
-  if (edit.strength !== null) message.strength = edit.strength;
+  if (value.strength !== null) message.strength = value.strength;
   return message;
 }
 
-function toMix(mix: Mix) {
-  const parts = mix.parts.map(([point, weight]) =>
-    create(WeightedQuerySchema, weight === null ? { query: toQuery(point) } : { query: toQuery(point), weight }),
-  );
+function toMix(mix: Mix, depth: number) {
+  const parts = mix.parts.map(([point, weight]) => {
+    const part = query(point, depth + 1);
+    return create(WeightedQuerySchema, weight === null ? { query: part } : { query: part, weight });
+  });
   return create(MixSchema, { parts });
 }
 
-function toAnalogy(analogy: Analogy) {
+function toAnalogy(analogy: Analogy, depth: number) {
   return create(AnalogySchema, {
-    a: toQuery(analogy.a),
-    aStar: toQuery(analogy.aStar),
-    b: toQuery(analogy.b),
+    a: query(analogy.a, depth + 1),
+    aStar: query(analogy.aStar, depth + 1),
+    b: query(analogy.b, depth + 1),
     method: enumValue(ANALOGY_METHODS, analogy.method, "analogy method"),
     includeInputs: analogy.includeInputs,
   });
+}
+
+function tooDeep(): RangeError {
+  return new RangeError(
+    `points nest deeper than ${MAX_POINT_DEPTH} levels (mixes, edits and analogies inside each other); flatten the query`,
+  );
+}
+
+/** How many composite levels a ready-made `Query` message holds below itself. */
+function messageDepth(message: Query): number {
+  const kind = message.kind;
+  let children: Query[] = [];
+  if (kind.case === "mix") children = kind.value.parts.flatMap((p) => (p.query ? [p.query] : []));
+  else if (kind.case === "edit") {
+    children = kind.value.base ? [kind.value.base] : [];
+    const direction = kind.value.direction?.kind;
+    if (direction?.case === "examples") children.push(...direction.value.positive, ...direction.value.negative);
+  } else if (kind.case === "analogy") {
+    children = [kind.value.a, kind.value.aStar, kind.value.b].filter((q): q is Query => q !== undefined);
+  }
+  return children.length === 0 ? 0 : 1 + Math.max(...children.map(messageDepth));
 }
 
 function weightedPart(part: MixPart): readonly [Point, number | null] {

@@ -20,18 +20,24 @@ import {
   EditRequestSchema,
   type EncodeRequest,
   EncodeRequestSchema,
+  type ExportRequest,
+  ExportRequestSchema,
   type GetRequest,
   GetRequestSchema,
   type InterpolateRequest,
   InterpolateRequestSchema,
   InterpolationMethod,
   QueryPairSchema,
+  type RestoreRequest,
+  RestoreRequestSchema,
   type SearchBatchRequest,
   SearchBatchRequestSchema,
   type SearchOptions,
   SearchOptionsSchema,
   type SearchRequest,
   SearchRequestSchema,
+  type SnapshotRequest,
+  SnapshotRequestSchema,
   type UpsertItem as UpsertItemMessage,
   UpsertItemSchema,
   type UpsertRequest,
@@ -167,14 +173,35 @@ export async function* upsertRequests(
   if (batch.length) yield create(UpsertRequestSchema, { collection, items: batch });
 }
 
-/** Delete by ids. */
+/** Delete by ids (at least one). */
 export function deleteRequest(collection: string, ids: Ids): DeleteRequest {
-  return create(DeleteRequestSchema, { collection, ids: idList(ids) });
+  return create(DeleteRequestSchema, { collection, ids: someIds(ids) });
 }
 
-/** Get by ids. */
+/** Get by ids (at least one). */
 export function getRequest(collection: string, ids: Ids, withVectors: boolean): GetRequest {
-  return create(GetRequestSchema, { collection, ids: idList(ids), withVectors });
+  return create(GetRequestSchema, { collection, ids: someIds(ids), withVectors });
+}
+
+/** Export a collection in pages of `pageSize` items (0: the server's default). */
+export function exportRequest(collection: string, pageSize = 0): ExportRequest {
+  if (!Number.isInteger(pageSize) || pageSize < 0) {
+    throw new RangeError(`pageSize must be an integer >= 0 (0: the server's default), got ${pageSize}`);
+  }
+  return create(ExportRequestSchema, { collection, pageSize });
+}
+
+// ---------------------------------------------------------------- backups
+
+/** Snapshot a collection under `name` (null: the server picks one). */
+export function snapshotRequest(collection: string, name?: string | null): SnapshotRequest {
+  return create(SnapshotRequestSchema, { collection, name: name ?? "" });
+}
+
+/** Restore `snapshot` as collection `name` (null: the collection it was taken of). */
+export function restoreRequest(snapshot: string, name?: string | null): RestoreRequest {
+  if (!snapshot) throw new RangeError("restore needs the name of a snapshot (see listSnapshots)");
+  return create(RestoreRequestSchema, { snapshot, name: name ?? "" });
 }
 
 // ---------------------------------------------------------------- latent space
@@ -300,6 +327,12 @@ export function editRequest(collection: string, base: Point, direction: Directio
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
   });
+}
+
+function someIds(ids: Ids): string[] {
+  const listed = idList(ids);
+  if (listed.length === 0) throw new RangeError("ids is empty: name at least one id");
+  return listed;
 }
 
 function idList(ids: Ids): string[] {

@@ -15,8 +15,11 @@ import type {
   DistanceMatrixResponse,
   EditResponse,
   EncodedPoint as EncodedPointMessage,
+  ExportedItem as ExportedItemMessage,
+  ExportPage as ExportPageMessage,
   InterpolateResponse,
   PathStep as PathStepMessage,
+  SnapshotInfo as SnapshotInfoMessage,
   StatsResponse,
   UpsertResponse,
 } from "./generated/latentspace/v1/latentspace_pb.js";
@@ -58,6 +61,30 @@ export interface CollectionInfo {
   sequence: number;
   /** "embedded" or "milvus". */
   backend: string;
+}
+
+/**
+ * A snapshot in the server's backup folder: the collection it was taken of, as of `sequence`.
+ * `hasIndex`: it holds an index snapshot (a restore catches it up rather than rebuilding it).
+ */
+export interface SnapshotInfo {
+  name: string;
+  collection: string;
+  createdAt: string;
+  sequence: number;
+  count: number;
+  model: string;
+  dimension: number;
+  indexKind: string;
+  fingerprint: string;
+  hasIndex: boolean;
+  sizeBytes: number;
+}
+
+/** One page of an export: its items, and on the first page the collection as of the export. */
+export interface ExportPage {
+  collection: CollectionInfo | null;
+  items: Item[];
 }
 
 /** How many items an upsert wrote and the sequence number of its last write. */
@@ -179,6 +206,44 @@ export function itemFromProto(message: ItemMessage): Item {
     content: message.content,
     sequence: safeNumber(message.sequence, "sequence"),
     vector: unpackOptional(message.vector),
+  };
+}
+
+/**
+ * An exported item: its vector always, its payload as stored (parsed from JSON: integers beyond
+ * 2^53 lose precision in JavaScript numbers, as anywhere in JSON.parse).
+ */
+export function itemFromExport(message: ExportedItemMessage): Item {
+  return {
+    id: message.id,
+    modality: modalityName(message.modality),
+    payload: JSON.parse(message.payloadJson) as JsonObject,
+    content: message.content,
+    sequence: safeNumber(message.sequence, "sequence"),
+    vector: unpackOptional(message.vector),
+  };
+}
+
+export function exportPageFromProto(message: ExportPageMessage): ExportPage {
+  return {
+    collection: message.collection ? collectionInfoFromProto(message.collection) : null,
+    items: message.items.map(itemFromExport),
+  };
+}
+
+export function snapshotInfoFromProto(message: SnapshotInfoMessage): SnapshotInfo {
+  return {
+    name: message.name,
+    collection: message.collection,
+    createdAt: message.createdAt,
+    sequence: safeNumber(message.sequence, "sequence"),
+    count: safeNumber(message.count, "count"),
+    model: message.model,
+    dimension: message.dimension,
+    indexKind: message.indexKind,
+    fingerprint: message.fingerprint,
+    hasIndex: message.hasIndex,
+    sizeBytes: safeNumber(message.sizeBytes, "size_bytes"),
   };
 }
 

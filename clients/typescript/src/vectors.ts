@@ -21,13 +21,16 @@ export function isVector(value: unknown): value is VectorLike {
 }
 
 /**
- * Pack a non-empty vector as a `Vector` message. The bytes are a copy: changing the array after
- * the call does not change what is sent. Finiteness and dimension are checked by the server,
- * which knows the collection.
+ * Pack a non-empty vector of finite numbers as a `Vector` message (RangeError otherwise, also for a
+ * value too large for float32). The bytes are a copy: changing the array after the call does not
+ * change what is sent. The dimension is checked by the server, which knows the collection.
  */
 export function packVector(values: VectorLike): Vector {
   const floats = values instanceof Float32Array ? values : Float32Array.from(values);
   if (floats.length === 0) throw new RangeError("a vector must be non-empty");
+  if (!floats.every(Number.isFinite)) {
+    throw new RangeError("a vector must hold finite numbers: it has NaN or infinity (or a value too large for float32)");
+  }
   const data = new Uint8Array(floats.byteLength);
   if (LITTLE_ENDIAN_HOST) {
     data.set(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));

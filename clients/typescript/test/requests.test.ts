@@ -2,12 +2,12 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
-import { SearchResponseSchema } from "../src/generated/latentspace/v1/latentspace_pb.js";
+import { create, fromBinary, type JsonObject, toBinary, toJson } from "@bufbuild/protobuf";
+import { SearchRequestSchema, SearchResponseSchema } from "../src/generated/latentspace/v1/latentspace_pb.js";
 import { FilterSchema, HitSchema, Modality } from "../src/generated/latentspace/v1/types_pb.js";
 import { Analogy, Edit, Examples, Id, Mix, TextPair } from "../src/index.js";
-import { toFilter } from "../src/payloads.js";
-import { pointFromKeywords, toDirection, toQuery } from "../src/points.js";
+import { MAX_PAYLOAD_DEPTH, toFilter } from "../src/payloads.js";
+import { MAX_POINT_DEPTH, type Point, pointFromKeywords, toDirection, toQuery } from "../src/points.js";
 import * as rq from "../src/requests.js";
 import { hitFromProto } from "../src/results.js";
 import { floatRows, packVector, unpackVector } from "../src/vectors.js";
@@ -145,4 +145,39 @@ test("interpolate takes one of t, steps, ts; search options default like Python'
   assert.equal(rq.searchOptions({}).scoreThreshold, undefined);
   assert.equal(rq.editRequest("c", "a", [1, 2]).k, 10);
   assert.throws(() => rq.resolveCollection(undefined, null), RangeError);
+});
+
+test("what the SDK can see is refused before sending: NaN, nesting past the server's bounds, no ids", () => {
+  assert.throws(() => packVector([1, Number.NaN]), /finite/);
+  assert.throws(() => packVector(new Float32Array([Number.POSITIVE_INFINITY])), RangeError);
+  assert.throws(() => packVector([1e39]), RangeError); // too large for float32
+
+  const mixes = (levels: number): Point => {
+    let point: Point = new Id("a");
+    for (let i = 0; i < levels; i++) point = new Mix([point]);
+    return point;
+  };
+  const edits = (levels: number): Point => {
+    let point: Point = new Id("a");
+    for (let i = 0; i < levels; i++) point = new Edit(new Id("b"), new Examples([point]));
+    return point;
+  };
+  for (const build of [mixes, edits]) {
+    const deepest = toQuery(build(MAX_POINT_DEPTH));
+    const request = create(SearchRequestSchema, { collection: "c", query: deepest });
+    assert.ok(fromBinary(SearchRequestSchema, toBinary(SearchRequestSchema, request)).query);
+    assert.throws(() => toQuery(build(MAX_POINT_DEPTH + 1)), /deeper than 16 levels/);
+  }
+  const inner = toQuery(mixes(MAX_POINT_DEPTH - 1));
+  toQuery(new Mix([inner]));
+  assert.throws(() => toQuery(new Mix([new Mix([inner])])), RangeError);
+
+  let payload: unknown = 1;
+  for (let i = 0; i < MAX_PAYLOAD_DEPTH; i++) payload = { a: payload };
+  rq.upsertItem({ id: "x", vector: [1], payload: payload as JsonObject }, 0);
+  assert.throws(() => rq.upsertItem({ id: "x", vector: [1], payload: { a: payload } as JsonObject }, 3),
+    /items\[3\]\.payload\.a.*deeper than 32 levels/);
+
+  assert.throws(() => rq.getRequest("c", [], false), /at least one id/);
+  assert.throws(() => rq.deleteRequest("c", []), RangeError);
 });

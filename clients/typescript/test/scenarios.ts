@@ -15,6 +15,7 @@ import {
   type Client,
   Edit,
   Examples,
+  type ExportStream,
   type Hit,
   Id,
   LatentSpaceError,
@@ -38,6 +39,7 @@ export interface Step {
   pick?: string | string[];
   map?: string;
   sort?: boolean;
+  collect?: boolean;
 }
 
 export interface Scenario {
@@ -182,7 +184,13 @@ function camelKeys(item: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(item).map(([k, v]) => [camel(k), v]));
 }
 
-function keep(result: unknown, step: Step): unknown {
+async function keep(result: unknown, step: Step): Promise<unknown> {
+  if (step.collect) {
+    const stream = result as ExportStream;
+    const items: unknown[] = [];
+    for await (const item of stream) items.push(item);
+    result = { collection: stream.collection, items };
+  }
   const field = (value: unknown, name: string) => (value as Record<string, unknown>)[camel(name)];
   if (typeof step.pick === "string") result = field(result, step.pick);
   else if (step.pick) result = Object.fromEntries(step.pick.map((name) => [name, field(result, name)]));
@@ -200,7 +208,7 @@ export async function run(scenario: Scenario, fixture: Fixture, client: Client):
     const kwargs = evaluate(step.kwargs ?? {}, fixture, named) as Record<string, unknown>;
     const result = await call(client, step.call, args, kwargs);
     if (step.as) named[step.as] = result;
-    results.push(keep(result, step));
+    results.push(await keep(result, step));
   }
   return results;
 }

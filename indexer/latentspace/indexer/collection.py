@@ -22,9 +22,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,18 +36,22 @@ from latentspace.indexer.collection_model import CollectionModel
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
-    InvalidInput,
+    StoreDamaged,
     Unavailable,
 )
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
+from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
+from latentspace.indexer.store.frozen_reads import FrozenItems
+from latentspace.indexer.validation import check_ids, check_records
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -61,7 +67,6 @@ _SNAPSHOT_FRACTION = 0.1
 
 #: ``schedule(job key, job)``: runs maintenance (snapshots, compactions) off the caller's thread.
 MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
-
 
 
 class Collection:
@@ -95,15 +100,18 @@ class Collection:
         self._closed: str | None = None
         self._dropping = False  # set by the data dir before close(dropped=True): refuse new work
         self._policy = auto_policy or AutoIndexPolicy()
-        self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
-        try:
-            auto = self.manifest.index_kind == AUTO
-            kind = self._policy.kind_for(self._store.count(), self.dimension) if auto else self.manifest.index_kind
-            self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
-                                   any_snapshot_kind=auto)
-        except BaseException:
-            self._store.close()
-            raise
+        remove_temp_files(self.folder)  # left by a process killed mid-snapshot
+        with self._store_damage():
+            self._store = ItemStore(self.folder / STORE_FILE, self.dimension)
+            try:
+                auto = self.manifest.index_kind == AUTO
+                kind = self._policy.kind_for(self._store.count(), self.dimension) if auto \
+                    else self.manifest.index_kind
+                self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
+                                       any_snapshot_kind=auto)
+            except BaseException:
+                self._store.close()
+                raise
         if self._live.rebuilt_on_open or self._live.rows_since_snapshot >= snapshot_every:
             self._schedule("snapshot")  # so the next open starts from here rather than redoing this work
 
@@ -143,7 +151,7 @@ class Collection:
         """
         self._check_open()
         checked = check_records(records, self.dimension)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             sequence = self._store.upsert(checked)
             self._live.catch_up()
@@ -154,7 +162,7 @@ class Collection:
         """Delete items by id (unknown ids are ignored): ``(deleted count, sequence)``."""
         self._check_open()
         wanted = check_ids(ids)
-        with self._live.writing():
+        with self._store_damage(), self._live.writing():
             self._check_open()
             deleted, sequence = self._store.delete(wanted)
             if deleted:
@@ -242,6 +250,12 @@ class Collection:
         """The sequence the in-memory index is exact at (equals :attr:`sequence` between writes)."""
         return self._live.sequence
 
+    def index_keys(self) -> np.ndarray:
+        """The store keys the in-memory index can return, sorted (for consistency checks: between
+        writes they are exactly the keys of the stored items)."""
+        with self._reading() as index:
+            return index.live_keys()
+
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
@@ -250,8 +264,8 @@ class Collection:
         Many searches run at once; payload dicts of hits are shared, so do not modify them.
         """
         self._check_open()
-        matrix = self._check_queries(queries)
-        _check_options(options)
+        matrix = check_query_matrix(queries, self.dimension, self.name)
+        check_search_options(options)
         with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
@@ -283,11 +297,29 @@ class Collection:
             with self._live.reading() as index:
                 self._check_open()  # again, inside: a close may have run while we waited
                 yield index
-        except (Unavailable, sqlite3.Error):
+        except (Unavailable, sqlite3.Error) as error:
             # A drop moves the folder away before it closes the store: a reader opening its own
             # connection then cannot find the file. Say what happened, not how.
             self._check_open()
+            if isinstance(error, sqlite3.Error) and _is_damage(error):
+                raise self._damaged(error) from error
             raise
+
+    @contextlib.contextmanager
+    def _store_damage(self) -> Iterator[None]:
+        """Turn SQLite's "corrupt" and "not a database" into :class:`StoreDamaged` for this collection."""
+        try:
+            yield
+        except sqlite3.DatabaseError as error:
+            if not _is_damage(error):
+                raise
+            raise self._damaged(error) from error
+
+    def _damaged(self, error: sqlite3.Error) -> StoreDamaged:
+        log.error("collection %r: item store damaged: %s", self.name, error)
+        # SQLite's own words ("database disk image is malformed") name no path.
+        return StoreDamaged(f"collection {self.name!r} cannot be served: its item store is damaged ({error}). "
+                            "Restore the collection from a backup, or drop it")
 
     @staticmethod
     def _hits(scores: np.ndarray, keys: np.ndarray, items: dict[int, StoredItem],
@@ -307,25 +339,6 @@ class Collection:
             if len(hits) == options.k:
                 break
         return hits
-
-    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        matrix = np.asarray(queries)
-        if matrix.dtype != np.float32:
-            try:
-                matrix = matrix.astype(np.float32)
-            except (TypeError, ValueError):
-                raise InvalidInput("query vectors must be numbers", field="query") from None
-        if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
-            raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
-                               f"(n, {self.dimension})", field="query")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
-        if np.any(norms < 1e-12):
-            raise InvalidInput("query vector is zero (it has no direction)", field="query")
-        if np.all(np.abs(norms - 1.0) < 1e-6):
-            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
-        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
     # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:
@@ -351,6 +364,39 @@ class Collection:
             self.manifest.save(self.folder)
         kind = self._policy.kind_for(self._store.count(), self.dimension) if index_kind == AUTO else index_kind
         self._live.rebuild(kind, job="reindex")
+
+    def backup(self, folder: Path) -> CopyState:
+        """Write a consistent copy of this collection into the empty ``folder``, while it serves.
+
+        The copy holds the manifest, the collection's index snapshot, brought up to date first, and
+        then the store as of one moment (SQLite's online backup), which may be ahead of the index
+        snapshot by the writes made meanwhile: opening the copy catches the index up from it (or
+        rebuilds it, when there is no index to copy). Searches never wait; writes wait only while an
+        out-of-date index snapshot is written (as for the periodic snapshots), never while the store
+        is copied; snapshots and compactions of this collection wait for the whole copy.
+        """
+        self._check_open()
+        try:
+            with self._live.holding_snapshot() as index_sequence:
+                if index_sequence is not None:
+                    for name in (INDEX_FILE, INDEX_META_FILE):
+                        shutil.copyfile(self.folder / name, folder / name)
+                        fsync_file(folder / name)
+                sequence, count = self._store.backup_to(folder / STORE_FILE)
+        except (OSError, sqlite3.Error):
+            self._check_open()  # a drop moved the folder away meanwhile: say so
+            raise
+        self.manifest.save(folder)
+        return CopyState(sequence, count, index_sequence)
+
+    def export_items(self) -> FrozenItems:
+        """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        self._check_open()
+        try:
+            return self._store.frozen_items()
+        except sqlite3.Error:
+            self._check_open()
+            raise
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
@@ -386,19 +432,26 @@ class Collection:
         return f"Collection({self.name!r}, model={self.manifest.model!r}, dimension={self.dimension})"
 
 
-def _check_options(options: SearchOptions) -> None:
-    if isinstance(options.k, bool) or not isinstance(options.k, int) or options.k < 1:
-        raise InvalidInput(f"k must be an integer >= 1, got {options.k!r}", field="k")
-    threshold = options.score_threshold
-    if threshold is not None and not np.isfinite(threshold):
-        raise InvalidInput("score_threshold must be a finite number", field="score_threshold")
-    for name in ("ef_search", "nprobe"):
-        if getattr(options, name) < 0:
-            raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
+@dataclass(frozen=True)
+class CopyState:
+    """What :meth:`Collection.backup` copied: the store as of ``sequence`` (``count`` items), and the
+    index snapshot as of ``index_sequence`` (None: no index was copied)."""
+
+    sequence: int
+    count: int
+    index_sequence: int | None
+
+
+def _is_damage(error: sqlite3.Error) -> bool:
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
 
     def _is_a_backend(collection: Collection) -> CollectionBackend:
         return collection  # mypy checks that the embedded collection implements the interface
+
+    def _exports_items(collection: Collection) -> ExportsItems:
+        return collection  # ... and the optional export capability

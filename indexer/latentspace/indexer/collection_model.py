@@ -58,21 +58,25 @@ class CollectionModel:
             if self._encoder is None:
                 if self._loader is None:
                     raise ModelUnavailable(
-                        f"collection {name!r} needs model {self.manifest.model}, but no encoder "
+                        f"collection {name!r} needs model {self.shown()}, but no encoder "
                         "loader was configured", field="model")
                 self._encoder = self._checked(self._loader())
             return self._encoder
+
+    def shown(self) -> str:
+        """The model as messages name it: a model in a local folder without the server's path."""
+        return parse_model_spec(self.manifest.model).redacted if self.manifest.model else "none"
 
     def _checked(self, encoder: Encoder) -> Encoder:
         name, wanted = self.manifest.name, self.manifest.fingerprint
         if wanted is not None and encoder.fingerprint != wanted:
             raise ModelMismatch(
-                f"collection {name!r} was built with model {self.manifest.model} of fingerprint "
+                f"collection {name!r} was built with model {self.shown()} of fingerprint "
                 f"{wanted}, but the loaded weights have fingerprint {encoder.fingerprint}; its vectors "
                 "would not be comparable. Restore the original weights or re-index into a new collection.",
                 field="model")
         if encoder.dimension != self.manifest.dimension:
-            raise ModelMismatch(f"model {encoder.spec} gives {encoder.dimension}-d vectors; collection "
+            raise ModelMismatch(f"model {encoder.spec.redacted} gives {encoder.dimension}-d vectors; collection "
                                 f"{name!r} holds {self.manifest.dimension}-d ones", field="model")
         return encoder
 
@@ -93,7 +97,7 @@ class CollectionModel:
     def require(self, modality: Modality, field: str) -> None:
         """Refuse input of ``modality`` when the model cannot encode it."""
         if modality not in self.modalities:
-            model = self.manifest.model or "none (vector-only)"
+            model = self.shown() if self.manifest.model else "none (vector-only)"
             raise ModalityNotSupported(
                 f"collection {self.manifest.name!r} (model {model}) cannot encode {modality.value} input; "
                 + ("image input needs a CLIP model such as 'shapes-clip'" if modality is Modality.IMAGE

@@ -28,6 +28,7 @@ data dir hands them out beside its own, by name (a name is unique across backend
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import fcntl
@@ -66,9 +67,11 @@ from latentspace.indexer.index.index_kind_gate import vet_index_kind
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
 from latentspace.indexer.maintenance import MaintenanceQueue
-from latentspace.indexer.manifest import BACKENDS, EMBEDDED, MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.manifest import EMBEDDED, MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
+from latentspace.indexer.validation import check_backend
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +81,19 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 
 
 class EncoderSource(Protocol):
-    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec."""
+    """What the data dir needs from the encoder registry: a (shared, cached) encoder per spec, and a
+    count of its users so that a model no open collection uses is evicted."""
 
     def get(self, spec: ModelSpec) -> Encoder:
         """The loaded encoder for ``spec``."""
+        ...
+
+    def acquire(self, spec: ModelSpec) -> None:
+        """One more user of ``spec``'s model (an open collection, a create in progress)."""
+        ...
+
+    def release(self, spec: ModelSpec) -> None:
+        """One user fewer; the last one's release evicts the model."""
         ...
 
 
@@ -167,6 +179,7 @@ class DataDir:
         if_not_exists: bool = False,
         index_kind_limits: IndexKindLimits | None = None,
         backend: str | None = None,
+        model_access: ModelAccess | None = None,
     ) -> CollectionBackend:
         """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
 
@@ -177,19 +190,35 @@ class DataDir:
         :mod:`~latentspace.indexer.index.auto_kind`); ``index_kind_limits`` bound the kinds a
         caller may name (default: ``IndexKindLimits()``). ``backend`` (default: the data dir's
         default) is ``embedded`` or the backend of a configured catalog (``milvus``).
+        ``model_access`` is what a remote caller may name (the server passes its operator's; local
+        tools pass None, full access): checked before anything is read for the model.
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
+        if spec is not None and model_access is not None:
+            model_access.check(spec)
         kind = (index_kind or AUTO).strip()
-        catalog = self._catalog_for(backend or self.default_backend)
+        catalog = self._catalog_for(backend)
         with self._lock:
             self._check_open()
             if (self._collections_path / name).exists():
                 return self._existing(name, spec, dimension, if_not_exists)
         if self._catalogs and self._in_catalog(name) is not None:
             return self._existing(name, spec, dimension, if_not_exists)
-        if catalog is not None:
-            return self._create_in(catalog, name, spec, dimension, kind, if_not_exists, index_kind_limits)
+        # A create in progress uses its model: held until the new collection, open, holds it itself,
+        # and released on failure, so a failed create leaves no model loaded.
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            if catalog is not None:
+                return self._create_in(catalog, name, spec, dimension, kind, if_not_exists, index_kind_limits)
+            return self._create(name, spec, dimension, kind, if_not_exists, index_kind_limits)
+        finally:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+
+    def _create(self, name: str, spec: ModelSpec | None, dimension: int | None, kind: str,
+                if_not_exists: bool, index_kind_limits: IndexKindLimits | None) -> CollectionBackend:
         # The slow part runs without the data dir's lock: loading the model, trial-running the index
         # kind and writing the new folder must not stall requests on other collections.
         manifest = self._new_manifest(name, spec, dimension, kind, index_kind_limits)
@@ -210,13 +239,11 @@ class DataDir:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
 
-    def _catalog_for(self, backend: str) -> CollectionCatalog | None:
+    def _catalog_for(self, backend: str | None) -> CollectionCatalog | None:
         """The catalog of ``backend`` (None: the embedded one); FailedPrecondition when not configured."""
+        backend = check_backend(backend) or self.default_backend
         if backend == EMBEDDED:
             return None
-        if backend not in BACKENDS:
-            raise InvalidInput(f"backend {backend!r} is not known; use one of {', '.join(BACKENDS)}",
-                               field="backend")
         catalog = self._catalogs.get(backend)
         if catalog is None:
             raise FailedPrecondition(f"backend {backend!r} is not configured on this server; its operator sets "
@@ -244,6 +271,45 @@ class DataDir:
             return self._existing(name, spec, dimension, if_not_exists)
         return collection
 
+    def add_collection(self, name: str, populate: Callable[[Path], None]) -> CollectionBackend:
+        """Create collection ``name`` from whole files, e.g. a backup being restored.
+
+        ``populate(folder)`` writes a collection's files (its manifest and store, optionally an index
+        snapshot) into an empty temp folder; the manifest is given the name ``name``, and the folder
+        is committed by one rename, as a create is. The collection is then opened (outside the lock),
+        which catches its index up from its store or rebuilds it. ALREADY_EXISTS if ``name`` is taken.
+        """
+        check_name(name)
+        with self._lock:
+            self._check_open()
+            if (self._collections_path / name).exists():
+                raise self._taken(name)
+        if self._catalogs and self._in_catalog(name) is not None:  # a name is unique across backends
+            raise self._taken(name)
+        tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir()
+        try:
+            populate(tmp)
+            manifest = CollectionManifest.load(tmp)
+            if manifest.name != name:
+                dataclasses.replace(manifest, name=name).save(tmp)
+            fsync_dir(tmp)
+            with self._lock:
+                self._changed.wait_for(lambda: name not in self._dropping)
+                self._check_open()
+                if (self._collections_path / name).exists():  # created meanwhile
+                    raise self._taken(name)
+                os.rename(tmp, self._collections_path / name)
+                fsync_dir(self._collections_path)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self.collection(name)
+
+    @staticmethod
+    def _taken(name: str) -> AlreadyExists:
+        return AlreadyExists(f"collection {name!r} already exists; drop it first or choose another name",
+                             field="name")
+
     def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
                   if_not_exists: bool) -> CollectionBackend:
         existing = self.collection(name)
@@ -251,10 +317,10 @@ class DataDir:
         same = existing.manifest.model == wanted and dimension in (None, existing.dimension)
         if if_not_exists and same:
             return existing
-        held = existing.manifest.model or "none (vector-only)"
+        held = _shown(existing.manifest.model)
         raise AlreadyExists(
             f"collection {name!r} already exists with model {held} and dimension {existing.dimension}"
-            + ("" if same else f"; you asked for model {wanted or 'none (vector-only)'}"
+            + ("" if same else f"; you asked for model {spec.redacted if spec else 'none (vector-only)'}"
                + (f" and dimension {dimension}" if dimension is not None else ""))
             + ". Drop it first or choose another name.", field="name")
 
@@ -264,11 +330,11 @@ class DataDir:
         fingerprint = None
         if spec is not None:
             if self._registry is None:
-                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec}: this data dir "
+                raise ModelUnavailable(f"cannot create collection {name!r} with model {spec.redacted}: this data dir "
                                        "was opened without an encoder registry", field="model")
             encoder = self._registry.get(spec)
             if dimension is not None and dimension != encoder.dimension:
-                raise InvalidInput(f"model {spec} gives {encoder.dimension}-d vectors, not {dimension}; "
+                raise InvalidInput(f"model {spec.redacted} gives {encoder.dimension}-d vectors, not {dimension}; "
                                    "leave dimension unset for a model", field="dimension")
             dimension, fingerprint = encoder.dimension, encoder.fingerprint
         elif isinstance(dimension, bool) or not isinstance(dimension, int) \
@@ -297,7 +363,7 @@ class DataDir:
             if name in self._open:
                 if self._still_current(self._open[name]):
                     return self._open[name]
-                self._open.pop(name).close(dropped=True)  # gone from its backend: look again
+                self._close(self._open.pop(name), dropped=True)  # gone from its backend: look again
             opening = self._opening.get(name)
             leader = opening is None
             if opening is None:
@@ -317,7 +383,7 @@ class DataDir:
             del self._opening[name]
             if self._lock_fd is None or name in self._dropping or not self._exists(name, collection):
                 # Closed or dropped while it was opening: hand out nothing of it.
-                collection.close(dropped=self._lock_fd is not None)
+                self._close(collection, dropped=self._lock_fd is not None)
                 gone: LatentSpaceError = Unavailable(f"data dir {self.path.name!r} is closed") \
                     if self._lock_fd is None else self._not_found(name)
                 opening.finish(error=gone)
@@ -348,24 +414,52 @@ class DataDir:
         return collection
 
     def _make_collection(self, name: str) -> CollectionBackend:
+        """Open a collection; while open it counts as a user of its model (see :meth:`_close`)."""
         if not self._on_disk(name):
-            catalog = self._in_catalog(name) if self._catalogs else None
-            if catalog is None:
-                raise self._not_found(name)
-            return catalog.open(name, lambda manifest: self._loader(manifest.model),
-                                self.maintenance.schedule if self.maintenance else None)
+            return self._open_from_catalog(name)
         folder = self._collections_path / name
         model = CollectionManifest.load(folder).model
-        return Collection(folder, self._loader(model), snapshot_every=self._snapshot_every,
-                          maintenance=self.maintenance.schedule if self.maintenance else None,
-                          report=self._report, auto_policy=self.auto_policy)
+        spec = parse_model_spec(model) if model is not None and self._registry is not None else None
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        try:
+            return Collection(folder, self._loader(spec), snapshot_every=self._snapshot_every,
+                              maintenance=self.maintenance.schedule if self.maintenance else None,
+                              report=self._report, auto_policy=self.auto_policy)
+        except BaseException:
+            if spec is not None and self._registry is not None:
+                self._registry.release(spec)
+            raise
 
-    def _loader(self, model: str | None) -> Callable[[], Encoder] | None:
+    def _open_from_catalog(self, name: str) -> CollectionBackend:
+        catalog = self._in_catalog(name) if self._catalogs else None
+        if catalog is None:
+            raise self._not_found(name)
+        collection = catalog.open(name, lambda manifest: self._loader(self._spec_of(manifest)),
+                                  self.maintenance.schedule if self.maintenance else None)
+        # Counted once open (its model loads lazily, on first use), released by _close as an embedded one.
+        spec = self._spec_of(collection.manifest)
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        return collection
+
+    def _spec_of(self, manifest: CollectionManifest) -> ModelSpec | None:
+        return parse_model_spec(manifest.model) if manifest.model is not None and self._registry is not None \
+            else None
+
+    def _loader(self, spec: ModelSpec | None) -> Callable[[], Encoder] | None:
         registry = self._registry
-        if model is None or registry is None:
+        if spec is None or registry is None:
             return None
-        spec = parse_model_spec(model)
         return lambda: registry.get(spec)
+
+    def _close(self, collection: CollectionBackend, *, dropped: bool = False) -> None:
+        """Close a collection this data dir opened, and release its model (evicted if it was the last user)."""
+        try:
+            collection.close(dropped=dropped)
+        finally:
+            if collection.manifest.model is not None and self._registry is not None:
+                self._registry.release(parse_model_spec(collection.manifest.model))
 
     def names(self) -> list[str]:
         """Names of the collections in this data dir and in the configured catalogs, sorted."""
@@ -426,7 +520,7 @@ class DataDir:
         try:
             if collection is not None:
                 # Takes the collection's lock: an in-flight write or search finishes first.
-                collection.close(dropped=True)
+                self._close(collection, dropped=True)
         finally:
             if collection is not None:
                 with self._lock:
@@ -439,7 +533,7 @@ class DataDir:
         catalog = self._in_catalog(name)
         if catalog is None:
             if collection is not None:  # dropped elsewhere already: forget ours
-                self._open.pop(name).close(dropped=True)
+                self._close(self._open.pop(name), dropped=True)
             raise self._not_found(name)
         if collection is not None:
             collection.mark_dropped()
@@ -448,7 +542,7 @@ class DataDir:
             catalog.drop(name)
         finally:
             if collection is not None:
-                collection.close(dropped=True)
+                self._close(collection, dropped=True)
 
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
@@ -470,7 +564,7 @@ class DataDir:
             if self._lock_fd is None:
                 return
             for collection in self._open.values():
-                collection.close()
+                self._close(collection)
             self._open.clear()
             for catalog in self._catalogs.values():
                 catalog.close()
@@ -489,6 +583,11 @@ class DataDir:
 
     def __repr__(self) -> str:
         return f"DataDir({str(self.path)!r})"
+
+
+def _shown(model: str | None) -> str:
+    """A stored model spec as messages to callers show it (a local folder without its path)."""
+    return parse_model_spec(model).redacted if model is not None else "none (vector-only)"
 
 
 class _Opening:

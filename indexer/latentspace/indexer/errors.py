@@ -1,7 +1,7 @@
 """The library's exceptions.
 
 Every failure a caller can act on is one of these. Each class says what kind of
-problem it is (bad input, missing thing, wrong state, over a limit); the server
+problem it is (bad input, missing thing, wrong state, not allowed, over a limit); the server
 maps the kinds to gRPC status codes in one table and knows nothing else about
 them. ``reason`` is a stable machine-readable token that clients can branch on;
 ``field`` names the request field at fault when there is one.
@@ -47,6 +47,10 @@ class ItemNotFound(NotFound):
     default_reason = "ITEM_NOT_FOUND"
 
 
+class SnapshotNotFound(NotFound):
+    default_reason = "SNAPSHOT_NOT_FOUND"
+
+
 class AlreadyExists(LatentSpaceError):
     """Creating something that is already there."""
 
@@ -83,6 +87,25 @@ class DataDirLocked(FailedPrecondition):
     default_reason = "DATA_DIR_LOCKED"
 
 
+class BackupDirNotSet(FailedPrecondition):
+    """Snapshots were asked of a server whose operator has not given it a backup folder."""
+
+    default_reason = "BACKUP_DIR_NOT_SET"
+
+
+class PermissionDenied(LatentSpaceError):
+    """The caller may not do this: its key lacks the scope, or it named a model by a server path
+    outside the operator's model root, or asked for a download the operator has not allowed."""
+
+    default_reason = "PERMISSION_DENIED"
+
+
+class StoreDamaged(FailedPrecondition):
+    """A collection's item store (its SQLite file) is damaged; the other collections still serve."""
+
+    default_reason = "STORE_DAMAGED"
+
+
 class LimitExceeded(LatentSpaceError):
     """A configured limit (batch size, pixels, text length, message size) was exceeded."""
 
@@ -93,12 +116,6 @@ class Unauthenticated(LatentSpaceError):
     """The caller did not prove who it is: no credentials, or ones nobody issued."""
 
     default_reason = "UNAUTHENTICATED"
-
-
-class PermissionDenied(LatentSpaceError):
-    """The caller is known but not allowed to do this."""
-
-    default_reason = "PERMISSION_DENIED"
 
 
 class Unavailable(LatentSpaceError):

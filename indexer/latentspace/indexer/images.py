@@ -13,16 +13,19 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from latentspace.indexer.errors import InvalidInput, LimitExceeded
+from latentspace.indexer.limits import RequestBudget
 
 #: Formats a caller may send. Everything else is refused before Pillow picks a plugin for it.
 ACCEPTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 
 
-def decode_image(data: bytes, *, max_pixels: int, field: str = "query.image") -> Image.Image:
+def decode_image(data: bytes, *, max_pixels: int, field: str = "query.image",
+                 budget: RequestBudget | None = None) -> Image.Image:
     """Decode image bytes into an RGB :class:`PIL.Image.Image`.
 
     Raises :class:`InvalidInput` for empty or undecodable bytes and :class:`LimitExceeded` when the
-    image has more than ``max_pixels`` pixels (checked from the header, before decompression).
+    image has more than ``max_pixels`` pixels, or more than ``budget`` has left for its request
+    (both checked from the header, before decompression).
     Multi-frame images (GIF, TIFF) give their first frame; transparency is dropped as open_clip's
     own preprocessing does, so a query encodes like the same file indexed from disk.
     """
@@ -39,10 +42,12 @@ def decode_image(data: bytes, *, max_pixels: int, field: str = "query.image") ->
                 raise InvalidInput(f"image has an empty size {width}x{height}", field=field)
             if width * height > max_pixels:
                 raise LimitExceeded(
-                    f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}; "
-                    "send a smaller image",
+                    f"image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels} "
+                    "(max_image_pixels); send a smaller image",
                     field=field,
                 )
+            if budget is not None:
+                budget.spend_pixels(width * height, field)
             image.load()
             return image.convert("RGB")
     except Image.DecompressionBombError as e:

@@ -215,7 +215,7 @@ class LiveIndex:
         with self._maintenance_lock:
             if self._closed:
                 return
-            started = time.perf_counter()
+            started = self._begin(job)
             index, built_at = self._build(kind)
             with self._write_lock:
                 if self._closed:
@@ -232,19 +232,46 @@ class LiveIndex:
         Holds the write lock (writers wait) but not the index lock: searches go on. Returns whether
         a snapshot was written.
         """
-        with self._maintenance_lock, self._write_lock:
+        with self._maintenance_lock:
+            return self._snapshot_holding_maintenance(force)
+
+    def _snapshot_holding_maintenance(self, force: bool) -> bool:
+        with self._write_lock:
             index = self._index
             if self._closed or index is None:
                 return False
             if not force and self._snapshot_seq == self._index_seq and (self.folder / INDEX_FILE).exists():
                 return False
-            started = time.perf_counter()
+            started = self._begin("snapshot")
             write_snapshot(self.folder, index, self._index_seq, self._store.uuid)
             self._snapshot_seq = self._index_seq
             self.rows_since_snapshot = 0
             self._store.forget_removed(self._index_seq)
             self._observe("snapshot", started)
             return True
+
+    @contextlib.contextmanager
+    def holding_snapshot(self) -> Iterator[int | None]:
+        """Bring the index snapshot on disk up to date, keep it as it is, and yield its sequence
+        (None: there is no index to snapshot, e.g. one being rebuilt after a failed update).
+
+        The snapshot is written as :meth:`snapshot` writes it (searches go on, writes wait while the
+        index is written). Then only the maintenance lock is held: searches and writes go on, while no
+        snapshot, compaction or rebuild starts. So neither the snapshot files nor the store's removal
+        log (which a snapshot prunes) change meanwhile, and a copy of the store made inside can always
+        catch a copy of the snapshot up (a backup).
+        """
+        with self._maintenance_lock:
+            if self._closed:
+                raise Unavailable(f"collection {self.name!r} is closed")
+            self._snapshot_holding_maintenance(force=False)
+            trusted = self._snapshot_seq >= 0 and snapshot_files_exist(self.folder)
+            yield self._snapshot_seq if trusted else None
+
+    def _begin(self, job: str) -> float:
+        # Logged at the start too: a long job shows in the log while it runs, not only after.
+        log.info("collection %r: %s started", self.name, job)
+        return time.perf_counter()
 
     def _observe(self, job: str, started: float) -> None:
         seconds = time.perf_counter() - started

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import platform
 import sqlite3
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from typing import Any
 from latentspace.indexer.errors import FailedPrecondition, InvalidInput
 from latentspace.indexer.model_spec import parse_model_spec
 from latentspace.indexer.store.atomic_files import write_atomic
+
+log = logging.getLogger(__name__)
 
 #: The manifest format this code writes and reads. Bump it when the folder layout changes.
 FORMAT_VERSION = 1
@@ -115,32 +118,36 @@ class CollectionManifest:
 
     @classmethod
     def from_json(cls, raw: Any, where: str) -> CollectionManifest:
-        """Validate a decoded manifest; :class:`FailedPrecondition` naming ``where`` if it is not one."""
+        """Validate a decoded manifest; :class:`FailedPrecondition` naming ``where`` (e.g. "the manifest
+        of collection 'x'", never a server path) if it is not one."""
         if not isinstance(raw, dict):
-            raise FailedPrecondition(f"collection manifest {where} is not a JSON object")
+            raise FailedPrecondition(f"{where} is not a JSON object")
         if raw.get("format_version") != FORMAT_VERSION:
-            raise _unsupported_format(f"collection manifest {where}", raw.get("format_version"))
+            raise _unsupported_format(where, raw.get("format_version"))
         known = {f.name for f in dataclasses.fields(cls)}
         missing = {"name", "model", "dimension"} - raw.keys()
         if missing:
-            raise FailedPrecondition(f"collection manifest {where} lacks {sorted(missing)}")
+            raise FailedPrecondition(f"{where} lacks {sorted(missing)}")
         try:
             # Unknown keys are ignored so a newer minor writer does not lock out this reader.
             return cls(**{k: v for k, v in raw.items() if k in known})
         except (InvalidInput, TypeError) as exc:
-            raise FailedPrecondition(f"collection manifest {where} is invalid: {exc}") from exc
+            raise FailedPrecondition(f"{where} is invalid: {exc}") from exc
 
     @classmethod
     def load(cls, folder_or_file: Path) -> CollectionManifest:
         """Read and validate a manifest; :class:`FailedPrecondition` if it is unreadable or invalid."""
         path = _manifest_path(folder_or_file)
+        # Named by its collection's folder only: these messages reach callers, the data dir's path must not.
+        where = f"the manifest of collection {path.parent.name!r}"
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise
         except (OSError, ValueError) as exc:
-            raise FailedPrecondition(f"collection manifest {path} is unreadable: {exc}") from exc
-        return cls.from_json(raw, str(path))
+            log.warning("collection manifest %s is unreadable: %s", path, exc)
+            raise FailedPrecondition(f"{where} is unreadable ({type(exc).__name__})") from exc
+        return cls.from_json(raw, where)
 
 
 def _unsupported_format(where: str, version: Any) -> FailedPrecondition:

@@ -66,6 +66,14 @@ class ModelSpec:
             return f"{self.family.value}:{self.name}/{self.pretrained}"
         return f"{self.family.value}:{self.name}"
 
+    @property
+    def redacted(self) -> str:
+        """The spec as error messages show it: a local folder by its own name only, so that a message
+        sent to a caller never shows where the server keeps its files."""
+        if self.path is not None:
+            return f"{self.family.value}:.../{self.path.name}"
+        return self.canonical
+
     def __str__(self) -> str:
         return self.canonical
 
@@ -100,7 +108,11 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise InvalidInput(f"model spec {text!r} names no model after '{prefix}:'", field="model")
 
     if _looks_like_path(identifier):
-        return ModelSpec(family=family, path=Path(identifier).expanduser().resolve())
+        try:
+            path = Path(identifier).expanduser().resolve()
+        except (RuntimeError, OSError):  # '~someone' without a home folder, a symlink loop
+            raise InvalidInput(f"model spec {text!r} names a folder that cannot be resolved", field="model") from None
+        return ModelSpec(family=family, path=path)
 
     if family is ModelFamily.OPEN_CLIP:
         name, slash, pretrained = identifier.partition("/")

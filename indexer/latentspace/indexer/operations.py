@@ -15,12 +15,14 @@ from typing import Protocol
 import numpy as np
 
 from latentspace.indexer import latent_math as lm
-from latentspace.indexer.errors import InvalidInput, LimitExceeded
+from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import Hit
+from latentspace.indexer.limits import Limits, RequestBudget
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
-from latentspace.indexer.resolver import ImageDecoder, PointResolver, PointSource, ResolvedPoint
+from latentspace.indexer.resolver import PointResolver, PointSource, ResolvedPoint
 from latentspace.indexer.search_options import SearchOptions
+from latentspace.indexer.validation import check_batch, check_search_options
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
@@ -32,29 +34,6 @@ class SearchableCollection(PointSource, Protocol):
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
     def count(self) -> int: ...
-
-
-class LimitsLike(Protocol):
-    """Request bounds; the server's ``Limits`` settings fit this shape."""
-
-    @property
-    def max_k(self) -> int: ...
-    @property
-    def max_batch(self) -> int: ...
-    @property
-    def max_steps(self) -> int: ...
-    @property
-    def max_text_chars(self) -> int: ...
-
-
-@dataclass(frozen=True)
-class OperationLimits:
-    """Default bounds, the same as the server's defaults."""
-
-    max_k: int = 1000
-    max_batch: int = 1024
-    max_steps: int = 256
-    max_text_chars: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -113,29 +92,32 @@ class EditResult:
 
 
 class LatentOperations:
-    """Encode, search, distance, interpolate and edit over one collection."""
+    """Encode, search, distance, interpolate and edit over one collection.
 
-    def __init__(self, collection: SearchableCollection, limits: LimitsLike | None = None, *,
-                 image_decoder: ImageDecoder | None = None) -> None:
-        """``image_decoder(data, field)`` defaults to :func:`~latentspace.indexer.images.decode_image`."""
+    Every method checks its request against :attr:`limits` and takes the request's ``budget``
+    (default: a fresh one per call, which is one request), drawn on by texts and decoded images.
+    """
+
+    def __init__(self, collection: SearchableCollection, limits: Limits | None = None) -> None:
         self.collection = collection
-        self.limits: LimitsLike = limits or OperationLimits()
-        self.resolver = PointResolver(collection, image_decoder, max_text_chars=self.limits.max_text_chars)
+        self.limits = limits or Limits()
+        self.resolver = PointResolver(collection, self.limits)
 
     # ------------------------------------------------------------------ Encode
 
-    def encode(self, points: Sequence[Point], fields: Sequence[str] | None = None) -> list[ResolvedPoint]:
+    def encode(self, points: Sequence[Point], fields: Sequence[str] | None = None,
+               budget: RequestBudget | None = None) -> list[ResolvedPoint]:
         """Each point as a unit vector with its modality. A COS_MUL analogy is refused (not a point)."""
         paths = list(fields) if fields is not None else _paths("queries", len(points))
         self._check_batch(points, "queries")
-        resolved = self.resolver.resolve_many(points, paths)
+        resolved = self.resolver.resolve_many(points, paths, budget)
         _require_points(resolved, paths, "Encode")
         return resolved
 
     # ------------------------------------------------------------------ Search
 
     def search(self, points: Sequence[Point], options: SearchOptions,
-               fields: Sequence[str] | None = None) -> list[list[Hit]]:
+               fields: Sequence[str] | None = None, budget: RequestBudget | None = None) -> list[list[Hit]]:
         """The top ``options.k`` hits for each point, in order.
 
         ``fields`` default to ``query`` for one point, else ``queries[i]``. An analogy's input ids are
@@ -143,9 +125,12 @@ class LatentOperations:
         """
         self._check_k(options.k, "options.k", low=1)
         self._check_batch(points, "queries")
+        self.limits.check_count("max_hits", len(points) * options.k, "options.k",
+                                f"hits in the response ({len(points)} queries x k {options.k})")
+        check_search_options(options, self.limits, "options.")
         paths = list(fields) if fields is not None else (
             ["query"] if len(points) == 1 else _paths("queries", len(points)))
-        resolved = self.resolver.resolve_many(points, paths)
+        resolved = self.resolver.resolve_many(points, paths, budget)
         results: list[list[Hit]] = [[] for _ in resolved]
         plain = [i for i, r in enumerate(resolved) if r.cos_mul is None]
         ranked = [i for i, r in enumerate(resolved) if r.cos_mul is not None]
@@ -195,8 +180,8 @@ class LatentOperations:
 
     # ------------------------------------------------------------------ Distance
 
-    def distance(self, pairs: Sequence[tuple[Point, Point]],
-                 fields: Sequence[str] | None = None) -> list[DistanceResult]:
+    def distance(self, pairs: Sequence[tuple[Point, Point]], fields: Sequence[str] | None = None,
+                 budget: RequestBudget | None = None) -> list[DistanceResult]:
         """Cosine, angular and Euclidean distance for each pair, and whether it crosses modalities.
 
         ``fields`` name the pairs (default ``pairs[i]``); their sides are ``.a`` and ``.b``.
@@ -204,10 +189,8 @@ class LatentOperations:
         self._check_batch(pairs, "pairs")
         names = list(fields) if fields is not None else _paths("pairs", len(pairs))
         paths = [f"{n}.{side}" for n in names for side in ("a", "b")]
-        resolved = self.resolver.resolve_many([p for pair in pairs for p in pair], paths)
+        resolved = self.resolver.resolve_many([p for pair in pairs for p in pair], paths, budget)
         _require_points(resolved, paths, "a distance")
-        if not pairs:
-            return []
         a, b = resolved[0::2], resolved[1::2]
         cos, ang, euc = lm.distance_triple(lm.pairwise_cosines(_stack(a), _stack(b)))
         return [
@@ -216,14 +199,14 @@ class LatentOperations:
             for c, g, e, x, y in zip(cos, ang, euc, a, b, strict=True)
         ]
 
-    def distance_matrix(self, rows: Sequence[Point],
-                        columns: Sequence[Point] | None = None) -> DistanceMatrix:
+    def distance_matrix(self, rows: Sequence[Point], columns: Sequence[Point] | None = None,
+                        budget: RequestBudget | None = None) -> DistanceMatrix:
         """Distances between every row and every column point; ``columns=None``: rows against themselves."""
         self._check_batch(rows, "rows")
         cols = columns if columns is not None else []
-        self._check_batch(cols, "columns")
+        self._check_batch(cols, "columns", allow_empty=True)
         paths = _paths("rows", len(rows)) + _paths("columns", len(cols))
-        resolved = self.resolver.resolve_many([*rows, *cols], paths)
+        resolved = self.resolver.resolve_many([*rows, *cols], paths, budget)
         _require_points(resolved, paths, "a distance")
         row_points = resolved[: len(rows)]
         col_points = resolved[len(rows):] if columns is not None else row_points
@@ -243,18 +226,24 @@ class LatentOperations:
     def interpolate(self, a: Point, b: Point, *, ts: Sequence[float] | None = None, steps: int = 0,
                     method: InterpolationMethod = InterpolationMethod.SLERP, via: Point | None = None,
                     allow_extrapolation: bool = False, k: int = 0, options: SearchOptions | None = None,
-                    distinct: bool = False, with_vectors: bool | None = None) -> InterpolationResult:
+                    distinct: bool = False, with_vectors: bool | None = None,
+                    budget: RequestBudget | None = None) -> InterpolationResult:
         """Points between ``a`` and ``b`` and the ``k`` items nearest to each.
 
         The path is ``ts`` when given, else ``steps`` evenly spaced t in [0, 1] (``steps >= 2``), else
         the midpoint alone. ``options`` supplies the filter, exclusions, threshold and index knobs (its
         ``k`` is ignored); ``with_vectors`` overrides ``options.with_vectors`` for the hits. ``distinct``
-        drops the endpoints' own ids and items already shown at an earlier step.
+        drops the endpoints' own ids and items already shown at an earlier step. Its filter and
+        exclusions are named as the top-level ``filter`` and ``exclude_ids`` of the request.
         """
         t_values = self._path(ts, steps, allow_extrapolation)
         self._check_k(k, "k", low=0)
+        self.limits.check_count("max_hits", len(t_values) * k, "k",
+                                f"hits in the response ({len(t_values)} steps x k {k})")
+        if options is not None:
+            check_search_options(options, self.limits, "")
         names = ["a", "b"] + (["via"] if via is not None else [])
-        resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names)
+        resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names, budget)
         _require_points(resolved, names, "Interpolate")
         va, vb = resolved[0].vector, resolved[1].vector
         vvia = resolved[2].vector if via is not None else None
@@ -315,14 +304,16 @@ class LatentOperations:
     # ------------------------------------------------------------------ Edit
 
     def edit(self, edit: EditPoint, k: int = 0, options: SearchOptions | None = None,
-             field: str = "edit") -> EditResult:
+             field: str = "edit", budget: RequestBudget | None = None) -> EditResult:
         """Move a base point along a direction; report how far it moved and its ``k`` neighbours.
 
         ``options`` supplies the filter, exclusions, threshold, with_vectors and index knobs (its ``k``
-        is ignored).
+        is ignored); they are named as the request's top-level ``filter`` and ``exclude_ids``.
         """
         self._check_k(k, "k", low=0)
-        parts = self.resolver.resolve_edit(edit, field)
+        if options is not None:
+            check_search_options(options, self.limits, "")
+        parts = self.resolver.resolve_edit(edit, field, budget)
         result, base, d = parts.result.vector, parts.base.vector, parts.direction
         hits: list[Hit] = []
         if k > 0:
@@ -343,10 +334,8 @@ class LatentOperations:
         if not low <= k <= self.limits.max_k:
             raise InvalidInput(f"k must be between {low} and {self.limits.max_k}, got {k}", field=field)
 
-    def _check_batch(self, items: Sequence[object], field: str) -> None:
-        if len(items) > self.limits.max_batch:
-            raise LimitExceeded(f"{len(items)} entries exceed the limit of {self.limits.max_batch} per "
-                                "request; split the request", field=field)
+    def _check_batch(self, items: Sequence[object], field: str, allow_empty: bool = False) -> None:
+        check_batch(items, self.limits, field, allow_empty=allow_empty)
 
 
 def _paths(name: str, n: int) -> list[str]:

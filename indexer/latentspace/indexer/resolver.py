@@ -2,10 +2,11 @@
 
 Resolution runs in three passes so a request costs one model call per modality whatever its shape:
 
-1. *gather* walks every point tree, validates it (dimensions, empty texts, weights, strengths) and
-   collects its leaves: distinct texts, distinct image bytes and distinct ids;
-2. *fetch* encodes all texts in one ``encode_texts`` call, all images in one ``encode_images`` call
-   and reads all ids in one ``get`` call;
+1. *gather* walks every point tree, validates it (depth, dimensions, empty texts, weights,
+   strengths, limits) and collects its leaves: distinct texts, each drawn from the request's
+   :class:`~latentspace.indexer.limits.RequestBudget`, distinct image bytes and distinct ids;
+2. *fetch* decodes the images one by one against the budget's pixels, then encodes all texts in one
+   ``encode_texts`` call, all images in one ``encode_images`` call and reads all ids in one ``get`` call;
 3. *evaluate* walks the trees again and combines the fetched vectors (mixes, edits, analogies).
 
 Errors name the request field in proto path form, e.g. ``query.mix.parts[1].query.text``. Callers pass
@@ -14,17 +15,17 @@ the path of each root point (``query``, ``queries[3]``, ``pairs[0].a``, ``edit``
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from latentspace.indexer import latent_math as lm
-from latentspace.indexer.errors import InvalidInput, ItemNotFound, LimitExceeded, ModalityNotSupported
+from latentspace.indexer.errors import InvalidInput, ItemNotFound, ModalityNotSupported
 from latentspace.indexer.images import decode_image
 from latentspace.indexer.items import StoredItem
+from latentspace.indexer.limits import Limits, RequestBudget
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.points import (
     PROMPT_TEMPLATES,
@@ -43,15 +44,10 @@ from latentspace.indexer.points import (
     VectorDirection,
     VectorPoint,
 )
+from latentspace.indexer.validation import MAX_POINT_DEPTH, check_query_text
 
 if TYPE_CHECKING:
     from PIL import Image
-
-#: Composite points nest; deeper trees than this are refused rather than recursed into.
-MAX_DEPTH = 32
-DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
-
-ImageDecoder = Callable[[bytes, str], "Image.Image"]
 
 
 class PointSource(Protocol):
@@ -106,8 +102,10 @@ class ResolvedEdit:
 
 @dataclass
 class _Leaves:
-    """Distinct leaves of one request, each with the first field it appeared in (for errors)."""
+    """Distinct leaves of one request, each with the first field it appeared in (for errors), and the
+    request's budget, which each new text and each decoded image draws on."""
 
+    budget: RequestBudget
     texts: dict[str, str] = field(default_factory=dict)
     images: dict[bytes, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
@@ -119,47 +117,46 @@ class _Leaves:
 class PointResolver:
     """Resolves points against one collection: batched encoding, validation, composition."""
 
-    def __init__(self, collection: PointSource, image_decoder: ImageDecoder | None = None, *,
-                 max_text_chars: int | None = None) -> None:
-        """``image_decoder(data, field)`` defaults to :func:`decode_image` with a 50 MP limit."""
+    def __init__(self, collection: PointSource, limits: Limits | None = None) -> None:
+        """``limits`` bound texts, images and mixes (default: :class:`Limits`' defaults)."""
         self.collection = collection
-        self.image_decoder: ImageDecoder = image_decoder or functools.partial(
-            _decode_default, max_pixels=DEFAULT_MAX_IMAGE_PIXELS)
-        self.max_text_chars = max_text_chars
+        self.limits = limits or Limits()
 
     # ------------------------------------------------------------------ public
 
-    def resolve_many(self, points: Sequence[Point],
-                     fields: Sequence[str] | None = None) -> list[ResolvedPoint]:
+    def resolve_many(self, points: Sequence[Point], fields: Sequence[str] | None = None,
+                     budget: RequestBudget | None = None) -> list[ResolvedPoint]:
         """Resolve points with one model call per modality; ``fields`` are their request paths.
 
-        ``fields`` defaults to ``queries[i]``. Raises InvalidInput, ItemNotFound, LimitExceeded or
-        ModalityNotSupported naming the offending field.
+        ``fields`` defaults to ``queries[i]``; ``budget`` is the request's (default: a fresh one).
+        Raises InvalidInput, ItemNotFound, LimitExceeded or ModalityNotSupported naming the
+        offending field.
         """
         paths = list(fields) if fields is not None else [f"queries[{i}]" for i in range(len(points))]
         if len(paths) != len(points):
             raise ValueError("one field path per point")
-        leaves = _Leaves()
+        leaves = self._leaves(budget)
         for point, path in zip(points, paths, strict=True):
             self._gather(point, path, leaves, depth=0)
         self._fetch(leaves)
         return [self._evaluate(point, path, leaves, root=True)
                 for point, path in zip(points, paths, strict=True)]
 
-    def resolve(self, point: Point, field: str = "query") -> ResolvedPoint:
+    def resolve(self, point: Point, field: str = "query", budget: RequestBudget | None = None) -> ResolvedPoint:
         """Resolve one point (``field`` is its request path)."""
-        return self.resolve_many([point], [field])[0]
+        return self.resolve_many([point], [field], budget)[0]
 
-    def direction(self, direction: Direction, field: str = "edit.direction") -> tuple[np.ndarray, float]:
+    def direction(self, direction: Direction, field: str = "edit.direction",
+                  budget: RequestBudget | None = None) -> tuple[np.ndarray, float]:
         """A direction as ``(unit vector, raw norm)``; a small raw norm means a weak direction."""
-        leaves = _Leaves()
+        leaves = self._leaves(budget)
         self._gather_direction(direction, field, leaves, depth=0)
         self._fetch(leaves)
         return self._evaluate_direction(direction, field, leaves)
 
-    def resolve_edit(self, edit: EditPoint, field: str = "edit") -> ResolvedEdit:
+    def resolve_edit(self, edit: EditPoint, field: str = "edit", budget: RequestBudget | None = None) -> ResolvedEdit:
         """Resolve an edit and keep its parts (for the Edit RPC's report); ``field`` is the Edit's path."""
-        leaves = _Leaves()
+        leaves = self._leaves(budget)
         self._gather_edit(edit, field, leaves, depth=0)
         self._fetch(leaves)
         base = self._evaluate(edit.base, f"{field}.base", leaves, root=False)
@@ -168,11 +165,15 @@ class PointResolver:
         return ResolvedEdit(base, direction, norm,
                             ResolvedPoint(vector, Modality.VECTOR, base.input_ids, sources=base.sources))
 
+    def _leaves(self, budget: RequestBudget | None) -> _Leaves:
+        return _Leaves(budget if budget is not None else self.limits.budget())
+
     # ------------------------------------------------------------------ pass 1: gather and validate
 
     def _gather(self, point: Point, path: str, leaves: _Leaves, depth: int, root: bool = True) -> None:
-        if depth > MAX_DEPTH:
-            raise InvalidInput(f"points nest deeper than {MAX_DEPTH} levels", field=path)
+        if depth > MAX_POINT_DEPTH:
+            raise InvalidInput(f"points nest deeper than {MAX_POINT_DEPTH} levels (mixes, edits and analogies "
+                               "inside each other); flatten the query", field=path)
         if isinstance(point, TextPoint):
             self._gather_text(point.text, f"{path}.text", leaves)
         elif isinstance(point, ImagePoint):
@@ -188,13 +189,14 @@ class PointResolver:
         elif isinstance(point, MixPoint):
             if not point.parts:
                 raise InvalidInput("a mix needs at least one part", field=f"{path}.mix.parts")
+            self.limits.check_count("max_batch", len(point.parts), f"{path}.mix.parts", "mix parts")
             for i, (part, weight) in enumerate(point.parts):
                 if not np.isfinite(weight):
                     raise InvalidInput(f"weight must be a finite number, got {weight}",
                                        field=f"{path}.mix.parts[{i}].weight", reason="NON_FINITE")
                 self._gather(part, f"{path}.mix.parts[{i}].query", leaves, depth + 1, root=False)
         elif isinstance(point, EditPoint):
-            self._gather_edit(point, f"{path}.edit", leaves, depth + 1)
+            self._gather_edit(point, f"{path}.edit", leaves, depth)
         elif isinstance(point, AnalogyPoint):
             if point.method is AnalogyMethod.COS_MUL and not root:
                 raise InvalidInput("a COS_MUL analogy is a ranking of candidates, not a point, so it cannot "
@@ -206,17 +208,18 @@ class PointResolver:
             raise InvalidInput(f"not a query point: {type(point).__name__}", field=path)
 
     def _gather_text(self, text: str, path: str, leaves: _Leaves) -> None:
-        self._check_text(text, path)
-        leaves.texts.setdefault(text, path)
+        check_query_text(text, path, self.limits.max_text_chars)
+        self._add_text(text, path, leaves)
 
-    def _check_text(self, text: str, path: str) -> None:
-        if not text or not text.strip():
-            raise InvalidInput("text is empty; send the text to encode", field=path)
-        if self.max_text_chars is not None and len(text) > self.max_text_chars:
-            raise LimitExceeded(f"text has {len(text)} characters, over the limit of {self.max_text_chars}",
-                                field=path)
+    @staticmethod
+    def _add_text(text: str, path: str, leaves: _Leaves) -> None:
+        # Each distinct text is encoded once, so it is charged to the request's budget once.
+        if text not in leaves.texts:
+            leaves.budget.spend_text(len(text), path)
+            leaves.texts[text] = path
 
     def _gather_edit(self, edit: EditPoint, path: str, leaves: _Leaves, depth: int) -> None:
+        # ``depth`` is the edit's own; its base and its examples sit one level below it.
         strength = edit.effective_strength
         if not np.isfinite(strength):
             raise InvalidInput(f"strength must be a finite number, got {strength}", field=f"{path}.strength",
@@ -225,20 +228,23 @@ class PointResolver:
             raise InvalidInput(f"ROTATE takes a fraction of the angle in [0, 1], got {strength}",
                                field=f"{path}.strength")
         self._gather(edit.base, f"{path}.base", leaves, depth + 1, root=False)
-        self._gather_direction(edit.direction, f"{path}.direction", leaves, depth + 1)
+        self._gather_direction(edit.direction, f"{path}.direction", leaves, depth)
 
     def _gather_direction(self, direction: Direction, path: str, leaves: _Leaves, depth: int) -> None:
+        # ``depth`` is that of the edit the direction belongs to; its examples sit one level below.
         if isinstance(direction, TextPairDirection):
             for name in ("neutral", "target"):
                 text = getattr(direction, name)
-                self._check_text(text, f"{path}.text_pair.{name}")
+                check_query_text(text, f"{path}.text_pair.{name}", self.limits.max_text_chars)
                 for prompt in _prompts(text, direction.use_templates):
-                    leaves.texts.setdefault(prompt, f"{path}.text_pair.{name}")
+                    self._add_text(prompt, f"{path}.text_pair.{name}", leaves)
         elif isinstance(direction, ExamplesDirection):
             if not direction.positive:
                 raise InvalidInput("a direction from examples needs at least one positive example",
                                    field=f"{path}.examples.positive")
             for name in ("positive", "negative"):
+                self.limits.check_count("max_batch", len(getattr(direction, name)), f"{path}.examples.{name}",
+                                        f"{name} examples")
                 for i, point in enumerate(getattr(direction, name)):
                     self._gather(point, f"{path}.examples.{name}[{i}]", leaves, depth + 1, root=False)
         elif isinstance(direction, VectorDirection):
@@ -271,7 +277,9 @@ class PointResolver:
                 raise ModalityNotSupported(
                     f"collection {self.collection.name!r} has no image model; image queries need a CLIP "
                     "model such as 'shapes-clip'", field=leaves.images[blobs[0]])
-            images = [self.image_decoder(blob, leaves.images[blob]) for blob in blobs]
+            # One by one against the request's running pixel budget, each checked before it is decompressed.
+            images = [decode_image(blob, max_pixels=self.limits.max_image_pixels, field=leaves.images[blob],
+                                   budget=leaves.budget) for blob in blobs]
             leaves.image_vectors = dict(zip(blobs, self.collection.encode_images(images), strict=True))
         if leaves.ids:
             found = self.collection.get(list(leaves.ids), with_vectors=True)
@@ -357,6 +365,3 @@ def _apply_edit(edit: EditPoint, base: np.ndarray, direction: np.ndarray, path: 
         return lm.edit_remove(base, direction, strength, field=path)
     return lm.edit_add(base, direction, strength, field=path)
 
-
-def _decode_default(data: bytes, field: str, *, max_pixels: int) -> Image.Image:
-    return decode_image(data, max_pixels=max_pixels, field=field)

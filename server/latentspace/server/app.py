@@ -48,12 +48,25 @@ class RunningServer:
     port: int
     state: ServerState
     health: HealthServicer
+    gate: AdmissionGate
     #: The bound port of the Prometheus endpoint; None when it is off.
     metrics_port: int | None = None
 
     async def stop(self, grace: float | None = None) -> None:
+        """Health NOT_SERVING, new calls refused, admitted calls finish (up to ``grace`` seconds),
+        then the collections are snapshotted and closed."""
+        grace = self.state.settings.shutdown_grace if grace is None else grace
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(self.state.settings.shutdown_grace if grace is None else grace)
+        stopping = asyncio.ensure_future(self.server.stop(grace))
+        # Streams that never end by themselves (health watches: gRPC client-side health checking
+        # keeps one per channel; reflection) would hold the stop for the whole grace period. Once
+        # the admitted calls are done, end them.
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grace
+        while self.gate.in_flight and loop.time() < until:
+            await asyncio.sleep(0.02)
+        await self.server.stop(0)
+        await stopping
         self.state.metrics.stop()
         await asyncio.to_thread(self.state.close)
 
@@ -69,8 +82,9 @@ async def build_server(settings: Settings) -> RunningServer:
     metrics_port = None
     try:
         limit = settings.limits.max_message_bytes
+        gate = AdmissionGate(settings.max_in_flight)
         server = aio.server(
-            interceptors=[ServingInterceptor(AdmissionGate(settings.max_in_flight), metrics, authenticator)],
+            interceptors=[ServingInterceptor(gate, metrics, authenticator)],
             options=[
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.max_send_message_length", limit),
@@ -102,15 +116,18 @@ async def build_server(settings: Settings) -> RunningServer:
     log.info("%s", tls.describe(settings.tls_cert, settings.tls_client_ca))
     log.info("serving %s on %s:%d%s", settings.data_dir, settings.host, port,
              f" (metrics on :{metrics_port})" if metrics_port is not None else "")
-    return RunningServer(server=server, port=port, state=state, health=health, metrics_port=metrics_port)
+    return RunningServer(server=server, port=port, state=state, health=health, gate=gate,
+                         metrics_port=metrics_port)
 
 
 async def _serve_until_signalled(settings: Settings) -> None:
-    running = await build_server(settings)
+    # Handlers first: the log says "serving" inside build_server, and a SIGTERM from then on must
+    # stop the server gracefully (before, it killed the process without closing the data dir).
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    running = await build_server(settings)
     print(f"latentspace serving {settings.data_dir} on {settings.host}:{running.port}", flush=True)
     await stop.wait()
     log.info("shutting down (grace %.1fs)", settings.shutdown_grace)

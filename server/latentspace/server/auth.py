@@ -41,8 +41,9 @@ def method_path(service: ServiceDescriptor, method: str) -> str:
 
 
 def method_scopes(files: Iterable[FileDescriptor] = (latentspace_pb2.DESCRIPTOR,)) -> dict[str, Scope]:
-    """Every RPC's path and the scope it declares. Raises when an RPC declares none, or streams
-    its replies (the interceptor authenticates unary and client-streaming calls only)."""
+    """Every RPC's path and the scope it declares. Raises when an RPC declares none. (The serving
+    interceptor wraps every RPC of these services, server-streaming ones included, so each is
+    checked.)"""
     scopes: dict[str, Scope] = {}
     for file in files:
         for service in file.services_by_name.values():
@@ -52,8 +53,6 @@ def method_scopes(files: Iterable[FileDescriptor] = (latentspace_pb2.DESCRIPTOR,
                 declared: int = method.GetOptions().Extensions[cast(Any, options_pb2.scope)]
                 if declared == options_pb2.SCOPE_UNSPECIFIED:
                     raise RuntimeError(f"{path} declares no scope: add `option (latentspace.v1.scope) = ...;`")
-                if method.server_streaming:
-                    raise RuntimeError(f"{path} streams its replies, which the serving interceptor cannot check")
                 scopes[path] = Scope(declared)
     return scopes
 

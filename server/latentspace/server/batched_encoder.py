@@ -4,11 +4,17 @@ The encoder registry hands every collection the same :class:`BatchedEncoder` per
 ``Encode`` calls, from text queries inside any RPC and from upserts all meet in one queue, and each
 model batch carries as many of them as arrived while the previous batch ran (up to the batch size).
 A text asked for by several requests in one batch is encoded once.
+
+Every batch runs on the model's own thread, whichever request leads it: torch keeps state per
+calling thread (an OpenMP team of worker threads, scratch buffers), so batches led by one request
+thread after another grew the server by a team per thread (50 more threads and +20% RSS over a
+30-second soak of 32 clients).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +40,7 @@ class BatchedEncoder(Encoder):
         self.modalities = inner.modalities
         self.fingerprint = inner.fingerprint
         self._encoded = encoded
+        self._model_thread = ThreadPoolExecutor(1, thread_name_prefix=f"latent-model-{inner.spec.canonical}")
         self._texts: Batcher[list[str], np.ndarray] = Batcher(
             "encode_text", self._encode_text_batch, max_batch=max_batch, max_wait=max_wait, size=len,
             observer=observer)
@@ -56,7 +63,7 @@ class BatchedEncoder(Encoder):
     def _encode_text_batch(self, items: list[list[str]]) -> list[np.ndarray]:
         flat = [text for item in items for text in item]
         unique = list(dict.fromkeys(flat))
-        vectors = self.inner.encode_texts(unique)
+        vectors = self._model_thread.submit(self.inner.encode_texts, unique).result()
         self._report("text", len(unique))
         if len(unique) < len(flat):
             row = {text: i for i, text in enumerate(unique)}
@@ -64,7 +71,8 @@ class BatchedEncoder(Encoder):
         return _split(vectors, items)
 
     def _encode_image_batch(self, items: list[list[Image.Image]]) -> list[np.ndarray]:
-        vectors = self.inner.encode_images([image for item in items for image in item])
+        images = [image for item in items for image in item]
+        vectors = self._model_thread.submit(self.inner.encode_images, images).result()
         self._report("image", len(vectors))
         return _split(vectors, items)
 

@@ -10,10 +10,14 @@ import numpy as np
 from grpc import aio
 
 from latentspace.indexer.backends.base import CollectionBackend
+from latentspace.indexer.backup import check_snapshot_name
+from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
+from latentspace.indexer.validation import check_backend, check_batch, check_requested_ids
 from latentspace.server import convert
+from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
@@ -50,7 +54,8 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
-            request.backend or None,
+            check_backend(request.backend),
+            self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)
 
@@ -68,7 +73,7 @@ class CollectionsService(rpc.CollectionsServicer):
     async def DropCollection(
         self, request: api.DropCollectionRequest, context: aio.ServicerContext
     ) -> api.DropCollectionResponse:
-        await self.state.run(self.state.data.drop_collection, request.name)
+        await self.state.run(self.state.drop_collection, request.name)
         return api.DropCollectionResponse()
 
     async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
@@ -91,14 +96,15 @@ class CollectionsService(rpc.CollectionsServicer):
         return api.UpsertResponse(upserted=total, sequence=sequence)
 
     async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
-        convert.check_batch(request.items, self.state.limits, "items")
-        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
         limits = self.state.limits
+        check_batch(request.items, limits, "items")
+        items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
 
         def write() -> int:
             collection = self.state.collection(request.collection)
             records, failures = prepare_records(
-                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars
+                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
+                budget=limits.budget(),
             )
             if failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality).
@@ -121,19 +127,17 @@ class CollectionsService(rpc.CollectionsServicer):
             text=item.text if kind == "text" else None,
             image=item.image if kind == "image" else None,
             vector=vector,
-            payload=convert.payload_from_proto(item.payload),
+            payload=convert.payload_from_proto(item.payload, f"{field}.payload"),
             content_ref=item.content_ref,
         )
 
     async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:
-        convert.check_batch(request.ids, self.state.limits, "ids")
-        ids = list(request.ids)
+        ids = check_requested_ids(list(request.ids), self.state.limits)
         deleted, sequence = await self.state.run(lambda: self.state.collection(request.collection).delete(ids))
         return api.DeleteResponse(deleted=deleted, sequence=sequence)
 
     async def Get(self, request: api.GetRequest, context: aio.ServicerContext) -> api.GetResponse:
-        ids: Sequence[str] = list(request.ids)
-        convert.check_batch(ids, self.state.limits, "ids")
+        ids: Sequence[str] = check_requested_ids(list(request.ids), self.state.limits)
 
         def read() -> api.GetResponse:
             items = self.state.collection(request.collection).get(ids, request.with_vectors)
@@ -151,3 +155,40 @@ class CollectionsService(rpc.CollectionsServicer):
             uptime_seconds=time.monotonic() - self.state.started,
             version=importlib.metadata.version("latentspace"),
         )
+
+    # ------------------------------------------------------------ backups
+    async def Snapshot(self, request: api.SnapshotRequest, context: aio.ServicerContext) -> api.SnapshotInfo:
+        name = check_snapshot_name(request.name) if request.name else None
+
+        def take() -> api.SnapshotInfo:
+            backups = self.state.backups()
+            return snapshot_to_proto(backups.snapshot(self.state.collection(request.collection), name))
+
+        return await self.state.run(take)
+
+    async def ListSnapshots(
+        self, request: api.ListSnapshotsRequest, context: aio.ServicerContext
+    ) -> api.ListSnapshotsResponse:
+        def snapshots() -> api.ListSnapshotsResponse:
+            return api.ListSnapshotsResponse(snapshots=[snapshot_to_proto(s) for s in self.state.backups().snapshots()])
+
+        return await self.state.run(snapshots)
+
+    async def Restore(self, request: api.RestoreRequest, context: aio.ServicerContext) -> api.CollectionInfo:
+        snapshot = check_snapshot_name(request.snapshot, field="snapshot")
+        name = check_name(request.name) if request.name else None
+
+        def restore() -> api.CollectionInfo:
+            return collection_info(self.state.backups().restore(self.state.data, snapshot, name))
+
+        return await self.state.run(restore)
+
+    async def Export(self, request: api.ExportRequest, context: aio.ServicerContext) -> AsyncIterator[api.ExportPage]:
+        page_size = export_page_size(request.page_size, self.state.limits.max_batch)
+        pages = await self.state.run(
+            lambda: ExportPages(self.state.collection(request.collection), page_size, collection_info))
+        try:
+            while (page := await self.state.run(pages.next_page)) is not None:
+                yield page
+        finally:
+            pages.close()

@@ -1,13 +1,14 @@
 """Every conversion between protobuf messages and library values, in one place.
 
-Conversions from protobuf also validate the shape of what was sent and name the
-offending field (``query.mix.parts[1].weight``) in the error, so handlers only
-ever see well-formed library values. Limits come from the settings.
+Conversion only refuses what has no library value at all (a query or condition with nothing set,
+vector bytes that do not match their dimension, a payload value that is not a filter scalar) and
+names the field (``query.mix.parts[1].query``). Every rule about the values themselves (empty
+texts, NaN, limits, nesting depth, filter sizes) is the library's (:mod:`latentspace.indexer.validation`,
+the resolver and the operations), checked once there with the same field names.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,12 +16,11 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from latentspace.indexer import points as P
-from latentspace.indexer.errors import InvalidInput, LimitExceeded
+from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
-from latentspace.server.settings import Limits
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 
@@ -41,7 +41,8 @@ _ANALOGY_METHODS = {
     pb.ANALOGY_METHOD_COS_ADD: P.AnalogyMethod.COS_ADD,
     pb.ANALOGY_METHOD_COS_MUL: P.AnalogyMethod.COS_MUL,
 }
-_MAX_DEPTH = 8  # composite queries nest; bound the recursion a client can ask for
+# Recursion below needs no bound of its own: protobuf refuses messages nested past 100 levels,
+# and the resolver refuses points nested past MAX_POINT_DEPTH with the field named.
 
 
 # ---------------------------------------------------------------- vectors and payloads
@@ -57,10 +58,7 @@ def vector_from_proto(message: pb.Vector, field: str) -> np.ndarray:
             f"{4 * message.dimension} (little-endian float32)",
             field=field,
         )
-    vector = np.frombuffer(message.data, dtype="<f4").astype(np.float32)
-    if not np.all(np.isfinite(vector)):
-        raise InvalidInput("vector contains NaN or infinity", field=field)
-    return vector
+    return np.frombuffer(message.data, dtype="<f4").astype(np.float32)
 
 
 def vector_to_proto(vector: np.ndarray) -> pb.Vector:
@@ -79,8 +77,11 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
-def payload_from_proto(message: struct_pb2.Struct) -> dict[str, Any]:
-    payload: dict[str, Any] = _plain_number(json_format.MessageToDict(message))
+def payload_from_proto(message: struct_pb2.Struct, field: str = "payload") -> dict[str, Any]:
+    try:
+        payload: dict[str, Any] = _plain_number(json_format.MessageToDict(message))
+    except ValueError:  # a NaN or infinite number: JSON has no form for it
+        raise InvalidInput("payload numbers must be finite (JSON has no NaN or infinity)", field=field) from None
     return payload
 
 
@@ -97,10 +98,7 @@ def _scalar(value: struct_pb2.Value, field: str) -> str | int | float | bool | N
     if kind == "bool_value":
         return value.bool_value
     if kind == "number_value":
-        number = value.number_value
-        if not math.isfinite(number):
-            raise InvalidInput("filter value must be finite", field=field)
-        return _plain_number(number)
+        return _plain_number(value.number_value)
     if kind == "null_value":
         return None
     raise InvalidInput("filter values must be strings, numbers, booleans or null", field=field)
@@ -110,11 +108,10 @@ def _scalar(value: struct_pb2.Value, field: str) -> str | int | float | bool | N
 
 
 def filter_from_proto(message: pb.Filter, field: str = "filter") -> PayloadFilter:
+    """The filter as library conditions; their rules and limits are checked by the library."""
     conditions: list[Condition] = []
     for i, condition in enumerate(message.must):
         where = f"{field}.must[{i}]"
-        if not condition.field:
-            raise InvalidInput("condition names no payload field", field=f"{where}.field")
         kind = condition.WhichOneof("match")
         if kind == "equals":
             conditions.append(Equals(condition.field, _scalar(condition.equals, f"{where}.equals")))
@@ -122,44 +119,22 @@ def filter_from_proto(message: pb.Filter, field: str = "filter") -> PayloadFilte
             values = tuple(
                 _scalar(v, f"{where}.any_of[{j}]") for j, v in enumerate(condition.any_of.values)
             )
-            if not values:
-                raise InvalidInput("any_of needs at least one value", field=f"{where}.any_of")
             conditions.append(AnyOf(condition.field, values))
         elif kind == "range":
             r = condition.range
             bounds = {name: getattr(r, name) if r.HasField(name) else None for name in ("gt", "gte", "lt", "lte")}
-            if all(v is None for v in bounds.values()):
-                raise InvalidInput("range sets no bound (gt, gte, lt, lte)", field=f"{where}.range")
             conditions.append(Range(condition.field, **bounds))
         else:
             raise InvalidInput("condition sets no match (equals, any_of, range)", field=where)
     return PayloadFilter(tuple(conditions))
 
 
-def check_batch(items: Sequence[Any], limits: Limits, field: str, *, allow_empty: bool = False) -> None:
-    if not items and not allow_empty:
-        raise InvalidInput("must not be empty", field=field)
-    if len(items) > limits.max_batch:
-        raise LimitExceeded(
-            f"{len(items)} entries exceed the limit of {limits.max_batch} per request; split the request",
-            field=field,
-        )
-
-
-def search_options_from_proto(
-    message: api.SearchOptions, limits: Limits, field: str = "options"
-) -> SearchOptions:
-    # k is checked once, by the library (LatentOperations), with the same limits and field name.
+def search_options_from_proto(message: api.SearchOptions) -> SearchOptions:
+    """Search options as the library takes them; it checks k, the knobs, exclusions and the filter."""
     threshold = message.score_threshold if message.HasField("score_threshold") else None
-    if threshold is not None and not math.isfinite(threshold):
-        raise InvalidInput("score_threshold must be finite", field=f"{field}.score_threshold")
-    for knob, limit in (("ef_search", limits.max_ef_search), ("nprobe", limits.max_nprobe)):
-        if getattr(message.params, knob) > limit:
-            raise InvalidInput(f"{knob} must be at most {limit}, got {getattr(message.params, knob)}",
-                               field=f"{field}.params.{knob}")
     return SearchOptions(
         k=message.k,
-        filter=filter_from_proto(message.filter, f"{field}.filter"),
+        filter=filter_from_proto(message.filter, "options.filter"),
         exclude_ids=frozenset(message.exclude_ids),
         score_threshold=threshold,
         with_vectors=message.with_vectors,
@@ -181,42 +156,32 @@ def neighbour_options(
 # ---------------------------------------------------------------- queries
 
 
-def point_from_proto(message: pb.Query, limits: Limits, field: str = "query", depth: int = 0) -> P.Point:
-    """Turn a Query into a library point, checking every field on the way down."""
-    if depth > _MAX_DEPTH:
-        raise InvalidInput(f"queries nest deeper than {_MAX_DEPTH} levels", field=field)
+def point_from_proto(message: pb.Query, field: str = "query") -> P.Point:
+    """Turn a Query into a library point (the resolver checks its values, naming the same fields)."""
     kind = message.WhichOneof("kind")
     if kind == "text":
-        return P.TextPoint(_text(message.text, limits, f"{field}.text"))
+        return P.TextPoint(message.text)
     if kind == "image":
-        if not message.image:
-            raise InvalidInput("image is empty; send encoded image bytes (PNG, JPEG, ...)", field=f"{field}.image")
         return P.ImagePoint(message.image)
     if kind == "vector":
         return P.VectorPoint(vector_from_proto(message.vector, f"{field}.vector"))
     if kind == "id":
-        if not message.id:
-            raise InvalidInput("id is empty", field=f"{field}.id")
         return P.IdPoint(message.id)
     if kind == "mix":
-        parts = message.mix.parts
-        check_batch(parts, limits, f"{field}.mix.parts")
         converted = []
-        for i, part in enumerate(parts):
+        for i, part in enumerate(message.mix.parts):
             where = f"{field}.mix.parts[{i}]"
             weight = part.weight if part.HasField("weight") else 1.0
-            if not math.isfinite(weight):
-                raise InvalidInput("weight must be finite", field=f"{where}.weight")
-            converted.append((point_from_proto(part.query, limits, f"{where}.query", depth + 1), float(weight)))
+            converted.append((point_from_proto(part.query, f"{where}.query"), float(weight)))
         return P.MixPoint(tuple(converted))
     if kind == "edit":
-        return edit_from_proto(message.edit, limits, f"{field}.edit", depth)
+        return edit_from_proto(message.edit, f"{field}.edit")
     if kind == "analogy":
         analogy = message.analogy
         return P.AnalogyPoint(
-            a=point_from_proto(analogy.a, limits, f"{field}.analogy.a", depth + 1),
-            a_star=point_from_proto(analogy.a_star, limits, f"{field}.analogy.a_star", depth + 1),
-            b=point_from_proto(analogy.b, limits, f"{field}.analogy.b", depth + 1),
+            a=point_from_proto(analogy.a, f"{field}.analogy.a"),
+            a_star=point_from_proto(analogy.a_star, f"{field}.analogy.a_star"),
+            b=point_from_proto(analogy.b, f"{field}.analogy.b"),
             method=_ANALOGY_METHODS.get(analogy.method) or _unknown_enum(f"{field}.analogy.method", analogy.method),
             include_inputs=analogy.include_inputs,
         )
@@ -225,41 +190,30 @@ def point_from_proto(message: pb.Query, limits: Limits, field: str = "query", de
     )
 
 
-def edit_from_proto(edit: pb.Edit, limits: Limits, field: str = "edit", depth: int = 0) -> P.EditPoint:
-    strength = edit.strength if edit.HasField("strength") else None
-    if strength is not None and not math.isfinite(strength):
-        raise InvalidInput("strength must be finite", field=f"{field}.strength")
+def edit_from_proto(edit: pb.Edit, field: str = "edit") -> P.EditPoint:
     if not edit.HasField("base"):
         raise InvalidInput("edit needs a base point", field=f"{field}.base")
     return P.EditPoint(
-        base=point_from_proto(edit.base, limits, f"{field}.base", depth + 1),
-        direction=direction_from_proto(edit.direction, limits, f"{field}.direction", depth + 1),
+        base=point_from_proto(edit.base, f"{field}.base"),
+        direction=direction_from_proto(edit.direction, f"{field}.direction"),
         mode=_EDIT_MODES.get(edit.mode) or _unknown_enum(f"{field}.mode", edit.mode),
-        strength=strength,
+        strength=edit.strength if edit.HasField("strength") else None,
     )
 
 
-def direction_from_proto(message: pb.Direction, limits: Limits, field: str, depth: int = 0) -> P.Direction:
+def direction_from_proto(message: pb.Direction, field: str) -> P.Direction:
     kind = message.WhichOneof("kind")
     if kind == "text_pair":
         pair = message.text_pair
-        return P.TextPairDirection(
-            neutral=_text(pair.neutral, limits, f"{field}.text_pair.neutral"),
-            target=_text(pair.target, limits, f"{field}.text_pair.target"),
-            use_templates=pair.use_templates,
-        )
+        return P.TextPairDirection(neutral=pair.neutral, target=pair.target, use_templates=pair.use_templates)
     if kind == "examples":
         examples = message.examples
-        check_batch(examples.positive, limits, f"{field}.examples.positive")
-        check_batch(examples.negative, limits, f"{field}.examples.negative", allow_empty=True)
         return P.ExamplesDirection(
             positive=tuple(
-                point_from_proto(q, limits, f"{field}.examples.positive[{i}]", depth + 1)
-                for i, q in enumerate(examples.positive)
+                point_from_proto(q, f"{field}.examples.positive[{i}]") for i, q in enumerate(examples.positive)
             ),
             negative=tuple(
-                point_from_proto(q, limits, f"{field}.examples.negative[{i}]", depth + 1)
-                for i, q in enumerate(examples.negative)
+                point_from_proto(q, f"{field}.examples.negative[{i}]") for i, q in enumerate(examples.negative)
             ),
         )
     if kind == "vector":
@@ -267,17 +221,8 @@ def direction_from_proto(message: pb.Direction, limits: Limits, field: str, dept
     raise InvalidInput("empty direction; set one of text_pair, examples or vector", field=field)
 
 
-def points_from_proto(messages: Sequence[pb.Query], limits: Limits, field: str) -> list[P.Point]:
-    check_batch(messages, limits, field)
-    return [point_from_proto(m, limits, f"{field}[{i}]") for i, m in enumerate(messages)]
-
-
-def _text(text: str, limits: Limits, field: str) -> str:
-    if not text.strip():
-        raise InvalidInput("text is empty", field=field)
-    if len(text) > limits.max_text_chars:
-        raise LimitExceeded(f"text has {len(text)} characters; the limit is {limits.max_text_chars}", field=field)
-    return text
+def points_from_proto(messages: Sequence[pb.Query], field: str) -> list[P.Point]:
+    return [point_from_proto(m, f"{field}[{i}]") for i, m in enumerate(messages)]
 
 
 def _unknown_enum(field: str, value: int) -> Any:

@@ -13,11 +13,12 @@ One wrapper, not a chain of interceptors: each layer of a chain costs a coroutin
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, cast
 
 import grpc
@@ -36,9 +37,25 @@ access_log = logging.getLogger("latentspace.access")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 Behaviour = Callable[[Any, aio.ServicerContext], Awaitable[Any]]
+StreamBehaviour = Callable[[Any, aio.ServicerContext], AsyncGenerator[Any, None]]
 
 #: Methods that are never refused at admission: a busy server must still answer its health checks.
 _ALWAYS_ADMITTED = ("/grpc.health.v1.Health/",)
+#: Server-streaming RPCs of these services are wrapped too (health Watch and reflection are not).
+_OWN_SERVICES = ("/latentspace.",)
+
+
+def _writing(stream: StreamBehaviour) -> Behaviour:
+    """A server-streaming handler (an async generator) as a coroutine that writes each response with
+    ``context.write``, so the one wrapper serves it like a unary call; the generator is closed when
+    the call ends, however it ends."""
+
+    async def written(request: Any, context: aio.ServicerContext) -> None:
+        async with contextlib.aclosing(stream(request, context)) as responses:
+            async for response in responses:
+                await context.write(response)
+
+    return written
 
 
 def _request_id(context: aio.ServicerContext) -> str:
@@ -50,7 +67,8 @@ def _request_id(context: aio.ServicerContext) -> str:
 
 class ServingInterceptor(aio.ServerInterceptor):
     """Request ids, authentication, admission, deadlines, error mapping, metrics and access logs for
-    unary and client-streaming RPCs (server-streaming ones, health Watch and reflection, pass through)."""
+    every RPC of the latentspace services (health Watch and reflection, streams of their own, pass
+    through)."""
 
     def __init__(self, gate: AdmissionGate, metrics: Metrics, authenticator: Authenticator) -> None:
         self.gate = gate
@@ -75,6 +93,12 @@ class ServingInterceptor(aio.ServerInterceptor):
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._wrap(cast(Behaviour, handler.stream_unary), method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None and method.startswith(_OWN_SERVICES):
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap(_writing(cast(StreamBehaviour, handler.unary_stream)), method),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

@@ -1,7 +1,7 @@
 """The ``LatentSpace`` service: protobuf in, library operations off the event loop, protobuf out.
 
-Requests are converted (and checked) on the event loop; everything after, the operation and the
-response message, runs on a request thread in one hop.
+Requests are converted on the event loop; everything after, the operation (which checks the request
+against the limits and spends its budget) and the response message, runs on a request thread in one hop.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ _METHODS = {
 class LatentSpaceService(rpc.LatentSpaceServicer):
     def __init__(self, state: ServerState) -> None:
         self.state = state
-        self.limits = state.limits
 
     async def Encode(self, request: api.EncodeRequest, context: aio.ServicerContext) -> api.EncodeResponse:
-        points = convert.points_from_proto(request.queries, self.limits, "queries")
+        points = convert.points_from_proto(request.queries, "queries")
 
         def work(serving: CollectionServing) -> api.EncodeResponse:
             return api.EncodeResponse(points=[
@@ -40,8 +39,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         return await self.state.with_serving(request.collection, work)
 
     async def Search(self, request: api.SearchRequest, context: aio.ServicerContext) -> api.SearchResponse:
-        point = convert.point_from_proto(request.query, self.limits, "query")
-        options = convert.search_options_from_proto(request.options, self.limits)
+        point = convert.point_from_proto(request.query, "query")
+        options = convert.search_options_from_proto(request.options)
 
         def work(serving: CollectionServing) -> api.SearchResponse:
             [hits] = serving.operations.search([point], options, ["query"])
@@ -52,8 +51,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     async def SearchBatch(
         self, request: api.SearchBatchRequest, context: aio.ServicerContext
     ) -> api.SearchBatchResponse:
-        points = convert.points_from_proto(request.queries, self.limits, "queries")
-        options = convert.search_options_from_proto(request.options, self.limits)
+        points = convert.points_from_proto(request.queries, "queries")
+        options = convert.search_options_from_proto(request.options)
         fields = [f"queries[{i}]" for i in range(len(points))]
 
         def work(serving: CollectionServing) -> api.SearchBatchResponse:
@@ -64,12 +63,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         return await self.state.with_serving(request.collection, work)
 
     async def Distance(self, request: api.DistanceRequest, context: aio.ServicerContext) -> api.DistanceResponse:
-        convert.check_batch(request.pairs, self.limits, "pairs")
         pairs = [
-            (
-                convert.point_from_proto(pair.a, self.limits, f"pairs[{i}].a"),
-                convert.point_from_proto(pair.b, self.limits, f"pairs[{i}].b"),
-            )
+            (convert.point_from_proto(pair.a, f"pairs[{i}].a"), convert.point_from_proto(pair.b, f"pairs[{i}].b"))
             for i, pair in enumerate(request.pairs)
         ]
 
@@ -91,8 +86,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     async def DistanceMatrix(
         self, request: api.DistanceMatrixRequest, context: aio.ServicerContext
     ) -> api.DistanceMatrixResponse:
-        rows = convert.points_from_proto(request.rows, self.limits, "rows")
-        columns = convert.points_from_proto(request.columns, self.limits, "columns") if request.columns else None
+        rows = convert.points_from_proto(request.rows, "rows")
+        columns = convert.points_from_proto(request.columns, "columns") if request.columns else None
 
         def work(serving: CollectionServing) -> api.DistanceMatrixResponse:
             matrix = serving.operations.distance_matrix(rows, columns)
@@ -110,9 +105,9 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
     async def Interpolate(
         self, request: api.InterpolateRequest, context: aio.ServicerContext
     ) -> api.InterpolateResponse:
-        a = convert.point_from_proto(request.a, self.limits, "a")
-        b = convert.point_from_proto(request.b, self.limits, "b")
-        via = convert.point_from_proto(request.via, self.limits, "via") if request.HasField("via") else None
+        a = convert.point_from_proto(request.a, "a")
+        b = convert.point_from_proto(request.b, "b")
+        via = convert.point_from_proto(request.via, "via") if request.HasField("via") else None
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
@@ -148,7 +143,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         return await self.state.with_serving(request.collection, work)
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
-        edit = convert.edit_from_proto(request.edit, self.limits)
+        edit = convert.edit_from_proto(request.edit)
         options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
 
         def work(serving: CollectionServing) -> api.EditResponse:

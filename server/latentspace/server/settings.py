@@ -14,47 +14,20 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from latentspace.indexer.collection import SNAPSHOT_EVERY
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.index.auto_kind import AutoIndexPolicy
-from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.manifest import BACKENDS, EMBEDDED, MILVUS
+from latentspace.indexer.model_access import DEFAULT_DOWNLOAD_ALLOW, ModelAccess, download_allow_list
 
 if TYPE_CHECKING:
     from latentspace.indexer.backends.milvus import MilvusTarget
 
+__all__ = ["ENV_PREFIX", "Limits", "Settings"]
+
 ENV_PREFIX = "LATENTSPACE_"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Explicit bounds on what one request may ask for."""
-
-    max_message_bytes: int = 64 * 1024 * 1024
-    max_batch: int = 1024  # queries, items or pairs in one request
-    max_k: int = 1000
-    max_text_chars: int = 10_000
-    max_image_pixels: int = 50_000_000
-    max_steps: int = 256  # interpolation steps
-    max_ef_search: int = 10_000  # HNSW efSearch a request may ask for (memory grows with it)
-    max_nprobe: int = 65_536  # IVF lists a request may probe
-    # Index kinds a CreateCollection may name (see IndexKindLimits for each).
-    max_index_nlist: int = IndexKindLimits.max_index_nlist
-    max_index_hnsw_m: int = IndexKindLimits.max_index_hnsw_m
-    max_index_fixed_bytes: int = IndexKindLimits.max_index_fixed_bytes
-    max_index_bytes_per_vector: int = IndexKindLimits.max_index_bytes_per_vector
-    index_trial_timeout_s: float = IndexKindLimits.index_trial_timeout_s
-    index_trial_memory_bytes: int = IndexKindLimits.index_trial_memory_bytes
-
-    def __post_init__(self) -> None:
-        try:  # a bad index-kind limit fails at start, not at the first create
-            self.index_kind_limits()
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
-
-    def index_kind_limits(self) -> IndexKindLimits:
-        """The index-kind limits, as the library takes them (``DataDir.create_collection``)."""
-        return IndexKindLimits(**{f.name: getattr(self, f.name) for f in fields(IndexKindLimits)})
 
 
 @dataclass(frozen=True)
@@ -74,7 +47,14 @@ class Settings:
     tls_client_ca: Path | None = None
     #: Model weights cache (open_clip / Hugging Face hub); None: the libraries' defaults.
     model_cache: Path | None = None
-    allow_download: bool = True
+    #: Fetch hub weights that are not in the cache (off: never touch the network) ...
+    allow_download: bool = False
+    #: ... and then only for these specs or aliases ("*": any); comma-separated in the environment.
+    download_allow: tuple[str, ...] = DEFAULT_DOWNLOAD_ALLOW
+    #: Local model folders callers may name (``open_clip:/models/x``) lie under this; None: none at all.
+    model_root: Path | None = None
+    #: Where Snapshot writes and Restore reads collection snapshots; None: backups are off.
+    backup_dir: Path | None = None
     device: str = "auto"
     #: Texts or images per model batch (micro-batches of concurrent requests fill up to this).
     batch_size: int = 64
@@ -104,6 +84,9 @@ class Settings:
     metrics_port: int | None = None
     #: Seconds in-flight calls get to finish on shutdown.
     shutdown_grace: float = 5.0
+    #: Snapshot a collection's index after this many written rows (or a tenth of the collection,
+    #: whichever is larger); lower means less catch-up on open and more snapshot writing.
+    snapshot_every: int = SNAPSHOT_EVERY
     log_level: str = "INFO"
     #: Milvus for collections created with backend "milvus" (docs/milvus.md): http(s)://host:19530
     #: for a cluster, or a Milvus Lite file ending in .db; empty: no Milvus.
@@ -146,14 +129,21 @@ class Settings:
     def search_batches_at_once(self) -> int:
         return self.search_concurrency if self.search_concurrency > 0 else max(1, os.cpu_count() or 1)
 
-    def encoder_options(self) -> EncoderOptions:
+    def encoder_options(self, *, operator_tool: bool = False) -> EncoderOptions:
+        """How models load. ``operator_tool``: a local tool (``latent index``) run by the operator, who
+        may download any spec when downloads are on; the server's callers only the allow-list."""
         return EncoderOptions(
             device=self.device,
             cache_dir=self.model_cache,
             allow_download=self.allow_download,
+            download_allow=None if operator_tool else download_allow_list(self.download_allow),
             batch_size=self.batch_size,
             threads=self.threads_per_call(),
         )
+
+    def model_access(self) -> ModelAccess:
+        """What the server's callers may name as a local model folder."""
+        return ModelAccess(self.model_root)
 
     @classmethod
     def load(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -181,6 +171,8 @@ class Settings:
 def _coerce(name: str, annotation: Any, raw: str) -> Any:
     kind = str(annotation)
     try:
+        if "tuple[str" in kind:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
         if "Path" in kind:
             return Path(raw).expanduser() if raw else None
         if "bool" in kind:

@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import faiss
-from PIL import Image
 
 from latentspace.indexer import deadline
 from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
+from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
-from latentspace.indexer.images import decode_image
+from latentspace.indexer.errors import BackupDirNotSet
 from latentspace.indexer.operations import LatentOperations
 from latentspace.server.batched_encoder import BatchedEncoder
 from latentspace.server.batched_search import BatchedSearch
@@ -53,6 +53,7 @@ class ServerState:
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self.limits = settings.limits
+        self.model_access = settings.model_access()
         self.metrics = metrics or Metrics()
         faiss.omp_set_num_threads(settings.search_threads)
         self.encoders = EncoderRegistry(
@@ -60,11 +61,13 @@ class ServerState:
             wrap=self._batched if settings.micro_batching else None,
             on_load=self.metrics.model_loaded,
         )
+        # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
+        self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
         catalogs = _catalogs(settings)
         try:
-            self.data = DataDir.open(settings.data_dir, self.encoders, report=self.metrics.maintenance_ran,
-                                     auto_policy=settings.auto_index_policy(), catalogs=catalogs,
-                                     default_backend=settings.default_backend)
+            self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                     report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy(),
+                                     catalogs=catalogs, default_backend=settings.default_backend)
         except BaseException:
             for catalog in catalogs:
                 catalog.close()
@@ -96,6 +99,13 @@ class ServerState:
     def collection(self, name: str) -> CollectionBackend:
         return self.data.collection(name)
 
+    def backups(self) -> BackupDir:
+        """The operator's backup folder; FAILED_PRECONDITION naming the setting when there is none."""
+        if self._backups is None:
+            raise BackupDirNotSet("this server keeps no snapshots: its operator has not set a backup folder "
+                                  "(latent serve --backup-dir, or LATENTSPACE_BACKUP_DIR)")
+        return self._backups
+
     def serving(self, name: str) -> CollectionServing:
         """The serving objects of a collection, rebuilt if it was dropped and created again."""
         collection = self.data.collection(name)
@@ -106,18 +116,19 @@ class ServerState:
                 self._serving[name] = cached
             return cached
 
+    def drop_collection(self, name: str) -> None:
+        """Drop a collection and forget its serving objects, so nothing keeps its model in memory."""
+        self.data.drop_collection(name)
+        with self._lock:
+            self._serving.pop(name, None)
+
     def _serve(self, collection: CollectionBackend) -> CollectionServing:
         settings = self.settings
-        max_pixels = self.limits.max_image_pixels
-
-        def decoder(data: bytes, field: str) -> Image.Image:
-            return decode_image(data, max_pixels=max_pixels, field=field)
-
         searcher = BatchedSearch(collection, max_batch=settings.search_batch_size,
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits, image_decoder=decoder)
+        operations = LatentOperations(searcher, self.limits)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:

@@ -16,16 +16,26 @@ A backend promises what the embedded store promises:
 
 A backend other than the embedded one also has a :class:`CollectionCatalog`: how the data dir lists,
 creates, opens and drops its collections.
+
+Optional capabilities, which the interface itself does not require:
+
+- exports (:class:`ExportsItems`): every item with its vector as of one moment, in pages. Any engine
+  that can read its items as of one moment can offer it; the server's Export RPC needs it.
+- backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
+  folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
+  part of any interface here; an engine with its own backups (Milvus's) keeps them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
 from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.errors import FailedPrecondition
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
@@ -128,3 +138,40 @@ class CollectionCatalog(Protocol):
 
     def drop(self, name: str) -> None: ...
     def close(self) -> None: ...
+
+
+class ItemPages(Protocol):
+    """Every live item of a collection as of one moment (``sequence``, ``count``), with its vector,
+    page by page; writes made meanwhile are not in it. Close it (or use it as a context manager)."""
+
+    sequence: int
+    count: int
+
+    def next_page(self, max_items: int, max_bytes: int) -> list[StoredItem]:
+        """At most ``max_items`` items and about ``max_bytes`` (always at least one); empty at the end."""
+        ...
+
+    def close(self) -> None: ...
+    def __enter__(self) -> ItemPages: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+@runtime_checkable
+class ExportsItems(Protocol):
+    """The optional export capability of a backend (see the module docstring)."""
+
+    def export_items(self) -> ItemPages:
+        """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        ...
+
+
+def exporter_of(collection: CollectionBackend) -> ExportsItems:
+    """``collection`` as an exporter; FAILED_PRECONDITION (``BACKEND_UNSUPPORTED``) for a backend without
+    the capability."""
+    if not isinstance(collection, ExportsItems):
+        raise FailedPrecondition(
+            f"collection {collection.name!r} is on the {collection.manifest.backend} backend, which cannot read "
+            "its items as of one moment; export it with its engine's own tools",
+            field="collection", reason="BACKEND_UNSUPPORTED")
+    return collection

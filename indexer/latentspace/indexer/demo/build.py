@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from latentspace.indexer.demo.shapes_corpus import DEFAULT_IMAGES, write_shapes_corpus
 from latentspace.indexer.demo.stdlib_corpus import write_stdlib_corpus
 from latentspace.indexer.errors import CollectionNotFound, InvalidInput
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline import SourceEntry, index_source, open_source
 from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE, DEFAULT_IMAGES_PER_BATCH, IndexReport
 
@@ -77,8 +78,8 @@ def build_demo(
     collections: Sequence[str] = (SHAPES_COLLECTION, STDLIB_COLLECTION),
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_images_per_batch: int = DEFAULT_IMAGES_PER_BATCH,
-    max_pixels: int = 50_000_000,
-    max_text_chars: int = 10_000,
+    max_pixels: int = Limits.max_image_pixels,
+    max_text_chars: int = Limits.max_text_chars,
 ) -> DemoReport:
     """Create and fill the demo collections in ``data_dir`` (see the module doc).
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspace.indexer.errors import ModalityNotSupported
+from latentspace.indexer.errors import ModalityNotSupported, ModelUnavailable, PermissionDenied
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelSpec
 
@@ -24,10 +24,27 @@ class EncoderOptions:
 
     device: str = "auto"  # "auto" picks CUDA (fp16) when present, else CPU
     cache_dir: Path | None = None  # where hub weights are looked up (and downloaded to)
-    allow_download: bool = True  # False: never touch the network, fail with a clear error
+    allow_download: bool = False  # False: never touch the network, fail with a clear error
+    #: Canonical specs that may be downloaded when ``allow_download`` is on; None: any spec
+    #: (see :mod:`latentspace.indexer.model_access`).
+    download_allow: frozenset[str] | None = None
     batch_size: int = 64
     #: Intra-op CPU threads for model calls; 0 leaves torch's default (all cores).
     threads: int = 0
+
+    def check_download(self, spec: ModelSpec) -> None:
+        """Before fetching ``spec``'s weights from the hub: :class:`ModelUnavailable` when downloads are
+        off, :class:`PermissionDenied` when ``spec`` is not on the allow-list."""
+        if not self.allow_download:
+            raise ModelUnavailable(
+                f"the weights of {spec.redacted} are not in the model cache and downloads are off; put them "
+                "in the model cache (LATENTSPACE_MODEL_CACHE, Hugging Face hub layout) or have the operator "
+                "turn downloads on (LATENTSPACE_ALLOW_DOWNLOAD=1)", field="model")
+        if self.download_allow is not None and spec.canonical not in self.download_allow:
+            raise PermissionDenied(
+                f"{spec.redacted} is not on this server's download allow-list (LATENTSPACE_DOWNLOAD_ALLOW, "
+                "by default the documented aliases); use an allowed model or ask the operator to add it",
+                field="model", reason="DOWNLOAD_NOT_ALLOWED")
 
 
 class Encoder(ABC):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -35,6 +36,8 @@ from latentspace.indexer.encoders.base import Encoder, EncoderOptions
 from latentspace.indexer.errors import InvalidInput, ModelUnavailable
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelSpec
+
+log = logging.getLogger(__name__)
 
 #: Models shipped inside this package: (architecture, tag) -> weights file. The file's folder holds the
 #: architecture's open_clip JSON config and is registered with open_clip before the model is built.
@@ -151,14 +154,11 @@ def _hub_source(spec: ModelSpec, options: EncoderOptions) -> _Source:
             "image_resize_mode": pretrained_cfg.get("resize_mode"),
         }
         return _Source(arch, embed_dim, pretrained=cached, factory_kwargs=kwargs)
-    where = pretrained_cfg.get("hf_hub") or pretrained_cfg.get("url")
-    if not options.allow_download:
-        searched = _cache_dir_searched(pretrained_cfg, options.cache_dir)
-        raise ModelUnavailable(
-            f"weights for {spec} ({where}) are not in the model cache {searched} "
-            f"and downloads are disabled; fix: {_FIX}",
-            field="model",
-        )
+    # The folder searched is for the operator's log only: messages reach callers, paths must not.
+    log.info("weights for %s (%s) are not in the model cache %s", spec,
+             pretrained_cfg.get("hf_hub") or pretrained_cfg.get("url"),
+             _cache_dir_searched(pretrained_cfg, options.cache_dir))
+    options.check_download(spec)
     return _Source(arch, embed_dim, pretrained=tag, factory_kwargs={"cache_dir": options.cache_dir})
 
 
@@ -166,21 +166,21 @@ def _local_dir_source(spec: ModelSpec, folder: Path) -> _Source:
     config_path = folder / "open_clip_config.json"
     if not config_path.is_file():
         raise ModelUnavailable(
-            f"{spec}: {config_path} not found; a local open_clip model folder needs "
-            "open_clip_config.json ({'model_cfg': ..., 'preprocess_cfg': ...}) and a checkpoint",
+            f"{spec.redacted}: the folder has no open_clip_config.json; a local open_clip model folder "
+            "needs open_clip_config.json ({'model_cfg': ..., 'preprocess_cfg': ...}) and a checkpoint",
             field="model",
         )
     try:
         embed_dim = int(json.loads(config_path.read_text())["model_cfg"]["embed_dim"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise ModelUnavailable(f"{spec}: {config_path} has no valid model_cfg.embed_dim ({exc})",
-                               field="model") from exc
+        raise ModelUnavailable(f"{spec.redacted}: open_clip_config.json has no valid model_cfg.embed_dim "
+                               f"({type(exc).__name__})", field="model") from exc
     if any(any(folder.glob(pattern)) for pattern in _LOCAL_DIR_CHECKPOINTS):
         return _Source(f"local-dir:{folder}", embed_dim)
     pt_files = sorted(folder.glob("*.pt"))
     if not pt_files:
         raise ModelUnavailable(
-            f"{spec}: no checkpoint in {folder}; expected open_clip_model.safetensors, "
+            f"{spec.redacted}: no checkpoint in the folder; expected open_clip_model.safetensors, "
             "open_clip_pytorch_model.bin or a *.pt file",
             field="model",
         )
@@ -192,15 +192,16 @@ def _resolve(spec: ModelSpec, options: EncoderOptions) -> _Source:
     _register_packaged_configs()
     if spec.path is not None:
         if not spec.path.is_dir():
-            raise ModelUnavailable(f"{spec}: folder {spec.path} does not exist", field="model")
+            raise ModelUnavailable(f"{spec.redacted}: no such model folder", field="model")
         return _local_dir_source(spec, spec.path)
     if spec.name is None or spec.pretrained is None:
         raise ModelUnavailable(f"{spec}: an open_clip spec needs ARCH/TAG or a folder path", field="model")
     packaged = _packaged_weights(spec.name, spec.pretrained)
     if packaged is not None:
         if not packaged.is_file():
+            log.warning("packaged weights %s of %s are missing", packaged, spec)
             raise ModelUnavailable(
-                f"{spec}: packaged weights {packaged} are missing; reinstall latentspace or "
+                f"{spec}: its packaged weights are missing; reinstall latentspace or "
                 "retrain them with scripts/train_shapes_clip.py",
                 field="model",
             )
@@ -255,8 +256,10 @@ class OpenClipEncoder(Encoder):
                 open_clip.load_checkpoint(model, str(source.extra_checkpoint))
             tokenizer = open_clip.get_tokenizer(source.model_name)
         except Exception as exc:  # download, parse or shape errors from open_clip / the hub
-            raise ModelUnavailable(f"could not load {spec} ({exc}); fix: {_FIX}",
-                                   field="model") from exc
+            # Their text names files on the server: the operator's log gets it, the caller does not.
+            log.warning("could not load %s: %s", spec, exc)
+            raise ModelUnavailable(f"could not load {spec.redacted} ({type(exc).__name__}; the server log "
+                                   f"has the details); fix: {_FIX}", field="model") from exc
         self.spec = spec
         self.dimension = source.embed_dim
         self.fingerprint = weights_fingerprint(model)

@@ -2,11 +2,16 @@
 
 Backends are named in a table (family -> ``"module:Class"``) and imported only when a model of that
 family is first asked for, so importing the library (or this module) does not import torch.
+
+Users of a model are counted (:meth:`EncoderRegistry.acquire` / :meth:`~EncoderRegistry.release`:
+the data dir acquires for each open collection and for a create in progress); when the last one
+releases it, the model is evicted, so a server holds in memory only the models its open collections use.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -14,6 +19,8 @@ from collections.abc import Callable, Mapping
 from latentspace.indexer.encoders.base import Encoder, EncoderOptions
 from latentspace.indexer.errors import LatentSpaceError, ModelUnavailable
 from latentspace.indexer.model_spec import ModelFamily, ModelSpec
+
+log = logging.getLogger(__name__)
 
 #: Which class loads each family. Each takes ``(spec: ModelSpec, options: EncoderOptions)``.
 BACKENDS: dict[ModelFamily, str] = {
@@ -51,9 +58,10 @@ class EncoderRegistry:
         self._backends = dict(BACKENDS if backends is None else backends)
         self._wrap = wrap
         self._on_load = on_load
-        self._lock = threading.Lock()  # guards the two dicts below, never held during a load
+        self._lock = threading.Lock()  # guards the dicts below, never held during a load
         self._encoders: dict[str, Encoder] = {}
         self._spec_locks: dict[str, threading.Lock] = {}
+        self._users: dict[str, int] = {}
 
     def get(self, spec: ModelSpec) -> Encoder:
         """The encoder for ``spec``, loading it on first use.
@@ -85,18 +93,40 @@ class EncoderRegistry:
         with self._lock:
             return sorted(self._encoders)
 
+    def acquire(self, spec: ModelSpec) -> None:
+        """Count one more user of ``spec``'s model (it is not loaded until :meth:`get` asks for it)."""
+        with self._lock:
+            self._users[spec.canonical] = self._users.get(spec.canonical, 0) + 1
+
+    def release(self, spec: ModelSpec) -> None:
+        """Count one user fewer; after the last one the model is evicted (loaded again when next asked for).
+
+        Callers still holding the encoder (a request in flight) keep it until they let go of it.
+        """
+        key = spec.canonical
+        with self._lock:
+            users = self._users.get(key, 0) - 1
+            if users > 0:
+                self._users[key] = users
+                return
+            self._users.pop(key, None)
+            evicted = self._encoders.pop(key, None)
+        if evicted is not None:
+            log.info("model %s evicted: no open collection uses it", key)
+
     def _load(self, spec: ModelSpec) -> Encoder:
         target = self._backends.get(spec.family)
         if target is None:
-            raise ModelUnavailable(f"no encoder backend for model family {spec.family.value!r} ({spec})",
-                                   field="model")
+            raise ModelUnavailable(f"no encoder backend for model family {spec.family.value!r} "
+                                   f"({spec.redacted})", field="model")
         module_name, _, class_name = target.partition(":")
         try:
             backend = getattr(importlib.import_module(module_name), class_name)
         except (ImportError, AttributeError) as e:
             hint = INSTALL_HINTS.get(spec.family, "install the backend's package")
-            raise ModelUnavailable(f"model {spec}: its backend {target} cannot be imported ({e}); {hint}",
-                                   field="model") from e
+            log.warning("backend %s of model %s cannot be imported: %s", target, spec, e)
+            raise ModelUnavailable(f"model {spec.redacted}: its backend {target} cannot be imported "
+                                   f"({type(e).__name__}); {hint}", field="model") from e
         if self.options.threads > 0:
             # Process-wide, and torch is imported by now (the backend module imports it). Several
             # request threads each running all-core ops oversubscribe the CPU and stall each other.
@@ -108,6 +138,8 @@ class EncoderRegistry:
         except LatentSpaceError:
             raise
         except Exception as e:  # a backend bug or a broken install; still a model that cannot be used
-            raise ModelUnavailable(f"model {spec} failed to load: {type(e).__name__}: {e}",
-                                   field="model") from e
+            # The exception's text may name server files: it goes to the log, not to the caller.
+            log.warning("model %s failed to load: %s: %s", spec, type(e).__name__, e)
+            raise ModelUnavailable(f"model {spec.redacted} failed to load ({type(e).__name__}; the server "
+                                   "log has the details)", field="model") from e
         return encoder

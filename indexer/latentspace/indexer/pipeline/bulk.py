@@ -28,6 +28,7 @@ from tqdm import tqdm
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.ingest import NewItem, prepare_records
 from latentspace.indexer.items import ItemRecord
+from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 
@@ -99,7 +100,7 @@ def index_source(
     batch_size: int = DEFAULT_BATCH_SIZE,
     max_images_per_batch: int = DEFAULT_IMAGES_PER_BATCH,
     max_pixels: int,
-    max_text_chars: int = 10_000,
+    max_text_chars: int = Limits.max_text_chars,
     progress: bool = True,
     workers: int = DEFAULT_WORKERS,
     on_batch: Callable[[BatchResult], None] | None = None,

@@ -8,10 +8,17 @@ bring back the old name after the write was reported done.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+#: The names ``replacing`` gives its temp files: ``.<target name>.<12 hex digits>.tmp``.
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 def fsync_dir(folder: Path) -> None:
@@ -57,3 +64,21 @@ def write_atomic(path: Path, data: bytes | memoryview) -> None:
     """Replace ``path`` with ``data`` atomically and durably."""
     with replacing(path) as tmp:
         tmp.write_bytes(data)
+
+
+def remove_temp_files(folder: Path) -> int:
+    """Delete the temp files ``replacing`` left in ``folder`` when a process died mid-write (a
+    killed snapshot leaves one as large as the index); return how many.
+
+    Only while nothing writes into ``folder`` (a collection calls it as it opens, under the data
+    dir's lock).
+    """
+    removed = 0
+    for entry in Path(folder).iterdir():
+        if _TEMP_NAME.fullmatch(entry.name) and entry.is_file():
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d leftover temp file(s) in %s", removed, Path(folder).name)
+    return removed

@@ -15,6 +15,7 @@ store evaluates in Python on the rows the SQL part selected.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,15 +76,60 @@ def _equals_sql(path: str, value: Any) -> tuple[str, list[Any]]:
     return f"(json_type(payload, ?) {_NUMERIC} AND json_extract(payload, ?) = ?)", [path, path, value]
 
 
+def _any_of_sql(path: str, values: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """SQL for "the value at ``path`` equals one of ``values``", in a size that does not grow with them.
+
+    Strings and numbers each travel as one JSON array parameter, searched with ``IN (SELECT value
+    FROM json_each(?))``: a chain of thousands of ``OR`` terms would pass SQLite's expression depth
+    limit (1000) and its parameter limit. The rest (true, false, null, NaN) are compared one by one,
+    as :func:`_equals_sql` does.
+    """
+    strings: list[str] = []
+    numbers: list[int | float] = []
+    others: dict[str, tuple[str, list[Any]]] = {}  # true, false, null (and infinities), once each
+    for value in values:
+        if isinstance(value, str):
+            if "\x00" in value or not _utf8(value):
+                # SQLite's JSON functions stop at NUL and would read a lone surrogate as another character.
+                raise _NotExpressible(value)
+            strings.append(value)
+        elif _finite_number(value):
+            numbers.append(value)
+        else:
+            others.setdefault(repr(value), _equals_sql(path, value))
+    pieces = list(others.values())
+    if strings:
+        pieces.append(("(json_type(payload, ?) = 'text' AND json_extract(payload, ?) IN "
+                       "(SELECT value FROM json_each(?)))", [path, path, json.dumps(strings)]))
+    if numbers:
+        pieces.append((f"(json_type(payload, ?) {_NUMERIC} AND json_extract(payload, ?) IN "
+                       "(SELECT value FROM json_each(?)))", [path, path, json.dumps(numbers)]))
+    if not pieces:
+        return "0", []
+    return "(" + " OR ".join(p[0] for p in pieces) + ")", [x for p in pieces for x in p[1]]
+
+
+def _finite_number(value: Any) -> bool:
+    """A number SQLite's JSON holds exactly: an int within 64 bits or a finite float."""
+    if _is_int(value):
+        return bool(_INT64_MIN <= value <= _INT64_MAX)
+    return isinstance(value, float) and math.isfinite(value)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _condition_sql(condition: Condition) -> tuple[str, list[Any]]:
     path = json_path(condition.field)
     if isinstance(condition, Equals):
         return _equals_sql(path, condition.value)
     if isinstance(condition, AnyOf):
-        if not condition.values:
-            return "0", []
-        pieces = [_equals_sql(path, v) for v in condition.values]
-        return "(" + " OR ".join(p[0] for p in pieces) + ")", [x for p in pieces for x in p[1]]
+        return _any_of_sql(path, condition.values)
     if isinstance(condition, Range):
         sql, params = f"json_type(payload, ?) {_NUMERIC}", list[Any]([path])
         bounds = ((">", condition.gt), (">=", condition.gte), ("<", condition.lt), ("<=", condition.lte))

@@ -32,6 +32,7 @@ from latentspace.indexer.items import ItemRecord, StoredItem
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.store import schema
 from latentspace.indexer.store.filter_sql import compile_filter
+from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 
 #: Bound parameters per statement; well under SQLite's limit (32766 since 3.32, 999 before).
 _CHUNK = 900
@@ -432,6 +433,16 @@ class ItemStore:
         from one consistent read (see :meth:`frozen_vectors`)."""
         with self.frozen_vectors(batch_size) as (_, batches):
             yield from batches
+
+    # ------------------------------------------------------------------ whole-store reads (any thread)
+    def backup_to(self, target: Path) -> tuple[int, int]:
+        """Copy the store into the new file ``target`` as of one moment, while writes go on (SQLite's
+        online backup); returns the copy's ``(sequence, item count)``."""
+        return copy_store(self.path, Path(target))
+
+    def frozen_items(self) -> FrozenItems:
+        """Every live item with its vector as of one moment, in pages, while writes go on (close it)."""
+        return FrozenItems(self.path, self._item, self.dimension * _VECTOR_DTYPE.itemsize)
 
     def close(self) -> None:
         """Close the write connection and every thread's read connection (idempotent).

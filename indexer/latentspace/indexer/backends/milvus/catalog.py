@@ -93,14 +93,14 @@ class MilvusCatalog:
     def manifest(self, name: str) -> tuple[CollectionManifest, str]:
         """The manifest of collection ``name`` as Milvus holds it, and its text."""
         text = self._manifest_text(name)
-        where = f"of Milvus collection {milvus_name(name)!r}"
+        where = f"the manifest of Milvus collection {milvus_name(name)!r}"
         try:
             raw = json.loads(text)
         except ValueError as exc:
-            raise FailedPrecondition(f"the manifest {where} is not JSON: {exc}") from None
+            raise FailedPrecondition(f"{where} is not JSON: {exc}") from None
         manifest = CollectionManifest.from_json(raw, where)
         if manifest.name != name or manifest.backend != MILVUS:
-            raise FailedPrecondition(f"the manifest {where} names collection {manifest.name!r} on backend "
+            raise FailedPrecondition(f"{where} names collection {manifest.name!r} on backend "
                                      f"{manifest.backend!r}, not {name!r} on Milvus")
         return manifest, text
 

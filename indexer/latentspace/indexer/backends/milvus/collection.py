@@ -44,7 +44,7 @@ from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
-from latentspace.indexer.store.validation import check_ids, check_records
+from latentspace.indexer.validation import check_ids, check_records
 
 from .connection import MilvusConnection
 from .expressions import both, compile_filter, ids_expression, is_quotable

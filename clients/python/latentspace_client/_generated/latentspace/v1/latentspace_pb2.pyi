@@ -167,6 +167,90 @@ class StatsResponse(_message.Message):
     version: str
     def __init__(self, collections: _Optional[_Iterable[_Union[CollectionInfo, _Mapping]]] = ..., loaded_models: _Optional[_Iterable[str]] = ..., uptime_seconds: _Optional[float] = ..., version: _Optional[str] = ...) -> None: ...
 
+class SnapshotRequest(_message.Message):
+    __slots__ = ("collection", "name")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    name: str
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class SnapshotInfo(_message.Message):
+    __slots__ = ("name", "collection", "created_at", "sequence", "count", "model", "dimension", "index_kind", "fingerprint", "has_index", "size_bytes")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    HAS_INDEX_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    collection: str
+    created_at: str
+    sequence: int
+    count: int
+    model: str
+    dimension: int
+    index_kind: str
+    fingerprint: str
+    has_index: bool
+    size_bytes: int
+    def __init__(self, name: _Optional[str] = ..., collection: _Optional[str] = ..., created_at: _Optional[str] = ..., sequence: _Optional[int] = ..., count: _Optional[int] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., fingerprint: _Optional[str] = ..., has_index: _Optional[bool] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[SnapshotInfo]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[SnapshotInfo, _Mapping]]] = ...) -> None: ...
+
+class RestoreRequest(_message.Message):
+    __slots__ = ("snapshot", "name")
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    snapshot: str
+    name: str
+    def __init__(self, snapshot: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class ExportRequest(_message.Message):
+    __slots__ = ("collection", "page_size")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    page_size: int
+    def __init__(self, collection: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class ExportedItem(_message.Message):
+    __slots__ = ("id", "modality", "vector", "payload_json", "content", "sequence")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    modality: _types_pb2.Modality
+    vector: _types_pb2.Vector
+    payload_json: str
+    content: str
+    sequence: int
+    def __init__(self, id: _Optional[str] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., payload_json: _Optional[str] = ..., content: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+
+class ExportPage(_message.Message):
+    __slots__ = ("collection", "items")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    collection: CollectionInfo
+    items: _containers.RepeatedCompositeFieldContainer[ExportedItem]
+    def __init__(self, collection: _Optional[_Union[CollectionInfo, _Mapping]] = ..., items: _Optional[_Iterable[_Union[ExportedItem, _Mapping]]] = ...) -> None: ...
+
 class EncodeRequest(_message.Message):
     __slots__ = ("collection", "queries")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]

@@ -80,6 +80,26 @@ class CollectionsStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.StatsRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/latentspace.v1.Collections/Snapshot',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.SnapshotInfo.FromString,
+                _registered_method=True)
+        self.ListSnapshots = channel.unary_unary(
+                '/latentspace.v1.Collections/ListSnapshots',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsResponse.FromString,
+                _registered_method=True)
+        self.Restore = channel.unary_unary(
+                '/latentspace.v1.Collections/Restore',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.RestoreRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.FromString,
+                _registered_method=True)
+        self.Export = channel.unary_stream(
+                '/latentspace.v1.Collections/Export',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.ExportRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ExportPage.FromString,
+                _registered_method=True)
 
 
 class CollectionsServicer:
@@ -150,6 +170,44 @@ class CollectionsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Backups. Snapshots are named, never located: they live in the server's backup folder, which
+        only its operator chooses (--backup-dir / LATENTSPACE_BACKUP_DIR). Without one, Snapshot,
+        ListSnapshots and Restore answer FAILED_PRECONDITION (reason BACKUP_DIR_NOT_SET).
+
+        Write a consistent copy of a collection into the backup folder while it keeps serving: its
+        manifest, its index snapshot (brought up to date first: writes wait while it is written, as for
+        the periodic snapshots) and its items as of one moment (SQLite's online backup, which no search
+        or write waits for). ALREADY_EXISTS when the name is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSnapshots(self, request, context):
+        """The snapshots in the backup folder, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Restore(self, request, context):
+        """Bring a snapshot back as a new collection: the items as snapshotted, the index caught up from
+        them (or rebuilt). NOT_FOUND (SNAPSHOT_NOT_FOUND) for an unknown snapshot; ALREADY_EXISTS when
+        the collection exists (nothing is overwritten).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Export(self, request, context):
+        """Every item of a collection with its vector, as of one moment (writes made while the stream runs
+        are not in it), in pages. The first page also describes the collection as of that moment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectionsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -197,6 +255,26 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.StatsRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.StatsResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.SnapshotRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.SnapshotInfo.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'Restore': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restore,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.RestoreRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.SerializeToString,
+            ),
+            'Export': grpc.unary_stream_rpc_method_handler(
+                    servicer.Export,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ExportRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.ExportPage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -442,6 +520,114 @@ class Collections:
             '/latentspace.v1.Collections/Stats',
             latentspace_dot_v1_dot_latentspace__pb2.StatsRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.Collections/Snapshot',
+            latentspace_dot_v1_dot_latentspace__pb2.SnapshotRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.SnapshotInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.Collections/ListSnapshots',
+            latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.Collections/Restore',
+            latentspace_dot_v1_dot_latentspace__pb2.RestoreRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.CollectionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Export(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/latentspace.v1.Collections/Export',
+            latentspace_dot_v1_dot_latentspace__pb2.ExportRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.ExportPage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,7 +34,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEi2QEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBIPCgdiYWNrZW5kGAogASgJIoUBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgSDwoHYmFja2VuZBgGIAEoCSIYChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Ik4KF0xpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iKQoZRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIiUKFURyb3BDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UirQEKClVwc2VydEl0ZW0SCgoCaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEg8KBWltYWdlGAMgASgMSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySAASKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLY29udGVudF9yZWYYBiABKAlCCQoHY29udGVudCJOCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKQoFaXRlbXMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5VcHNlcnRJdGVtIjQKDlVwc2VydFJlc3BvbnNlEhAKCHVwc2VydGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIjAKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiMwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJDCgpHZXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEhQKDHdpdGhfdmVjdG9ycxgDIAEoCCJDCgtHZXRSZXNwb25zZRIjCgVpdGVtcxgBIAMoCzIULmxhdGVudHNwYWNlLnYxLkl0ZW0SDwoHbWlzc2luZxgCIAMoCSIOCgxTdGF0c1JlcXVlc3QihAEKDVN0YXRzUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIVCg1sb2FkZWRfbW9kZWxzGAIgAygJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEg8KB3ZlcnNpb24YBCABKAkiSwoNRW5jb2RlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJiCgxFbmNvZGVkUG9pbnQSJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPgoORW5jb2RlUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuRW5jb2RlZFBvaW50Is0BCg1TZWFyY2hPcHRpb25zEgkKAWsYASABKAUSJgoGZmlsdGVyGAIgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAMgAygJEhwKD3Njb3JlX3RocmVzaG9sZBgEIAEoAkgAiAEBEhQKDHdpdGhfdmVjdG9ycxgFIAEoCBIsCgZwYXJhbXMYBiABKAsyHC5sYXRlbnRzcGFjZS52MS5TZWFyY2hQYXJhbXNCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIu0CChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgihAEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIqMBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCCK6AQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIyrwYKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYATLsBAoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEi2QEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBIPCgdiYWNrZW5kGAogASgJIoUBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgSDwoHYmFja2VuZBgGIAEoCSIYChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Ik4KF0xpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iKQoZRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIiUKFURyb3BDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UirQEKClVwc2VydEl0ZW0SCgoCaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEg8KBWltYWdlGAMgASgMSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySAASKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLY29udGVudF9yZWYYBiABKAlCCQoHY29udGVudCJOCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKQoFaXRlbXMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5VcHNlcnRJdGVtIjQKDlVwc2VydFJlc3BvbnNlEhAKCHVwc2VydGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIjAKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiMwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJDCgpHZXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEhQKDHdpdGhfdmVjdG9ycxgDIAEoCCJDCgtHZXRSZXNwb25zZRIjCgVpdGVtcxgBIAMoCzIULmxhdGVudHNwYWNlLnYxLkl0ZW0SDwoHbWlzc2luZxgCIAMoCSIOCgxTdGF0c1JlcXVlc3QihAEKDVN0YXRzUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIVCg1sb2FkZWRfbW9kZWxzGAIgAygJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEg8KB3ZlcnNpb24YBCABKAkiMwoPU25hcHNob3RSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSLXAQoMU25hcHNob3RJbmZvEgwKBG5hbWUYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgJEhAKCHNlcXVlbmNlGAQgASgEEg0KBWNvdW50GAUgASgEEg0KBW1vZGVsGAYgASgJEhEKCWRpbWVuc2lvbhgHIAEoDRISCgppbmRleF9raW5kGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhEKCWhhc19pbmRleBgKIAEoCBISCgpzaXplX2J5dGVzGAsgASgEIhYKFExpc3RTbmFwc2hvdHNSZXF1ZXN0IkgKFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIvCglzbmFwc2hvdHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iMAoOUmVzdG9yZVJlcXVlc3QSEAoIc25hcHNob3QYASABKAkSDAoEbmFtZRgCIAEoCSI2Cg1FeHBvcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgNIqcBCgxFeHBvcnRlZEl0ZW0SCgoCaWQYASABKAkSKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRImCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISFAoMcGF5bG9hZF9qc29uGAQgASgJEg8KB2NvbnRlbnQYBSABKAkSEAoIc2VxdWVuY2UYBiABKAQibQoKRXhwb3J0UGFnZRIyCgpjb2xsZWN0aW9uGAEgASgLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SKwoFaXRlbXMYAiADKAsyHC5sYXRlbnRzcGFjZS52MS5FeHBvcnRlZEl0ZW0iSwoNRW5jb2RlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJiCgxFbmNvZGVkUG9pbnQSJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPgoORW5jb2RlUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuRW5jb2RlZFBvaW50Is0BCg1TZWFyY2hPcHRpb25zEgkKAWsYASABKAUSJgoGZmlsdGVyGAIgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAMgAygJEhwKD3Njb3JlX3RocmVzaG9sZBgEIAEoAkgAiAEBEhQKDHdpdGhfdmVjdG9ycxgFIAEoCBIsCgZwYXJhbXMYBiABKAsyHC5sYXRlbnRzcGFjZS52MS5TZWFyY2hQYXJhbXNCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIu0CChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgihAEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIqMBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCCK6AQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIyggkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATLsBAoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -515,6 +515,261 @@ export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
+ * @generated from message latentspace.v1.SnapshotRequest
+ */
+export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-128 characters of [A-Za-z0-9_-], starting with a letter or digit;
+   * empty: "<collection>-<UTC date>-<time>-<4 hex digits>".
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.SnapshotRequest.
+ * Use `create(SnapshotRequestSchema)` to create a new message.
+ */
+export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 16);
+
+/**
+ * @generated from message latentspace.v1.SnapshotInfo
+ */
+export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The collection it was taken of.
+   *
+   * @generated from field: string collection = 2;
+   */
+  collection: string;
+
+  /**
+   * When it was taken: UTC, ISO 8601.
+   *
+   * @generated from field: string created_at = 3;
+   */
+  createdAt: string;
+
+  /**
+   * The collection's sequence number and item count as of the snapshot.
+   *
+   * @generated from field: uint64 sequence = 4;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from field: uint64 count = 5;
+   */
+  count: bigint;
+
+  /**
+   * The collection's model spec (empty: vector-only), dimension, index kind and model fingerprint.
+   *
+   * @generated from field: string model = 6;
+   */
+  model: string;
+
+  /**
+   * @generated from field: uint32 dimension = 7;
+   */
+  dimension: number;
+
+  /**
+   * @generated from field: string index_kind = 8;
+   */
+  indexKind: string;
+
+  /**
+   * @generated from field: string fingerprint = 9;
+   */
+  fingerprint: string;
+
+  /**
+   * Whether it holds an index snapshot (a restore catches it up); without one a restore rebuilds the index.
+   *
+   * @generated from field: bool has_index = 10;
+   */
+  hasIndex: boolean;
+
+  /**
+   * @generated from field: uint64 size_bytes = 11;
+   */
+  sizeBytes: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.SnapshotInfo.
+ * Use `create(SnapshotInfoSchema)` to create a new message.
+ */
+export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 17);
+
+/**
+ * @generated from message latentspace.v1.ListSnapshotsRequest
+ */
+export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.ListSnapshotsRequest.
+ * Use `create(ListSnapshotsRequestSchema)` to create a new message.
+ */
+export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 18);
+
+/**
+ * @generated from message latentspace.v1.ListSnapshotsResponse
+ */
+export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.SnapshotInfo snapshots = 1;
+   */
+  snapshots: SnapshotInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListSnapshotsResponse.
+ * Use `create(ListSnapshotsResponseSchema)` to create a new message.
+ */
+export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 19);
+
+/**
+ * @generated from message latentspace.v1.RestoreRequest
+ */
+export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
+  /**
+   * The snapshot's name.
+   *
+   * @generated from field: string snapshot = 1;
+   */
+  snapshot: string;
+
+  /**
+   * The new collection's name; empty: the name of the collection the snapshot was taken of.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.RestoreRequest.
+ * Use `create(RestoreRequestSchema)` to create a new message.
+ */
+export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 20);
+
+/**
+ * @generated from message latentspace.v1.ExportRequest
+ */
+export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Items per page, 1..max_batch (server setting, default 1024); 0 = 256. A page also stays under
+   * about 4 MiB, but always holds at least one item.
+   *
+   * @generated from field: uint32 page_size = 2;
+   */
+  pageSize: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ExportRequest.
+ * Use `create(ExportRequestSchema)` to create a new message.
+ */
+export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 21);
+
+/**
+ * An item with everything needed to re-create it exactly.
+ *
+ * @generated from message latentspace.v1.ExportedItem
+ */
+export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 2;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Vector vector = 3;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The payload exactly as stored: a JSON object (a Struct would turn every integer into a double).
+   *
+   * @generated from field: string payload_json = 4;
+   */
+  payloadJson: string;
+
+  /**
+   * @generated from field: string content = 5;
+   */
+  content: string;
+
+  /**
+   * The sequence number of the write that stored it.
+   *
+   * @generated from field: uint64 sequence = 6;
+   */
+  sequence: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.ExportedItem.
+ * Use `create(ExportedItemSchema)` to create a new message.
+ */
+export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 22);
+
+/**
+ * @generated from message latentspace.v1.ExportPage
+ */
+export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
+  /**
+   * First page only: the collection as of the export (its count and sequence are the items').
+   *
+   * @generated from field: latentspace.v1.CollectionInfo collection = 1;
+   */
+  collection?: CollectionInfo | undefined;
+
+  /**
+   * @generated from field: repeated latentspace.v1.ExportedItem items = 2;
+   */
+  items: ExportedItem[];
+};
+
+/**
+ * Describes the message latentspace.v1.ExportPage.
+ * Use `create(ExportPageSchema)` to create a new message.
+ */
+export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 23);
+
+/**
  * @generated from message latentspace.v1.EncodeRequest
  */
 export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
@@ -534,7 +789,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -556,7 +811,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -573,7 +828,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * Options shared by every search-like call.
@@ -625,7 +880,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -652,7 +907,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -669,7 +924,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -696,7 +951,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -715,7 +970,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -737,7 +992,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -759,7 +1014,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * How far apart two points are.
@@ -812,7 +1067,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -831,7 +1086,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -860,7 +1115,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -904,7 +1159,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -995,7 +1250,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1032,7 +1287,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1056,7 +1311,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1100,7 +1355,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1151,7 +1406,7 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
@@ -1278,6 +1533,52 @@ export const Collections: GenService<{
     methodKind: "unary";
     input: typeof StatsRequestSchema;
     output: typeof StatsResponseSchema;
+  },
+  /**
+   * Write a consistent copy of a collection into the backup folder while it keeps serving: its
+   * manifest, its index snapshot (brought up to date first: writes wait while it is written, as for
+   * the periodic snapshots) and its items as of one moment (SQLite's online backup, which no search
+   * or write waits for). ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.Collections.Snapshot
+   */
+  snapshot: {
+    methodKind: "unary";
+    input: typeof SnapshotRequestSchema;
+    output: typeof SnapshotInfoSchema;
+  },
+  /**
+   * The snapshots in the backup folder, newest first.
+   *
+   * @generated from rpc latentspace.v1.Collections.ListSnapshots
+   */
+  listSnapshots: {
+    methodKind: "unary";
+    input: typeof ListSnapshotsRequestSchema;
+    output: typeof ListSnapshotsResponseSchema;
+  },
+  /**
+   * Bring a snapshot back as a new collection: the items as snapshotted, the index caught up from
+   * them (or rebuilt). NOT_FOUND (SNAPSHOT_NOT_FOUND) for an unknown snapshot; ALREADY_EXISTS when
+   * the collection exists (nothing is overwritten).
+   *
+   * @generated from rpc latentspace.v1.Collections.Restore
+   */
+  restore: {
+    methodKind: "unary";
+    input: typeof RestoreRequestSchema;
+    output: typeof CollectionInfoSchema;
+  },
+  /**
+   * Every item of a collection with its vector, as of one moment (writes made while the stream runs
+   * are not in it), in pages. The first page also describes the collection as of that moment.
+   *
+   * @generated from rpc latentspace.v1.Collections.Export
+   */
+  export: {
+    methodKind: "server_streaming";
+    input: typeof ExportRequestSchema;
+    output: typeof ExportPageSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 0);

@@ -29,7 +29,8 @@ export enum Scope {
   UNSPECIFIED = 0,
 
   /**
-   * Queries and reads: encode, search, distance, interpolate, edit, get, list, describe, stats.
+   * Queries and reads: encode, search, distance, interpolate, edit, get, list, describe, stats,
+   * export.
    *
    * @generated from enum value: SCOPE_READ = 1;
    */
@@ -43,7 +44,8 @@ export enum Scope {
   WRITE = 2,
 
   /**
-   * Adds changes to the set of collections (create, drop) and administration.
+   * Adds changes to the set of collections (create, drop, restore) and administration
+   * (snapshots and their list).
    *
    * @generated from enum value: SCOPE_ADMIN = 3;
    */
