@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from latentspace.indexer.backends.base import exporter_of
 from latentspace.indexer.backends.milvus import MilvusCatalog, MilvusCollection, MilvusTarget
 from latentspace.indexer.backends.milvus.layout import milvus_name
+from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.errors import (
     AlreadyExists,
@@ -284,6 +286,41 @@ def test_backends_are_chosen_at_create_and_refused_when_not_configured(dirs: tup
         with pytest.raises(FailedPrecondition, match="--milvus-uri") as refused:
             plain.create_collection(fresh(), None, dimension=DIM, backend="milvus")
         assert refused.value.reason == "BACKEND_NOT_CONFIGURED"
+
+
+def test_a_milvus_collection_holds_its_model_while_open_as_an_embedded_one_does(lite: MilvusTarget,
+                                                                                tmp_path: Path) -> None:
+    registry = FakeRegistry(dimension=DIM)
+    name = fresh()
+    with DataDir.open(tmp_path / "a", registry, catalogs=[MilvusCatalog(lite)], default_backend="milvus") as a:
+        a.create_collection(name, "minilm")
+        assert registry.users == {MINILM: 1}  # the open collection; the create's own hold is released
+        a.drop_collection(name)
+        assert registry.users == {MINILM: 0}  # released: the registry evicts the model
+        a.create_collection(name, "minilm")
+    assert registry.users == {MINILM: 0}  # closing the data dir releases it too
+    with DataDir.open(tmp_path / "a", registry, catalogs=[MilvusCatalog(lite)]) as a:
+        a.drop_collection(name)
+
+
+def test_snapshots_exports_and_restores_over_a_milvus_name_are_refused(dirs: tuple[DataDir, DataDir],
+                                                                      tmp_path: Path) -> None:
+    a, _ = dirs
+    milvus = a.create_collection(fresh(), None, dimension=DIM)
+    backups = BackupDir(tmp_path / "backups")
+    with pytest.raises(FailedPrecondition, match="own backups") as refused:
+        backups.snapshot(milvus)
+    assert refused.value.reason == "BACKEND_UNSUPPORTED"
+    with pytest.raises(FailedPrecondition, match="export it with") as refused:
+        exporter_of(milvus)
+    assert refused.value.reason == "BACKEND_UNSUPPORTED"
+    embedded = a.create_collection(fresh(), None, dimension=DIM, backend="embedded")
+    embedded.upsert(records(3))
+    backups.snapshot(embedded, "snap")
+    with pytest.raises(AlreadyExists):  # a name is unique across backends
+        backups.restore(a, "snap", milvus.name)
+    assert a.collection(milvus.name) is milvus
+    assert backups.restore(a, "snap", fresh()).count() == 3
 
 
 def test_a_lite_file_held_by_this_process_is_refused_to_another_with_the_way_out(lite: MilvusTarget) -> None:
