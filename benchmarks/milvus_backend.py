@@ -3,8 +3,9 @@
 The vectors are ``search_overhead.py``'s (``--n`` random unit vectors of ``--dim``, seed 0, each
 with the payload ``{"group": i % 16}``). For each backend (``embedded``: SQLite + FAISS in this
 process; ``milvus``: a Milvus Lite file, in this process too) and each index kind (``Flat``,
-``HNSW32``: FAISS's HNSW32 / Milvus's HNSW with M 32 and efConstruction 40), through the library's
-collection interface (``DataDir`` / ``upsert`` / ``search``, as the server calls it):
+``HNSW32``: FAISS's HNSW32 / Milvus's HNSW with M 32 and the embedded efConstruction: 80 now, 40
+when the README's figures were taken), through the library's collection interface (``DataDir`` /
+``upsert`` / ``search``, as the server calls it):
 
 - **load**: items/s of ``upsert`` in batches of ``--batch``; for Milvus also the seconds to flush
   and to load the collection (Milvus Lite builds the index of flushed segments at load);

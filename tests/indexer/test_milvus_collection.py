@@ -212,7 +212,7 @@ def test_a_second_data_dir_on_the_same_milvus_serves_what_the_first_created(dirs
     assert name in b.names() and not list((b.path / "collections").iterdir())  # nothing on B's disk
     found = b.collection(name)
     assert isinstance(found, MilvusCollection)
-    assert found.manifest == created.manifest and found.index_kind == "HNSW(M=16,efConstruction=40)"
+    assert found.manifest == created.manifest and found.index_kind == "HNSW(M=16,efConstruction=80)"
     # A write through A is seen by B's very next read (consistency Strong), and the other way round.
     created.upsert(records(5))
     assert found.count() == 5 and [i.id for i in found.get(["i4"])] == ["i4"]
@@ -265,7 +265,7 @@ def test_reindex_rebuilds_in_milvus_and_records_the_kind_there(dirs: tuple[DataD
     c.upsert(records())
     before = c.search(VECTORS[:2], SearchOptions(k=5))
     c.reindex("HNSW32")
-    assert c.index_kind == "HNSW(M=32,efConstruction=40)"
+    assert c.index_kind == "HNSW(M=32,efConstruction=80)"
     assert [[h.id for h in row] for row in c.search(VECTORS[:2], SearchOptions(k=5, ef_search=64))] == \
         [[h.id for h in row] for row in before]
     assert b.collection(name).manifest.index_kind == "HNSW32"

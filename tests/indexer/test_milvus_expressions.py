@@ -70,8 +70,8 @@ def test_foreign_milvus_collections_are_not_ours() -> None:
 @pytest.mark.parametrize(("kind", "label"), [
     ("auto", "AUTOINDEX"),
     ("Flat", "FLAT"),
-    ("HNSW32", "HNSW(M=32,efConstruction=40)"),
-    ("HNSW16_Flat", "HNSW(M=16,efConstruction=40)"),
+    ("HNSW32", "HNSW(M=32,efConstruction=80)"),
+    ("HNSW16_Flat", "HNSW(M=16,efConstruction=80)"),
     ("IVF64,Flat", "IVF_FLAT(nlist=64)"),
     ("IVF64,SQ8", "IVF_SQ8(nlist=64)"),
     ("IVF64,PQ8x4", "IVF_PQ(nlist=64,m=8,nbits=4)"),
@@ -90,8 +90,10 @@ def test_index_kinds_without_a_milvus_counterpart_are_refused(kind: str) -> None
 
 def test_search_knobs_map_onto_milvus_parameters() -> None:
     hnsw, ivf, flat = milvus_index("HNSW32", 8), milvus_index("IVF64,Flat", 8), milvus_index("Flat", 8)
-    assert hnsw.search_params(10, 0, 0) == {"metric_type": "IP", "params": {"ef": 16}}
-    assert hnsw.search_params(40, 0, 0)["params"] == {"ef": 40}  # Milvus needs ef >= limit
+    # The embedded defaults (efSearch max(128, 2k)), so both backends search alike.
+    assert hnsw.search_params(10, 0, 0) == {"metric_type": "IP", "params": {"ef": 128}}
+    assert hnsw.search_params(100, 0, 0)["params"] == {"ef": 200}
+    assert hnsw.search_params(40, 16, 0)["params"] == {"ef": 40}  # Milvus needs ef >= limit
     assert hnsw.search_params(10, 100, 0, widen=4)["params"] == {"ef": 400}
     assert ivf.search_params(10, 0, 0)["params"] == {}
     assert ivf.search_params(10, 0, 4, widen=4)["params"] == {"nprobe": 16}

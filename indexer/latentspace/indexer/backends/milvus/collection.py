@@ -268,7 +268,7 @@ class MilvusCollection:
     # ------------------------------------------------------------------ engine upkeep
     @property
     def index_kind(self) -> str:
-        """The Milvus index in use, e.g. ``HNSW(M=32,efConstruction=40)`` or ``AUTOINDEX``."""
+        """The Milvus index in use, e.g. ``HNSW(M=32,efConstruction=80)`` or ``AUTOINDEX``."""
         return self._index.label
 
     def snapshot(self) -> None:

@@ -6,7 +6,7 @@ index_kind                             Milvus index (metric IP over unit vectors
 =====================================  ====================================================
 ``auto`` (or empty)                    ``AUTOINDEX``: Milvus picks (HNSW on Milvus and Lite)
 ``Flat``                               ``FLAT`` (exact)
-``HNSW<M>`` / ``HNSW<M>_Flat``         ``HNSW`` with ``M``, ``efConstruction`` 40 (FAISS's default)
+``HNSW<M>`` / ``HNSW<M>_Flat``         ``HNSW`` with ``M``, ``efConstruction`` 80 (the embedded one's)
 ``IVF<nlist>,Flat``                    ``IVF_FLAT``
 ``IVF<nlist>,SQ8``                     ``IVF_SQ8``
 ``IVF<nlist>,PQ<m>[x<nbits>]``         ``IVF_PQ`` (Milvus Lite builds it as exact)
@@ -24,6 +24,7 @@ from typing import Any
 
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.index.auto_kind import AUTO
+from latentspace.indexer.index.faiss_index import DEFAULT_EF_CONSTRUCTION, default_ef_search
 from latentspace.indexer.index.index_kind_grammar import (
     CodeKind,
     IndexKindLimits,
@@ -31,10 +32,9 @@ from latentspace.indexer.index.index_kind_grammar import (
     parse_index_kind,
 )
 
-#: FAISS builds HNSW with efConstruction 40 and searches with efSearch 16: the same here, so the
-#: two backends answer alike for the same kind (Milvus's own defaults are larger).
-HNSW_EF_CONSTRUCTION = 40
-HNSW_EF_SEARCH = 16
+#: The embedded HNSW kinds build with efConstruction 80 and search with efSearch max(128, 2k)
+#: (``faiss_index.py``): the same here, so the two backends answer alike for the same kind.
+HNSW_EF_CONSTRUCTION = DEFAULT_EF_CONSTRUCTION
 #: Milvus's default nprobe.
 IVF_NPROBE = 8
 #: Milvus's bound on ``ef`` (and on how many hits one search returns).
@@ -58,7 +58,7 @@ class MilvusIndex:
 
     @property
     def label(self) -> str:
-        """How describe shows it, e.g. ``HNSW(M=32,efConstruction=40)``."""
+        """How describe shows it, e.g. ``HNSW(M=32,efConstruction=80)``."""
         inside = ",".join(f"{k}={v}" for k, v in self.params.items())
         return f"{self.index_type}({inside})" if inside else self.index_type
 
@@ -67,7 +67,7 @@ class MilvusIndex:
         params: dict[str, Any] = {}
         if self.index_type == "HNSW" or (self.index_type == "AUTOINDEX" and ef_search):
             # Milvus requires ef >= limit; FAISS widens efSearch the same way.
-            params["ef"] = min(MAX_EF, max((ef_search or HNSW_EF_SEARCH) * widen, limit))
+            params["ef"] = min(MAX_EF, max((ef_search or default_ef_search(limit)) * widen, limit))
         elif self.index_type.startswith("IVF") and (nprobe or widen > 1):
             params["nprobe"] = min(int(self.params["nlist"]), (nprobe or IVF_NPROBE) * widen)
         return {"metric_type": "IP", "params": params}
@@ -75,7 +75,7 @@ class MilvusIndex:
     def can_widen(self, ef_search: int, nprobe: int, widen: int) -> bool:
         """Whether the knobs at ``widen`` still reach further than at ``widen / 4``."""
         if self.index_type == "HNSW":
-            return (ef_search or HNSW_EF_SEARCH) * widen // 4 < MAX_EF
+            return (ef_search or default_ef_search(1)) * widen // 4 < MAX_EF
         if self.index_type.startswith("IVF"):
             return (nprobe or IVF_NPROBE) * widen // 4 < int(self.params["nlist"])
         return False
