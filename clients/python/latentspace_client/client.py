@@ -1,30 +1,24 @@
 """The synchronous client: one method per RPC, each a request builder and one call.
 
-Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`, and the table
-tying each RPC to its stub method and reply converter in :mod:`.calls` (shared with the async
-client in :mod:`.aio`); this module only owns the channel and the blocking call.
+Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`, the table tying
+each RPC to its stub method and reply converter in :mod:`.calls`, and the channel with the blocking
+I/O in :class:`~latentspace_client.connection.Connection`; this module is only the methods.
+
+The asyncio client in :mod:`.aio` is generated from this module by
+``scripts/generate_async_client.py`` (each method a coroutine, each call of a client method awaited):
+add or change a method here, then run ``python scripts/generate_protos.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
-
-import grpc
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from latentspace_client import calls
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
-from latentspace_client.calls import (
-    DEFAULT_ADDRESS,
-    DEFAULT_OPTIONS,
-    ClientSettings,
-    ExportStream,
-    RequestStream,
-    Rpc,
-)
-from latentspace_client.errors import translate
+from latentspace_client.calls import DEFAULT_ADDRESS, DEFAULT_OPTIONS, ExportStream, RequestStream
+from latentspace_client.connection import Connection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
@@ -44,10 +38,8 @@ from latentspace_client.results import (
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_OPTIONS", "Client"]
 
-_R = TypeVar("_R")
 
-
-class Client(ClientSettings):
+class Client(Connection):
     """A connection to a latentspace server.
 
     ``timeout`` is the default deadline in seconds for each call (None: no deadline); every
@@ -60,57 +52,6 @@ class Client(ClientSettings):
     channel instead (the client will close it).
     Failed calls raise :class:`~latentspace_client.errors.LatentSpaceError` subclasses.
     """
-
-    def __init__(
-        self,
-        address: str = DEFAULT_ADDRESS,
-        *,
-        timeout: float | None = 30.0,
-        collection: str | None = None,
-        api_key: str | None = None,
-        tls: bool = False,
-        tls_ca: calls.PemFile | None = None,
-        tls_client_cert: calls.PemFile | None = None,
-        tls_client_key: calls.PemFile | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-        options: Sequence[tuple[str, Any]] = (),
-        metadata: Sequence[tuple[str, str]] = (),
-        channel: grpc.Channel | None = None,
-    ):
-        super().__init__(address, timeout, collection, calls.call_metadata(metadata, api_key))
-        if channel is None:
-            merged = calls.channel_options(options)
-            credentials = calls.channel_credentials(credentials, tls, tls_ca, tls_client_cert, tls_client_key)
-            channel = (
-                grpc.secure_channel(address, credentials, options=merged)
-                if credentials is not None
-                else grpc.insecure_channel(address, options=merged)
-            )
-        self._channel = channel
-        self._methods: dict[Rpc[Any], Callable[..., Any]] = calls.stub_methods(channel)
-
-    # ------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the channel; calls made afterwards fail."""
-        self._channel.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ plumbing
-
-    def _send(self, rpc: Rpc[_R], request: Any, timeout: float | None) -> _R:
-        try:
-            reply = self._methods[rpc](request, timeout=self._deadline(timeout), metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise translate(error) from error
-        return rpc.reply(reply)
 
     # ------------------------------------------------------------ collections
 
@@ -166,11 +107,7 @@ class Client(ClientSettings):
             return UpsertResult(upserted=0, sequence=0)
         if not isinstance(plan, RequestStream):
             return self._send(calls.UPSERT, plan, timeout)
-        try:
-            return self._send(calls.UPSERT_STREAM, plan, timeout)
-        except Exception:
-            plan.reraise()  # grpc reports a failing request iterator as CANCELLED: give the real error
-            raise
+        return self._send_stream(calls.UPSERT_STREAM, plan, timeout)
 
     def delete(
         self, ids: Iterable[str], *, collection: str | None = None, timeout: float | None = None
@@ -206,12 +143,7 @@ class Client(ClientSettings):
         ``client.export("docs")``, then ``for item in stream: ...``
         """
         request = rq.export_request(self._name(collection), page_size)
-        pages = self._methods[calls.EXPORT](request, timeout=self._deadline(timeout), metadata=self._metadata)
-        try:
-            first = next(pages, None)
-        except grpc.RpcError as error:
-            raise translate(error) from error
-        return ExportStream(ExportStream.first_page(first), pages, pages)
+        return self._export(request, timeout)
 
     # ------------------------------------------------------------ backups
 
