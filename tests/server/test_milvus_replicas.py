@@ -5,7 +5,8 @@ milvus_lite server``: the cluster's client protocol on a loopback port; one Lite
 opened by two processes, see docs/milvus.md), ``latent index --backend milvus`` writing a JSONL
 corpus into it, and two ``latent serve`` processes, each on its own empty data dir, pointed at it.
 Both list and serve what the indexer created; a write through one is seen by the other's very next
-read (consistency Strong); a drop through one is NOT_FOUND on the other; the indexer adds to a
+read (consistency Strong); a named direction made through one is listed and used through the
+other, and deleted for both; a drop through one is NOT_FOUND on the other; the indexer adds to a
 collection while both serve it.
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latentspace_client import Client, NotFound
+from latentspace_client import AlreadyExists, Client, Id, NamedDirection, NotFound
 from tests.conftest import LATENT, ServerProcess, subprocess_env
 
 DIM = 8
@@ -104,13 +105,30 @@ def test_two_servers_on_empty_data_dirs_serve_what_the_indexer_wrote_to_milvus(m
             assert a.describe_collection().count == b.describe_collection().count == 49
             assert len(b.search(query, k=20, filter={"part": 100})) == 10
 
-            # Collections made or dropped through one server are so for the other.
+            # A named direction made through one server is usable through the other (it lives in Milvus).
+            made = a.create_direction("axis", np.random.default_rng(3).normal(size=DIM).astype(np.float32))
+            assert [(d.name, d.norm) for d in b.list_directions()] == [("axis", made.norm)]
+            edited = b.edit(Id("d1"), NamedDirection("axis"), strength=0.5, k=5)
+            assert [h.id for h in edited.hits] == [h.id for h in a.edit(Id("d1"), NamedDirection("axis"),
+                                                                        strength=0.5, k=5).hits]
+            with pytest.raises(AlreadyExists):
+                b.create_direction("axis", query)
+            b.delete_direction("axis")
+            assert a.list_directions() == []
+            with pytest.raises(NotFound):
+                a.edit(Id("d1"), NamedDirection("axis"))
+
+            # Collections made or dropped through one server are so for the other, directions included.
             b.create_collection("shared", dimension=4, backend="milvus")
             assert a.describe_collection("shared").backend == "milvus"
+            b.create_direction("tilt", np.ones(4, np.float32), collection="shared")
             a.drop_collection("shared")
             with pytest.raises(NotFound):
                 b.search(np.ones(4, np.float32), k=1, collection="shared")
             assert [c.name for c in b.list_collections()] == ["docs"]
+            b.create_collection("shared", dimension=4, backend="milvus")
+            assert a.list_directions(collection="shared") == []
+            a.drop_collection("shared")
     finally:
         assert one.terminate() == 0
         assert two.terminate() == 0

@@ -28,6 +28,7 @@ from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -201,14 +202,17 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        explain: bool = False,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
 
         ``await client.search("a red circle", k=5, filter={"size": "small"})``; ``await client.search(id="item-7")``
+        ``explain=True`` splits each hit's score into the shares of the query's leaves (``Hit.explanation``).
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                    explain)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -224,10 +228,12 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        explain: bool = False,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                    explain)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -272,6 +278,7 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         distinct: bool = False,
         with_vectors: bool = False,
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -287,6 +294,7 @@ class AsyncClient(AsyncConnection):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
             collection=collection,
             timeout=timeout,
         )
@@ -308,6 +316,7 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
@@ -332,6 +341,7 @@ class AsyncClient(AsyncConnection):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
 
@@ -346,10 +356,12 @@ class AsyncClient(AsyncConnection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
-        """Move ``base`` along ``direction`` (``TextPair``, ``Examples`` or a vector) and search there.
+        """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
+        and search there.
 
         ``await client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -363,6 +375,7 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
+            explain=explain,
         )
         return await self._send(calls.EDIT, request, timeout)
 
@@ -379,6 +392,7 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         score_threshold: float | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
@@ -386,6 +400,43 @@ class AsyncClient(AsyncConnection):
 
         ``await client.analogy("a red circle", "a blue circle", "a red square")``
         """
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, explain=explain)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
         return await self._send(calls.SEARCH, request, timeout)
+
+    # ------------------------------------------------------------ named directions
+
+    async def create_direction(
+        self,
+        name: str,
+        source: Any,
+        *,
+        method: str = "mean_difference",
+        holdout: float | None = None,
+        seed: int = 0,
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> DirectionInfo:
+        """Make a direction and store it as ``name``, usable as ``NamedDirection(name)`` in edits and mixes.
+
+        ``source`` is a ``TextPair``, ``Examples``, ``Labels(field, positive, negative, filter)`` or a raw
+        vector; ``method`` ("mean_difference", "least_squares" or "logistic") fits examples and labels.
+        The result reports ``quality.auc`` on a held-out share (``holdout``, split with ``seed``).
+        ``await client.create_direction("to-blue", Labels("color", "blue", "red", filter={"kind": "image"}))``
+        """
+        request = rq.create_direction_request(
+            self._name(collection), name, source, method=method, holdout=holdout, seed=seed
+        )
+        return await self._send(calls.CREATE_DIRECTION, request, timeout)
+
+    async def list_directions(
+        self, *, with_vectors: bool = False, collection: str | None = None, timeout: float | None = None
+    ) -> list[DirectionInfo]:
+        """The collection's stored directions, by name (their vectors only with ``with_vectors``)."""
+        request = pb.ListDirectionsRequest(collection=self._name(collection), with_vectors=with_vectors)
+        return await self._send(calls.LIST_DIRECTIONS, request, timeout)
+
+    async def delete_direction(self, name: str, *, collection: str | None = None, timeout: float | None = None) -> None:
+        """Delete a stored direction (NotFound when there is none by that name)."""
+        request = pb.DeleteDirectionRequest(collection=self._name(collection), name=name)
+        await self._send(calls.DELETE_DIRECTION, request, timeout)

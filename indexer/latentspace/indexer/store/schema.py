@@ -14,7 +14,8 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 ``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
-created when missing), so the schema version is unchanged.
+created when missing), so the schema version is unchanged; so is ``directions``, the collection's named
+directions (see ``direction_table.py``).
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS retired (
     vector      BLOB    NOT NULL,
     seq         INTEGER NOT NULL,
     retired_seq INTEGER NOT NULL
+);
+-- Named directions (store/direction_table.py): not items, so no sequence number and no index.
+CREATE TABLE IF NOT EXISTS directions (
+    name   TEXT PRIMARY KEY,
+    vector BLOB NOT NULL,                -- float32, little-endian, unit norm
+    record TEXT NOT NULL                 -- a JSON object: norm, source, method, quality, fingerprint, ...
 );
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,

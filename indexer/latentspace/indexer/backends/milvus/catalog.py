@@ -20,7 +20,7 @@ from latentspace.indexer.manifest import MILVUS, CollectionManifest
 from .collection import FLUSH_EVERY, RECHECK_S, MilvusCollection
 from .connection import MilvusConnection, MilvusTarget, pymilvus
 from .index_kinds import milvus_index
-from .layout import MANIFEST_PROPERTY, VECTOR_FIELD, latentspace_name, milvus_name, schema
+from .layout import MANIFEST_PROPERTY, VECTOR_FIELD, directions_name, latentspace_name, milvus_name, schema
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class MilvusCatalog:
         if self.exists(manifest.name):
             raise AlreadyExists(f"collection {manifest.name!r} already exists in Milvus", field="name")
         index = milvus_index(manifest.index_kind, manifest.dimension)
+        self._drop_directions(manifest.name)  # a leftover of a drop that failed half-way: not this one's
         self.connection.call(
             "create", self._client.create_collection, physical,
             schema=schema(pymilvus(), self._client, manifest.dimension),
@@ -122,6 +123,13 @@ class MilvusCatalog:
         if not self.exists(name):
             raise CollectionNotFound(f"no collection {name!r} in Milvus", field="name")
         self.connection.call("drop", self._client.drop_collection, milvus_name(name), collection=name)
+        self._drop_directions(name)
+
+    def _drop_directions(self, name: str) -> None:
+        """Drop the named directions of collection ``name`` (they outlive no drop), when there are any."""
+        physical = directions_name(name)
+        if self.connection.call("lookup", self._client.has_collection, physical):
+            self.connection.call("drop", self._client.drop_collection, physical)
 
     def close(self) -> None:
         """Close the client (a Milvus Lite file is released once its last user in the process closes)."""

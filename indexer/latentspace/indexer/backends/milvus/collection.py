@@ -37,8 +37,10 @@ import numpy as np
 
 from latentspace.indexer.backends.base import MaintenanceScheduler
 from latentspace.indexer.collection_model import CollectionModel
+from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import CollectionNotFound, Unavailable
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
@@ -47,6 +49,7 @@ from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.validation import check_ids, check_records
 
 from .connection import MilvusConnection
+from .directions import MilvusDirections
 from .expressions import both, compile_filter, ids_expression, is_quotable
 from .index_kinds import milvus_index
 from .knn import KnnRequest, KnnSearch
@@ -93,6 +96,7 @@ class MilvusCollection:
         self._client = connection.client
         self._model = CollectionModel(manifest, encoder_loader)
         self._index = milvus_index(manifest.index_kind, manifest.dimension)
+        self._directions = MilvusDirections(connection, manifest.name, manifest.dimension)
         self._flush_every = flush_every
         self._recheck_s = recheck_s
         self._maintenance = maintenance
@@ -264,6 +268,48 @@ class MilvusCollection:
                 yield list(batch)
         finally:
             iterator.close()
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items (with vectors) whose payload matches, in Milvus's scan order (by id)."""
+        self._check_open()
+        self._check_current()
+        compiled = compile_filter(payload_filter)
+        found: list[StoredItem] = []
+        if compiled.never or limit <= 0:
+            return found
+        for batch in self._scan(compiled.expression):  # a superset where Milvus compares differently
+            found += [stored_item(e) for e in batch if payload_filter.matches(e.get("payload") or {})]
+            if len(found) >= limit:
+                break
+        return found[:limit]
+
+    # ------------------------------------------------------------------ named directions (in Milvus)
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a named direction in Milvus; :class:`DirectionExists` when the name is taken."""
+        self._check_open()
+        with self._write_lock:
+            self._check_current(force=True)
+            if not self._directions.insert(record):
+                raise direction_exists(record.name, self.name)
+
+    def get_direction(self, name: str) -> DirectionRecord | None:
+        """The direction stored under ``name`` (by any server), or None."""
+        self._check_open()
+        self._check_current()
+        return self._directions.get(name)
+
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, by name."""
+        self._check_open()
+        self._check_current()
+        return self._directions.all()
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a stored direction; False when there was none by that name."""
+        self._check_open()
+        with self._write_lock:
+            self._check_current(force=True)
+            return self._directions.delete(name)
 
     # ------------------------------------------------------------------ engine upkeep
     @property

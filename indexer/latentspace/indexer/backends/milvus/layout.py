@@ -11,8 +11,9 @@ One Milvus collection per latentspace collection, named ``latentspace_<name>`` (
     sequence  INT64                    the write stamp of the item's last upsert
 
 The collection's manifest (model spec, fingerprint, dimension, metric, index kind, backend) is the
-collection property ``latentspace.manifest``, so every process pointed at the same Milvus finds
-the same collections and the same models without any file of its own.
+collection property ``latentspace.manifest``, and its named directions are a second Milvus
+collection, ``latentspacedirections_<encoded name>`` (:mod:`.directions`), so every process pointed
+at the same Milvus finds the same collections, models and directions without any file of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from latentspace.indexer.modality import Modality
 from .expressions import ID_FIELD, PAYLOAD_FIELD, is_quotable
 
 PREFIX = "latentspace_"
+#: Not ``latentspace_...``: a directions collection is never listed as a latentspace collection.
+DIRECTIONS_PREFIX = "latentspacedirections_"
 MANIFEST_PROPERTY = "latentspace.manifest"
 VECTOR_FIELD, MODALITY_FIELD, CONTENT_FIELD, SEQUENCE_FIELD = "vector", "modality", "content", "sequence"
 #: Milvus's limits: VARCHAR up to 65,535 bytes, a JSON value up to 65,536 bytes.
@@ -45,6 +48,11 @@ _ENCODED = re.compile(r"(?:[A-Za-z0-9]|__|_d)+")
 def milvus_name(name: str) -> str:
     """The Milvus collection that holds latentspace collection ``name``."""
     return PREFIX + name.replace("_", "__").replace("-", "_d")
+
+
+def directions_name(name: str) -> str:
+    """The Milvus collection that holds the named directions of latentspace collection ``name``."""
+    return DIRECTIONS_PREFIX + milvus_name(name)[len(PREFIX):]
 
 
 def latentspace_name(physical: str) -> str | None:

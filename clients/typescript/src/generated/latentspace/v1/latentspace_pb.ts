@@ -24,9 +24,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -34,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEi2QEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBIPCgdiYWNrZW5kGAogASgJIoUBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgSDwoHYmFja2VuZBgGIAEoCSIYChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Ik4KF0xpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iKQoZRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIiUKFURyb3BDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UirQEKClVwc2VydEl0ZW0SCgoCaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEg8KBWltYWdlGAMgASgMSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySAASKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLY29udGVudF9yZWYYBiABKAlCCQoHY29udGVudCJOCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKQoFaXRlbXMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5VcHNlcnRJdGVtIjQKDlVwc2VydFJlc3BvbnNlEhAKCHVwc2VydGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIjAKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiMwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJDCgpHZXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEhQKDHdpdGhfdmVjdG9ycxgDIAEoCCJDCgtHZXRSZXNwb25zZRIjCgVpdGVtcxgBIAMoCzIULmxhdGVudHNwYWNlLnYxLkl0ZW0SDwoHbWlzc2luZxgCIAMoCSIOCgxTdGF0c1JlcXVlc3QihAEKDVN0YXRzUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIVCg1sb2FkZWRfbW9kZWxzGAIgAygJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEg8KB3ZlcnNpb24YBCABKAkiMwoPU25hcHNob3RSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSLXAQoMU25hcHNob3RJbmZvEgwKBG5hbWUYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgJEhAKCHNlcXVlbmNlGAQgASgEEg0KBWNvdW50GAUgASgEEg0KBW1vZGVsGAYgASgJEhEKCWRpbWVuc2lvbhgHIAEoDRISCgppbmRleF9raW5kGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhEKCWhhc19pbmRleBgKIAEoCBISCgpzaXplX2J5dGVzGAsgASgEIhYKFExpc3RTbmFwc2hvdHNSZXF1ZXN0IkgKFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIvCglzbmFwc2hvdHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iMAoOUmVzdG9yZVJlcXVlc3QSEAoIc25hcHNob3QYASABKAkSDAoEbmFtZRgCIAEoCSI2Cg1FeHBvcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgNIqcBCgxFeHBvcnRlZEl0ZW0SCgoCaWQYASABKAkSKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRImCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISFAoMcGF5bG9hZF9qc29uGAQgASgJEg8KB2NvbnRlbnQYBSABKAkSEAoIc2VxdWVuY2UYBiABKAQibQoKRXhwb3J0UGFnZRIyCgpjb2xsZWN0aW9uGAEgASgLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SKwoFaXRlbXMYAiADKAsyHC5sYXRlbnRzcGFjZS52MS5FeHBvcnRlZEl0ZW0iSwoNRW5jb2RlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJiCgxFbmNvZGVkUG9pbnQSJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPgoORW5jb2RlUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuRW5jb2RlZFBvaW50Is0BCg1TZWFyY2hPcHRpb25zEgkKAWsYASABKAUSJgoGZmlsdGVyGAIgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAMgAygJEhwKD3Njb3JlX3RocmVzaG9sZBgEIAEoAkgAiAEBEhQKDHdpdGhfdmVjdG9ycxgFIAEoCBIsCgZwYXJhbXMYBiABKAsyHC5sYXRlbnRzcGFjZS52MS5TZWFyY2hQYXJhbXNCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIu0CChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgihAEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIqMBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCCK6AQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIyggkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATLsBAoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEi2QEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBIPCgdiYWNrZW5kGAogASgJIoUBChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgSDwoHYmFja2VuZBgGIAEoCSIYChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Ik4KF0xpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iKQoZRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIiUKFURyb3BDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJIhgKFkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UirQEKClVwc2VydEl0ZW0SCgoCaWQYASABKAkSDgoEdGV4dBgCIAEoCUgAEg8KBWltYWdlGAMgASgMSAASKAoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9ySAASKAoHcGF5bG9hZBgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEwoLY29udGVudF9yZWYYBiABKAlCCQoHY29udGVudCJOCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKQoFaXRlbXMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5VcHNlcnRJdGVtIjQKDlVwc2VydFJlc3BvbnNlEhAKCHVwc2VydGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIjAKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiMwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJDCgpHZXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEhQKDHdpdGhfdmVjdG9ycxgDIAEoCCJDCgtHZXRSZXNwb25zZRIjCgVpdGVtcxgBIAMoCzIULmxhdGVudHNwYWNlLnYxLkl0ZW0SDwoHbWlzc2luZxgCIAMoCSIOCgxTdGF0c1JlcXVlc3QihAEKDVN0YXRzUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIVCg1sb2FkZWRfbW9kZWxzGAIgAygJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEg8KB3ZlcnNpb24YBCABKAkiMwoPU25hcHNob3RSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSLXAQoMU25hcHNob3RJbmZvEgwKBG5hbWUYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgJEhAKCHNlcXVlbmNlGAQgASgEEg0KBWNvdW50GAUgASgEEg0KBW1vZGVsGAYgASgJEhEKCWRpbWVuc2lvbhgHIAEoDRISCgppbmRleF9raW5kGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhEKCWhhc19pbmRleBgKIAEoCBISCgpzaXplX2J5dGVzGAsgASgEIhYKFExpc3RTbmFwc2hvdHNSZXF1ZXN0IkgKFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIvCglzbmFwc2hvdHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iMAoOUmVzdG9yZVJlcXVlc3QSEAoIc25hcHNob3QYASABKAkSDAoEbmFtZRgCIAEoCSI2Cg1FeHBvcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgNIqcBCgxFeHBvcnRlZEl0ZW0SCgoCaWQYASABKAkSKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRImCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISFAoMcGF5bG9hZF9qc29uGAQgASgJEg8KB2NvbnRlbnQYBSABKAkSEAoIc2VxdWVuY2UYBiABKAQibQoKRXhwb3J0UGFnZRIyCgpjb2xsZWN0aW9uGAEgASgLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SKwoFaXRlbXMYAiADKAsyHC5sYXRlbnRzcGFjZS52MS5FeHBvcnRlZEl0ZW0iSwoNRW5jb2RlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJiCgxFbmNvZGVkUG9pbnQSJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPgoORW5jb2RlUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuRW5jb2RlZFBvaW50It4BCg1TZWFyY2hPcHRpb25zEgkKAWsYASABKAUSJgoGZmlsdGVyGAIgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAMgAygJEhwKD3Njb3JlX3RocmVzaG9sZBgEIAEoAkgAiAEBEhQKDHdpdGhfdmVjdG9ycxgFIAEoCBIsCgZwYXJhbXMYBiABKAsyHC5sYXRlbnRzcGFjZS52MS5TZWFyY2hQYXJhbXMSDwoHZXhwbGFpbhgHIAEoCEISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgi/gIKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCBIPCgdleHBsYWluGA4gASgIIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiK0AQoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgSDwoHZXhwbGFpbhgHIAEoCCK6AQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCLKAQoPRGlyZWN0aW9uU291cmNlEi0KCXRleHRfcGFpchgBIAEoCzIYLmxhdGVudHNwYWNlLnYxLlRleHRQYWlySAASLAoIZXhhbXBsZXMYAiABKAsyGC5sYXRlbnRzcGFjZS52MS5FeGFtcGxlc0gAEigKBmxhYmVscxgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLkxhYmVsc0gAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAQgYKBGtpbmQikwEKBkxhYmVscxINCgVmaWVsZBgBIAEoCRIoCghwb3NpdGl2ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIoCghuZWdhdGl2ZRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXIizAEKFkNyZWF0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJEi8KBnNvdXJjZRgDIAEoCzIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblNvdXJjZRIvCgZtZXRob2QYBCABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSFAoHaG9sZG91dBgFIAEoAkgAiAEBEgwKBHNlZWQYBiABKARCCgoIX2hvbGRvdXQivwEKEERpcmVjdGlvblF1YWxpdHkSEAoDYXVjGAEgASgCSACIAQESFAoMZXZhbHVhdGVkX29uGAIgASgJEhEKCXBvc2l0aXZlcxgDIAEoDRIRCgluZWdhdGl2ZXMYBCABKA0SGgoSaGVsZF9vdXRfcG9zaXRpdmVzGAUgASgNEhoKEmhlbGRfb3V0X25lZ2F0aXZlcxgGIAEoDRIPCgdob2xkb3V0GAcgASgCEgwKBHNlZWQYCCABKARCBgoEX2F1YyKFAgoNRGlyZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEg4KBnNvdXJjZRgCIAEoCRIvCgZtZXRob2QYAyABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSEwoLZGVzY3JpcHRpb24YBCABKAkSJgoGdmVjdG9yGAUgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEgwKBG5vcm0YBiABKAISMQoHcXVhbGl0eRgHIAEoCzIgLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblF1YWxpdHkSEwoLZmluZ2VycHJpbnQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJBChVMaXN0RGlyZWN0aW9uc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIUCgx3aXRoX3ZlY3RvcnMYAiABKAgiSwoWTGlzdERpcmVjdGlvbnNSZXNwb25zZRIxCgpkaXJlY3Rpb25zGAEgAygLMh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyI6ChZEZWxldGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSIZChdEZWxldGVEaXJlY3Rpb25SZXNwb25zZSp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIqnAEKD0RpcmVjdGlvbk1ldGhvZBIgChxESVJFQ1RJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASJAogRElSRUNUSU9OX01FVEhPRF9NRUFOX0RJRkZFUkVOQ0UQARIiCh5ESVJFQ1RJT05fTUVUSE9EX0xFQVNUX1NRVUFSRVMQAhIdChlESVJFQ1RJT05fTUVUSE9EX0xPR0lTVElDEAMyggkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATKdBwoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBEl4KD0NyZWF0ZURpcmVjdGlvbhImLmxhdGVudHNwYWNlLnYxLkNyZWF0ZURpcmVjdGlvblJlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25JbmZvIgSYuBgCEmUKDkxpc3REaXJlY3Rpb25zEiUubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuTGlzdERpcmVjdGlvbnNSZXNwb25zZSIEmLgYARJoCg9EZWxldGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5EZWxldGVEaXJlY3Rpb25SZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UiBJi4GAJiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -873,6 +874,13 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: latentspace.v1.SearchParams params = 6;
    */
   params?: SearchParams | undefined;
+
+  /**
+   * Explain each hit's score (Hit.explanation): its share from each leaf of the query.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1243,6 +1251,13 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
    * @generated from field: bool with_vectors = 13;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the leaves of a, b (and via).
+   *
+   * @generated from field: bool explain = 14;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1348,6 +1363,13 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
    * @generated from field: bool with_vectors = 6;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the base's leaves and the direction.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1409,6 +1431,355 @@ export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
+ * What a direction is made from.
+ *
+ * @generated from message latentspace.v1.DirectionSource
+ */
+export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
+  /**
+   * @generated from oneof latentspace.v1.DirectionSource.kind
+   */
+  kind: {
+    /**
+     * normalise(E(target) - E(neutral)), over the prompt templates when use_templates: exactly
+     * what Direction{text_pair} gives inline.
+     *
+     * @generated from field: latentspace.v1.TextPair text_pair = 1;
+     */
+    value: TextPair;
+    case: "textPair";
+  } | {
+    /**
+     * Any points; by mean difference exactly what Direction{examples} gives inline.
+     *
+     * @generated from field: latentspace.v1.Examples examples = 2;
+     */
+    value: Examples;
+    case: "examples";
+  } | {
+    /**
+     * The collection's items labelled by a payload field.
+     *
+     * @generated from field: latentspace.v1.Labels labels = 3;
+     */
+    value: Labels;
+    case: "labels";
+  } | {
+    /**
+     * A raw vector of the collection's dimension.
+     *
+     * @generated from field: latentspace.v1.Vector vector = 4;
+     */
+    value: Vector;
+    case: "vector";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionSource.
+ * Use `create(DirectionSourceSchema)` to create a new message.
+ */
+export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 43);
+
+/**
+ * Items whose payload `field` equals `positive` against items where it equals `negative`, among
+ * those passing `filter`; at most max_label_items (server limit, default 10000) on each side.
+ * Each side needs at least 4 items (INVALID_ARGUMENT, reason TOO_FEW_ITEMS).
+ *
+ * @generated from message latentspace.v1.Labels
+ */
+export type Labels = Message<"latentspace.v1.Labels"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * @generated from field: google.protobuf.Value positive = 2;
+   */
+  positive?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Value negative = 3;
+   */
+  negative?: Value | undefined;
+
+  /**
+   * @generated from field: latentspace.v1.Filter filter = 4;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Labels.
+ * Use `create(LabelsSchema)` to create a new message.
+ */
+export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 44);
+
+/**
+ * @generated from message latentspace.v1.CreateDirectionRequest
+ */
+export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-64 characters of [A-Za-z0-9_-], starting with a letter or digit.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionSource source = 3;
+   */
+  source?: DirectionSource | undefined;
+
+  /**
+   * Examples and labels only; text pairs and vectors take the mean difference.
+   *
+   * @generated from field: latentspace.v1.DirectionMethod method = 4;
+   */
+  method: DirectionMethod;
+
+  /**
+   * The share of each side held out to measure quality (examples and labels), in (0, 1).
+   * Unset: 0.25.
+   *
+   * @generated from field: optional float holdout = 5;
+   */
+  holdout?: number | undefined;
+
+  /**
+   * Seeds the held-out split: the same request measures the same quality.
+   *
+   * @generated from field: uint64 seed = 6;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.CreateDirectionRequest.
+ * Use `create(CreateDirectionRequestSchema)` to create a new message.
+ */
+export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 45);
+
+/**
+ * How well a direction's projection separates what it was made from.
+ *
+ * @generated from message latentspace.v1.DirectionQuality
+ */
+export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
+  /**
+   * Area under the ROC curve: the chance that a held-out positive projects higher than a held-out
+   * negative (1 perfect, 0.5 chance). Unset when nothing could be held out (a raw vector, one text
+   * pair, fewer than 2 examples on a side).
+   *
+   * @generated from field: optional float auc = 1;
+   */
+  auc?: number | undefined;
+
+  /**
+   * "held_out": examples or labels, the direction fitted on the rest of each side;
+   * "templates": a text pair over prompt templates, each template's pair scored by the direction
+   * of the other templates; "none".
+   *
+   * @generated from field: string evaluated_on = 2;
+   */
+  evaluatedOn: string;
+
+  /**
+   * What the stored direction was fitted on.
+   *
+   * @generated from field: uint32 positives = 3;
+   */
+  positives: number;
+
+  /**
+   * @generated from field: uint32 negatives = 4;
+   */
+  negatives: number;
+
+  /**
+   * What the AUC was measured on.
+   *
+   * @generated from field: uint32 held_out_positives = 5;
+   */
+  heldOutPositives: number;
+
+  /**
+   * @generated from field: uint32 held_out_negatives = 6;
+   */
+  heldOutNegatives: number;
+
+  /**
+   * @generated from field: float holdout = 7;
+   */
+  holdout: number;
+
+  /**
+   * @generated from field: uint64 seed = 8;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionQuality.
+ * Use `create(DirectionQualitySchema)` to create a new message.
+ */
+export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 46);
+
+/**
+ * @generated from message latentspace.v1.DirectionInfo
+ */
+export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "text_pair", "examples", "labels" or "vector".
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionMethod method = 3;
+   */
+  method: DirectionMethod;
+
+  /**
+   * What it was made from, in words: "color == \"blue\" against color == \"red\" ...".
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The unit direction (ListDirections: only with with_vectors).
+   *
+   * @generated from field: latentspace.v1.Vector vector = 5;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The norm of the raw difference or fitted weights before normalising (for a difference of
+   * unit vectors: near 0 means the two sides encode almost alike).
+   *
+   * @generated from field: float norm = 6;
+   */
+  norm: number;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionQuality quality = 7;
+   */
+  quality?: DirectionQuality | undefined;
+
+  /**
+   * The collection's model fingerprint when the direction was made.
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * ISO 8601, UTC.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionInfo.
+ * Use `create(DirectionInfoSchema)` to create a new message.
+ */
+export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 47);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsRequest
+ */
+export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool with_vectors = 2;
+   */
+  withVectors: boolean;
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsRequest.
+ * Use `create(ListDirectionsRequestSchema)` to create a new message.
+ */
+export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 48);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsResponse
+ */
+export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.DirectionInfo directions = 1;
+   */
+  directions: DirectionInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsResponse.
+ * Use `create(ListDirectionsResponseSchema)` to create a new message.
+ */
+export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 49);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionRequest
+ */
+export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionRequest.
+ * Use `create(DeleteDirectionRequestSchema)` to create a new message.
+ */
+export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 50);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionResponse
+ */
+export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionResponse"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionResponse.
+ * Use `create(DeleteDirectionResponseSchema)` to create a new message.
+ */
+export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 51);
+
+/**
  * @generated from enum latentspace.v1.InterpolationMethod
  */
 export enum InterpolationMethod {
@@ -1439,6 +1810,48 @@ export enum InterpolationMethod {
  */
 export const InterpolationMethodSchema: GenEnum<InterpolationMethod> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * How a direction is fitted from labelled points (examples or payload labels). Each class weighs
+ * half whatever its size.
+ *
+ * @generated from enum latentspace.v1.DirectionMethod
+ */
+export enum DirectionMethod {
+  /**
+   * Same as DIRECTION_METHOD_MEAN_DIFFERENCE.
+   *
+   * @generated from enum value: DIRECTION_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * normalise(mean(positive) - mean(negative)): the only method for text pairs and raw vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_MEAN_DIFFERENCE = 1;
+   */
+  MEAN_DIFFERENCE = 1,
+
+  /**
+   * A linear probe: ridge least squares of +1 / -1 on the centred vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LEAST_SQUARES = 2;
+   */
+  LEAST_SQUARES = 2,
+
+  /**
+   * A linear probe: L2-regularised logistic regression.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LOGISTIC = 3;
+   */
+  LOGISTIC = 3,
+}
+
+/**
+ * Describes the enum latentspace.v1.DirectionMethod.
+ */
+export const DirectionMethodSchema: GenEnum<DirectionMethod> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_latentspace, 1);
 
 /**
  * @generated from service latentspace.v1.Collections
@@ -1656,6 +2069,38 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof EditRequestSchema;
     output: typeof EditResponseSchema;
+  },
+  /**
+   * Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+   * well it separates what it was made from, and store it in the collection under a name, usable
+   * as Direction{name}. ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.CreateDirection
+   */
+  createDirection: {
+    methodKind: "unary";
+    input: typeof CreateDirectionRequestSchema;
+    output: typeof DirectionInfoSchema;
+  },
+  /**
+   * The collection's stored directions, by name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.ListDirections
+   */
+  listDirections: {
+    methodKind: "unary";
+    input: typeof ListDirectionsRequestSchema;
+    output: typeof ListDirectionsResponseSchema;
+  },
+  /**
+   * Delete a stored direction. NOT_FOUND when there is none by that name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.DeleteDirection
+   */
+  deleteDirection: {
+    methodKind: "unary";
+    input: typeof DeleteDirectionRequestSchema;
+    output: typeof DeleteDirectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);
