@@ -9,6 +9,7 @@ module             what
 ``expressions``    payload filters as Milvus expressions (a superset, checked again)
 ``index_kinds``    index kinds in the embedded grammar mapped onto Milvus indexes
 ``knn``            filtered k-NN that returns k hits whenever k items pass
+``directions``     a collection's named directions, in a Milvus collection of their own
 ``collection``     ``MilvusCollection``, the ``CollectionBackend`` over one Milvus collection
 ``catalog``        ``MilvusCatalog``: list, create, open and drop, with the manifest in Milvus
 =================  ==================================================================
