@@ -14,7 +14,7 @@ COPY clients/python clients/python
 COPY indexer indexer
 COPY server server
 COPY cli cli
-RUN pip install -c constraints.txt ./clients/python . \
+RUN pip install -c constraints.txt ./clients/python ".[milvus]" \
     && useradd --create-home --uid 1000 latent \
     && mkdir -p /data /models && chown latent:latent /data /models
 

@@ -12,6 +12,12 @@ Parsing ~19,000 files takes minutes on two cores and encoding ~90,000 texts seve
 are cached under ``cache_dir``: the texts as JSON, keyed by the folders they came from; the
 embeddings in chunks of ``CHUNK`` rows, keyed by the digest of the ordered text list, so a run that
 needs more rows than an earlier one encodes only the missing chunks.
+
+Benchmark 2 of the HNSW study (``hnsw_recall.py``) uses the texts and their embeddings; benchmark 4
+(``index_throughput.py``) indexes the texts as a JSONL file, shuffled with a fixed seed so any prefix
+mixes packages and lengths:
+
+    .venv/bin/python benchmarks/docstring_corpus.py OUT.jsonl
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ MIN_CHARS = 20
 MAX_CHARS = 1000
 CHUNK = 8192
 MODEL = "minilm"
+SEED = 0
 
 
 def site_packages_roots() -> list[Path]:
@@ -84,6 +91,22 @@ def docstring_texts(cache_dir: Path, roots: Sequence[Path] | None = None) -> tup
     return texts, note
 
 
+def write_docstring_corpus(path: Path, cache_dir: Path | None = None) -> int:
+    """Write the texts as JSONL records (``id``, ``text``, ``payload``), shuffled; returns their number.
+
+    Ids are ``doc-N``, N the text's place in the sorted list, so the same texts always get the same
+    ids; the texts come from (and are cached in) ``cache_dir``, by default the folder of ``path``.
+    """
+    texts, _ = docstring_texts(cache_dir or path.parent)
+    order = np.random.default_rng(SEED).permutation(len(texts))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for i in order:
+            record = {"id": f"doc-{i:06d}", "text": texts[i], "payload": {"chars": len(texts[i])}}
+            out.write(json.dumps(record) + "\n")
+    return len(texts)
+
+
 def minilm_embeddings(
     texts: Sequence[str], count: int, cache_dir: Path, threads: int = 1
 ) -> tuple[np.ndarray, str]:
@@ -130,3 +153,7 @@ def _load_encoder(threads: int) -> Encoder:
 
     options = EncoderOptions(device="cpu", allow_download=False, batch_size=64, threads=threads)
     return EncoderRegistry(options).get(parse_model_spec(MODEL))
+
+
+if __name__ == "__main__":
+    print(write_docstring_corpus(Path(sys.argv[1])))

@@ -28,6 +28,8 @@ objects with one ``$`` key (and their options):
 - ``{"$analogy": {"a", "a_star", "b", "method", "include_inputs"}}``: ``Analogy(...)``;
 - ``{"$text_pair": {"neutral", "target", "use_templates"}}``: ``TextPair(...)``;
 - ``{"$examples": {"positive": [...], "negative": [...]}}``: ``Examples(...)``;
+- ``{"$named_direction": "to-blue"}``: ``NamedDirection("to-blue")``;
+- ``{"$labels": {"field", "positive", "negative", "filter"}}``: ``Labels(...)``;
 - ``{"$hit_ids": "before", "take": 3}``: the ids of the hits of the step named ``before``;
 - ``{"$concat": [list, list, ...]}``: the lists joined.
 
@@ -49,7 +51,18 @@ from typing import Any, Protocol
 import grpc
 import numpy as np
 
-from latentspace_client import Analogy, Client, Edit, Examples, Id, LatentSpaceError, Mix, TextPair
+from latentspace_client import (
+    Analogy,
+    Client,
+    Edit,
+    Examples,
+    Id,
+    Labels,
+    LatentSpaceError,
+    Mix,
+    NamedDirection,
+    TextPair,
+)
 
 SCENARIO_FILE = Path(__file__).with_name("congruence_scenarios.json")
 
@@ -105,10 +118,12 @@ def load_fixtures() -> dict[str, Fixture]:
     return fixtures
 
 
-def load_scenarios() -> list[Scenario]:
+def load_scenarios(path: Path | None = None) -> list[Scenario]:
+    """The scenarios of the shared file, or of another file in the same format (same fixtures)."""
+    document = _document() if path is None else json.loads(path.read_text())
     return [
         Scenario(s["name"], tuple(s["steps"]), s.get("raises"), s.get("fixture", "vectors"))
-        for s in _document()["scenarios"]
+        for s in document["scenarios"]
     ]
 
 
@@ -154,6 +169,10 @@ def evaluate(value: Any, fixture: Fixture, named: dict[str, Any]) -> Any:
         return TextPair(spec["neutral"], spec["target"], spec.get("use_templates", False))
     if form == "$examples":
         return Examples(ev(spec["positive"]), ev(spec.get("negative", [])))
+    if form == "$named_direction":
+        return NamedDirection(spec)
+    if form == "$labels":
+        return Labels(spec["field"], spec["positive"], spec["negative"], ev(spec.get("filter")))
     if form == "$hit_ids":
         return [hit.id for hit in named[spec][: value.get("take")]]
     if form == "$concat":
@@ -213,7 +232,8 @@ def attempt(body: Callable[[], Any]) -> tuple[Any, ...]:
 
 
 def plain(value: Any) -> Any:
-    """A result as JSON: dataclasses as objects of their fields, arrays and tuples as lists."""
+    """A result as JSON: dataclasses as objects of their fields, arrays and tuples as lists, bytes
+    (images) as base64."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, np.ndarray):
@@ -224,6 +244,8 @@ def plain(value: Any) -> Any:
         return {key: plain(v) for key, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value
 
 

@@ -1,20 +1,24 @@
 """A stand-in collection for pipeline tests: counts model calls, encodes without a model.
 
 Texts map to a hash-seeded unit vector, images to their mean colour padded to the dimension, so
-results are deterministic and a test can tell which input produced which vector.
+results are deterministic and a test can tell which input produced which vector. Its ``encoder``
+is a real :class:`Encoder` subclass that keeps the interface's default prepare step, so the bulk
+pipeline drives it exactly as it drives a model.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
 
+from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.model_spec import parse_model_spec
 
 
 class FakeCollection:
@@ -28,6 +32,7 @@ class FakeCollection:
         self.items: dict[str, ItemRecord] = {}
         #: Ids the "store" refuses, to exercise the pipeline's one-by-one fallback.
         self.refuse_ids: set[str] = set()
+        self.encoder = FakeEncoder(self)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         self.text_calls.append(list(texts))
@@ -52,6 +57,37 @@ class FakeCollection:
 
     def count(self) -> int:
         return len(self.items)
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: self.items[i].content_hash for i in ids if i in self.items and self.items[i].content_hash}
+
+    def all_ids(self) -> Iterator[list[str]]:
+        yield sorted(self.items)
+
+    def delete(self, ids: Sequence[str]) -> tuple[int, int]:
+        gone = [i for i in ids if self.items.pop(i, None) is not None]
+        return len(gone), self.sequence
+
+    @property
+    def sequence(self) -> int:
+        return sum(len(batch) for batch in self.upserts)
+
+
+class FakeEncoder(Encoder):
+    """Encodes through its collection's counting methods."""
+
+    def __init__(self, collection: FakeCollection) -> None:
+        self.spec = parse_model_spec("minilm")
+        self.dimension = collection.dimension
+        self.modalities = collection.modalities
+        self.fingerprint = "fake"
+        self._collection = collection
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._collection.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self._collection.encode_images(images)
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

@@ -17,6 +17,10 @@ import numpy as np
 import pytest
 
 from latentspace.indexer import live_index
+from latentspace.indexer.backends.milvus import MilvusCatalog, MilvusTarget
+from latentspace.indexer.data_dir import DataDir
+from latentspace.indexer.items import ItemRecord
+from latentspace.indexer.modality import Modality
 from latentspace_client import Client, LatentSpaceError
 from tests.conftest import ServerThread
 from tests.server.test_backups import WAIT, Searchers, all_items
@@ -131,3 +135,31 @@ def test_rerank_depth_changes_recall_on_an_ivf_pq_collection(server: ServerThrea
             client.search(queries[0], k=10, rerank=10**6)
         assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
         assert "options.params.rerank" in refused.value.details
+
+
+def test_reindex_of_a_milvus_collection_is_refused(tmp_path: Path) -> None:
+    """Milvus releases a collection while it rebuilds its index, so the RPC's promise (the old index
+    serves until the swap) cannot hold there: refused as snapshots are, the kind checked first."""
+    target = MilvusTarget(str(tmp_path / "milvus.db"))
+    keeper = MilvusCatalog(target)  # one Milvus Lite for the library's data dir and the server's
+    try:
+        # Made through another data dir on the same Milvus, as another server would.
+        with DataDir.open(tmp_path / "other", catalogs=[MilvusCatalog(target)]) as other:
+            made = other.create_collection("m", None, dimension=DIM, index_kind="Flat", backend="milvus")
+            made.upsert([ItemRecord(f"i{n}", row, Modality.VECTOR) for n, row in enumerate(vectors(20, seed=6))])
+        running = ServerThread(tmp_path / "data", milvus_uri=target.uri).start()
+        try:
+            with Client(running.address, collection="m", timeout=WAIT) as client:
+                with pytest.raises(LatentSpaceError) as refused:
+                    client.reindex("HNSW16")
+                assert refused.value.code == grpc.StatusCode.FAILED_PRECONDITION
+                assert refused.value.reason == "BACKEND_UNSUPPORTED"
+                assert "milvus" in refused.value.details
+                with pytest.raises(LatentSpaceError) as bad_kind:  # a bad kind is a bad argument on any backend
+                    client.reindex("IVF32,Bogus")
+                assert bad_kind.value.code == grpc.StatusCode.INVALID_ARGUMENT
+                assert [h.id for h in client.search(id="i3", k=1)] == ["i3"]  # still served
+        finally:
+            running.stop()
+    finally:
+        keeper.close()

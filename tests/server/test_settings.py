@@ -42,6 +42,23 @@ def test_model_batches_use_every_core_and_threads_follow_the_in_flight_bound(mon
     assert Settings.load({}).metrics_port is None
 
 
+def test_milvus_is_an_operator_setting_with_the_token_from_the_environment_only():
+    env = {"LATENTSPACE_MILVUS_URI": "http://milvus:19530", "LATENTSPACE_MILVUS_TOKEN": "root:secret",
+           "LATENTSPACE_DEFAULT_BACKEND": "milvus"}
+    settings = Settings.load(env)
+    target = settings.milvus_target()
+    assert target is not None and (target.uri, target.token, target.consistency) == \
+        ("http://milvus:19530", "root:secret", "Strong")
+    assert "secret" not in repr(settings) and "secret" not in repr(target)
+    assert Settings().milvus_target() is None and Settings().default_backend == "embedded"
+    with pytest.raises(InvalidInput, match="--milvus-uri"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "milvus"})
+    with pytest.raises(InvalidInput, match="LATENTSPACE_DEFAULT_BACKEND"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "faiss"})
+    with pytest.raises(InvalidInput, match="consistency"):
+        Settings.load(env | {"LATENTSPACE_MILVUS_CONSISTENCY": "Sometimes"}).milvus_target()
+
+
 def test_the_trust_boundary_is_closed_by_default():
     settings = Settings.load({})
     options = settings.encoder_options()
@@ -75,3 +92,21 @@ def test_per_request_limits_are_settings_too():
     assert (limits.max_filter_values, limits.max_request_pixels, limits.max_hits) == (500, 1000, 77)
     with pytest.raises(InvalidInput, match="max_ids"):
         Settings.load({"LATENTSPACE_MAX_IDS": "0"})
+
+
+def test_request_threads_run_faiss_with_the_search_threads_setting(tmp_path):
+    """OpenMP's thread count is per thread: the threads that run the searches must get the setting,
+    not only the thread that built the state (3: no machine's default here, whatever its cores)."""
+    import asyncio
+
+    import faiss
+
+    from latentspace.server.state import ServerState
+
+    before = faiss.omp_get_max_threads()
+    state = ServerState(Settings(data_dir=tmp_path, search_threads=3))
+    try:
+        assert asyncio.run(state.run(faiss.omp_get_max_threads)) == 3
+    finally:
+        state.close()
+        faiss.omp_set_num_threads(before)

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
+    from latentspace.indexer.backends.milvus import MilvusTarget
     from latentspace.indexer.data_dir import DataDir
+    from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.indexer.pipeline.read_options import ReadOptions
+    from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
 SHOWN_SKIPS = 20
@@ -29,11 +34,14 @@ def register(subparsers: Any) -> None:
             "text or image (a path relative to the file) or vector, and payload; other columns go "
             "into the payload. Bad records are reported and passed over. A Parquet file written by "
             "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
-            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Runs are "
+            "incremental: each item's content hash is stored, so running again skips the items already "
+            "indexed unchanged (a killed run resumes this way) and re-encodes the changed ones. Flags "
             "override LATENTSPACE_* variables."
         ),
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
+    parser.add_argument("source", type=Path, metavar="SOURCE",
+                        help="folder, .jsonl, .csv or .parquet file, or NAME.npy (ids in NAME.ids.txt)")
     parser.add_argument("--collection", required=True, help="collection name (created when missing)")
     parser.add_argument("--model", help="model spec or alias (minilm, shapes-clip, open_clip:ARCH/TAG, ...); "
                         "needed to create the collection")
@@ -43,51 +51,88 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="records per written batch (default 512; a batch holds "
                         "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
     parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
+    parser.add_argument("--backend", choices=("embedded", "milvus"),
+                        help="where a new collection's items live (default embedded: the data dir); milvus "
+                             "needs --milvus-uri")
+    parser.add_argument("--milvus-uri", metavar="URI",
+                        help="Milvus for --backend milvus: http://host:19530 or a Milvus Lite file ending in .db "
+                             "(LATENTSPACE_MILVUS_URI; the token from LATENTSPACE_MILVUS_TOKEN)")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
     parser.add_argument("--allow-download", action="store_true",
                         help="fetch hub weights missing from the cache (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
     parser.add_argument("--no-download", action="store_true",
                         help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
+                        "LATENTSPACE_COMPUTE_THREADS when set)")
+    parser.add_argument("--id-field", default="id", metavar="NAME", help="the column of the item ids (default id)")
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="the column of the texts (default text)")
+    parser.add_argument("--image-field", default="image", metavar="NAME",
+                        help="the column of the image paths or bytes (default image)")
+    parser.add_argument("--vector-field", default="vector", metavar="NAME",
+                        help="the column of precomputed vectors (default vector)")
+    parser.add_argument("--payload-fields", metavar="A,B,...",
+                        help="the columns to keep in the payload (default: every other column)")
+    parser.add_argument("--fetch-urls", action="store_true",
+                        help="fetch images given as http(s) URLs (10 s timeout, 32 MiB each); without it they "
+                        "are rejected")
+    parser.add_argument("--rejects", type=Path, metavar="PATH",
+                        help="where to write the records that could not be indexed, one JSON line each "
+                        "(location, id, reason); default SOURCE.rejects.jsonl beside the source")
+    parser.add_argument("--delete-missing", action="store_true",
+                        help="after reading the whole source, delete the collection's items whose ids it no longer has")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", action="store_true",
+                          help="show the progress bar even when stderr is not a terminal")
+    progress.add_argument("--no-progress", action="store_true", help="no progress bar, and no library's either")
     parser.set_defaults(handler=run_index)
 
 
 def run_index(args: argparse.Namespace) -> int:
-    """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
+    """Handler of ``latent index``: 0 when anything was indexed (now or by an earlier run) or nothing
+    was bad, 1 otherwise."""
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
     from latentspace.indexer.export_file import read_export_header
-    from latentspace.indexer.pipeline import index_source, open_source
+    from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.source_size import estimate_records
     from latentspace.server.settings import Settings
 
     try:
         if args.batch_size is not None and args.batch_size < 1:
             return fail(f"--batch-size must be at least 1, got {args.batch_size}")
+        if args.threads is not None and args.threads < 1:
+            return fail(f"--threads must be at least 1, got {args.threads}")
         settings = Settings.load(
             os.environ,
             data_dir=args.data,
             model_cache=args.model_cache,
             allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
+            milvus_uri=args.milvus_uri,
         )
+        target = settings.milvus_target()
         export = read_export_header(args.source)
         if export is not None:  # a `latent export` file: its rows are loaded as they were stored
             from latentspace.cli.backup_commands import index_export
 
-            loaded, total = index_export(args, export, settings)
+            loaded, total, backend = index_export(args, export, settings, _catalogs(target))
             print(f"{args.source} (export of collection {export.collection!r}) -> collection "
-                  f"{args.collection!r} in {settings.data_dir}\nloaded   {loaded} items; the collection now "
-                  f"holds {total}")
+                  f"{args.collection!r} in {_where(settings, target, backend)}\nloaded   {loaded} items; "
+                  f"the collection now holds {total}")
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
-        records = open_source(args.source)
+        records = open_source(args.source, read_options(args))
+        catalogs = _catalogs(target)
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
-        encoders = EncoderRegistry(settings.encoder_options(operator_tool=True))
-        with DataDir.open(settings.data_dir, encoders) as data:
-            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+        encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
+        rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
+        with DataDir.open(settings.data_dir, encoders, catalogs=catalogs) as data, rejects:
+            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension,
+                                        args.backend)
+            show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
             report = index_source(
                 collection,
                 records,
@@ -95,7 +140,10 @@ def run_index(args: argparse.Namespace) -> int:
                 max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
-                progress=not args.no_progress,
+                progress=show_progress,
+                total=estimate_records(args.source) if show_progress else None,
+                delete_missing=args.delete_missing,
+                rejects=rejects,
             )
             total = collection.count()
     except LatentSpaceError as error:
@@ -105,16 +153,62 @@ def run_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
-    print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
-    print(summary(report, total=total))
-    return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+    print(f"{args.source} -> collection {args.collection!r} in "
+          f"{_where(settings, target, collection.manifest.backend)}")
+    print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
+    return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The column mapping and URL fetching the flags ask for."""
+    from latentspace.indexer.pipeline.read_options import ReadOptions
+
+    fields = tuple(name.strip() for name in args.payload_fields.split(",") if name.strip()) \
+        if args.payload_fields is not None else None
+    return ReadOptions(id_field=args.id_field, text_field=args.text_field, image_field=args.image_field,
+                       vector_field=args.vector_field, payload_fields=fields, fetch_urls=args.fetch_urls)
+
+
+def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
+    """The operator tool's encoder options, with ``--threads`` (when given) for the model.
+
+    By default the model gets every core (``Settings.threads_per_call``): nothing else runs beside
+    the pipeline, whose other stages mostly wait on I/O or release the GIL.
+    """
+    options = settings.encoder_options(operator_tool=True)
+    return dataclasses.replace(options, threads=threads) if threads else options
+
+
+def _catalogs(target: MilvusTarget | None) -> list[CollectionCatalog]:
+    """The Milvus catalog when a Milvus is configured (connected here: an unreachable one fails first)."""
+    if target is None:
+        return []
+    from latentspace.indexer.backends.milvus import MilvusCatalog
+
+    return [MilvusCatalog(target)]
+
+
+def _where(settings: Settings, target: MilvusTarget | None, backend: str) -> str:
+    """Where the collection lives, as the summary names it (a Milvus without its credentials)."""
+    return f"Milvus at {target.location}" if target is not None and backend == "milvus" else str(settings.data_dir)
+
+
+def check_backend_of(collection: CollectionBackend, backend: str | None) -> None:
+    """Refuse an existing collection on another backend than the ``--backend`` named."""
+    from latentspace.indexer.errors import AlreadyExists
+
+    if backend is not None and collection.manifest.backend != backend:
+        raise AlreadyExists(f"collection {collection.name!r} already exists on the {collection.manifest.backend} "
+                            f"backend, not {backend}; leave out --backend to add to it, or choose another "
+                            "--collection")
 
 
 def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
-                   dimension: int | None = None) -> Collection:
-    """The named collection; created with ``model`` (or as vector-only of ``dimension``) when missing.
+                   dimension: int | None = None, backend: str | None = None) -> CollectionBackend:
+    """The named collection; created with ``model`` (or as vector-only of ``dimension``) in ``backend``
+    when missing.
 
-    Refuses an existing collection of another model.
+    Refuses an existing collection of another model, or of another backend than the one named.
     """
     from latentspace.indexer.errors import AlreadyExists, InvalidInput
     from latentspace.indexer.model_spec import parse_model_spec
@@ -127,24 +221,33 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
             raise AlreadyExists(
                 f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
                 f"not {model}; leave out --model to add to it, or choose another --collection")
+        check_backend_of(collection, backend)
         return collection
     if model is None and dimension is None:
         raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "
                            "(or --dimension for precomputed vectors)")
-    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
+    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind, backend=backend)
 
 
-def summary(report: IndexReport, *, total: int | None = None) -> str:
-    """Indexed, skipped (with reasons for the first few), ignored files, time and throughput."""
+def summary(report: IndexReport, *, total: int | None = None, rejects: Path | None = None) -> str:
+    """Indexed, read (written, unchanged, rejected, encoded), the first few rejects with their
+    reasons and where the rest are, ignored files, time and throughput."""
     lines = [
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
-        + (f"; the collection now holds {total}" if total is not None else "")
+        + (f"; the collection now holds {total}" if total is not None else ""),
+        f"read     {report.read} records: {report.indexed} written, {report.unchanged} unchanged (already "
+        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded} "
+        f"({report.read / report.seconds if report.seconds > 0 else 0.0:.1f} records/s)",
     ]
+    if report.deleted:
+        lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
-        lines.append(f"skipped  {report.skipped_count}:")
-        lines += [f"  {location}: {reason}" for location, reason in report.skipped[:SHOWN_SKIPS]]
+        lines.append(f"rejected {report.skipped_count}:")
+        lines += [f"  {reject.location}: {reject.reason}" for reject in report.skipped[:SHOWN_SKIPS]]
         if report.skipped_count > SHOWN_SKIPS:
             lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")
+        if rejects is not None:
+            lines.append(f"  (all {report.skipped_count} in {rejects})")
     if report.ignored:
         lines.append(f"ignored  {report.ignored} files that are neither images nor .txt/.md")
     return "\n".join(lines)

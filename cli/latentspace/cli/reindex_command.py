@@ -17,7 +17,7 @@ from typing import Any
 
 from latentspace.cli import output
 from latentspace.cli.backup_commands import _either, _local, _settings
-from latentspace.cli.query_commands import _common_options, _handler
+from latentspace.cli.query_commands import common_options, handler
 
 #: The deadline of a reindex through a server when --timeout is not given: a million vectors take
 #: minutes (benchmarks/README.md). A call that runs out leaves the rebuild running on the server.
@@ -27,7 +27,7 @@ REINDEX_TIMEOUT = 3600.0
 def register(subparsers: Any) -> None:
     """Add ``latent reindex``."""
     about = "rebuild a collection's index as another kind from its stored vectors (no re-encoding)"
-    parser: argparse.ArgumentParser = subparsers.add_parser("reindex", parents=[_common_options()], help=about,
+    parser: argparse.ArgumentParser = subparsers.add_parser("reindex", parents=[common_options()], help=about,
                                                             description=about)
     parser.add_argument("target", metavar="COLLECTION", nargs="?",
                         help="the collection (default: --collection / LATENTSPACE_COLLECTION)")
@@ -38,7 +38,7 @@ def register(subparsers: Any) -> None:
     group.add_argument("--data", type=Path, help="work on this data dir directly instead of through --server")
     parser.epilog = (f"Through a server the call waits for the swap (--timeout, default {REINDEX_TIMEOUT:.0f} s); "
                      "searches and writes go on meanwhile.")
-    parser.set_defaults(handler=_either(_handler(_remote), _local(_local_reindex), "data"))
+    parser.set_defaults(handler=_either(handler(_remote), _local(_local_reindex), "data"))
 
 
 def _name(args: argparse.Namespace) -> str:
@@ -57,6 +57,7 @@ def _remote(client: Any, args: argparse.Namespace) -> None:
 
 
 def _local_reindex(args: argparse.Namespace) -> None:
+    from latentspace.indexer.backends.base import reindexer_of
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.validation import check_index_kind
 
@@ -64,7 +65,7 @@ def _local_reindex(args: argparse.Namespace) -> None:
     with DataDir.open(settings.data_dir, background=False) as data:
         collection = data.collection(_name(args))
         kind = check_index_kind(args.index_kind, collection.dimension, settings.limits.index_kind_limits())
-        collection.reindex(kind)
+        reindexer_of(collection).start_reindex(kind).result()  # no maintenance thread here: it ran inline
         _emit(args, collection.name, collection.index_kind, collection.count())
 
 

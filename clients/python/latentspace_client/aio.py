@@ -27,7 +27,9 @@ from latentspace_client.connection import AsyncConnection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -67,14 +69,16 @@ class AsyncClient(AsyncConnection):
         dimension: int | None = None,
         index_kind: str | None = None,
         if_not_exists: bool = False,
+        backend: str | None = None,
         *,
         timeout: float | None = None,
     ) -> CollectionInfo:
         """Create a collection bound to ``model`` (a spec or alias), or vector-only of ``dimension``.
 
+        ``backend``: ``"embedded"`` or ``"milvus"`` (None: the server's default; docs/milvus.md).
         ``await client.create_collection("shapes", model="shapes-clip")``
         """
-        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists)
+        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists, backend)
         return await self._send(calls.CREATE_COLLECTION, request, timeout)
 
     async def list_collections(self, *, timeout: float | None = None) -> list[CollectionInfo]:
@@ -213,15 +217,22 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         rerank: int = 0,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
 
         ``await client.search("a red circle", k=5, filter={"size": "small"})``; ``await client.search(id="item-7")``
+        ``explain=True`` splits each hit's score into the shares of the query's leaves (``Hit.explanation``).
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                     rerank)
+                                    explain, rerank=rerank, score_mode=score_mode, modality=modality,
+                                    diversity=diversity, pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -238,11 +249,17 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         rerank: int = 0,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                     rerank)
+                                    explain, rerank=rerank, score_mode=score_mode, modality=modality,
+                                    diversity=diversity, pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -287,6 +304,11 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         distinct: bool = False,
         with_vectors: bool = False,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -302,6 +324,11 @@ class AsyncClient(AsyncConnection):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -323,13 +350,20 @@ class AsyncClient(AsyncConnection):
         with_vectors: bool = False,
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
         """Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each.
 
         Give one of ``t``, ``steps`` (evenly spaced, ends included) or ``ts``; none gives the midpoint.
-        ``distinct`` drops the ends' own ids and items shown at an earlier step.
+        ``distinct`` drops the ends' own ids and items shown at an earlier step. ``decode`` draws each
+        step with the collection's decoder (``PathStep.image``, PNG bytes).
         ``await client.interpolate("a red circle", "a blue square", steps=5, k=3)``
         """
         request = rq.interpolate_request(
@@ -347,6 +381,12 @@ class AsyncClient(AsyncConnection):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
+            decode=decode,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
 
@@ -361,10 +401,17 @@ class AsyncClient(AsyncConnection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
-        """Move ``base`` along ``direction`` (``TextPair``, ``Examples`` or a vector) and search there.
+        """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
+        and search there; ``decode`` draws the base and the result (``base_image``, ``image``: PNG bytes).
 
         ``await client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -378,8 +425,25 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
+            decode=decode,
         )
         return await self._send(calls.EDIT, request, timeout)
+
+    async def decode(
+        self, *points: Point, collection: str | None = None, timeout: float | None = None
+    ) -> DecodedImages:
+        """Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+
+        FailedPrecondition (reason NO_DECODER) when the model has none.
+        ``(await client.decode("a red circle", Id("blue-star-3"))).images[0]``
+        """
+        request = rq.decode_request(self._name(collection), points)
+        return await self._send(calls.DECODE, request, timeout)
 
     async def analogy(
         self,
@@ -394,6 +458,7 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         score_threshold: float | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
@@ -401,6 +466,43 @@ class AsyncClient(AsyncConnection):
 
         ``await client.analogy("a red circle", "a blue circle", "a red square")``
         """
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, explain=explain)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
         return await self._send(calls.SEARCH, request, timeout)
+
+    # ------------------------------------------------------------ named directions
+
+    async def create_direction(
+        self,
+        name: str,
+        source: Any,
+        *,
+        method: str = "mean_difference",
+        holdout: float | None = None,
+        seed: int = 0,
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> DirectionInfo:
+        """Make a direction and store it as ``name``, usable as ``NamedDirection(name)`` in edits and mixes.
+
+        ``source`` is a ``TextPair``, ``Examples``, ``Labels(field, positive, negative, filter)`` or a raw
+        vector; ``method`` ("mean_difference", "least_squares" or "logistic") fits examples and labels.
+        The result reports ``quality.auc`` on a held-out share (``holdout``, split with ``seed``).
+        ``await client.create_direction("to-blue", Labels("color", "blue", "red", filter={"kind": "image"}))``
+        """
+        request = rq.create_direction_request(
+            self._name(collection), name, source, method=method, holdout=holdout, seed=seed
+        )
+        return await self._send(calls.CREATE_DIRECTION, request, timeout)
+
+    async def list_directions(
+        self, *, with_vectors: bool = False, collection: str | None = None, timeout: float | None = None
+    ) -> list[DirectionInfo]:
+        """The collection's stored directions, by name (their vectors only with ``with_vectors``)."""
+        request = pb.ListDirectionsRequest(collection=self._name(collection), with_vectors=with_vectors)
+        return await self._send(calls.LIST_DIRECTIONS, request, timeout)
+
+    async def delete_direction(self, name: str, *, collection: str | None = None, timeout: float | None = None) -> None:
+        """Delete a stored direction (NotFound when there is none by that name)."""
+        request = pb.DeleteDirectionRequest(collection=self._name(collection), name=name)
+        await self._send(calls.DELETE_DIRECTION, request, timeout)

@@ -26,9 +26,11 @@ import { Collections, LatentSpace } from "./generated/latentspace/v1/latentspace
 import {
   collectionInfoFromProto,
   deleteResultFromProto,
+  directionInfoFromProto,
   distanceFromProto,
   distanceMatrixFromProto,
   editResultFromProto,
+  decodedImagesFromProto,
   encodedPointFromProto,
   exportPageFromProto,
   hitsFromProto,
@@ -89,6 +91,10 @@ export const RPCS = {
   distanceMatrix: rpc(latentSpace.distanceMatrix, distanceMatrixFromProto),
   interpolate: rpc(latentSpace.interpolate, interpolationFromProto),
   edit: rpc(latentSpace.edit, editResultFromProto),
+  decode: rpc(latentSpace.decode, decodedImagesFromProto),
+  createDirection: rpc(latentSpace.createDirection, directionInfoFromProto),
+  listDirections: rpc(latentSpace.listDirections, (reply) => reply.directions.map(directionInfoFromProto)),
+  deleteDirection: rpc(latentSpace.deleteDirection, (): void => undefined),
 } as const;
 
 /** TLS settings: PEM root certificates to trust (default: the system's), and a client key pair for mTLS. */

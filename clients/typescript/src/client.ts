@@ -9,9 +9,11 @@
 
 import { create } from "@bufbuild/protobuf";
 import {
+  DeleteDirectionRequestSchema,
   DescribeCollectionRequestSchema,
   DropCollectionRequestSchema,
   ListCollectionsRequestSchema,
+  ListDirectionsRequestSchema,
   ListSnapshotsRequestSchema,
   ReindexRequestSchema,
   StatsRequestSchema,
@@ -19,13 +21,15 @@ import {
 } from "./generated/latentspace/v1/latentspace_pb.js";
 import { Connection, type ConnectionOptions, DEFAULT_ADDRESS, ExportStream, RPCS } from "./calls.js";
 import type { FilterSpec } from "./payloads.js";
-import { type AnalogyMethodName, type Direction, type Point, pointFromKeywords } from "./points.js";
+import { type AnalogyMethodName, type Direction, type Labels, type Point, pointFromKeywords } from "./points.js";
 import * as rq from "./requests.js";
 import type {
   CollectionInfo,
   DeleteResult,
+  DirectionInfo,
   Distance,
   DistanceMatrix,
+  DecodedImages,
   EditResult,
   EncodedPoint,
   Hit,
@@ -53,16 +57,18 @@ export interface ClientOptions extends ConnectionOptions {
 }
 
 export type SearchOptions = CollectionCallOptions &
-  rq.SearchOptionsInit & {
+  rq.SearchOptionsInit &
+  rq.RankingInit & {
     text?: string | null;
     image?: Uint8Array | null;
     vector?: Float32Array | readonly number[] | null;
     id?: string | null;
   };
 
-export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit;
+export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit & rq.RankingInit;
 
-export type MidpointOptions = CollectionCallOptions & {
+export type MidpointOptions = CollectionCallOptions &
+  rq.RankingInit & {
   k?: number;
   method?: rq.InterpolationMethodName;
   via?: Point | null;
@@ -70,6 +76,7 @@ export type MidpointOptions = CollectionCallOptions & {
   excludeIds?: rq.Ids;
   distinct?: boolean;
   withVectors?: boolean;
+  explain?: boolean;
 };
 
 export type AnalogyOptions = CollectionCallOptions &
@@ -114,10 +121,19 @@ export class Client {
 
   // ------------------------------------------------------------ collections
 
-  /** Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`. */
+  /**
+   * Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`; `backend`
+   * "embedded" or "milvus" (not given: the server's default; docs/milvus.md).
+   */
   async createCollection(
     name: string,
-    options: CallOptions & { model?: string | null; dimension?: number | null; indexKind?: string | null; ifNotExists?: boolean } = {},
+    options: CallOptions & {
+      model?: string | null;
+      dimension?: number | null;
+      indexKind?: string | null;
+      ifNotExists?: boolean;
+      backend?: string | null;
+    } = {},
   ): Promise<CollectionInfo> {
     return this.connection.unary(RPCS.createCollection, rq.createCollectionRequest(name, options), options.timeoutMs);
   }
@@ -287,7 +303,8 @@ export class Client {
   /**
    * Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each. Give one of
    * `t`, `steps` (evenly spaced, ends included) or `ts`; none gives the midpoint. `distinct`
-   * drops the ends' own ids and items shown at an earlier step.
+   * drops the ends' own ids and items shown at an earlier step. `decode` draws each step with the
+   * collection's decoder (`PathStep.image`, PNG bytes).
    */
   async interpolate(
     a: Point,
@@ -298,15 +315,26 @@ export class Client {
     return this.connection.unary(RPCS.interpolate, request, options.timeoutMs);
   }
 
-  /** Move `base` along `direction` (TextPair, Examples or a vector) and search there. */
+  /**
+   * Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there;
+   * `decode` draws the base and the result (`baseImage`, `image`: PNG bytes).
+   */
   async edit(base: Point, direction: Direction, options: CollectionCallOptions & rq.EditOptions = {}): Promise<EditResult> {
     const request = rq.editRequest(this.name(options.collection), base, direction, options);
     return this.connection.unary(RPCS.edit, request, options.timeoutMs);
   }
 
+  /**
+   * Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+   * FailedPrecondition (reason NO_DECODER) when the model has none.
+   */
+  async decode(points: Iterable<Point>, options: CollectionCallOptions = {}): Promise<DecodedImages> {
+    return this.connection.unary(RPCS.decode, rq.decodeRequest(this.name(options.collection), points), options.timeoutMs);
+  }
+
   /** a : aStar :: b : ? — a search whose point is the analogy ("cos_add" or "cos_mul"). */
   async analogy(a: Point, aStar: Point, b: Point, options: AnalogyOptions = {}): Promise<Hit[]> {
-    const { k, filter, excludeIds, scoreThreshold, withVectors } = options;
+    const { k, filter, excludeIds, scoreThreshold, withVectors, explain } = options;
     const request = rq.analogyRequest(
       this.name(options.collection),
       a,
@@ -314,8 +342,40 @@ export class Client {
       b,
       options.method ?? "cos_add",
       options.includeInputs ?? false,
-      rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors }),
+      rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors, explain }),
     );
     return this.connection.unary(RPCS.search, request, options.timeoutMs);
+  }
+
+  // ------------------------------------------------------------ named directions
+
+  /**
+   * Make a direction and store it as `name`, usable as `new NamedDirection(name)` in edits and
+   * mixes. `source` is a TextPair, Examples, Labels(field, positive, negative, filter) or a raw
+   * vector; `method` ("mean_difference", "least_squares", "logistic") fits examples and labels.
+   * The result reports `quality.auc` on a held-out share (`holdout`, split with `seed`).
+   */
+  async createDirection(
+    name: string,
+    source: Labels | Direction,
+    options: CollectionCallOptions & rq.CreateDirectionOptions = {},
+  ): Promise<DirectionInfo> {
+    const request = rq.createDirectionRequest(this.name(options.collection), name, source, options);
+    return this.connection.unary(RPCS.createDirection, request, options.timeoutMs);
+  }
+
+  /** The collection's stored directions, by name (their vectors only with `withVectors`). */
+  async listDirections(options: CollectionCallOptions & { withVectors?: boolean } = {}): Promise<DirectionInfo[]> {
+    const request = create(ListDirectionsRequestSchema, {
+      collection: this.name(options.collection),
+      withVectors: options.withVectors ?? false,
+    });
+    return this.connection.unary(RPCS.listDirections, request, options.timeoutMs);
+  }
+
+  /** Delete a stored direction (NotFound when there is none by that name). */
+  async deleteDirection(name: string, options: CollectionCallOptions = {}): Promise<void> {
+    const request = create(DeleteDirectionRequestSchema, { collection: this.name(options.collection), name });
+    await this.connection.unary(RPCS.deleteDirection, request, options.timeoutMs);
   }
 }

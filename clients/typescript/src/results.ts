@@ -11,8 +11,10 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type {
   CollectionInfo as CollectionInfoMessage,
   DeleteResponse,
+  DirectionInfo as DirectionInfoMessage,
   Distance as DistanceMessage,
   DistanceMatrixResponse,
+  DecodeResponse,
   EditResponse,
   EncodedPoint as EncodedPointMessage,
   ExportedItem as ExportedItemMessage,
@@ -23,12 +25,57 @@ import type {
   StatsResponse,
   UpsertResponse,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { type Hit as HitMessage, type Item as ItemMessage, Modality } from "./generated/latentspace/v1/types_pb.js";
+import { DirectionMethod } from "./generated/latentspace/v1/latentspace_pb.js";
+import {
+  type Explanation as ExplanationMessage,
+  type Hit as HitMessage,
+  type Item as ItemMessage,
+  Modality,
+  ScoreForm,
+} from "./generated/latentspace/v1/types_pb.js";
 import { booleanRows, floatRows, unpackOptional, unpackVector } from "./vectors.js";
 
 export type ModalityName = "text" | "image" | "vector" | "unspecified";
 
-/** One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies). */
+/**
+ * One leaf of the query in a hit's score, named by its request `path`. Form "sum": `share =
+ * coefficient * cosine`, and the shares add up to the score. Form "product" (3CosMul): the score is
+ * the product of `factor ** exponent`.
+ */
+export interface ScoreTerm {
+  path: string;
+  cosine: number;
+  coefficient: number;
+  share: number;
+  factor: number;
+  exponent: number;
+}
+
+/** A hit's projection on a direction its query used (`name` is "" for an inline direction). */
+export interface DirectionProjection {
+  path: string;
+  name: string;
+  projection: number;
+}
+
+/** Why a hit scored as it did (`explain: true`). */
+export interface Explanation {
+  form: "sum" | "product" | "unspecified";
+  terms: ScoreTerm[];
+  projections: DirectionProjection[];
+  /** The raw cosine; score = (cosine - calibrationOffset) / calibrationScale (0 and 1 unless calibrated). */
+  cosine: number;
+  calibrationOffset: number;
+  calibrationScale: number;
+  /** With diversity: the hit's largest similarity to a hit ranked before it (null for the first). */
+  redundancy: number | null;
+}
+
+/**
+ * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies, the
+ * calibrated score with `scoreMode: "calibrated"`).
+ * `explanation` is set when the call asked for it (`explain: true`).
+ */
 export interface Hit {
   id: string;
   score: number;
@@ -36,6 +83,7 @@ export interface Hit {
   payload: JsonObject;
   content: string;
   vector: Float32Array | null;
+  explanation: Explanation | null;
 }
 
 /** A stored item; `sequence` is the write sequence number of its last upsert. */
@@ -59,6 +107,32 @@ export interface CollectionInfo {
   modalities: ModalityName[];
   fingerprint: string;
   sequence: number;
+  /** Per item modality: count, centroid norm and sample size (what calibrated scores are measured against). */
+  modalityStats: ModalityStats[];
+  /** The same- and cross-modal cosine distributions of the samples. */
+  cosineDistributions: CosineDistribution[];
+  /** "embedded" or "milvus". */
+  backend: string;
+}
+
+/** One item modality of a collection. */
+export interface ModalityStats {
+  modality: ModalityName;
+  count: number;
+  centroidNorm: number;
+  sampled: number;
+}
+
+/** Cosines between sampled items of modalities `a` and `b` (distinct pairs when equal). */
+export interface CosineDistribution {
+  a: ModalityName;
+  b: ModalityName;
+  pairs: number;
+  mean: number;
+  std: number;
+  p05: number;
+  p50: number;
+  p95: number;
 }
 
 /**
@@ -135,13 +209,17 @@ export interface DistanceMatrix {
   crossModal: boolean[][];
 }
 
-/** One point on a path from a to b: its t, cosines to both ends, vector (on request) and hits. */
+/**
+ * One point on a path from a to b: its t, cosines to both ends, vector (on request), hits, and
+ * its image (PNG bytes) when the path was decoded.
+ */
 export interface PathStep {
   t: number;
   cosToA: number;
   cosToB: number;
   vector: Float32Array | null;
   hits: Hit[];
+  image: Uint8Array | null;
 }
 
 /** The steps of a path and the angle between its ends, in radians. */
@@ -152,7 +230,8 @@ export interface Interpolation {
 
 /**
  * An edited point, how far it moved (`cosToBase`), its projections on the direction, and hits.
- * A small `directionNorm` means the direction came from a weak, noisy difference.
+ * A small `directionNorm` means the direction came from a weak, noisy difference. With `decode`,
+ * `baseImage` and `image` are the base and the edited point drawn (PNG bytes).
  */
 export interface EditResult {
   vector: Float32Array | null;
@@ -161,6 +240,16 @@ export interface EditResult {
   resultProjection: number;
   directionNorm: number;
   hits: Hit[];
+  baseImage: Uint8Array | null;
+  image: Uint8Array | null;
+}
+
+/** Points drawn by the collection's decoder: one PNG per point, the decoder's name, the images' size. */
+export interface DecodedImages {
+  images: Uint8Array[];
+  decoder: string;
+  width: number;
+  height: number;
 }
 
 const MODALITY_NAMES: Readonly<Record<Modality, ModalityName>> = {
@@ -189,6 +278,31 @@ export function hitFromProto(message: HitMessage): Hit {
     payload: message.payload ?? {},
     content: message.content,
     vector: unpackOptional(message.vector),
+    explanation: message.explanation ? explanationFromProto(message.explanation) : null,
+  };
+}
+
+const SCORE_FORMS: Readonly<Record<number, Explanation["form"]>> = {
+  [ScoreForm.SUM]: "sum",
+  [ScoreForm.PRODUCT]: "product",
+};
+
+export function explanationFromProto(message: ExplanationMessage): Explanation {
+  return {
+    form: SCORE_FORMS[message.form] ?? "unspecified",
+    terms: message.terms.map(({ path, cosine, coefficient, share, factor, exponent }) => ({
+      path,
+      cosine,
+      coefficient,
+      share,
+      factor,
+      exponent,
+    })),
+    projections: message.projections.map(({ path, name, projection }) => ({ path, name, projection })),
+    cosine: message.cosine,
+    calibrationOffset: message.calibrationOffset,
+    calibrationScale: message.calibrationScale,
+    redundancy: message.redundancy ?? null,
   };
 }
 
@@ -256,6 +370,23 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
     modalities: message.modalities.map(modalityName),
     fingerprint: message.fingerprint,
     sequence: safeNumber(message.sequence, "sequence"),
+    modalityStats: message.modalityStats.map((s) => ({
+      modality: modalityName(s.modality),
+      count: safeNumber(s.count, "count"),
+      centroidNorm: s.centroidNorm,
+      sampled: s.sampled,
+    })),
+    cosineDistributions: message.cosineDistributions.map((d) => ({
+      a: modalityName(d.a),
+      b: modalityName(d.b),
+      pairs: safeNumber(d.pairs, "pairs"),
+      mean: d.mean,
+      std: d.std,
+      p05: d.p05,
+      p50: d.p50,
+      p95: d.p95,
+    })),
+    backend: message.backend || "embedded",
   };
 }
 
@@ -311,6 +442,7 @@ export function pathStepFromProto(message: PathStepMessage): PathStep {
     cosToB: message.cosToB,
     vector: unpackOptional(message.vector),
     hits: hitsFromProto(message.hits),
+    image: optionalBytes(message.image),
   };
 }
 
@@ -326,5 +458,78 @@ export function editResultFromProto(message: EditResponse): EditResult {
     resultProjection: message.resultProjection,
     directionNorm: message.directionNorm,
     hits: hitsFromProto(message.hits),
+    baseImage: optionalBytes(message.baseImage),
+    image: optionalBytes(message.image),
   };
+}
+
+/**
+ * How well a direction separates what it was made from: `auc` (null when nothing was held out),
+ * what it was measured on (`evaluatedOn`: "held_out", "templates" or "none") and the counts.
+ */
+export interface DirectionQuality {
+  auc: number | null;
+  evaluatedOn: string;
+  positives: number;
+  negatives: number;
+  heldOutPositives: number;
+  heldOutNegatives: number;
+  holdout: number;
+  seed: number;
+}
+
+/** A stored direction; `vector` is the unit direction (from listDirections only with `withVectors`). */
+export interface DirectionInfo {
+  name: string;
+  source: string;
+  method: "mean_difference" | "least_squares" | "logistic";
+  description: string;
+  norm: number;
+  quality: DirectionQuality;
+  fingerprint: string;
+  createdAt: string;
+  vector: Float32Array | null;
+}
+
+const DIRECTION_METHOD_NAMES: Readonly<Record<number, DirectionInfo["method"]>> = {
+  [DirectionMethod.LEAST_SQUARES]: "least_squares",
+  [DirectionMethod.LOGISTIC]: "logistic",
+};
+
+export function directionInfoFromProto(message: DirectionInfoMessage): DirectionInfo {
+  const q = message.quality;
+  return {
+    name: message.name,
+    source: message.source,
+    method: DIRECTION_METHOD_NAMES[message.method] ?? "mean_difference",
+    description: message.description,
+    norm: message.norm,
+    quality: {
+      auc: q?.auc ?? null,
+      evaluatedOn: q?.evaluatedOn ?? "",
+      positives: q?.positives ?? 0,
+      negatives: q?.negatives ?? 0,
+      heldOutPositives: q?.heldOutPositives ?? 0,
+      heldOutNegatives: q?.heldOutNegatives ?? 0,
+      holdout: q?.holdout ?? 0,
+      seed: safeNumber(q?.seed ?? 0n, "seed"),
+    },
+    fingerprint: message.fingerprint,
+    createdAt: message.createdAt,
+    vector: unpackOptional(message.vector),
+  };
+}
+
+export function decodedImagesFromProto(message: DecodeResponse): DecodedImages {
+  return {
+    images: message.images.map((image) => new Uint8Array(image)),
+    decoder: message.decoder,
+    width: message.width,
+    height: message.height,
+  };
+}
+
+/** An image field: null when unset (empty); a copy, since a decoded field may view a pooled buffer. */
+function optionalBytes(value: Uint8Array): Uint8Array | null {
+  return value.length > 0 ? new Uint8Array(value) : null;
 }

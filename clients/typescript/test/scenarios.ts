@@ -18,9 +18,11 @@ import {
   type ExportStream,
   type Hit,
   Id,
+  Labels,
   LatentSpaceError,
   Mix,
   type MixPart,
+  NamedDirection,
   type Point,
   TextPair,
 } from "../src/index.js";
@@ -157,6 +159,15 @@ export function evaluate(value: Json | undefined, fixture: Fixture, named: Recor
       return new TextPair(get("neutral") as string, get("target") as string, (get("use_templates") ?? false) as boolean);
     case "$examples":
       return new Examples(ev(get("positive")) as Point[], (ev(get("negative")) ?? []) as Point[]);
+    case "$named_direction":
+      return new NamedDirection(spec as string);
+    case "$labels":
+      return new Labels(
+        get("field") as string,
+        get("positive") as string,
+        get("negative") as string,
+        (ev(get("filter")) ?? null) as Record<string, unknown> | null,
+      );
     case "$hit_ids": {
       const hits = named[spec as string] as Hit[];
       return hits.slice(0, (value.take as number | undefined) ?? hits.length).map((hit) => hit.id);
@@ -175,8 +186,8 @@ export async function call(client: Client, method: string, args: unknown[], kwar
   if (typeof fn !== "function") throw new Error(`the TypeScript client has no method ${name} (Python ${method})`);
   const options = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [camel(k), v]));
   if (method === "upsert") args = [(args[0] as Record<string, unknown>[]).map(camelKeys)];
-  // Python's encode(*points) takes the points as separate arguments; TypeScript's takes one array.
-  const positional = method === "encode" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
+  // Python's encode(*points) and decode(*points) take the points as separate arguments; TypeScript's take one array.
+  const positional = method === "encode" || method === "decode" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
   return fn.call(client, ...positional, options);
 }
 
@@ -245,10 +256,14 @@ export async function attempt(body: () => Promise<unknown>): Promise<Outcome> {
   }
 }
 
-/** A result as JSON: Float32Arrays as arrays, SDK field names in snake_case (payloads kept as they are). */
+/**
+ * A result as JSON: Float32Arrays as arrays, bytes (images) as base64, SDK field names in snake_case
+ * (payloads kept as they are).
+ */
 export function plain(value: unknown, key = ""): unknown {
   if (value === undefined || value === null) return null;
   if (value instanceof Float32Array) return Array.from(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (Array.isArray(value)) return value.map((v) => plain(v));
   if (typeof value === "object" && key !== "payload") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), plain(v, k)]));

@@ -34,13 +34,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentspace.indexer.collection_model import CollectionModel
+from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
-    InvalidInput,
     StoreDamaged,
     Unavailable,
 )
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
@@ -48,6 +49,8 @@ from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
+from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
@@ -111,6 +114,7 @@ class Collection:
                     else self.manifest.index_kind
                 self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
                                        any_snapshot_kind=auto)
+                self._stats = ModalityStatistics(self._store, self.dimension)
             except BaseException:
                 self._store.close()
                 raise
@@ -155,8 +159,10 @@ class Collection:
         checked = check_records(records, self.dimension)
         with self._store_damage(), self._live.writing():
             self._check_open()
+            replaced = self._store.get([r.id for r in checked], with_vectors=True)
             sequence = self._store.upsert(checked)
             self._live.catch_up()
+            self._stats.apply(replaced, checked, sequence)
         self._after_write()
         return sequence
 
@@ -166,9 +172,11 @@ class Collection:
         wanted = check_ids(ids)
         with self._store_damage(), self._live.writing():
             self._check_open()
+            removed = self._store.get(wanted, with_vectors=True)
             deleted, sequence = self._store.delete(wanted)
             if deleted:
                 self._live.catch_up()
+                self._stats.apply(removed, [], sequence)
         if deleted:
             self._after_write()
         return deleted, sequence
@@ -232,6 +240,17 @@ class Collection:
         with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
+        self._check_open()
+        with self._reading():
+            return self._store.content_hashes(list(ids))
+
+    def all_ids(self) -> Iterator[list[str]]:
+        """Every stored id, in id order, in pages."""
+        self._check_open()
+        return self._store.all_ids()
+
     def count(self) -> int:
         """Number of items (kept in memory by the store: no database read, so no lock needed)."""
         self._check_open()
@@ -261,17 +280,22 @@ class Collection:
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
-        Honours the payload filter, ``exclude_ids`` and ``score_threshold`` (hits scoring below it
-        are dropped). Each row gets k hits whenever at least k items pass the filter and exclusions.
-        Many searches run at once; payload dicts of hits are shared, so do not modify them.
+        Honours the payload filter, ``modality``, ``exclude_ids`` and ``score_threshold`` (hits
+        scoring below it are dropped); the ranking options (``score_mode``, ``diversity``) are the
+        operations' (:mod:`latentspace.indexer.ranking`). Each row gets k hits whenever at least k
+        items pass the filter and exclusions. Many searches run at once; payload dicts of hits are
+        shared, so do not modify them.
         """
         self._check_open()
-        matrix = self._check_queries(queries)
-        _check_options(options)
+        matrix = check_query_matrix(queries, self.dimension, self.name)
+        check_search_options(options)
         with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
             allowed = self._store.keys_for_filter(options.filter) if options.filter else None
+            if options.modality is not None:
+                of_modality = self._store.keys_for_modality(options.modality)
+                allowed = of_modality if allowed is None else np.intersect1d(allowed, of_modality, assume_unique=True)
             excluded = self._store.keys_for_ids(options.exclude_ids) if options.exclude_ids else None
             # A write whose chunks are going in may show a replaced item under both keys: ask for
             # enough extra slots that dropping the second copy still leaves k.
@@ -342,24 +366,40 @@ class Collection:
                 break
         return hits
 
-    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        matrix = np.asarray(queries)
-        if matrix.dtype != np.float32:
-            try:
-                matrix = matrix.astype(np.float32)
-            except (TypeError, ValueError):
-                raise InvalidInput("query vectors must be numbers", field="query") from None
-        if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
-            raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
-                               f"(n, {self.dimension})", field="query")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
-        if np.any(norms < 1e-12):
-            raise InvalidInput("query vector is zero (it has no direction)", field="query")
-        if np.all(np.abs(norms - 1.0) < 1e-6):
-            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
-        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and cosine spreads, exact as of the last write."""
+        self._check_open()
+        return self._stats
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items (with vectors) whose payload matches, oldest first."""
+        self._check_open()
+        keys = self._store.keys_for_filter(payload_filter, retired=False)[:limit]
+        return list(self._store.items_by_keys(keys, with_vectors=True).values())
+
+    # ------------------------------------------------------------------ named directions
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a named direction durably; :class:`DirectionExists` when the name is taken."""
+        self._check_open()
+        if not self._store.insert_direction(record):
+            raise direction_exists(record.name, self.name)
+
+    def get_direction(self, name: str) -> DirectionRecord | None:
+        """The direction stored under ``name``, or None."""
+        self._check_open()
+        found = self._store.directions(name)
+        return found[0] if found else None
+
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, by name."""
+        self._check_open()
+        return self._store.directions()
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a stored direction; False when there was none by that name."""
+        self._check_open()
+        return self._store.delete_direction(name)
 
     # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:
@@ -500,22 +540,14 @@ def _is_damage(error: sqlite3.Error) -> bool:
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
-def _check_options(options: SearchOptions) -> None:
-    if isinstance(options.k, bool) or not isinstance(options.k, int) or options.k < 1:
-        raise InvalidInput(f"k must be an integer >= 1, got {options.k!r}", field="k")
-    threshold = options.score_threshold
-    if threshold is not None and not np.isfinite(threshold):
-        raise InvalidInput("score_threshold must be a finite number", field="score_threshold")
-    for name in ("ef_search", "nprobe", "rerank"):
-        if getattr(options, name) < 0:
-            raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
-
-
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems, RebuildsAside
 
     def _is_a_backend(collection: Collection) -> CollectionBackend:
         return collection  # mypy checks that the embedded collection implements the interface
 
     def _exports_items(collection: Collection) -> ExportsItems:
         return collection  # ... and the optional export capability
+
+    def _rebuilds_aside(collection: Collection) -> RebuildsAside:
+        return collection  # ... and the optional rebuild capability

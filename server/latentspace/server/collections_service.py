@@ -11,13 +11,13 @@ from concurrent.futures import Future
 import numpy as np
 from grpc import aio
 
+from latentspace.indexer.backends.base import CollectionBackend, reindexer_of
 from latentspace.indexer.backup import check_snapshot_name
-from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
-from latentspace.indexer.validation import check_batch, check_index_kind, check_requested_ids
+from latentspace.indexer.validation import check_backend, check_batch, check_index_kind, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.state import ServerState
@@ -25,7 +25,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 
 
-def collection_info(collection: Collection) -> api.CollectionInfo:
+def collection_info(collection: CollectionBackend) -> api.CollectionInfo:
     manifest = collection.manifest
     return api.CollectionInfo(
         name=collection.name,
@@ -37,6 +37,8 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
+        **convert.modality_stats_to_proto(collection.modality_statistics),
+        backend=manifest.backend,
     )
 
 
@@ -63,6 +65,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            check_backend(request.backend),
             self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)
@@ -87,10 +90,10 @@ class CollectionsService(rpc.CollectionsServicer):
     async def Reindex(self, request: api.ReindexRequest, context: aio.ServicerContext) -> api.CollectionInfo:
         limits = self.state.limits.index_kind_limits()
 
-        def start() -> tuple[Collection, Future[None]]:
+        def start() -> tuple[CollectionBackend, Future[None]]:
             collection = self.state.collection(request.collection)
             kind = check_index_kind(request.index_kind, collection.dimension, limits)  # may trial-run it
-            return collection, collection.start_reindex(kind)
+            return collection, reindexer_of(collection).start_reindex(kind)  # Milvus: FAILED_PRECONDITION
 
         collection, job = await self.state.run(start)
         # The rebuild runs on the maintenance thread, not a request thread; shielded, so a caller that

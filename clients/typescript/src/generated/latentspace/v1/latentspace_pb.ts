@@ -9,7 +9,8 @@
 //   INVALID_ARGUMENT     malformed query, undecodable image, wrong dimension, k out of range, NaN
 //   NOT_FOUND            unknown collection or id
 //   ALREADY_EXISTS       creating a collection that exists
-//   FAILED_PRECONDITION  e.g. an image query against a text-only model, a model that is not available
+//   FAILED_PRECONDITION  e.g. an image query against a text-only model, a model that is not available,
+//                        images asked of a model without a decoder (NO_DECODER)
 //   RESOURCE_EXHAUSTED   message, batch, pixel or text limits
 //   UNAUTHENTICATED      no API key, or one the server does not know (when it has keys)
 //   PERMISSION_DENIED    the API key's scope does not cover the RPC
@@ -24,9 +25,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, ScoreMode, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -34,7 +36,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIjgKDlJlaW5kZXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEgoKaW5kZXhfa2luZBgCIAEoCSKtAQoKVXBzZXJ0SXRlbRIKCgJpZBgBIAEoCRIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtjb250ZW50X3JlZhgGIAEoCUIJCgdjb250ZW50Ik4KDVVwc2VydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgVpdGVtcxgCIAMoCzIaLmxhdGVudHNwYWNlLnYxLlVwc2VydEl0ZW0iNAoOVXBzZXJ0UmVzcG9uc2USEAoIdXBzZXJ0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiMAoNRGVsZXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCSIzCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIkMKCkdldFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSFAoMd2l0aF92ZWN0b3JzGAMgASgIIkMKC0dldFJlc3BvbnNlEiMKBWl0ZW1zGAEgAygLMhQubGF0ZW50c3BhY2UudjEuSXRlbRIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQizQEKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtc0ISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgi7QIKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCCKEAQoIUGF0aFN0ZXASCQoBdBgBIAEoAhIQCghjb3NfdG9fYRgCIAEoAhIQCghjb3NfdG9fYhgDIAEoAhImCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISIQoEaGl0cxgFIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCJNChNJbnRlcnBvbGF0ZVJlc3BvbnNlEicKBXN0ZXBzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuUGF0aFN0ZXASDQoFYW5nbGUYAiABKAIiowEKC0VkaXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoEZWRpdBgCIAEoCzIULmxhdGVudHNwYWNlLnYxLkVkaXQSCQoBaxgDIAEoBRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYBSADKAkSFAoMd2l0aF92ZWN0b3JzGAYgASgIIroBCgxFZGl0UmVzcG9uc2USJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhMKC2Nvc190b19iYXNlGAIgASgCEhcKD2Jhc2VfcHJvamVjdGlvbhgDIAEoAhIZChFyZXN1bHRfcHJvamVjdGlvbhgEIAEoAhIWCg5kaXJlY3Rpb25fbm9ybRgFIAEoAhIhCgRoaXRzGAYgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0KnoKE0ludGVycG9sYXRpb25NZXRob2QSJAogSU5URVJQT0xBVElPTl9NRVRIT0RfVU5TUEVDSUZJRUQQABIeChpJTlRFUlBPTEFUSU9OX01FVEhPRF9TTEVSUBABEh0KGUlOVEVSUE9MQVRJT05fTUVUSE9EX0xFUlAQAjLTCQoLQ29sbGVjdGlvbnMSYQoQQ3JlYXRlQ29sbGVjdGlvbhInLmxhdGVudHNwYWNlLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSaAoPTGlzdENvbGxlY3Rpb25zEiYubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmUKEkRlc2NyaWJlQ29sbGVjdGlvbhIpLmxhdGVudHNwYWNlLnYxLkRlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYARJlCg5Ecm9wQ29sbGVjdGlvbhIlLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRyb3BDb2xsZWN0aW9uUmVzcG9uc2UiBJi4GAMSTwoHUmVpbmRleBIeLmxhdGVudHNwYWNlLnYxLlJlaW5kZXhSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSTQoGVXBzZXJ0Eh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCElUKDFVwc2VydFN0cmVhbRIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAigBEk0KBkRlbGV0ZRIdLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXNwb25zZSIEmLgYAhJECgNHZXQSGi5sYXRlbnRzcGFjZS52MS5HZXRSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuR2V0UmVzcG9uc2UiBJi4GAESSgoFU3RhdHMSHC5sYXRlbnRzcGFjZS52MS5TdGF0c1JlcXVlc3QaHS5sYXRlbnRzcGFjZS52MS5TdGF0c1Jlc3BvbnNlIgSYuBgBEk8KCFNuYXBzaG90Eh8ubGF0ZW50c3BhY2UudjEuU25hcHNob3RSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIgSYuBgDEmIKDUxpc3RTbmFwc2hvdHMSJC5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXNwb25zZSIEmLgYAxJPCgdSZXN0b3JlEh4ubGF0ZW50c3BhY2UudjEuUmVzdG9yZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJLCgZFeHBvcnQSHS5sYXRlbnRzcGFjZS52MS5FeHBvcnRSZXF1ZXN0GhoubGF0ZW50c3BhY2UudjEuRXhwb3J0UGFnZSIEmLgYATABMuwECgtMYXRlbnRTcGFjZRJNCgZFbmNvZGUSHS5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVzcG9uc2UiBJi4GAESTQoGU2VhcmNoEh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIgSYuBgBElwKC1NlYXJjaEJhdGNoEiIubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuU2VhcmNoQmF0Y2hSZXNwb25zZSIEmLgYARJTCghEaXN0YW5jZRIfLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVxdWVzdBogLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlUmVzcG9uc2UiBJi4GAESZQoORGlzdGFuY2VNYXRyaXgSJS5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZU1hdHJpeFJlc3BvbnNlIgSYuBgBElwKC0ludGVycG9sYXRlEiIubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXF1ZXN0GiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGVSZXNwb25zZSIEmLgYARJHCgRFZGl0EhsubGF0ZW50c3BhY2UudjEuRWRpdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5FZGl0UmVzcG9uc2UiBJi4GAFiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEi0gIKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBI1Cg5tb2RhbGl0eV9zdGF0cxgKIAMoCzIdLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5U3RhdHMSQAoUY29zaW5lX2Rpc3RyaWJ1dGlvbnMYCyADKAsyIi5sYXRlbnRzcGFjZS52MS5Db3NpbmVEaXN0cmlidXRpb24SDwoHYmFja2VuZBgMIAEoCSJyCg1Nb2RhbGl0eVN0YXRzEioKCG1vZGFsaXR5GAEgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSDQoFY291bnQYAiABKAQSFQoNY2VudHJvaWRfbm9ybRgDIAEoAhIPCgdzYW1wbGVkGAQgASgNIq8BChJDb3NpbmVEaXN0cmlidXRpb24SIwoBYRgBIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiMKAWIYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRINCgVwYWlycxgDIAEoBBIMCgRtZWFuGAQgASgCEgsKA3N0ZBgFIAEoAhILCgNwMDUYBiABKAISCwoDcDUwGAcgASgCEgsKA3A5NRgIIAEoAiKFAQoXQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIRCglkaW1lbnNpb24YAyABKA0SEgoKaW5kZXhfa2luZBgEIAEoCRIVCg1pZl9ub3RfZXhpc3RzGAUgASgIEg8KB2JhY2tlbmQYBiABKAkiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIjgKDlJlaW5kZXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEgoKaW5kZXhfa2luZBgCIAEoCSKtAQoKVXBzZXJ0SXRlbRIKCgJpZBgBIAEoCRIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtjb250ZW50X3JlZhgGIAEoCUIJCgdjb250ZW50Ik4KDVVwc2VydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgVpdGVtcxgCIAMoCzIaLmxhdGVudHNwYWNlLnYxLlVwc2VydEl0ZW0iNAoOVXBzZXJ0UmVzcG9uc2USEAoIdXBzZXJ0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiMAoNRGVsZXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCSIzCg5EZWxldGVSZXNwb25zZRIPCgdkZWxldGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEIkMKCkdldFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkSFAoMd2l0aF92ZWN0b3JzGAMgASgIIkMKC0dldFJlc3BvbnNlEiMKBWl0ZW1zGAEgAygLMhQubGF0ZW50c3BhY2UudjEuSXRlbRIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQi2gIKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtcxIPCgdleHBsYWluGAcgASgIEi0KCnNjb3JlX21vZGUYCCABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYCSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYCiABKAISDAoEcG9vbBgLIAEoBUISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgiigQKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCBIPCgdleHBsYWluGA4gASgIEi0KCnNjb3JlX21vZGUYDyABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYECABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYESABKAISDAoEcG9vbBgSIAEoBRIOCgZkZWNvZGUYEyABKAgikwEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSDQoFaW1hZ2UYBiABKAwiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIsACCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCBIPCgdleHBsYWluGAcgASgIEi0KCnNjb3JlX21vZGUYCCABKA4yGS5sYXRlbnRzcGFjZS52MS5TY29yZU1vZGUSKgoIbW9kYWxpdHkYCSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIRCglkaXZlcnNpdHkYCiABKAISDAoEcG9vbBgLIAEoBRIOCgZkZWNvZGUYDCABKAgi3QEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQSEgoKYmFzZV9pbWFnZRgHIAEoDBINCgVpbWFnZRgIIAEoDCJLCg1EZWNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IlAKDkRlY29kZVJlc3BvbnNlEg4KBmltYWdlcxgBIAMoDBIPCgdkZWNvZGVyGAIgASgJEg0KBXdpZHRoGAMgASgNEg4KBmhlaWdodBgEIAEoDSLKAQoPRGlyZWN0aW9uU291cmNlEi0KCXRleHRfcGFpchgBIAEoCzIYLmxhdGVudHNwYWNlLnYxLlRleHRQYWlySAASLAoIZXhhbXBsZXMYAiABKAsyGC5sYXRlbnRzcGFjZS52MS5FeGFtcGxlc0gAEigKBmxhYmVscxgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLkxhYmVsc0gAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAQgYKBGtpbmQikwEKBkxhYmVscxINCgVmaWVsZBgBIAEoCRIoCghwb3NpdGl2ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIoCghuZWdhdGl2ZRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXIizAEKFkNyZWF0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJEi8KBnNvdXJjZRgDIAEoCzIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblNvdXJjZRIvCgZtZXRob2QYBCABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSFAoHaG9sZG91dBgFIAEoAkgAiAEBEgwKBHNlZWQYBiABKARCCgoIX2hvbGRvdXQivwEKEERpcmVjdGlvblF1YWxpdHkSEAoDYXVjGAEgASgCSACIAQESFAoMZXZhbHVhdGVkX29uGAIgASgJEhEKCXBvc2l0aXZlcxgDIAEoDRIRCgluZWdhdGl2ZXMYBCABKA0SGgoSaGVsZF9vdXRfcG9zaXRpdmVzGAUgASgNEhoKEmhlbGRfb3V0X25lZ2F0aXZlcxgGIAEoDRIPCgdob2xkb3V0GAcgASgCEgwKBHNlZWQYCCABKARCBgoEX2F1YyKFAgoNRGlyZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEg4KBnNvdXJjZRgCIAEoCRIvCgZtZXRob2QYAyABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSEwoLZGVzY3JpcHRpb24YBCABKAkSJgoGdmVjdG9yGAUgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEgwKBG5vcm0YBiABKAISMQoHcXVhbGl0eRgHIAEoCzIgLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblF1YWxpdHkSEwoLZmluZ2VycHJpbnQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJBChVMaXN0RGlyZWN0aW9uc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIUCgx3aXRoX3ZlY3RvcnMYAiABKAgiSwoWTGlzdERpcmVjdGlvbnNSZXNwb25zZRIxCgpkaXJlY3Rpb25zGAEgAygLMh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyI6ChZEZWxldGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSIZChdEZWxldGVEaXJlY3Rpb25SZXNwb25zZSp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIqnAEKD0RpcmVjdGlvbk1ldGhvZBIgChxESVJFQ1RJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASJAogRElSRUNUSU9OX01FVEhPRF9NRUFOX0RJRkZFUkVOQ0UQARIiCh5ESVJFQ1RJT05fTUVUSE9EX0xFQVNUX1NRVUFSRVMQAhIdChlESVJFQ1RJT05fTUVUSE9EX0xPR0lTVElDEAMy0wkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk8KB1JlaW5kZXgSHi5sYXRlbnRzcGFjZS52MS5SZWluZGV4UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATLsBwoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBEk0KBkRlY29kZRIdLmxhdGVudHNwYWNlLnYxLkRlY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5EZWNvZGVSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -65,8 +67,10 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
   metric: string;
 
   /**
-   * The FAISS index kind or factory string, e.g. "Flat"; "auto (HNSW32)" when the kind follows the
-   * collection's size; "HNSW32 (being built; Flat serves meanwhile)" while a Reindex runs.
+   * The index kind or factory string, e.g. "Flat"; "auto (HNSW32)" when the kind follows the
+   * collection's size; "HNSW32 (being built; Flat serves meanwhile)" while a Reindex runs. On the
+   * Milvus backend the Milvus index it maps to, e.g. "HNSW(M=32,efConstruction=40)" or
+   * "auto (AUTOINDEX)".
    *
    * @generated from field: string index_kind = 5;
    */
@@ -92,11 +96,32 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
   fingerprint: string;
 
   /**
-   * The sequence number of the last acknowledged write.
+   * The sequence number of the last acknowledged write. On the Milvus backend: the write stamp
+   * (microseconds since the epoch) of the last write this server made (0 before any).
    *
    * @generated from field: uint64 sequence = 9;
    */
   sequence: bigint;
+
+  /**
+   * Per item modality: its count, centroid norm and sample size; and the same- and cross-modal
+   * cosine distributions of the samples (what calibrated scores are measured against).
+   *
+   * @generated from field: repeated latentspace.v1.ModalityStats modality_stats = 10;
+   */
+  modalityStats: ModalityStats[];
+
+  /**
+   * @generated from field: repeated latentspace.v1.CosineDistribution cosine_distributions = 11;
+   */
+  cosineDistributions: CosineDistribution[];
+
+  /**
+   * Where the items live: "embedded" (this server's SQLite + FAISS store) or "milvus".
+   *
+   * @generated from field: string backend = 12;
+   */
+  backend: string;
 };
 
 /**
@@ -105,6 +130,98 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * One item modality of a collection, kept through every write (docs/latent-operations.md).
+ *
+ * @generated from message latentspace.v1.ModalityStats
+ */
+export type ModalityStats = Message<"latentspace.v1.ModalityStats"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 1;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * The norm of the mean of its unit vectors: 1 when all are equal, near 0 when spread evenly.
+   *
+   * @generated from field: float centroid_norm = 3;
+   */
+  centroidNorm: number;
+
+  /**
+   * Items in its uniform sample (at most 256), which spreads and distributions are measured on.
+   *
+   * @generated from field: uint32 sampled = 4;
+   */
+  sampled: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ModalityStats.
+ * Use `create(ModalityStatsSchema)` to create a new message.
+ */
+export const ModalityStatsSchema: GenMessage<ModalityStats> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 1);
+
+/**
+ * Cosines between sampled items of modalities a and b (distinct pairs when a == b).
+ *
+ * @generated from message latentspace.v1.CosineDistribution
+ */
+export type CosineDistribution = Message<"latentspace.v1.CosineDistribution"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality a = 1;
+   */
+  a: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Modality b = 2;
+   */
+  b: Modality;
+
+  /**
+   * @generated from field: uint64 pairs = 3;
+   */
+  pairs: bigint;
+
+  /**
+   * @generated from field: float mean = 4;
+   */
+  mean: number;
+
+  /**
+   * @generated from field: float std = 5;
+   */
+  std: number;
+
+  /**
+   * @generated from field: float p05 = 6;
+   */
+  p05: number;
+
+  /**
+   * @generated from field: float p50 = 7;
+   */
+  p50: number;
+
+  /**
+   * @generated from field: float p95 = 8;
+   */
+  p95: number;
+};
+
+/**
+ * Describes the message latentspace.v1.CosineDistribution.
+ * Use `create(CosineDistributionSchema)` to create a new message.
+ */
+export const CosineDistributionSchema: GenMessage<CosineDistribution> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 2);
 
 /**
  * @generated from message latentspace.v1.CreateCollectionRequest
@@ -154,6 +271,18 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
    * @generated from field: bool if_not_exists = 5;
    */
   ifNotExists: boolean;
+
+  /**
+   * Where the items live: "embedded" (the server's own SQLite + FAISS store) or "milvus" (the
+   * Milvus deployment the server's operator configured; docs/milvus.md). Empty = the server's
+   * default (LATENTSPACE_DEFAULT_BACKEND, "embedded" unless set). On "milvus", index_kind takes
+   * auto, Flat, HNSW<M>, IVF<nlist>,Flat, IVF<nlist>,SQ8 or IVF<nlist>,PQ<m>[x<nbits>]. A backend the
+   * server has no configuration for: FAILED_PRECONDITION (reason BACKEND_NOT_CONFIGURED); an
+   * unknown name: INVALID_ARGUMENT on backend.
+   *
+   * @generated from field: string backend = 6;
+   */
+  backend: string;
 };
 
 /**
@@ -161,7 +290,7 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
  * Use `create(CreateCollectionRequestSchema)` to create a new message.
  */
 export const CreateCollectionRequestSchema: GenMessage<CreateCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 1);
+  messageDesc(file_latentspace_v1_latentspace, 3);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsRequest
@@ -174,7 +303,7 @@ export type ListCollectionsRequest = Message<"latentspace.v1.ListCollectionsRequ
  * Use `create(ListCollectionsRequestSchema)` to create a new message.
  */
 export const ListCollectionsRequestSchema: GenMessage<ListCollectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 2);
+  messageDesc(file_latentspace_v1_latentspace, 4);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsResponse
@@ -191,7 +320,7 @@ export type ListCollectionsResponse = Message<"latentspace.v1.ListCollectionsRes
  * Use `create(ListCollectionsResponseSchema)` to create a new message.
  */
 export const ListCollectionsResponseSchema: GenMessage<ListCollectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 3);
+  messageDesc(file_latentspace_v1_latentspace, 5);
 
 /**
  * @generated from message latentspace.v1.DescribeCollectionRequest
@@ -208,7 +337,7 @@ export type DescribeCollectionRequest = Message<"latentspace.v1.DescribeCollecti
  * Use `create(DescribeCollectionRequestSchema)` to create a new message.
  */
 export const DescribeCollectionRequestSchema: GenMessage<DescribeCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 4);
+  messageDesc(file_latentspace_v1_latentspace, 6);
 
 /**
  * @generated from message latentspace.v1.DropCollectionRequest
@@ -225,7 +354,7 @@ export type DropCollectionRequest = Message<"latentspace.v1.DropCollectionReques
  * Use `create(DropCollectionRequestSchema)` to create a new message.
  */
 export const DropCollectionRequestSchema: GenMessage<DropCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 5);
+  messageDesc(file_latentspace_v1_latentspace, 7);
 
 /**
  * @generated from message latentspace.v1.DropCollectionResponse
@@ -238,7 +367,7 @@ export type DropCollectionResponse = Message<"latentspace.v1.DropCollectionRespo
  * Use `create(DropCollectionResponseSchema)` to create a new message.
  */
 export const DropCollectionResponseSchema: GenMessage<DropCollectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 6);
+  messageDesc(file_latentspace_v1_latentspace, 8);
 
 /**
  * @generated from message latentspace.v1.ReindexRequest
@@ -262,7 +391,7 @@ export type ReindexRequest = Message<"latentspace.v1.ReindexRequest"> & {
  * Use `create(ReindexRequestSchema)` to create a new message.
  */
 export const ReindexRequestSchema: GenMessage<ReindexRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 7);
+  messageDesc(file_latentspace_v1_latentspace, 9);
 
 /**
  * One item to upsert: exactly one content field.
@@ -326,7 +455,7 @@ export type UpsertItem = Message<"latentspace.v1.UpsertItem"> & {
  * Use `create(UpsertItemSchema)` to create a new message.
  */
 export const UpsertItemSchema: GenMessage<UpsertItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 8);
+  messageDesc(file_latentspace_v1_latentspace, 10);
 
 /**
  * @generated from message latentspace.v1.UpsertRequest
@@ -348,7 +477,7 @@ export type UpsertRequest = Message<"latentspace.v1.UpsertRequest"> & {
  * Use `create(UpsertRequestSchema)` to create a new message.
  */
 export const UpsertRequestSchema: GenMessage<UpsertRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 9);
+  messageDesc(file_latentspace_v1_latentspace, 11);
 
 /**
  * @generated from message latentspace.v1.UpsertResponse
@@ -372,7 +501,7 @@ export type UpsertResponse = Message<"latentspace.v1.UpsertResponse"> & {
  * Use `create(UpsertResponseSchema)` to create a new message.
  */
 export const UpsertResponseSchema: GenMessage<UpsertResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 10);
+  messageDesc(file_latentspace_v1_latentspace, 12);
 
 /**
  * @generated from message latentspace.v1.DeleteRequest
@@ -394,7 +523,7 @@ export type DeleteRequest = Message<"latentspace.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 11);
+  messageDesc(file_latentspace_v1_latentspace, 13);
 
 /**
  * @generated from message latentspace.v1.DeleteResponse
@@ -416,7 +545,7 @@ export type DeleteResponse = Message<"latentspace.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 12);
+  messageDesc(file_latentspace_v1_latentspace, 14);
 
 /**
  * @generated from message latentspace.v1.GetRequest
@@ -443,7 +572,7 @@ export type GetRequest = Message<"latentspace.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 13);
+  messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
  * @generated from message latentspace.v1.GetResponse
@@ -469,7 +598,7 @@ export type GetResponse = Message<"latentspace.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 14);
+  messageDesc(file_latentspace_v1_latentspace, 16);
 
 /**
  * @generated from message latentspace.v1.StatsRequest
@@ -482,7 +611,7 @@ export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 15);
+  messageDesc(file_latentspace_v1_latentspace, 17);
 
 /**
  * @generated from message latentspace.v1.StatsResponse
@@ -516,7 +645,7 @@ export type StatsResponse = Message<"latentspace.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 18);
 
 /**
  * @generated from message latentspace.v1.SnapshotRequest
@@ -541,7 +670,7 @@ export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 19);
 
 /**
  * @generated from message latentspace.v1.SnapshotInfo
@@ -618,7 +747,7 @@ export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
 export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 20);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsRequest
@@ -631,7 +760,7 @@ export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 21);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsResponse
@@ -648,7 +777,7 @@ export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 22);
 
 /**
  * @generated from message latentspace.v1.RestoreRequest
@@ -674,7 +803,7 @@ export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 23);
 
 /**
  * @generated from message latentspace.v1.ExportRequest
@@ -699,7 +828,7 @@ export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
  * Use `create(ExportRequestSchema)` to create a new message.
  */
 export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * An item with everything needed to re-create it exactly.
@@ -747,7 +876,7 @@ export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
  * Use `create(ExportedItemSchema)` to create a new message.
  */
 export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.ExportPage
@@ -771,7 +900,7 @@ export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
  * Use `create(ExportPageSchema)` to create a new message.
  */
 export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * @generated from message latentspace.v1.EncodeRequest
@@ -793,7 +922,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -815,7 +944,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -832,7 +961,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * Options shared by every search-like call.
@@ -877,6 +1006,44 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: latentspace.v1.SearchParams params = 6;
    */
   params?: SearchParams | undefined;
+
+  /**
+   * Explain each hit's score (Hit.explanation): its share from each leaf of the query.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
+
+  /**
+   * RAW (cosine, the default) or CALIBRATED (comparable across modalities); score_threshold applies to it.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * Only items of this modality (UNSPECIFIED: any).
+   *
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * Maximal marginal relevance in [0, 1]: 0 = plain ranking; higher trades relevance for novelty
+   * (each next hit maximises (1 - diversity) * score - diversity * its largest similarity to the hits
+   * before it). Not for COS_MUL analogies.
+   *
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * With diversity: the candidates it picks from; 0 = diversity_pool_factor (server setting, default 4)
+   * times k. At least k, at most max_diversity_pool (default 10,000). A pool equal to k only reorders.
+   *
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
 };
 
 /**
@@ -884,7 +1051,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -911,7 +1078,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -928,7 +1095,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -955,7 +1122,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -974,7 +1141,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -996,7 +1163,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -1018,7 +1185,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * How far apart two points are.
@@ -1071,7 +1238,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -1090,7 +1257,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -1119,7 +1286,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -1163,7 +1330,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1247,6 +1414,43 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
    * @generated from field: bool with_vectors = 13;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the leaves of a, b (and via).
+   *
+   * @generated from field: bool explain = 14;
+   */
+  explain: boolean;
+
+  /**
+   * Each step's ranking, as in SearchOptions (diversity applies within each step).
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 15;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 16;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 17;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 18;
+   */
+  pool: number;
+
+  /**
+   * Draw each step with the collection's decoder (PathStep.image); at most max_decoded_images
+   * steps (server limit, default 64). FAILED_PRECONDITION (NO_DECODER) when the model has none.
+   *
+   * @generated from field: bool decode = 19;
+   */
+  decode: boolean;
 };
 
 /**
@@ -1254,7 +1458,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1284,6 +1488,13 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
    * @generated from field: repeated latentspace.v1.Hit hits = 5;
    */
   hits: Hit[];
+
+  /**
+   * The step drawn by the collection's decoder, PNG; only when the request set decode.
+   *
+   * @generated from field: bytes image = 6;
+   */
+  image: Uint8Array;
 };
 
 /**
@@ -1291,7 +1502,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1315,7 +1526,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1352,6 +1563,43 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
    * @generated from field: bool with_vectors = 6;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the base's leaves and the direction.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
+
+  /**
+   * The neighbours' ranking, as in SearchOptions.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
+
+  /**
+   * Draw the base and the edited point with the collection's decoder (EditResponse.base_image,
+   * image). FAILED_PRECONDITION (NO_DECODER) when the model has none.
+   *
+   * @generated from field: bool decode = 12;
+   */
+  decode: boolean;
 };
 
 /**
@@ -1359,7 +1607,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1403,6 +1651,18 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
    * @generated from field: repeated latentspace.v1.Hit hits = 6;
    */
   hits: Hit[];
+
+  /**
+   * The base and the edited point drawn by the collection's decoder, PNG; only with decode.
+   *
+   * @generated from field: bytes base_image = 7;
+   */
+  baseImage: Uint8Array;
+
+  /**
+   * @generated from field: bytes image = 8;
+   */
+  image: Uint8Array;
 };
 
 /**
@@ -1410,7 +1670,418 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 43);
+  messageDesc(file_latentspace_v1_latentspace, 45);
+
+/**
+ * @generated from message latentspace.v1.DecodeRequest
+ */
+export type DecodeRequest = Message<"latentspace.v1.DecodeRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * The points to draw; at most max_decoded_images (server limit, default 64).
+   *
+   * @generated from field: repeated latentspace.v1.Query queries = 2;
+   */
+  queries: Query[];
+};
+
+/**
+ * Describes the message latentspace.v1.DecodeRequest.
+ * Use `create(DecodeRequestSchema)` to create a new message.
+ */
+export const DecodeRequestSchema: GenMessage<DecodeRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 46);
+
+/**
+ * @generated from message latentspace.v1.DecodeResponse
+ */
+export type DecodeResponse = Message<"latentspace.v1.DecodeResponse"> & {
+  /**
+   * One PNG per query, in order.
+   *
+   * @generated from field: repeated bytes images = 1;
+   */
+  images: Uint8Array[];
+
+  /**
+   * The decoder's name and version, e.g. "shapes-attention-decoder/latentspace-v1".
+   *
+   * @generated from field: string decoder = 2;
+   */
+  decoder: string;
+
+  /**
+   * The size of every image, in pixels.
+   *
+   * @generated from field: uint32 width = 3;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 4;
+   */
+  height: number;
+};
+
+/**
+ * Describes the message latentspace.v1.DecodeResponse.
+ * Use `create(DecodeResponseSchema)` to create a new message.
+ */
+export const DecodeResponseSchema: GenMessage<DecodeResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 47);
+
+/**
+ * What a direction is made from.
+ *
+ * @generated from message latentspace.v1.DirectionSource
+ */
+export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
+  /**
+   * @generated from oneof latentspace.v1.DirectionSource.kind
+   */
+  kind: {
+    /**
+     * normalise(E(target) - E(neutral)), over the prompt templates when use_templates: exactly
+     * what Direction{text_pair} gives inline.
+     *
+     * @generated from field: latentspace.v1.TextPair text_pair = 1;
+     */
+    value: TextPair;
+    case: "textPair";
+  } | {
+    /**
+     * Any points; by mean difference exactly what Direction{examples} gives inline.
+     *
+     * @generated from field: latentspace.v1.Examples examples = 2;
+     */
+    value: Examples;
+    case: "examples";
+  } | {
+    /**
+     * The collection's items labelled by a payload field.
+     *
+     * @generated from field: latentspace.v1.Labels labels = 3;
+     */
+    value: Labels;
+    case: "labels";
+  } | {
+    /**
+     * A raw vector of the collection's dimension.
+     *
+     * @generated from field: latentspace.v1.Vector vector = 4;
+     */
+    value: Vector;
+    case: "vector";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionSource.
+ * Use `create(DirectionSourceSchema)` to create a new message.
+ */
+export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 48);
+
+/**
+ * Items whose payload `field` equals `positive` against items where it equals `negative`, among
+ * those passing `filter`; at most max_label_items (server limit, default 10000) on each side.
+ * Each side needs at least 4 items (INVALID_ARGUMENT, reason TOO_FEW_ITEMS).
+ *
+ * @generated from message latentspace.v1.Labels
+ */
+export type Labels = Message<"latentspace.v1.Labels"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * @generated from field: google.protobuf.Value positive = 2;
+   */
+  positive?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Value negative = 3;
+   */
+  negative?: Value | undefined;
+
+  /**
+   * @generated from field: latentspace.v1.Filter filter = 4;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Labels.
+ * Use `create(LabelsSchema)` to create a new message.
+ */
+export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 49);
+
+/**
+ * @generated from message latentspace.v1.CreateDirectionRequest
+ */
+export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-64 characters of [A-Za-z0-9_-], starting with a letter or digit.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionSource source = 3;
+   */
+  source?: DirectionSource | undefined;
+
+  /**
+   * Examples and labels only; text pairs and vectors take the mean difference.
+   *
+   * @generated from field: latentspace.v1.DirectionMethod method = 4;
+   */
+  method: DirectionMethod;
+
+  /**
+   * The share of each side held out to measure quality (examples and labels), in (0, 1).
+   * Unset: 0.25.
+   *
+   * @generated from field: optional float holdout = 5;
+   */
+  holdout?: number | undefined;
+
+  /**
+   * Seeds the held-out split: the same request measures the same quality.
+   *
+   * @generated from field: uint64 seed = 6;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.CreateDirectionRequest.
+ * Use `create(CreateDirectionRequestSchema)` to create a new message.
+ */
+export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 50);
+
+/**
+ * How well a direction's projection separates what it was made from.
+ *
+ * @generated from message latentspace.v1.DirectionQuality
+ */
+export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
+  /**
+   * Area under the ROC curve: the chance that a held-out positive projects higher than a held-out
+   * negative (1 perfect, 0.5 chance). Unset when nothing could be held out (a raw vector, one text
+   * pair, fewer than 2 examples on a side).
+   *
+   * @generated from field: optional float auc = 1;
+   */
+  auc?: number | undefined;
+
+  /**
+   * "held_out": examples or labels, the direction fitted on the rest of each side;
+   * "templates": a text pair over prompt templates, each template's pair scored by the direction
+   * of the other templates; "none".
+   *
+   * @generated from field: string evaluated_on = 2;
+   */
+  evaluatedOn: string;
+
+  /**
+   * What the stored direction was fitted on.
+   *
+   * @generated from field: uint32 positives = 3;
+   */
+  positives: number;
+
+  /**
+   * @generated from field: uint32 negatives = 4;
+   */
+  negatives: number;
+
+  /**
+   * What the AUC was measured on.
+   *
+   * @generated from field: uint32 held_out_positives = 5;
+   */
+  heldOutPositives: number;
+
+  /**
+   * @generated from field: uint32 held_out_negatives = 6;
+   */
+  heldOutNegatives: number;
+
+  /**
+   * @generated from field: float holdout = 7;
+   */
+  holdout: number;
+
+  /**
+   * @generated from field: uint64 seed = 8;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionQuality.
+ * Use `create(DirectionQualitySchema)` to create a new message.
+ */
+export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 51);
+
+/**
+ * @generated from message latentspace.v1.DirectionInfo
+ */
+export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "text_pair", "examples", "labels" or "vector".
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionMethod method = 3;
+   */
+  method: DirectionMethod;
+
+  /**
+   * What it was made from, in words: "color == \"blue\" against color == \"red\" ...".
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The unit direction (ListDirections: only with with_vectors).
+   *
+   * @generated from field: latentspace.v1.Vector vector = 5;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The norm of the raw difference or fitted weights before normalising (for a difference of
+   * unit vectors: near 0 means the two sides encode almost alike).
+   *
+   * @generated from field: float norm = 6;
+   */
+  norm: number;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionQuality quality = 7;
+   */
+  quality?: DirectionQuality | undefined;
+
+  /**
+   * The collection's model fingerprint when the direction was made.
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * ISO 8601, UTC.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionInfo.
+ * Use `create(DirectionInfoSchema)` to create a new message.
+ */
+export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 52);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsRequest
+ */
+export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool with_vectors = 2;
+   */
+  withVectors: boolean;
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsRequest.
+ * Use `create(ListDirectionsRequestSchema)` to create a new message.
+ */
+export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 53);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsResponse
+ */
+export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.DirectionInfo directions = 1;
+   */
+  directions: DirectionInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsResponse.
+ * Use `create(ListDirectionsResponseSchema)` to create a new message.
+ */
+export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 54);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionRequest
+ */
+export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionRequest.
+ * Use `create(DeleteDirectionRequestSchema)` to create a new message.
+ */
+export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 55);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionResponse
+ */
+export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionResponse"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionResponse.
+ * Use `create(DeleteDirectionResponseSchema)` to create a new message.
+ */
+export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 56);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
@@ -1443,6 +2114,48 @@ export enum InterpolationMethod {
  */
 export const InterpolationMethodSchema: GenEnum<InterpolationMethod> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * How a direction is fitted from labelled points (examples or payload labels). Each class weighs
+ * half whatever its size.
+ *
+ * @generated from enum latentspace.v1.DirectionMethod
+ */
+export enum DirectionMethod {
+  /**
+   * Same as DIRECTION_METHOD_MEAN_DIFFERENCE.
+   *
+   * @generated from enum value: DIRECTION_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * normalise(mean(positive) - mean(negative)): the only method for text pairs and raw vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_MEAN_DIFFERENCE = 1;
+   */
+  MEAN_DIFFERENCE = 1,
+
+  /**
+   * A linear probe: ridge least squares of +1 / -1 on the centred vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LEAST_SQUARES = 2;
+   */
+  LEAST_SQUARES = 2,
+
+  /**
+   * A linear probe: L2-regularised logistic regression.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LOGISTIC = 3;
+   */
+  LOGISTIC = 3,
+}
+
+/**
+ * Describes the enum latentspace.v1.DirectionMethod.
+ */
+export const DirectionMethodSchema: GenEnum<DirectionMethod> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_latentspace, 1);
 
 /**
  * @generated from service latentspace.v1.Collections
@@ -1491,7 +2204,8 @@ export const Collections: GenService<{
    * done, with the collection as it is then. A caller that stops waiting (deadline, cancel) leaves the
    * rebuild running; meanwhile DescribeCollection's index_kind reads "KIND (being built; OLD serves
    * meanwhile)", and just KIND once the new index is in. INVALID_ARGUMENT on
-   * index_kind as for CreateCollection ("auto" hands the kind back to the collection's size).
+   * index_kind as for CreateCollection ("auto" hands the kind back to the collection's size);
+   * FAILED_PRECONDITION (reason BACKEND_UNSUPPORTED) for a collection on the Milvus backend.
    *
    * @generated from rpc latentspace.v1.Collections.Reindex
    */
@@ -1676,6 +2390,49 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof EditRequestSchema;
     output: typeof EditResponseSchema;
+  },
+  /**
+   * Draw points (any Query form) as images with the decoder of the collection's model: what a
+   * point of the space looks like. FAILED_PRECONDITION (reason NO_DECODER) when the model has none.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.Decode
+   */
+  decode: {
+    methodKind: "unary";
+    input: typeof DecodeRequestSchema;
+    output: typeof DecodeResponseSchema;
+  },
+  /**
+   * Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+   * well it separates what it was made from, and store it in the collection under a name, usable
+   * as Direction{name}. ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.CreateDirection
+   */
+  createDirection: {
+    methodKind: "unary";
+    input: typeof CreateDirectionRequestSchema;
+    output: typeof DirectionInfoSchema;
+  },
+  /**
+   * The collection's stored directions, by name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.ListDirections
+   */
+  listDirections: {
+    methodKind: "unary";
+    input: typeof ListDirectionsRequestSchema;
+    output: typeof ListDirectionsResponseSchema;
+  },
+  /**
+   * Delete a stored direction. NOT_FOUND when there is none by that name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.DeleteDirection
+   */
+  deleteDirection: {
+    methodKind: "unary";
+    input: typeof DeleteDirectionRequestSchema;
+    output: typeof DeleteDirectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);
