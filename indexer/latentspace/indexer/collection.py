@@ -43,7 +43,7 @@ from latentspace.indexer.errors import (
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
-from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
@@ -229,6 +229,13 @@ class Collection:
         wanted = check_ids(ids)
         with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
+
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The stored thumbnails of the items among ``ids`` that have one (see ``StoresThumbnails``)."""
+        self._check_open()
+        wanted = check_ids(ids)
+        with self._reading():
+            return self._store.thumbnails(wanted)
 
     def count(self) -> int:
         """Number of items (kept in memory by the store: no database read, so no lock needed)."""
@@ -478,10 +485,13 @@ def _check_options(options: SearchOptions) -> None:
 
 
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems, StoresThumbnails
 
     def _is_a_backend(collection: Collection) -> CollectionBackend:
         return collection  # mypy checks that the embedded collection implements the interface
 
     def _exports_items(collection: Collection) -> ExportsItems:
         return collection  # ... and the optional export capability
+
+    def _stores_thumbnails(collection: Collection) -> StoresThumbnails:
+        return collection  # ... and the optional thumbnail capability

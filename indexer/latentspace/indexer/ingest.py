@@ -5,7 +5,8 @@ server's Upsert RPC (which rejects the whole request on any failure) and the bul
 reports failures and indexes the rest) both call :func:`prepare_records`. Each item is checked on its
 own, so one bad item is reported with its index and field instead of failing the batch; the good
 items of a batch are then encoded with one model call per modality, because encoders are far faster
-on batches than on single items.
+on batches than on single items. Each image item also gets its thumbnail here, from the image the
+model sees (:mod:`latentspace.indexer.thumbnails`), so every way of writing an item makes one.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from latentspace.indexer.errors import (
     ModalityNotSupported,
 )
 from latentspace.indexer.images import decode_image
-from latentspace.indexer.items import ItemRecord, JsonObject
+from latentspace.indexer.items import ItemRecord, JsonObject, Thumbnail
 from latentspace.indexer.limits import RequestBudget
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE, make_thumbnail
 from latentspace.indexer.validation import (
     check_id,
     check_payload_object,
@@ -85,6 +87,7 @@ def prepare_records(
     max_text_chars: int,
     decode_executor: Executor | None = None,
     budget: RequestBudget | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> tuple[list[ItemRecord], list[ItemFailure]]:
     """Validate, decode and encode ``items`` for ``collection``.
 
@@ -92,8 +95,9 @@ def prepare_records(
     All texts of the batch go to the model in one ``encode_texts`` call and all images in one
     ``encode_images`` call. ``decode_executor`` (e.g. the bulk pipeline's thread pool) decodes the
     images in parallel; without it they are decoded in this thread, one by one. ``budget`` is the
-    request's (the server's Upsert): texts and decoded images draw on it. Errors of the model itself
-    are not per-item and propagate.
+    request's (the server's Upsert): texts and decoded images draw on it. Each image record carries a
+    thumbnail whose longer side is at most ``thumbnail_side`` pixels (0: none), made in the same
+    executor. Errors of the model itself are not per-item and propagate.
     """
     failures: list[ItemFailure] = []
     seen: dict[str, int] = {}
@@ -119,6 +123,7 @@ def prepare_records(
                                         type(refused)))
 
     images = _decode_all(image_bytes, max_pixels, decode_executor, items, failures, budget)
+    thumbnails = _thumbnails(images, thumbnail_side, decode_executor)
     encoded: dict[int, np.ndarray] = dict(vectors)
     if texts:
         encoded.update(zip(texts, collection.encode_texts(list(texts.values())), strict=True))
@@ -140,6 +145,7 @@ def prepare_records(
             modality=modality,
             payload=dict(item.payload),
             content=item.content_ref or content,
+            thumbnail=thumbnails.get(index),
         ))
     failures.sort(key=lambda failure: failure.index)
     return records, failures
@@ -212,3 +218,17 @@ def _decode_all(
         else:
             images[index] = result
     return images
+
+
+def _thumbnails(images: dict[int, Image.Image], side: int, executor: Executor | None) -> dict[int, Thumbnail]:
+    """Each decoded image's thumbnail (none when ``side`` is 0), in ``executor`` when there is one."""
+    if side <= 0 or not images:
+        return {}
+
+    def make(image: Image.Image) -> Thumbnail:
+        return make_thumbnail(image, side)
+
+    indexes = list(images)
+    pictures = [images[i] for i in indexes]
+    made = list(executor.map(make, pictures)) if executor else [make(p) for p in pictures]
+    return dict(zip(indexes, made, strict=True))

@@ -22,6 +22,16 @@ class ItemRecord:
     payload: JsonObject = field(default_factory=dict)
     #: The text itself, or the image's URI / path / hash.
     content: str = ""
+    #: Image items: a small preview stored with the item (see :mod:`latentspace.indexer.thumbnails`).
+    thumbnail: Thumbnail | None = None
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A small encoded preview of an image item: its media type (``image/webp``) and bytes."""
+
+    media_type: str
+    data: bytes
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 ``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
-created when missing), so the schema version is unchanged.
+created when missing), so the schema version is unchanged; so is ``thumbnails``, a small preview per
+image row (``thumbnail_table.py``): a store written before it simply has none.
 """
 
 from __future__ import annotations
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS retired (
     vector      BLOB    NOT NULL,
     seq         INTEGER NOT NULL,
     retired_seq INTEGER NOT NULL
+);
+-- One preview per image row, deleted with the row's retirement (store/thumbnail_table.py).
+CREATE TABLE IF NOT EXISTS thumbnails (
+    key        INTEGER PRIMARY KEY,      -- items.key
+    media_type TEXT    NOT NULL,         -- image/webp (or image/jpeg)
+    data       BLOB    NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
