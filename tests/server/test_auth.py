@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 SECURITY_DOC = REPO / "docs" / "security.md"
 
 READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Get",
-        "ListCollections", "DescribeCollection", "Stats", "Export"}
+        "ListCollections", "DescribeCollection", "Stats", "Export", "GetThumbnails", "Map"}
 WRITE = {"Upsert", "UpsertStream", "Delete"}
 ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
 

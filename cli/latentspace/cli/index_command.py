@@ -96,6 +96,7 @@ def run_index(args: argparse.Namespace) -> int:
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
                 progress=not args.no_progress,
+                thumbnail_side=settings.thumbnail_side,
             )
             total = collection.count()
     except LatentSpaceError as error:

@@ -47,6 +47,7 @@ from latentspace_client.results import (
     Stats,
     UpsertResult,
 )
+from latentspace_client.view_results import CollectionMap, MapCluster, MapPoint, PlacedPoint, Thumbnail, Thumbnails
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "Cancelled",
     "Client",
     "CollectionInfo",
+    "CollectionMap",
     "DeadlineExceeded",
     "DeleteResult",
     "Distance",
@@ -74,14 +76,19 @@ __all__ = [
     "InvalidArgument",
     "Item",
     "LatentSpaceError",
+    "MapCluster",
+    "MapPoint",
     "Mix",
     "NotFound",
     "PathStep",
     "PermissionDenied",
+    "PlacedPoint",
     "ResourceExhausted",
     "SnapshotInfo",
     "Stats",
     "TextPair",
+    "Thumbnail",
+    "Thumbnails",
     "Unauthenticated",
     "Unavailable",
     "UpsertItem",

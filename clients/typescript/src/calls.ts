@@ -41,6 +41,7 @@ import {
   type Item,
   upsertResultFromProto,
 } from "./results.js";
+import { mapFromProto, thumbnailsFromProto } from "./views.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -75,6 +76,7 @@ export const RPCS = {
   upsertStream: rpc(collections.upsertStream, upsertResultFromProto),
   delete: rpc(collections.delete, deleteResultFromProto),
   get: rpc(collections.get, (reply) => reply.items.map(itemFromProto)),
+  getThumbnails: rpc(collections.getThumbnails, thumbnailsFromProto),
   stats: rpc(collections.stats, statsFromProto),
   snapshot: rpc(collections.snapshot, snapshotInfoFromProto),
   listSnapshots: rpc(collections.listSnapshots, (reply) => reply.snapshots.map(snapshotInfoFromProto)),
@@ -88,6 +90,7 @@ export const RPCS = {
   distanceMatrix: rpc(latentSpace.distanceMatrix, distanceMatrixFromProto),
   interpolate: rpc(latentSpace.interpolate, interpolationFromProto),
   edit: rpc(latentSpace.edit, editResultFromProto),
+  map: rpc(latentSpace.map, mapFromProto),
 } as const;
 
 /** TLS settings: PEM root certificates to trust (default: the system's), and a client key pair for mTLS. */

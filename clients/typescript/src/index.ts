@@ -61,7 +61,7 @@ export {
   type Point,
   TextPair,
 } from "./points.js";
-export type { EditOptions, Ids, InterpolateOptions, InterpolationMethodName, UpsertItem } from "./requests.js";
+export type { EditOptions, Ids, InterpolateOptions, InterpolationMethodName, MapInit, UpsertItem } from "./requests.js";
 export type {
   CollectionInfo,
   DeleteResult,
@@ -80,3 +80,4 @@ export type {
   UpsertResult,
 } from "./results.js";
 export { packVector, unpackVector, type VectorLike } from "./vectors.js";
+export type { CollectionMap, MapCluster, MapPoint, PlacedPoint, Thumbnail, Thumbnails } from "./views.js";

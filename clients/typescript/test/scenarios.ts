@@ -175,8 +175,9 @@ export async function call(client: Client, method: string, args: unknown[], kwar
   if (typeof fn !== "function") throw new Error(`the TypeScript client has no method ${name} (Python ${method})`);
   const options = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [camel(k), v]));
   if (method === "upsert") args = [(args[0] as Record<string, unknown>[]).map(camelKeys)];
-  // Python's encode(*points) takes the points as separate arguments; TypeScript's takes one array.
-  const positional = method === "encode" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
+  // Python's encode(*points) and map(*queries) take the points as separate arguments; TypeScript's
+  // take one array.
+  const positional = method === "encode" || method === "map" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
   return fn.call(client, ...positional, options);
 }
 

@@ -20,6 +20,7 @@ from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.index.auto_kind import AutoIndexPolicy
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.model_access import DEFAULT_DOWNLOAD_ALLOW, ModelAccess, download_allow_list
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE, check_thumbnail_side
 
 __all__ = ["ENV_PREFIX", "Limits", "Settings"]
 
@@ -83,8 +84,16 @@ class Settings:
     #: Snapshot a collection's index after this many written rows (or a tenth of the collection,
     #: whichever is larger); lower means less catch-up on open and more snapshot writing.
     snapshot_every: int = SNAPSHOT_EVERY
+    #: The longer side of the thumbnail each image item keeps (pixels, 16..1024; 0 = none).
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE
     log_level: str = "INFO"
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        try:
+            check_thumbnail_side(self.thumbnail_side)
+        except ValueError as error:
+            raise InvalidInput(str(error), field=ENV_PREFIX + "THUMBNAIL_SIDE") from None
 
     def threads_per_call(self) -> int:
         """CPU threads of one model batch."""

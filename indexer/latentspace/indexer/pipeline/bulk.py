@@ -31,6 +31,7 @@ from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
 if TYPE_CHECKING:
     from latentspace.indexer.collection import Collection
@@ -104,6 +105,7 @@ def index_source(
     progress: bool = True,
     workers: int = DEFAULT_WORKERS,
     on_batch: Callable[[BatchResult], None] | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> IndexReport:
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
@@ -126,7 +128,7 @@ def index_source(
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="latent-load") as pool, bar:
         for number, batch in enumerate(_batches(records, batch_size, max_images_per_batch, tally), start=1):
             result = index_batch(collection, batch, number=number, pool=pool, max_pixels=max_pixels,
-                                 max_text_chars=max_text_chars)
+                                 max_text_chars=max_text_chars, thumbnail_side=thumbnail_side)
             tally.indexed += result.indexed
             tally.batches += 1
             tally.sequence = result.sequence or tally.sequence
@@ -157,12 +159,15 @@ def index_batch(
     pool: Executor,
     max_pixels: int,
     max_text_chars: int,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> BatchResult:
-    """Load, prepare and write one batch; every per-record problem ends up in ``skipped``."""
+    """Load, prepare and write one batch (image items with their thumbnails); every per-record problem
+    ends up in ``skipped``."""
     loaded, skipped = load_items(batch, pool, max_text_chars=max_text_chars)
     items = [item for _, item in loaded]
     records, failures = prepare_records(collection, items, max_pixels=max_pixels,
-                                        max_text_chars=max_text_chars, decode_executor=pool)
+                                        max_text_chars=max_text_chars, decode_executor=pool,
+                                        thumbnail_side=thumbnail_side)
     skipped += [(loaded[failure.index][0].location, failure.reason) for failure in failures]
     locations: dict[str, str] = {}
     for source, item in loaded:

@@ -24,6 +24,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
 import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
@@ -34,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLNAQoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCLtAgoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiKjAQoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgiugEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQqegoTSW50ZXJwb2xhdGlvbk1ldGhvZBIkCiBJTlRFUlBPTEFUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGklOVEVSUE9MQVRJT05fTUVUSE9EX1NMRVJQEAESHQoZSU5URVJQT0xBVElPTl9NRVRIT0RfTEVSUBACMoIJCgtDb2xsZWN0aW9ucxJhChBDcmVhdGVDb2xsZWN0aW9uEicubGF0ZW50c3BhY2UudjEuQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJoCg9MaXN0Q29sbGVjdGlvbnMSJi5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2UiBJi4GAESZQoSRGVzY3JpYmVDb2xsZWN0aW9uEikubGF0ZW50c3BhY2UudjEuRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgBEmUKDkRyb3BDb2xsZWN0aW9uEiUubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXNwb25zZSIEmLgYAxJNCgZVcHNlcnQSHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAISVQoMVXBzZXJ0U3RyZWFtEh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCKAESTQoGRGVsZXRlEh0ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlc3BvbnNlIgSYuBgCEkQKA0dldBIaLmxhdGVudHNwYWNlLnYxLkdldFJlcXVlc3QaGy5sYXRlbnRzcGFjZS52MS5HZXRSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEy7AQKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYAWIGcHJvdG8z", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiNwoUR2V0VGh1bWJuYWlsc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiOQoJVGh1bWJuYWlsEgoKAmlkGAEgASgJEhIKCm1lZGlhX3R5cGUYAiABKAkSDAoEZGF0YRgDIAEoDCJXChVHZXRUaHVtYm5haWxzUmVzcG9uc2USLQoKdGh1bWJuYWlscxgBIAMoCzIZLmxhdGVudHNwYWNlLnYxLlRodW1ibmFpbBIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQizQEKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtc0ISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgi7QIKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCCKEAQoIUGF0aFN0ZXASCQoBdBgBIAEoAhIQCghjb3NfdG9fYRgCIAEoAhIQCghjb3NfdG9fYhgDIAEoAhImCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISIQoEaGl0cxgFIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCJNChNJbnRlcnBvbGF0ZVJlc3BvbnNlEicKBXN0ZXBzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuUGF0aFN0ZXASDQoFYW5nbGUYAiABKAIiowEKC0VkaXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoEZWRpdBgCIAEoCzIULmxhdGVudHNwYWNlLnYxLkVkaXQSCQoBaxgDIAEoBRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYBSADKAkSFAoMd2l0aF92ZWN0b3JzGAYgASgIIroBCgxFZGl0UmVzcG9uc2USJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhMKC2Nvc190b19iYXNlGAIgASgCEhcKD2Jhc2VfcHJvamVjdGlvbhgDIAEoAhIZChFyZXN1bHRfcHJvamVjdGlvbhgEIAEoAhIWCg5kaXJlY3Rpb25fbm9ybRgFIAEoAhIhCgRoaXRzGAYgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Io8BCgpNYXBSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEwoLc2FtcGxlX3NpemUYAiABKA0SDAoEc2VlZBgDIAEoBBIQCghjbHVzdGVycxgEIAEoDRIQCghjb2xvcl9ieRgFIAEoCRImCgdxdWVyaWVzGAYgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiywEKCE1hcFBvaW50EgoKAmlkGAEgASgJEgkKAXgYAiABKAISCQoBeRgDIAEoAhIPCgdjbHVzdGVyGAQgASgNEioKCG1vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgHIAEoCRIlCgVjb2xvchgIIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJlCgpNYXBDbHVzdGVyEgkKAXgYASABKAISCQoBeRgCIAEoAhIMCgRzaXplGAMgASgNEg0KBWxhYmVsGAQgASgJEhAKCGxhYmVsX2lkGAUgASgJEhIKCm5lYXJlc3RfaWQYBiABKAkiYwoOTWFwUGxhY2VkUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCEg8KB2NsdXN0ZXIYAyABKA0SKgoIbW9kYWxpdHkYBCABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSLPAQoLTWFwUmVzcG9uc2USKAoGcG9pbnRzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuTWFwUG9pbnQSLAoIY2x1c3RlcnMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5NYXBDbHVzdGVyEi8KB3F1ZXJpZXMYAyADKAsyHi5sYXRlbnRzcGFjZS52MS5NYXBQbGFjZWRQb2ludBINCgVjb3VudBgEIAEoBBITCgtleHBsYWluZWRfeBgFIAEoAhITCgtleHBsYWluZWRfeRgGIAEoAip6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIy5gkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEmIKDUdldFRodW1ibmFpbHMSJC5sYXRlbnRzcGFjZS52MS5HZXRUaHVtYm5haWxzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkdldFRodW1ibmFpbHNSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEysgUKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJECgNNYXASGi5sYXRlbnRzcGFjZS52MS5NYXBSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuTWFwUmVzcG9uc2UiBJi4GAFiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -447,6 +448,89 @@ export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 13);
 
 /**
+ * @generated from message latentspace.v1.GetThumbnailsRequest
+ */
+export type GetThumbnailsRequest = Message<"latentspace.v1.GetThumbnailsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1..max_batch ids (server setting, default 1024).
+   *
+   * @generated from field: repeated string ids = 2;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message latentspace.v1.GetThumbnailsRequest.
+ * Use `create(GetThumbnailsRequestSchema)` to create a new message.
+ */
+export const GetThumbnailsRequestSchema: GenMessage<GetThumbnailsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 14);
+
+/**
+ * A small encoded preview of an image item: its longer side is at most the server's thumbnail size
+ * (LATENTSPACE_THUMBNAIL_SIDE, default 128 px).
+ *
+ * @generated from message latentspace.v1.Thumbnail
+ */
+export type Thumbnail = Message<"latentspace.v1.Thumbnail"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * "image/webp" (or "image/jpeg" on a server without WebP).
+   *
+   * @generated from field: string media_type = 2;
+   */
+  mediaType: string;
+
+  /**
+   * @generated from field: bytes data = 3;
+   */
+  data: Uint8Array;
+};
+
+/**
+ * Describes the message latentspace.v1.Thumbnail.
+ * Use `create(ThumbnailSchema)` to create a new message.
+ */
+export const ThumbnailSchema: GenMessage<Thumbnail> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 15);
+
+/**
+ * @generated from message latentspace.v1.GetThumbnailsResponse
+ */
+export type GetThumbnailsResponse = Message<"latentspace.v1.GetThumbnailsResponse"> & {
+  /**
+   * The thumbnails found, in request order (an id asked for twice is answered once).
+   *
+   * @generated from field: repeated latentspace.v1.Thumbnail thumbnails = 1;
+   */
+  thumbnails: Thumbnail[];
+
+  /**
+   * The requested ids without one: unknown ids, text and vector items, and image items written
+   * before the server made thumbnails (upsert them again to make one).
+   *
+   * @generated from field: repeated string missing = 2;
+   */
+  missing: string[];
+};
+
+/**
+ * Describes the message latentspace.v1.GetThumbnailsResponse.
+ * Use `create(GetThumbnailsResponseSchema)` to create a new message.
+ */
+export const GetThumbnailsResponseSchema: GenMessage<GetThumbnailsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 16);
+
+/**
  * @generated from message latentspace.v1.StatsRequest
  */
 export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
@@ -457,7 +541,7 @@ export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 14);
+  messageDesc(file_latentspace_v1_latentspace, 17);
 
 /**
  * @generated from message latentspace.v1.StatsResponse
@@ -491,7 +575,7 @@ export type StatsResponse = Message<"latentspace.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 15);
+  messageDesc(file_latentspace_v1_latentspace, 18);
 
 /**
  * @generated from message latentspace.v1.SnapshotRequest
@@ -516,7 +600,7 @@ export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 19);
 
 /**
  * @generated from message latentspace.v1.SnapshotInfo
@@ -593,7 +677,7 @@ export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
 export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 20);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsRequest
@@ -606,7 +690,7 @@ export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 21);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsResponse
@@ -623,7 +707,7 @@ export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 22);
 
 /**
  * @generated from message latentspace.v1.RestoreRequest
@@ -649,7 +733,7 @@ export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 23);
 
 /**
  * @generated from message latentspace.v1.ExportRequest
@@ -674,7 +758,7 @@ export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
  * Use `create(ExportRequestSchema)` to create a new message.
  */
 export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * An item with everything needed to re-create it exactly.
@@ -722,7 +806,7 @@ export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
  * Use `create(ExportedItemSchema)` to create a new message.
  */
 export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.ExportPage
@@ -746,7 +830,7 @@ export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
  * Use `create(ExportPageSchema)` to create a new message.
  */
 export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * @generated from message latentspace.v1.EncodeRequest
@@ -768,7 +852,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -790,7 +874,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -807,7 +891,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * Options shared by every search-like call.
@@ -859,7 +943,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -886,7 +970,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -903,7 +987,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -930,7 +1014,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -949,7 +1033,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -971,7 +1055,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -993,7 +1077,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * How far apart two points are.
@@ -1046,7 +1130,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -1065,7 +1149,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -1094,7 +1178,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -1138,7 +1222,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1229,7 +1313,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1266,7 +1350,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1290,7 +1374,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1334,7 +1418,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 44);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1385,7 +1469,258 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 45);
+
+/**
+ * @generated from message latentspace.v1.MapRequest
+ */
+export type MapRequest = Message<"latentspace.v1.MapRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * Items to sample, 1..max_map_sample (server setting, default 10000); 0 = 1000. A collection
+   * with fewer items is drawn whole. The sample is the items whose seeded hash of their id is
+   * smallest: the same items and seed give the same map.
+   *
+   * @generated from field: uint32 sample_size = 2;
+   */
+  sampleSize: number;
+
+  /**
+   * Seeds the sample and k-means.
+   *
+   * @generated from field: uint64 seed = 3;
+   */
+  seed: bigint;
+
+  /**
+   * k-means clusters, 0..64; 0 = about sqrt(sample / 2), at most 16. Never more than the sample.
+   *
+   * @generated from field: uint32 clusters = 4;
+   */
+  clusters: number;
+
+  /**
+   * A payload field ("color", "a.b") whose value each point carries in `color`; empty: none.
+   *
+   * @generated from field: string color_by = 5;
+   */
+  colorBy: string;
+
+  /**
+   * Points (any Query form but a COS_MUL analogy) to place on the map.
+   *
+   * @generated from field: repeated latentspace.v1.Query queries = 6;
+   */
+  queries: Query[];
+};
+
+/**
+ * Describes the message latentspace.v1.MapRequest.
+ * Use `create(MapRequestSchema)` to create a new message.
+ */
+export const MapRequestSchema: GenMessage<MapRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 46);
+
+/**
+ * A sampled item on the map.
+ *
+ * @generated from message latentspace.v1.MapPoint
+ */
+export type MapPoint = Message<"latentspace.v1.MapPoint"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Its coordinates on the first and second principal axes of the sample.
+   *
+   * @generated from field: float x = 2;
+   */
+  x: number;
+
+  /**
+   * @generated from field: float y = 3;
+   */
+  y: number;
+
+  /**
+   * Its cluster: an index into MapResponse.clusters.
+   *
+   * @generated from field: uint32 cluster = 4;
+   */
+  cluster: number;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 5;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: google.protobuf.Struct payload = 6;
+   */
+  payload?: JsonObject | undefined;
+
+  /**
+   * The content reference: the text itself, or the image's URI / hash.
+   *
+   * @generated from field: string content = 7;
+   */
+  content: string;
+
+  /**
+   * The value of the request's color_by field (null when absent or not asked for).
+   *
+   * @generated from field: google.protobuf.Value color = 8;
+   */
+  color?: Value | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.MapPoint.
+ * Use `create(MapPointSchema)` to create a new message.
+ */
+export const MapPointSchema: GenMessage<MapPoint> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 47);
+
+/**
+ * @generated from message latentspace.v1.MapCluster
+ */
+export type MapCluster = Message<"latentspace.v1.MapCluster"> & {
+  /**
+   * Its centre (the normalised mean of its members) on the map.
+   *
+   * @generated from field: float x = 1;
+   */
+  x: number;
+
+  /**
+   * @generated from field: float y = 2;
+   */
+  y: number;
+
+  /**
+   * @generated from field: uint32 size = 3;
+   */
+  size: number;
+
+  /**
+   * The text of the text item nearest its centre, in the whole collection, and that item's id;
+   * both empty when none is near (a collection of images only).
+   *
+   * @generated from field: string label = 4;
+   */
+  label: string;
+
+  /**
+   * @generated from field: string label_id = 5;
+   */
+  labelId: string;
+
+  /**
+   * The item nearest its centre, of any modality.
+   *
+   * @generated from field: string nearest_id = 6;
+   */
+  nearestId: string;
+};
+
+/**
+ * Describes the message latentspace.v1.MapCluster.
+ * Use `create(MapClusterSchema)` to create a new message.
+ */
+export const MapClusterSchema: GenMessage<MapCluster> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 48);
+
+/**
+ * A request's point on the map.
+ *
+ * @generated from message latentspace.v1.MapPlacedPoint
+ */
+export type MapPlacedPoint = Message<"latentspace.v1.MapPlacedPoint"> & {
+  /**
+   * @generated from field: float x = 1;
+   */
+  x: number;
+
+  /**
+   * @generated from field: float y = 2;
+   */
+  y: number;
+
+  /**
+   * The cluster whose centre is closest to it.
+   *
+   * @generated from field: uint32 cluster = 3;
+   */
+  cluster: number;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 4;
+   */
+  modality: Modality;
+};
+
+/**
+ * Describes the message latentspace.v1.MapPlacedPoint.
+ * Use `create(MapPlacedPointSchema)` to create a new message.
+ */
+export const MapPlacedPointSchema: GenMessage<MapPlacedPoint> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 49);
+
+/**
+ * @generated from message latentspace.v1.MapResponse
+ */
+export type MapResponse = Message<"latentspace.v1.MapResponse"> & {
+  /**
+   * In sample order.
+   *
+   * @generated from field: repeated latentspace.v1.MapPoint points = 1;
+   */
+  points: MapPoint[];
+
+  /**
+   * @generated from field: repeated latentspace.v1.MapCluster clusters = 2;
+   */
+  clusters: MapCluster[];
+
+  /**
+   * One per request query, in order.
+   *
+   * @generated from field: repeated latentspace.v1.MapPlacedPoint queries = 3;
+   */
+  queries: MapPlacedPoint[];
+
+  /**
+   * The collection's item count as of the sample.
+   *
+   * @generated from field: uint64 count = 4;
+   */
+  count: bigint;
+
+  /**
+   * The share of the sample's variance along x and along y (PCA).
+   *
+   * @generated from field: float explained_x = 5;
+   */
+  explainedX: number;
+
+  /**
+   * @generated from field: float explained_y = 6;
+   */
+  explainedY: number;
+};
+
+/**
+ * Describes the message latentspace.v1.MapResponse.
+ * Use `create(MapResponseSchema)` to create a new message.
+ */
+export const MapResponseSchema: GenMessage<MapResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 50);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
@@ -1502,6 +1837,18 @@ export const Collections: GenService<{
     methodKind: "unary";
     input: typeof GetRequestSchema;
     output: typeof GetResponseSchema;
+  },
+  /**
+   * The small previews stored with image items (made when each was written), so a caller can show
+   * items without the server's files or paths. FAILED_PRECONDITION (THUMBNAILS_NOT_STORED) when the
+   * collection's engine keeps no thumbnails.
+   *
+   * @generated from rpc latentspace.v1.Collections.GetThumbnails
+   */
+  getThumbnails: {
+    methodKind: "unary";
+    input: typeof GetThumbnailsRequestSchema;
+    output: typeof GetThumbnailsResponseSchema;
   },
   /**
    * Server-wide figures: collections, item counts, loaded models.
@@ -1635,6 +1982,19 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof EditRequestSchema;
     output: typeof EditResponseSchema;
+  },
+  /**
+   * A 2-D map of a collection: a seeded sample projected on its two principal axes, clustered by
+   * k-means with each cluster labelled by the text item nearest its centre, and where the request's
+   * points fall. Reads every item once. FAILED_PRECONDITION (MAP_NOT_SUPPORTED) when the
+   * collection's engine cannot read its items as of one moment.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.Map
+   */
+  map: {
+    methodKind: "unary";
+    input: typeof MapRequestSchema;
+    output: typeof MapResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);
