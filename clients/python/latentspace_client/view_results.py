@@ -56,8 +56,9 @@ class MapPoint:
 
 @dataclass(frozen=True)
 class MapCluster:
-    """A cluster: its centre on the map, its size, the text item nearest its centre (``label``,
-    ``label_id``; empty when none is near) and the item nearest it of any modality."""
+    """A cluster: where it sits on the map (its members' mean position), its size, the text item
+    nearest its centre (``label``, ``label_id``; empty when none is near) and the item nearest it of
+    any modality."""
 
     x: float
     y: float

@@ -36,7 +36,10 @@ export interface MapPoint {
   color: JsonValue;
 }
 
-/** A cluster: its centre, size, the text item nearest its centre (empty when none) and the nearest item. */
+/**
+ * A cluster: where it sits on the map (its members' mean position), its size, the text item nearest
+ * its centre (empty when none) and the item nearest it of any modality.
+ */
 export interface MapCluster {
   x: number;
   y: number;

@@ -83,7 +83,8 @@ class MapPoint:
 
 @dataclass(frozen=True)
 class MapCluster:
-    """A k-means cluster: its centre on the map, its size, and what labels it."""
+    """A k-means cluster: where it sits on the map (the mean position of its members), its size, and
+    what labels it."""
 
     x: float
     y: float
@@ -145,7 +146,10 @@ def make_map(items: object, operations: LatentOperations, spec: MapSpec, queries
     k = min(spec.clusters or auto_clusters(len(sample)), len(sample))
     assignment, centres = spherical_kmeans(vectors, k, spec.seed)
     labels = _labels(operations, centres)
-    centre_xy = (centres - mean) @ axes.T
+    # A cluster sits on the map where its members are (their mean position): the projection of its
+    # unit centre lies further out, as normalising the mean of unit vectors lengthens it.
+    centre_xy = np.stack([xy[assignment == j].mean(axis=0) if np.any(assignment == j) else (centres[j] - mean) @ axes.T
+                          for j in range(k)])
     points = [
         MapPoint(item.id, float(x), float(y), int(c), item.modality, item.payload, item.content,
                  field_value(item.payload, spec.color_by) if spec.color_by else None)

@@ -1592,7 +1592,7 @@ export const MapPointSchema: GenMessage<MapPoint> = /*@__PURE__*/
  */
 export type MapCluster = Message<"latentspace.v1.MapCluster"> & {
   /**
-   * Its centre (the normalised mean of its members) on the map.
+   * Where it sits on the map: the mean position of its members.
    *
    * @generated from field: float x = 1;
    */

@@ -1,0 +1,246 @@
+"""The explorer's JSON API: each endpoint is one or two SDK calls, and their results as JSON.
+
+Nothing here computes anything about the space: every number the page shows (scores, cosines,
+projections, map coordinates, clusters) is a field of an RPC's reply, so the page, the CLI and the
+SDKs can never disagree. What this module adds is translation: JSON points (``{"text"}``, ``{"id"}``,
+``{"image"}`` as base64) into SDK points, and results into JSON with each image hit's thumbnail
+inlined as a ``data:`` URI (one ``GetThumbnails`` call per reply). Content references of image
+items (which may be the server's paths or URIs) are never sent to the page.
+
+Seams for capabilities being added to the contract: stored directions are listed when the SDK has
+``list_directions`` and used as ``NamedDirection``; a decoded image per path step is shown when the
+SDK has ``decode`` (see :meth:`ExplorerApi._decoded`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
+from typing import Any
+
+import latentspace_client
+from latentspace_client import Client, FailedPrecondition, Hit, Id, TextPair
+
+Json = dict[str, Any]
+
+#: Items read (one export page) to list the payload fields a page can filter and colour by.
+FIELD_SAMPLE = 256
+#: Distinct values listed per field; a field with more is offered for colouring only.
+MAX_FIELD_VALUES = 24
+MAX_K, MAX_STEPS = 100, 32
+
+
+class BadRequest(ValueError):
+    """A request the page should not have sent (HTTP 400), with what is wrong."""
+
+
+class ExplorerApi:
+    """The endpoints, over one SDK client (see the module docstring)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.routes: dict[str, Callable[[Json], Json]] = {
+            "collections": self.collections,
+            "fields": self.fields,
+            "directions": self.directions,
+            "search": self.search,
+            "interpolate": self.interpolate,
+            "edit": self.edit,
+            "map": self.map,
+            "thumbnails": self.thumbnails,
+        }
+
+    # ------------------------------------------------------------ what there is
+
+    def collections(self, request: Json) -> Json:
+        """The server's collections and what this explorer can show of them."""
+        return {
+            "collections": [
+                {"name": c.name, "model": c.model, "count": c.count, "dimension": c.dimension,
+                 "modalities": list(c.modalities)}
+                for c in self.client.list_collections()
+            ],
+            "capabilities": {"directions": self._list_directions is not None, "decode": self._decode is not None},
+        }
+
+    def fields(self, request: Json) -> Json:
+        """The payload fields of a sample of the collection, each with its distinct scalar values."""
+        collection = _name(request)
+        values: dict[str, dict[str, Any]] = {}
+        with self.client.export(collection, page_size=FIELD_SAMPLE) as stream:
+            for item in islice(stream, FIELD_SAMPLE):
+                for key, value in item.payload.items():
+                    if isinstance(value, str | int | float | bool):
+                        seen = values.setdefault(key, {})
+                        if len(seen) <= MAX_FIELD_VALUES:
+                            seen[json.dumps(value)] = value  # as JSON, so True and 1 stay apart
+        # A field with too many values is offered for colouring the map, not as a filter menu.
+        return {"fields": [
+            {"name": key, "values": sorted(seen.values(), key=str) if len(seen) <= MAX_FIELD_VALUES else []}
+            for key, seen in sorted(values.items())
+        ]}
+
+    def directions(self, request: Json) -> Json:
+        """The collection's stored directions by name ([] when the server or SDK has none)."""
+        if self._list_directions is None:
+            return {"directions": [], "supported": False}
+        listed = self._list_directions(collection=_name(request))
+        return {"directions": [{"name": d.name} for d in listed], "supported": True}
+
+    # ------------------------------------------------------------ the views
+
+    def search(self, request: Json) -> Json:
+        collection = _name(request)
+        hits = self.client.search(point(request.get("query")), k=_count(request, "k", 24, MAX_K),
+                                  filter=_filter(request), collection=collection)
+        return {"hits": self._hits(collection, hits)}
+
+    def interpolate(self, request: Json) -> Json:
+        collection = _name(request)
+        decode = self._decode is not None
+        path = self.client.interpolate(
+            point(request.get("a")), point(request.get("b")), steps=_count(request, "steps", 7, MAX_STEPS, low=2),
+            k=_count(request, "k", 4, MAX_K), distinct=bool(request.get("distinct", False)),
+            filter=_filter(request), with_vectors=decode, collection=collection)
+        decoded = self._decoded(collection, [s.vector for s in path.steps]) if decode else [None] * len(path.steps)
+        shown = self._hits(collection, [h for s in path.steps for h in s.hits])
+        steps, start = [], 0
+        for step, image in zip(path.steps, decoded, strict=True):
+            steps.append({"t": step.t, "cos_to_a": step.cos_to_a, "cos_to_b": step.cos_to_b, "decoded": image,
+                          "hits": shown[start: start + len(step.hits)]})
+            start += len(step.hits)
+        return {"angle": path.angle, "steps": steps}
+
+    def edit(self, request: Json) -> Json:
+        collection = _name(request)
+        strength = request.get("strength")
+        if strength is not None and not isinstance(strength, int | float):
+            raise BadRequest("strength must be a number")
+        result = self.client.edit(point(request.get("base")), self._direction(request.get("direction")),
+                                  mode=str(request.get("mode") or "add"), strength=strength,
+                                  k=_count(request, "k", 24, MAX_K), filter=_filter(request), collection=collection)
+        return {"cos_to_base": result.cos_to_base, "base_projection": result.base_projection,
+                "result_projection": result.result_projection, "direction_norm": result.direction_norm,
+                "hits": self._hits(collection, result.hits)}
+
+    def map(self, request: Json) -> Json:
+        collection = _name(request)
+        queries = [point(q) for q in request.get("queries") or []]
+        result = self.client.map(*queries, sample_size=_count(request, "sample_size", 500, 10_000, low=1),
+                                 seed=_count(request, "seed", 0, 2**31, low=0),
+                                 clusters=_count(request, "clusters", 0, 64, low=0),
+                                 color_by=str(request.get("color_by") or "") or None, collection=collection)
+        return {
+            "count": result.count, "explained": [result.explained_x, result.explained_y],
+            "points": [{"id": p.id, "x": p.x, "y": p.y, "cluster": p.cluster, "modality": p.modality,
+                        "payload": p.payload, "text": p.content if p.modality == "text" else None,
+                        "color": p.color} for p in result.points],
+            "clusters": [{"x": c.x, "y": c.y, "size": c.size, "label": c.label, "label_id": c.label_id,
+                          "nearest_id": c.nearest_id} for c in result.clusters],
+            "queries": [{"x": q.x, "y": q.y, "cluster": q.cluster} for q in result.queries],
+        }
+
+    def thumbnails(self, request: Json) -> Json:
+        ids = request.get("ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not 1 <= len(ids) <= 256:
+            raise BadRequest("ids must be a list of 1 to 256 item ids")
+        return {"thumbnails": self._thumbnails(_name(request), ids)}
+
+    # ------------------------------------------------------------ translation
+
+    def _hits(self, collection: str, hits: Sequence[Hit]) -> list[Json]:
+        pictures = self._thumbnails(collection, [h.id for h in hits if h.modality == "image"])
+        return [{"id": h.id, "score": h.score, "modality": h.modality, "payload": h.payload,
+                 "text": h.content if h.modality == "text" else None, "thumbnail": pictures.get(h.id)}
+                for h in hits]
+
+    def _thumbnails(self, collection: str, ids: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return {}
+        try:
+            found = self.client.get_thumbnails(wanted, collection=collection)
+        except FailedPrecondition:  # an engine that keeps no thumbnails: the page shows placeholders
+            return {}
+        return {t.id: f"data:{t.media_type};base64,{base64.b64encode(t.data).decode()}" for t in found.thumbnails}
+
+    def _direction(self, spec: Any) -> Any:
+        if not isinstance(spec, dict):
+            raise BadRequest("direction must be {neutral, target} or {name}")
+        if "name" in spec:
+            named = getattr(latentspace_client, "NamedDirection", None)
+            if named is None:
+                raise BadRequest("this server's SDK has no stored directions yet; use a text pair")
+            return named(_text(spec, "name"))
+        return TextPair(_text(spec, "neutral"), _text(spec, "target"))
+
+    @property
+    def _list_directions(self) -> Callable[..., Any] | None:
+        method: Callable[..., Any] | None = getattr(self.client, "list_directions", None)
+        return method
+
+    @property
+    def _decode(self) -> Callable[..., Any] | None:
+        method: Callable[..., Any] | None = getattr(self.client, "decode", None)
+        return method
+
+    def _decoded(self, collection: str, vectors: Sequence[Any]) -> list[str | None]:
+        """One decoded image per step as a ``data:`` URI, when the SDK can decode and the collection's
+        model has a decoder (else None per step). The seam for the ``Decode`` RPC: it is expected to
+        take points and return images with ``media_type`` and ``data``."""
+        assert self._decode is not None
+        try:
+            images = self._decode(*vectors, collection=collection)
+        except FailedPrecondition:  # this collection's model has no decoder
+            return [None] * len(vectors)
+        return [f"data:{i.media_type};base64,{base64.b64encode(i.data).decode()}" for i in images]
+
+
+def point(spec: Any) -> Any:
+    """A JSON point as an SDK point: ``{"text": ...}``, ``{"id": ...}`` or ``{"image": <base64>}``."""
+    if not isinstance(spec, dict) or len(spec) != 1:
+        raise BadRequest("a point is one of {text}, {id} or {image} (base64)")
+    (kind, value), = spec.items()
+    if kind == "text":
+        return _text(spec, "text")
+    if kind == "id":
+        return Id(_text(spec, "id"))
+    if kind == "image" and isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raise BadRequest("image must be base64") from None
+    raise BadRequest(f"unknown point kind {kind!r}; use text, id or image")
+
+
+def _name(request: Json) -> str:
+    return _text(request, "collection")
+
+
+def _text(request: Json, key: str) -> str:
+    value = request.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{key} must be a non-empty string")
+    return value
+
+
+def _count(request: Json, key: str, default: int, high: int, low: int = 1) -> int:
+    value = request.get(key, default)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"{key} must be a whole number from {low} to {high}")
+    return value
+
+
+def _filter(request: Json) -> dict[str, Any] | None:
+    """``{"field": value, ...}``: items whose payload field equals the value (all must hold)."""
+    spec = request.get("filter") or None
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or not all(isinstance(v, str | int | float | bool) for v in spec.values()):
+        raise BadRequest("filter must map payload fields to single values")
+    return spec

@@ -1,0 +1,209 @@
+"""The explorer in a real browser (Debian's chromium, driven by Playwright), over a real server.
+
+Each view is used as a person would: a text search renders thumbnails and text cards with scores, a
+click searches from an item, an uploaded image searches by its pixels, a morph strip has one column
+per step, the edit slider changes the neighbours, the map draws a point per sampled item. Each test
+writes a screenshot of its view into its output folder. With ``LATENTSPACE_EXPLORER_SCREENSHOTS``
+set to a folder, the screenshots are also written there as small palette PNGs (how the README's
+``docs/images/explore-*.png`` are made).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from latentspace.explorer.http_app import ExplorerServer
+from latentspace.indexer.shapes.render import ShapeSpec, render_shape
+from tests.explorer.conftest import COLLECTION, IMAGES
+
+pytestmark = pytest.mark.semantic
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+#: Bounds on waits for the page (generous: two shared cores, a model behind every call).
+WAIT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: apt-get install -y chromium (.ci/run does it)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, explorer: ExplorerServer) -> Iterator[object]:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{explorer.url}?collection={COLLECTION}")
+    page.wait_for_selector(f"#collection option[value='{COLLECTION}']", state="attached")
+    page.wait_for_function("document.querySelectorAll('#filters select').length > 0")
+    yield page
+    context.close()
+    assert errors == [], f"the page raised: {errors}"
+
+
+def screenshot(page, tmp_path: Path, name: str) -> Path:
+    """The page as a PNG in the test's folder (and, when asked, a small copy for the README)."""
+    path = tmp_path / f"explore-{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    target = os.environ.get("LATENTSPACE_EXPLORER_SCREENSHOTS")
+    if target:
+        image = Image.open(path).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+        image.save(Path(target) / path.name, optimize=True)
+    return path
+
+
+def search(page, text: str) -> None:
+    page.fill("#search-text", text)
+    page.press("#search-text", "Enter")
+    page.wait_for_function(f"document.querySelector('#search-about').textContent.includes({text!r})")
+
+
+def hit_payloads(page, container: str) -> list[dict[str, str]]:
+    return page.eval_on_selector_all(f"{container} .hit", """tiles => tiles.map(tile => Object.fromEntries(
+        [...tile.querySelectorAll('.payload span')].map(s => s.textContent.split(': '))))""")
+
+
+def png(spec: ShapeSpec, seed: int) -> bytes:
+    buffer = io.BytesIO()
+    render_shape(spec, np.random.default_rng(seed)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_text_search_shows_thumbnails_and_cards_with_scores(page, tmp_path: Path) -> None:
+    search(page, "a red circle")
+    tiles = page.locator("#search-results .hit")
+    assert tiles.count() == 24
+    assert page.locator("#search-results .image-hit img[src^='data:image/webp;base64,']").count() >= 1
+    assert page.locator("#search-results .text-hit .text").count() >= 1
+    scores = [float(s) for s in page.locator("#search-results .score").all_text_contents()]
+    assert scores == sorted(scores, reverse=True) and 0 < scores[0] <= 1
+    assert hit_payloads(page, "#search-results")[0]["color"] == "red"
+    # A filter from the payload fields: images only.
+    page.select_option("#filters select[data-field='kind']", label="kind: image")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length === 0")
+    payloads = hit_payloads(page, "#search-results")
+    assert {p["kind"] for p in payloads} == {"image"}
+    assert [(p["color"], p["shape"]) for p in payloads[:4]] == [("red", "circle")] * 4  # all there are
+    screenshot(page, tmp_path, "search")
+
+
+def test_clicking_an_item_or_uploading_an_image_searches_from_it(page, tmp_path: Path) -> None:
+    search(page, "a small green star")
+    first = page.locator("#search-results .hit").first
+    item = first.get_attribute("data-id")
+    about = page.text_content("#search-about")
+    first.locator(".look").click()
+    page.wait_for_function(f"document.querySelector('#search-about').textContent !== {about!r}")
+    assert page.locator("#search-results .hit").first.get_attribute("data-id") == item
+    assert page.locator("#search-results .score").first.text_content() == "1.000"
+    page.set_input_files("#search-image", files=[{"name": "blue-square.png", "mimeType": "image/png",
+                                                  "buffer": png(ShapeSpec("blue", "square", "large"), 3)}])
+    page.wait_for_function("document.querySelector('#search-about').textContent.includes('blue-square.png')")
+    nearest = hit_payloads(page, "#search-results")[:3]
+    assert [(p["color"], p["shape"]) for p in nearest] == [("blue", "square")] * 3
+
+
+def test_a_morph_strip_has_one_column_per_step_with_neighbours(page, tmp_path: Path) -> None:
+    search(page, "a large red circle")
+    page.select_option("#filters select[data-field='kind']", label="kind: image")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length === 0")
+    page.locator("#search-results .hit").first.locator("[data-pick='a']").click()
+    page.click("#tabs [data-view='morph']")
+    assert page.locator(".slot[data-slot='a'] .chip").is_visible()
+    page.fill(".slot[data-slot='b'] input", "a large blue circle")
+    page.fill("#morph-steps", "6")
+    page.fill("#morph-k", "3")
+    page.click("#morph-form button[type='submit']")
+    page.wait_for_selector("#morph-strip .step")
+    steps = page.locator("#morph-strip .step")
+    assert steps.count() == 6
+    assert [steps.nth(i).locator(".hit").count() for i in range(6)] == [3] * 6
+    ts = [h.split("\n")[0] for h in steps.locator("header").all_inner_texts()]
+    assert ts[0] == "t = 0.00" and ts[-1] == "t = 1.00"
+    first = hit_payloads(page, "#morph-strip .step:first-child")
+    last = hit_payloads(page, "#morph-strip .step:last-child")
+    assert (first[0]["color"], first[0]["shape"]) == ("red", "circle")
+    assert (last[0]["color"], last[0]["shape"]) == ("blue", "circle")
+    screenshot(page, tmp_path, "morph")
+
+
+def test_the_edit_slider_changes_the_neighbours(page, tmp_path: Path) -> None:
+    search(page, "a large red circle")
+    page.select_option("#filters select[data-field='kind']", label="kind: image")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length === 0")
+    page.locator("#search-results .hit").first.locator("[data-pick='base']").click()
+    page.click("#tabs [data-view='edit']")
+    page.fill("#edit-neutral", "a red circle")
+    page.fill("#edit-target", "a blue circle")
+    page.fill("#edit-strength", "0")
+    page.press("#edit-target", "Enter")
+    page.wait_for_function("document.querySelector('#edit-about').textContent.startsWith('Strength 0.00')")
+    before = hit_payloads(page, "#edit-results")
+    page.fill("#edit-strength", "1.5")  # a range input: fill moves the slider and fires input
+    page.wait_for_function("document.querySelector('#edit-about').textContent.startsWith('Strength 1.50')")
+    after = hit_payloads(page, "#edit-results")
+    assert before[0]["color"] == "red" and after[0]["color"] == "blue"
+    assert [p["shape"] for p in after[:3]] == ["circle"] * 3
+    screenshot(page, tmp_path, "edit")
+
+
+def test_the_map_draws_every_sampled_point_and_a_click_searches_from_one(page, tmp_path: Path) -> None:
+    page.click("#tabs [data-view='map']")
+    page.wait_for_selector("#map-canvas circle.point")
+    points = page.locator("#map-canvas circle.point")
+    assert points.count() == IMAGES + 144  # the whole collection: fewer items than the sample size
+    assert page.locator("#map-canvas text.label").count() >= 8
+    fills = set(points.evaluate_all("dots => dots.map(d => d.getAttribute('fill'))"))
+    assert {"red", "blue", "green"} <= fills  # coloured by the "color" field, in its own colours
+    page.fill("#map-place", "a purple star")
+    page.click("#map-form button[type='submit']")
+    page.wait_for_selector("#map-canvas .query text")
+    assert page.locator("#map-canvas .query text").text_content() == "a purple star"
+    image_point = page.locator("#map-canvas circle.point.image").first
+    image_point.hover()
+    page.wait_for_selector("#map-tip img")
+    screenshot(page, tmp_path, "map")
+    image_point.click()
+    page.wait_for_selector("#view-search:not([hidden]) #search-results .hit")
+    assert page.locator("#search-results .score").first.text_content() == "1.000"
+
+
+def test_the_page_fits_a_phone(browser, explorer: ExplorerServer, tmp_path: Path) -> None:
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(f"{explorer.url}?collection={COLLECTION}")
+        page.wait_for_function("document.querySelectorAll('#filters select').length > 0")
+        search(page, "a yellow triangle")
+        widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert widths[0] <= widths[1], f"the page is wider than the phone: {widths}"
+        columns = page.evaluate("getComputedStyle(document.querySelector('#search-results'))"
+                                ".gridTemplateColumns.split(' ').length")
+        assert columns >= 3
+        for view in ("morph", "edit", "map"):
+            page.click(f"#tabs [data-view='{view}']")
+            widths = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert widths[0] <= widths[1], f"{view} is wider than the phone: {widths}"
+        page.click("#tabs [data-view='search']")
+        screenshot(page, tmp_path, "phone")
+    finally:
+        context.close()
