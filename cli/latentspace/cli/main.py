@@ -16,12 +16,13 @@ from latentspace.cli import (
     explore_command,
     index_command,
     keys_command,
+    map_command,
     query_commands,
     serve_command,
 )
 
 COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands,
-                   explore_command)
+                   map_command, explore_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
