@@ -74,24 +74,31 @@ def test_a_thumbnail_goes_with_its_item(client: Client) -> None:
     assert client.get_thumbnails(["changing"]).missing == ("changing",)
 
 
-def test_the_map_clusters_images_by_colour_or_shape_and_labels_them_with_captions(client: Client) -> None:
-    # 12 clusters for 24 colour x shape kinds: each has to group kinds sharing a colour or a shape.
-    result = client.map("a red circle", color_by="color", clusters=12, seed=1)
-    again = client.map("a red circle", color_by="color", clusters=12, seed=1)
-    assert result == again
-    assert result.count == len(result.points) == 96 + 24
+def purity(result) -> float:
+    """The share of images whose cluster's most common colour or shape (whichever is commoner) is theirs."""
     images = [p for p in result.points if p.modality == "image"]
     pure = 0
     for index in range(len(result.clusters)):
         members = [p.payload for p in images if p.cluster == index]
         if members:
-            top = max(Counter(m[key] for m in members).most_common(1)[0][1] for key in ("color", "shape"))
-            pure += top
-    assert pure / len(images) >= 0.8
+            pure += max(Counter(m[key] for m in members).most_common(1)[0][1] for key in ("color", "shape"))
+    return pure / len(images)
+
+
+def test_the_map_clusters_images_by_colour_or_shape_and_labels_them_with_captions(client: Client) -> None:
+    # 12 clusters for 24 colour x shape kinds: each has to group kinds sharing a colour or a shape.
+    # Measured: 0.948, 1.000 and 0.948 for seeds 0, 1 and 2.
+    for seed in (0, 1, 2):
+        made = client.map(color_by="color", clusters=12, seed=seed)
+        assert purity(made) >= 0.8, (seed, purity(made))
+    result = client.map("a red circle", color_by="color", clusters=12, seed=1)
+    again = client.map("a red circle", color_by="color", clusters=12, seed=1)
+    assert result == again
+    assert result.count == len(result.points) == 96 + 24
+    images = [p for p in result.points if p.modality == "image"]
     assert all(cluster.label_id.startswith("caption/") for cluster in result.clusters)
     assert all(p.color == p.payload["color"] for p in result.points)
     [placed] = result.queries
     around = Counter((p.payload["color"], p.payload["shape"]) for p in images if p.cluster == placed.cluster)
     colour, shape = around.most_common(1)[0][0]
     assert colour == "red" or shape == "circle", around
-
