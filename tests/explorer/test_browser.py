@@ -65,7 +65,9 @@ def screenshot(page, tmp_path: Path, name: str) -> Path:
     page.screenshot(path=str(path), full_page=False)
     target = os.environ.get("LATENTSPACE_EXPLORER_SCREENSHOTS")
     if target:
-        image = Image.open(path).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+        # 64 colours by octree keep a rare colour (one red chip among blue tiles) that median cut merges.
+        image = Image.open(path).convert("RGB").quantize(colors=64, method=Image.Quantize.FASTOCTREE,
+                                                         dither=Image.Dither.NONE)
         image.save(Path(target) / path.name, optimize=True)
     return path
 

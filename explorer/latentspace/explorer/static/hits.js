@@ -32,7 +32,8 @@ export function face(hit) {
 
 export function payloadChips(payload) {
   const chips = element("div", "payload");
-  for (const [key, value] of Object.entries(payload ?? {})) {
+  // Sorted by field, so that every tile lists its fields in the same order.
+  for (const [key, value] of Object.entries(payload ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const shown = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
     chips.append(element("span", "", `${key}: ${shown}`));
   }
