@@ -18,7 +18,6 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
 from typing import Any
 
 import latentspace_client
@@ -26,8 +25,8 @@ from latentspace_client import Client, FailedPrecondition, Hit, Id, TextPair
 
 Json = dict[str, Any]
 
-#: Items read (one export page) to list the payload fields a page can filter and colour by.
-FIELD_SAMPLE = 256
+#: Items sampled to list the payload fields a page can filter and colour by.
+FIELD_SAMPLE = 500
 #: Distinct values listed per field; a field with more is offered for colouring only.
 MAX_FIELD_VALUES = 24
 MAX_K, MAX_STEPS = 100, 32
@@ -68,15 +67,16 @@ class ExplorerApi:
 
     def fields(self, request: Json) -> Json:
         """The payload fields of a sample of the collection, each with its distinct scalar values."""
-        collection = _name(request)
+        # The Map RPC's seeded sample, spread over the whole collection (an export's first page would
+        # hold only the items written first: all the images of a corpus and none of its captions).
+        sample = self.client.map(sample_size=FIELD_SAMPLE, clusters=1, collection=_name(request))
         values: dict[str, dict[str, Any]] = {}
-        with self.client.export(collection, page_size=FIELD_SAMPLE) as stream:
-            for item in islice(stream, FIELD_SAMPLE):
-                for key, value in item.payload.items():
-                    if isinstance(value, str | int | float | bool):
-                        seen = values.setdefault(key, {})
-                        if len(seen) <= MAX_FIELD_VALUES:
-                            seen[json.dumps(value)] = value  # as JSON, so True and 1 stay apart
+        for item in sample.points:
+            for key, value in item.payload.items():
+                if isinstance(value, str | int | float | bool):
+                    seen = values.setdefault(key, {})
+                    if len(seen) <= MAX_FIELD_VALUES:
+                        seen[json.dumps(value)] = value  # as JSON, so True and 1 stay apart
         # A field with too many values is offered for colouring the map, not as a filter menu.
         return {"fields": [
             {"name": key, "values": sorted(seen.values(), key=str) if len(seen) <= MAX_FIELD_VALUES else []}
