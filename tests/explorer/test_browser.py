@@ -187,9 +187,14 @@ def test_the_map_draws_every_sampled_point_and_a_click_searches_from_one(page, t
     page.click("#map-form button[type='submit']")
     page.wait_for_selector("#map-canvas .query text")
     assert page.locator("#map-canvas .query text").text_content() == "a purple star"
-    image_point = page.locator("#map-canvas circle.point.image").first
+    image_point = page.locator("#map-canvas circle.point.image[data-id='large-red-circle-00']")
     image_point.hover()
     page.wait_for_selector("#map-tip img")
+    # Its cluster stands out: the members are the points of its cluster, and only they.
+    cluster = image_point.get_attribute("data-cluster")
+    members = page.eval_on_selector_all("#map-canvas circle.point.member", "dots => dots.map(d => d.dataset.cluster)")
+    assert members and set(members) == {cluster}
+    assert len(members) == page.locator(f"#map-canvas circle.point[data-cluster='{cluster}']").count()
     screenshot(page, tmp_path, "map")
     image_point.click()
     page.wait_for_selector("#view-search:not([hidden]) #search-results .hit")

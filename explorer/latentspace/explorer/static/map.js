@@ -10,6 +10,7 @@ const SVG = "http://www.w3.org/2000/svg";
 // A colour-blind-safe categorical palette (Okabe-Ito, then Tableau) for values that are not colours.
 const PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",
   "#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#9c755f", "#bab0ac"];
+const LABEL_CHARS = 34;
 const thumbnails = new Map(); // id -> data URI (or null: none), fetched on first hover
 let drawn = null;
 
@@ -44,15 +45,23 @@ function draw(reply, placed) {
     const dot = svg("circle", { cx: sx(p.x).toFixed(1), cy: sy(p.y).toFixed(1), r: p.modality === "text" ? 4.5 : 4,
       fill: fills.get(p.color === null ? "" : String(p.color)), class: `point ${p.modality}`, tabindex: 0 });
     dot.dataset.index = String(i);
+    dot.dataset.cluster = String(p.cluster);
+    dot.dataset.id = p.id;
     points.append(dot);
   });
   const labels = svg("g");
+  const sizes = new Map();
   for (const cluster of reply.clusters) {
     if (!cluster.label) continue;
     const text = svg("text", { x: sx(cluster.x).toFixed(1), y: sy(cluster.y).toFixed(1), class: "label",
       "text-anchor": "middle" });
-    text.textContent = cluster.label;
+    // Long labels (a docstring, a caption) are cut; the whole one is the tooltip.
+    text.textContent = cluster.label.length > LABEL_CHARS ? `${cluster.label.slice(0, LABEL_CHARS - 1)}…` : cluster.label;
+    const title = svg("title");
+    title.textContent = cluster.label;
+    text.append(title);
     labels.append(text);
+    sizes.set(text, cluster.size);
   }
   const queries = svg("g", { class: "query" });
   reply.queries.forEach((q, i) => {
@@ -65,7 +74,7 @@ function draw(reply, placed) {
   });
   root.append(points, labels, queries);
   box.replaceChildren(root);
-  placeLabels(labels, width);
+  placeLabels(labels, width, sizes);
   const legend = $("#map-legend");
   legend.replaceChildren(...[...fills].map(([value, fill]) => {
     const entry = document.createElement("span");
@@ -77,22 +86,39 @@ function draw(reply, placed) {
   drawn = reply;
 }
 
-/** Keep cluster labels inside the map and off each other: each moves by whole lines until it fits. */
-function placeLabels(labels, width) {
+/** Keep cluster labels inside the map and off each other: each moves by whole lines until it fits,
+ * and one that fits nowhere near its cluster is left out (the biggest clusters are placed first). */
+function placeLabels(labels, width, sizes) {
   const taken = [];
   const overlaps = (a) => taken.some((b) => a.x < b.x + b.width && b.x < a.x + a.width &&
     a.y < b.y + b.height && b.y < a.y + a.height);
-  for (const text of labels.children) {
+  const order = [...labels.children].sort((a, b) => sizes.get(b) - sizes.get(a));
+  for (const text of order) {
     let box = text.getBBox();
     const shift = Math.max(4 - box.x, Math.min(0, width - 4 - (box.x + box.width)));
     text.setAttribute("x", String(Number(text.getAttribute("x")) + shift));
     const y = Number(text.getAttribute("y"));
+    let placed = false;
     for (const step of [0, 1, -1, 2, -2, 3, -3]) {
       text.setAttribute("y", String(y + step * 15));
       box = text.getBBox();
-      if (!overlaps(box)) break;
+      if (!overlaps(box)) {
+        placed = true;
+        break;
+      }
     }
-    taken.push(box);
+    if (placed) taken.push(box);
+    else text.remove();
+  }
+}
+
+/** Show one cluster's members (a cluster spreads out on two axes that hold part of the variance). */
+function highlight(cluster) {
+  const root = $("#map-canvas svg");
+  if (!root) return;
+  root.classList.toggle("focused", cluster !== null);
+  for (const dot of root.querySelectorAll("circle.point")) {
+    dot.classList.toggle("member", cluster !== null && dot.dataset.cluster === String(cluster));
   }
 }
 
@@ -114,27 +140,39 @@ async function tip(event) {
   const box = $("#map-tip");
   if (index === undefined || !drawn) {
     box.hidden = true;
+    highlight(null);
     return;
   }
   const point = drawn.points[Number(index)];
   const cluster = drawn.clusters[point.cluster];
+  highlight(point.cluster);
   const content = [];
   if (point.text !== null) content.push(Object.assign(document.createElement("p"), { textContent: point.text }));
   const small = document.createElement("div");
   small.textContent = `${point.id} · cluster ${cluster.label ? `“${cluster.label}”` : point.cluster}`;
   content.push(small, payloadChips(point.payload));
   box.replaceChildren(...content);
-  const rect = event.target.getBoundingClientRect();
-  box.style.left = `${Math.min(window.innerWidth - 230, rect.right + 8)}px`;
-  box.style.top = `${Math.max(8, rect.top - 20)}px`;
   box.hidden = false;
+  placeTip(box, event.target.getBoundingClientRect());
   const image = await thumbnail(point);
   if (image && !box.hidden && box.contains(small)) {
     const img = document.createElement("img");
     img.src = image;
     img.alt = point.id;
     box.prepend(img);
+    placeTip(box, event.target.getBoundingClientRect());
   }
+}
+
+/** Beside the point, on whichever side has room, and inside the window. */
+function placeTip(box, rect) {
+  const { width, height } = box.getBoundingClientRect();
+  const right = rect.right + 10;
+  const left = rect.left - 10 - width;
+  const fitsRight = right + width <= window.innerWidth - 4;
+  const x = fitsRight || left < 4 ? Math.min(right, window.innerWidth - 4 - width) : left;
+  box.style.left = `${Math.max(4, x)}px`;
+  box.style.top = `${Math.max(4, Math.min(rect.top - 20, window.innerHeight - 4 - height))}px`;
 }
 
 async function run() {
@@ -147,7 +185,7 @@ async function run() {
   if (!reply) return;
   const [ex, ey] = reply.explained.map((v) => `${(v * 100).toFixed(1)}%`);
   $("#map-about").textContent = `${reply.points.length} of ${reply.count} items, ${reply.clusters.length} ` +
-    `clusters; the axes hold ${ex} and ${ey} of the sample's variance. Hover for an item; click to search from it.`;
+    `clusters; the axes hold ${ex} and ${ey} of the sample's variance. Hover for an item and its cluster; click to search from it.`;
   draw(reply, placed);
 }
 
@@ -159,7 +197,10 @@ export function init() {
   const canvas = $("#map-canvas");
   canvas.addEventListener("mouseover", tip);
   canvas.addEventListener("focusin", tip);
-  canvas.addEventListener("mouseleave", () => { $("#map-tip").hidden = true; });
+  canvas.addEventListener("mouseleave", () => {
+    $("#map-tip").hidden = true;
+    highlight(null);
+  });
   canvas.addEventListener("click", (event) => {
     const index = event.target.dataset?.index;
     if (index === undefined || !drawn) return;
