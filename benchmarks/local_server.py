@@ -2,24 +2,30 @@
 
 ``ServedThread`` runs ``build_server`` on its own event loop in a thread of this process (the
 pattern of ``tests/conftest.py``): client and server share one interpreter and its GIL.
-``ServedProcess`` runs ``latent serve`` as a child process, whose peak RSS (``VmHWM``) is read
-just before it stops. ``start_server(mode, ...)`` picks one.
+``ServedProcess`` runs ``latent serve`` as a child process (with extra flags and ``LATENTSPACE_*``
+settings if asked), whose peak RSS (``VmHWM``) is read just before it stops. ``start_server(mode,
+...)`` picks one. ``concurrent_clients`` drives a server from N ``AsyncClient`` connections in this
+process; ``print_rounds`` prints the medians of measurements repeated in rounds.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class ServedThread:
@@ -50,16 +56,27 @@ class ServedThread:
 
 
 class ServedProcess:
-    """``latent serve`` in a child process; ``peak_rss_mib`` is read as it stops (Linux)."""
+    """``latent serve`` in a child process; ``peak_rss_mib`` is read as it stops (Linux).
+
+    ``flags`` are added to the command line (e.g. ``--no-micro-batching``); ``settings`` are
+    ``LATENTSPACE_*`` variables for the child (e.g. ``{"LATENTSPACE_COMPUTE_THREADS": "2"}``), the
+    only ones it gets: this process's own ``LATENTSPACE_*`` variables are not passed on.
+    """
 
     _READY = re.compile(r"serving .* on 127\.0\.0\.1:(\d+)")
 
-    def __init__(self, data_dir: Path, workers: int | None = None) -> None:
+    def __init__(self, data_dir: Path, workers: int | None = None, *, flags: Sequence[str] = (),
+                 settings: Mapping[str, str] | None = None, device: str = "cpu", metrics: bool = False) -> None:
         self.command = [sys.executable, "-m", "latentspace.cli.main", "serve", "--data", str(data_dir),
-                        "--host", "127.0.0.1", "--port", "0", "--device", "cpu", "--no-download",
-                        "--log-level", "WARNING"]
+                        "--host", "127.0.0.1", "--port", "0", "--device", device, "--no-download",
+                        "--log-level", "WARNING", *flags]
         if workers is not None:
             self.command += ["--workers", str(workers)]
+        self.metrics_port: int | None = None
+        if metrics:  # a port free now; the server binds it a moment later
+            self.metrics_port = _free_port()
+            self.command += ["--metrics-port", str(self.metrics_port)]
+        self.settings = dict(settings or {})
         self.proc: subprocess.Popen[str] | None = None
         self.port = 0
         self.output: list[str] = []
@@ -67,7 +84,7 @@ class ServedProcess:
 
     def start(self) -> ServedProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LATENTSPACE_")}
-        env.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+        env.update(HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **self.settings)
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=env)
         assert self.proc.stdout is not None
@@ -93,6 +110,24 @@ class ServedProcess:
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def batches(self, batcher: str) -> tuple[int, float]:
+        """(batches run, items in them) so far by ``batcher`` (e.g. "encode_text"), from /metrics."""
+        import urllib.request
+
+        assert self.metrics_port is not None, "start the server with metrics=True"
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30) as reply:
+            text = reply.read().decode()
+        found = {}
+        for kind in ("count", "sum"):
+            match = re.search(rf'^latentspace_batch_size_{kind}{{batcher="{batcher}"}} (\S+)$', text, re.M)
+            found[kind] = float(match.group(1)) if match else 0.0
+        return int(found["count"]), found["sum"]
+
     def stop(self) -> None:
         if self.proc is None or self.proc.returncode is not None:
             return
@@ -101,6 +136,14 @@ class ServedProcess:
         self.peak_rss_mib = _peak_rss_mib(self.proc.pid)
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(timeout=120)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _peak_rss_mib(pid: int) -> float | None:
@@ -142,6 +185,10 @@ class Figure:
     operations: int  # queries or texts handled
     seconds: float
     latencies_ms: tuple[float, ...] = ()  # per call, when calls were timed one by one
+    batch: float | None = None  # mean items per server-side batch, when read from its metrics
+    #: CPU milliseconds per operation (server process, client process), where measured; for an
+    #: in-process figure (this process, 0.0)
+    cpu_ms: tuple[float, float] | None = None
 
     @property
     def per_second(self) -> float:
@@ -178,6 +225,14 @@ def best_of(repeats: int, name: str, operations: int, run: Any) -> Figure:
     return Figure(name, operations, min(times))
 
 
+def timed_once(name: str, operations: int, run: Callable[[], object]) -> Figure:
+    """One timed run of ``run()`` in this process, with this process's CPU time per operation."""
+    cpu, started = time.process_time(), time.perf_counter()
+    run()
+    seconds = time.perf_counter() - started
+    return Figure(name, operations, seconds, cpu_ms=(1000 * (time.process_time() - cpu) / operations, 0.0))
+
+
 def print_table(rows: Sequence[tuple[Figure, Figure | None]], unit: str) -> None:
     """One line per served (or library) figure, beside the in-process limit it is compared with.
 
@@ -201,3 +256,142 @@ def print_table(rows: Sequence[tuple[Figure, Figure | None]], unit: str) -> None
                          f"{extra:>7.3f}")
         print(" ".join(cells))
 
+
+
+# ---------------------------------------------------------------- concurrent clients
+
+
+async def concurrent_clients(
+    name: str,
+    address: str,
+    clients: int,
+    items: Sequence[T],
+    send: Callable[[Any, T], Awaitable[object]],
+    *,
+    collection: str,
+    warmup: Sequence[T] = (),
+    timeout: float = 600,
+    batches: Callable[[], tuple[int, float]] | None = None,
+    server_pid: int | None = None,
+) -> Figure:
+    """``clients`` clients, each with its own ``AsyncClient`` (its own channel and TCP connection),
+    each awaiting one ``send(client, item)`` at a time over its share of ``items`` (client i takes
+    ``items[i::clients]``). The clients first send their shares of ``warmup`` the same way,
+    untimed; then all start together. The figure counts ``items`` over the wall time from the start
+    to the last reply, with each call's latency; with ``batches`` (e.g. ``ServedProcess.batches``
+    for one batcher), also the mean items per server-side batch during the timed part; with
+    ``server_pid``, the CPU time the server process and this (client) process spent per item.
+    """
+    from latentspace_client import AsyncClient
+
+    # A channel of its own per client: by default grpc shares one connection between channels to
+    # the same address with the same options.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    opened = [AsyncClient(address, collection=collection, timeout=timeout, options=options) for _ in range(clients)]
+    latencies: list[float] = []
+
+    async def client_loop(client: Any, share: Sequence[T]) -> None:
+        for item in share:
+            t0 = time.perf_counter()
+            await send(client, item)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    try:
+        await asyncio.gather(*(client_loop(client, warmup[i::clients]) for i, client in enumerate(opened)))
+        latencies.clear()
+        before = batches() if batches is not None else (0, 0.0)
+        cpu_before = (_cpu_seconds(server_pid), time.process_time()) if server_pid is not None else None
+        started = time.perf_counter()
+        await asyncio.gather(*(client_loop(client, items[i::clients]) for i, client in enumerate(opened)))
+        seconds = time.perf_counter() - started
+        after = batches() if batches is not None else (0, 0.0)
+        cpu_ms = None
+        if server_pid is not None and cpu_before is not None:
+            cpu_ms = (1000 * (_cpu_seconds(server_pid) - cpu_before[0]) / len(items),
+                      1000 * (time.process_time() - cpu_before[1]) / len(items))
+    finally:
+        await asyncio.gather(*(client.close() for client in opened))
+    runs = after[0] - before[0]
+    return Figure(name, len(items), seconds, tuple(latencies), (after[1] - before[1]) / runs if runs else None,
+                  cpu_ms)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- rounds
+
+
+def load_average() -> float:
+    """The 1-minute load average (the machine is shared: printed beside each round)."""
+    return os.getloadavg()[0]
+
+
+def _spread(values: Sequence[float], digits: int) -> str:
+    middle = statistics.median(values)
+    if len(values) == 1:
+        return f"{middle:.{digits}f}"
+    return f"{middle:.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def print_rounds(rounds: Sequence[Mapping[str, Figure]], ratios: Sequence[tuple[str, str, str]], unit: str,
+                 percentiles: Sequence[float] = (50, 99)) -> None:
+    """Medians over rounds (range in brackets): each measurement's rate, latency percentiles, mean
+    server-side batch and CPU milliseconds per operation in the server + the client (where known),
+    then each ratio ``(label, numerator, denominator)`` of
+    two measurements' rates, taken within each round and then the median of those."""
+    names = list(rounds[0])
+    header = f"{'measurement':<52} {unit + '/s (median, range)':>26} " + " ".join(
+        f"{f'p{q:g} ms':>9}" for q in percentiles) + f" {'batch':>6} {'cpu ms/op srv+cli':>18}"
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        figures = [r[name] for r in rounds]
+        cells = [f"{name:<52}", f"{_spread([f.per_second for f in figures], 1):>26}"]
+        for q in percentiles:
+            values = [v for f in figures if (v := f.percentile(q)) is not None]
+            cells.append(f"{statistics.median(values):>9.1f}" if values else f"{'':>9}")
+        batches = [f.batch for f in figures if f.batch is not None]
+        cells.append(f"{statistics.median(batches):>6.1f}" if batches else f"{'':>6}")
+        cpu = [f.cpu_ms for f in figures if f.cpu_ms is not None]
+        if cpu:  # an in-process figure has no client part
+            server, client = statistics.median(c[0] for c in cpu), statistics.median(c[1] for c in cpu)
+            cells.append(f"{server:>9.2f}+{client:<8.2f}" if client else f"{server:>9.2f}")
+        print(" ".join(cells))
+    print()
+    for label, top, bottom in ratios:
+        values = [r[top].per_second / r[bottom].per_second for r in rounds]
+        print(f"{label:<60} {_spread(values, 2)}")
+
+
+# ---------------------------------------------------------------- in-process limits
+
+
+def load_torch_with_sleeping_openmp() -> None:
+    """Import torch with OpenMP threads that sleep at barriers instead of spinning, in this
+    process only (``OMP_WAIT_POLICY=PASSIVE`` while libgomp loads; child processes started later,
+    such as the servers, get the environment as it was).
+
+    Why: by default libgomp spin-waits at every barrier. When other processes hold the cores, the
+    thread that spins takes the time slice the thread doing the work needs, and a torch call with
+    two threads becomes several times slower than with one (minilm on 2 cores at load 14: 14
+    sentences/s spinning, 30-40/s sleeping; a small CNN: 20-30 images/s against ~200/s). A server
+    does not suffer from it: each of its request threads that runs a model batch owns an OpenMP
+    team, and libgomp throttles spinning once a process has more OpenMP threads than cores. So
+    without this the in-process limit, not the service, would be measured at its worst.
+    """
+    if "torch" in sys.modules:
+        raise RuntimeError("torch is already imported: its OpenMP wait policy is fixed")
+    saved = os.environ.get("OMP_WAIT_POLICY")
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import torch  # noqa: F401  # loads libgomp, which reads the policy once, now
+    finally:
+        if saved is None:
+            del os.environ["OMP_WAIT_POLICY"]
+        else:
+            os.environ["OMP_WAIT_POLICY"] = saved

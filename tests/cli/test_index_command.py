@@ -39,6 +39,8 @@ def test_index_a_folder_with_minilm(notes_folder: Path, tmp_path: Path) -> None:
                  "--batch-size", "2")
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+    # One progress bar at most (ours, on a terminal); none of the libraries' own ("Loading weights").
+    assert "Loading weights" not in run.stderr and "it/s]" not in run.stderr
     out = run.stdout
     assert "indexed  3 items" in out and "items/s" in out and "the collection now holds 3" in out
     assert "skipped  1:" in out and "broken.png:" in out and "cannot encode images" in out
@@ -97,6 +99,9 @@ def test_user_errors_exit_1_without_a_traceback(tmp_path: Path) -> None:
     # A missing collection without --model cannot be created: say so.
     assert run.returncode == 1 and "pass --model to create it" in run.stderr
 
+    run = latent("index", source, "--collection", "vecs", "--data", tmp_path / "data", "--threads", "0")
+    assert run.returncode == 1 and "--threads must be at least 1" in run.stderr
+
     csv_source = tmp_path / "t.csv"
     csv_source.write_text("id,title\n1,x\n", encoding="utf-8")
     run = latent("index", csv_source, "--collection", "c", "--model", "minilm", "--data", tmp_path / "data")
@@ -116,7 +121,22 @@ def test_nothing_indexed_and_something_bad_exits_1(tmp_path: Path) -> None:
 def test_help_is_fast_and_lists_the_flags() -> None:
     run = latent("index", "--help")
     assert run.returncode == 0
-    for flag in ("--collection", "--model", "--data", "--batch-size", "--index-kind", "--no-progress"):
+    for flag in ("--collection", "--model", "--data", "--batch-size", "--index-kind", "--threads", "--no-progress"):
         assert flag in run.stdout
     run = latent("demo", "build", "--help")
     assert run.returncode == 0 and "--data" in run.stdout
+
+
+def test_the_indexer_gives_the_model_every_core_unless_told_otherwise() -> None:
+    import os
+
+    from latentspace.cli.index_command import indexing_encoder_options
+    from latentspace.server.settings import Settings
+
+    settings = Settings(workers=64)
+    assert indexing_encoder_options(settings, None).threads == (os.cpu_count() or 1)
+    assert indexing_encoder_options(Settings(compute_threads=3), None).threads == 3
+    assert indexing_encoder_options(Settings(compute_threads=3), 1).threads == 1
+    assert indexing_encoder_options(settings, None).batch_size == settings.batch_size
+    # The operator's own tool: no download allow-list (the server's callers get one).
+    assert indexing_encoder_options(settings, None).download_allow is None

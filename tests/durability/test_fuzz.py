@@ -106,13 +106,16 @@ def strategies() -> MessageStrategies:
     return MessageStrategies(hints, special={"latentspace.v1.Vector": vectors()})
 
 
-def rpcs() -> list[tuple[str, bool, type, type]]:
-    """Every RPC of the contract: (path, client-streaming, request class, response class)."""
+def rpcs() -> list[tuple[str, str, type, type]]:
+    """Every RPC of the contract: (path, kind, request class, response class); kind is
+    ``unary``, ``client_stream`` or ``server_stream``."""
     found = []
     for service in api.DESCRIPTOR.services_by_name.values():
         for method in service.methods:
-            assert not method.server_streaming, f"{method.full_name}: server streaming is not fuzzed yet"
-            found.append((f"/{service.full_name}/{method.name}", method.client_streaming,
+            assert not (method.client_streaming and method.server_streaming), f"{method.full_name}: not fuzzed"
+            kind = "client_stream" if method.client_streaming else \
+                "server_stream" if method.server_streaming else "unary"
+            found.append((f"/{service.full_name}/{method.name}", kind,
                           message_factory.GetMessageClass(method.input_type),
                           message_factory.GetMessageClass(method.output_type)))
     return found
@@ -157,15 +160,20 @@ def test_random_requests_of_every_rpc_get_documented_codes(tmp_path: Path) -> No
         @settings(max_examples=max(1, EXAMPLES // len(calls)), deadline=None, database=None, derandomize=True,
                   print_blob=False, suppress_health_check=list(HealthCheck))
         @given(data=st.data())
-        def one_call(rpc: tuple[str, bool, type, type], data: st.DataObject) -> None:
+        def one_call(rpc: tuple[str, str, type, type], data: st.DataObject) -> None:
             nonlocal peak
-            path, streaming, request_cls, response_cls = rpc
+            path, kind, request_cls, response_cls = rpc
             request = builder.for_message(request_cls.DESCRIPTOR)
-            if streaming:
+            if kind == "client_stream":
                 requests = data.draw(st.lists(request, max_size=3), label="requests")
                 send = stubs.channel.stream_unary(path, request_serializer=request_cls.SerializeToString,
                                                   response_deserializer=response_cls.FromString)
                 call = lambda: send(iter(requests), timeout=TIMEOUT)  # noqa: E731
+            elif kind == "server_stream":
+                one_of_many = data.draw(request, label="request")
+                read = stubs.channel.unary_stream(path, request_serializer=request_cls.SerializeToString,
+                                                  response_deserializer=response_cls.FromString)
+                call = lambda: list(read(one_of_many, timeout=TIMEOUT))  # noqa: E731
             else:
                 one = data.draw(request, label="request")
                 send = stubs.channel.unary_unary(path, request_serializer=request_cls.SerializeToString,

@@ -1,7 +1,9 @@
 """A stand-in collection for pipeline tests: counts model calls, encodes without a model.
 
 Texts map to a hash-seeded unit vector, images to their mean colour padded to the dimension, so
-results are deterministic and a test can tell which input produced which vector.
+results are deterministic and a test can tell which input produced which vector. Its ``encoder``
+is a real :class:`Encoder` subclass that keeps the interface's default prepare step, so the bulk
+pipeline drives it exactly as it drives a model.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
+from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.model_spec import parse_model_spec
 
 
 class FakeCollection:
@@ -28,6 +32,7 @@ class FakeCollection:
         self.items: dict[str, ItemRecord] = {}
         #: Ids the "store" refuses, to exercise the pipeline's one-by-one fallback.
         self.refuse_ids: set[str] = set()
+        self.encoder = FakeEncoder(self)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         self.text_calls.append(list(texts))
@@ -52,6 +57,23 @@ class FakeCollection:
 
     def count(self) -> int:
         return len(self.items)
+
+
+class FakeEncoder(Encoder):
+    """Encodes through its collection's counting methods."""
+
+    def __init__(self, collection: FakeCollection) -> None:
+        self.spec = parse_model_spec("minilm")
+        self.dimension = collection.dimension
+        self.modalities = collection.modalities
+        self.fingerprint = "fake"
+        self._collection = collection
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self._collection.encode_texts(texts)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self._collection.encode_images(images)
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

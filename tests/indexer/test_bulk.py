@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from PIL import Image
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline import BatchResult, index_source, open_source
-from latentspace.indexer.pipeline.sources import BadRecord, SourceRecord
+from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 from tests.indexer.fake_collection import FakeCollection
 
 LIMITS = {"max_pixels": 1_000_000, "max_text_chars": 200}
@@ -86,26 +87,109 @@ def test_jsonl_with_missing_image_files_and_bad_lines(tmp_path: Path) -> None:
     assert "not valid JSON" in skipped[f"{source}:6"]
 
 
-def test_streams_batch_by_batch() -> None:
-    """The source is consumed one batch ahead at most: a corpus is never held in memory."""
+def test_streams_a_bounded_number_of_batches_ahead() -> None:
+    """The source is read ahead of the writes by a few batches at most: a corpus is never held in memory."""
     pulled = 0
 
     def entries():  # type: ignore[no-untyped-def]
         nonlocal pulled
-        for i in range(10):
+        for i in range(200):
             pulled += 1
             yield SourceRecord(f"t{i}", f"line {i}", Modality.TEXT, text=f"text {i}")
 
     collection = FakeCollection()
-    seen: list[tuple[int, int]] = []
+    ahead: list[int] = []
 
     def on_batch(result: BatchResult) -> None:
-        seen.append((result.number, pulled))
+        ahead.append(pulled - 3 * result.number)
 
-    report = index_source(collection, entries(), batch_size=3, progress=False, on_batch=on_batch, **LIMITS)
-    assert report.indexed == 10 and report.batches == 4
-    assert seen == [(1, 3), (2, 6), (3, 9), (4, 10)]
-    assert [len(call) for call in collection.text_calls] == [3, 3, 3, 1]
+    report = index_source(collection, entries(), batch_size=3, queue_size=1, progress=False,
+                          on_batch=on_batch, **LIMITS)
+    assert report.indexed == 200 and report.batches == 67
+    # Between the source and on_batch: the batch the read thread holds, 3 stages holding one batch
+    # each and 4 queues of 1 (the last holds a result): 8 batches of 3 at most.
+    assert max(ahead) <= 8 * 3
+    assert [len(call) for call in collection.text_calls] == [3] * 66 + [2]
+
+
+def test_batches_are_written_in_source_order(photo_folder: Path) -> None:
+    """Images, texts and vectors interleaved over many batches come out in the order they went in."""
+    rng = np.random.default_rng(1)
+    records: list[SourceEntry] = []
+    for i in range(60):
+        kind = i % 3
+        if kind == 0:
+            records.append(SourceRecord(f"r{i}", f"loc{i}", Modality.TEXT, text=f"text {i}"))
+        elif kind == 1:
+            records.append(SourceRecord(f"r{i}", f"loc{i}", Modality.IMAGE, path=photo_folder / "red/0.png"))
+        else:
+            records.append(SourceRecord(f"r{i}", f"loc{i}", Modality.VECTOR,
+                                        vector=tuple(rng.normal(size=8).tolist())))
+        if i % 7 == 0:
+            records.append(BadRecord(f"bad{i}", "broken line"))
+    collection = FakeCollection()
+    numbers: list[int] = []
+    report = index_source(collection, records, batch_size=4, max_images_per_batch=2, progress=False,
+                          on_batch=lambda result: numbers.append(result.number), **LIMITS)
+    written = [record.id for batch in collection.upserts for record in batch]
+    assert written == [f"r{i}" for i in range(60)]
+    assert numbers == sorted(numbers) and len(numbers) == report.batches
+    assert [location for location, _ in report.skipped] == [f"bad{i}" for i in range(0, 60, 7)]
+    # Each record got its own vector: texts by hash, images by colour, vectors as given.
+    np.testing.assert_allclose(collection.items["r2"].vector,
+                               np.asarray(records[3].vector) / np.linalg.norm(records[3].vector), rtol=1e-5)
+
+
+class ModelBroke(RuntimeError):
+    pass
+
+
+def test_a_model_error_stops_the_run_and_keeps_the_batches_written_before() -> None:
+    collection = FakeCollection()
+    calls = 0
+
+    def failing_encode(texts):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise ModelBroke("out of memory")
+        return FakeCollection.encode_texts(collection, texts)
+
+    collection.encode_texts = failing_encode  # type: ignore[method-assign]
+    records = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(100)]
+    results: list[BatchResult] = []
+    with pytest.raises(ModelBroke, match="out of memory") as caught:
+        index_source(collection, records, batch_size=10, progress=False, on_batch=results.append, **LIMITS)
+    assert any("'encode' stage" in note for note in caught.value.__notes__)
+    # Batches 1 and 2 were written and reported before the error reached the caller.
+    assert [result.number for result in results] == [1, 2]
+    assert sorted(collection.items) == sorted(f"t{i}" for i in range(20))
+    assert not [t for t in threading.enumerate() if t.name.startswith("latent-")]
+
+
+def test_a_failing_on_batch_stops_the_run_cleanly() -> None:
+    collection = FakeCollection()
+    records = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(1000)]
+
+    def on_batch(result: BatchResult) -> None:
+        if result.number == 2:
+            raise KeyboardInterrupt  # what Ctrl-C in the caller's thread looks like
+
+    with pytest.raises(KeyboardInterrupt):
+        index_source(collection, records, batch_size=10, progress=False, on_batch=on_batch, **LIMITS)
+    assert not [t for t in threading.enumerate() if t.name.startswith("latent-")]
+    # The run stopped a few batches past the failure, not at the end of the source.
+    assert 20 <= len(collection.items) < 1000
+
+
+def test_a_source_of_only_bad_records_is_reported_in_bounded_batches() -> None:
+    collection = FakeCollection()
+    results: list[BatchResult] = []
+    bad = [BadRecord(f"f.jsonl:{i}", "not valid JSON") for i in range(25)]
+    report = index_source(collection, bad, batch_size=10, progress=False, on_batch=results.append, **LIMITS)
+    assert report.indexed == 0 and report.batches == 0 and results == []
+    assert report.skipped_count == 25 and report.skipped[0] == ("f.jsonl:0", "not valid JSON")
+    assert collection.upserts == []
 
 
 def test_a_batch_closes_early_at_the_image_cap(photo_folder: Path) -> None:

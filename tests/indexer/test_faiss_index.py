@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -187,6 +188,50 @@ def test_bad_arguments() -> None:
         index.search(np.zeros((1, DIM), np.float32), 0)
     with pytest.raises(ValueError):
         index.add(np.arange(2), np.zeros((2, DIM + 1), np.float32))
+
+
+# --------------------------------------------------------------------------- HNSW defaults
+def hnsw_knobs(path: Path) -> tuple[int, int]:
+    """efConstruction and efSearch as written in an index file."""
+    outer = faiss.read_index(str(path))
+    inner = faiss.downcast_index(faiss.downcast_index(outer).index)
+    return int(inner.hnsw.efConstruction), int(inner.hnsw.efSearch)
+
+
+@pytest.mark.parametrize("kind", ["HNSW16", "HNSW8,SQ8"])
+def test_hnsw_defaults_are_set_and_survive_a_snapshot(
+    kind: str, tmp_path: Path, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    keys, vectors = data
+    index, source = build(kind, keys[:1000], vectors[:1000])
+    state = index.save(tmp_path / "first.faiss")
+    loaded = FaissIndex.load(tmp_path / "first.faiss", state, vector_source=source)
+    loaded.add(keys[1000:1500], vectors[1000:1500])
+    loaded.save(tmp_path / "second.faiss")
+    defaults = (faiss_index_module.DEFAULT_EF_CONSTRUCTION, faiss_index_module.DEFAULT_EF_SEARCH)
+    assert defaults != (40, 16)  # not FAISS's own
+    assert hnsw_knobs(tmp_path / "first.faiss") == defaults
+    assert hnsw_knobs(tmp_path / "second.faiss") == defaults
+
+
+@pytest.mark.parametrize("k", [10, 300])
+def test_hnsw_searches_at_the_default_ef_unless_the_request_sets_one(
+    k: int, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    keys, vectors = data
+    index, _ = build("HNSW16", keys, vectors)
+
+    def distances(params: SearchParams | None) -> int:
+        """Vectors FAISS compared with the queries: grows with the efSearch actually used."""
+        faiss.cvar.hnsw_stats.reset()
+        index.search(vectors[:20], k, params=params)
+        return int(faiss.cvar.hnsw_stats.ndis)
+
+    default_ef = faiss_index_module.default_ef_search(k)
+    assert default_ef >= max(faiss_index_module.DEFAULT_EF_SEARCH, k)
+    assert distances(None) == distances(SearchParams(ef_search=default_ef))
+    assert distances(SearchParams(ef_search=16)) < distances(None)  # the request's knob wins
+    assert distances(SearchParams(ef_search=2 * default_ef)) > distances(None)
 
 
 # --------------------------------------------------------------------------- removal keeps ids right

@@ -15,6 +15,7 @@ from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.encoders.sentence_transformer_encoder import (
     SentenceTransformerEncoder,
     bundled_model_dir,
+    length_groups,
 )
 from latentspace.indexer.errors import ModalityNotSupported, ModelUnavailable
 from latentspace.indexer.items import ItemRecord
@@ -75,6 +76,23 @@ def test_batching_does_not_change_vectors(minilm):
                                                                    batch_size=2))
     np.testing.assert_allclose(small.encode_texts(texts), minilm.encode_texts(texts), atol=1e-5)
     assert small.fingerprint == minilm.fingerprint  # stable across loads
+
+
+def test_length_groups_cover_every_text_once_in_length_order():
+    lengths = [7, 180, 9, 175, 8, 190, 10, 170]
+    groups = length_groups(lengths, max_batch=64)
+    assert sorted(i for group in groups for i in group) == list(range(len(lengths)))
+    assert [sorted(lengths[i] for i in group) for group in groups] == [[7, 8, 9, 10], [170, 175, 180, 190]]
+    # Equal lengths: as few forward passes as max_batch allows.
+    assert [len(g) for g in length_groups([50] * 10, max_batch=4)] == [2, 4, 4]
+    assert length_groups([], max_batch=4) == []
+
+
+def test_grouped_forwards_give_each_text_its_own_vector(minilm):
+    texts = ["hi", "a much longer sentence about the padding of short texts in one batch", "ok",
+             "vectors", "another sentence long enough to be put in a forward pass of its own kind"]
+    expected = np.stack([minilm.model.encode([t], normalize_embeddings=True) for t in texts])[:, 0]
+    np.testing.assert_allclose(minilm.encode_texts(texts), expected, atol=1e-5)
 
 
 def test_a_folder_spec_loads_the_same_model(minilm):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from latentspace.indexer.collection import Collection
     from latentspace.indexer.data_dir import DataDir
+    from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
 SHOWN_SKIPS = 20
@@ -49,6 +52,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--no-download", action="store_true",
                         help="never fetch model weights from the network (the default; LATENTSPACE_ALLOW_DOWNLOAD=0)")
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
+                        "LATENTSPACE_COMPUTE_THREADS when set)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_index)
 
@@ -66,6 +71,8 @@ def run_index(args: argparse.Namespace) -> int:
     try:
         if args.batch_size is not None and args.batch_size < 1:
             return fail(f"--batch-size must be at least 1, got {args.batch_size}")
+        if args.threads is not None and args.threads < 1:
+            return fail(f"--threads must be at least 1, got {args.threads}")
         settings = Settings.load(
             os.environ,
             data_dir=args.data,
@@ -85,8 +92,7 @@ def run_index(args: argparse.Namespace) -> int:
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source)
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
-        encoders = EncoderRegistry(settings.encoder_options(operator_tool=True))
-        with DataDir.open(settings.data_dir, encoders) as data:
+        with DataDir.open(settings.data_dir, EncoderRegistry(indexing_encoder_options(settings, args.threads))) as data:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
             report = index_source(
                 collection,
@@ -109,6 +115,16 @@ def run_index(args: argparse.Namespace) -> int:
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
     print(summary(report, total=total))
     return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+
+
+def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
+    """The operator tool's encoder options, with ``--threads`` (when given) for the model.
+
+    By default the model gets every core (``Settings.threads_per_call``): nothing else runs beside
+    the pipeline, whose other stages mostly wait on I/O or release the GIL.
+    """
+    options = settings.encoder_options(operator_tool=True)
+    return dataclasses.replace(options, threads=threads) if threads else options
 
 
 def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from latentspace.cli import (
     backup_commands,
     demo_command,
+    direction_command,
     explore_command,
     index_command,
     keys_command,
@@ -21,8 +22,10 @@ from latentspace.cli import (
     serve_command,
 )
 
-COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands,
-                   map_command, explore_command)
+COMMAND_MODULES = (
+    index_command, serve_command, keys_command, demo_command, query_commands, direction_command, backup_commands,
+    map_command, explore_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

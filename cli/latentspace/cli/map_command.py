@@ -13,13 +13,13 @@ from typing import Any
 
 from latentspace.cli import output
 from latentspace.cli.point_parsing import POINT_HELP, parse_point
-from latentspace.cli.query_commands import _common_options, _emit, _handler
+from latentspace.cli.query_commands import common_options, emit, handler
 
 
 def _map(client: Any, args: argparse.Namespace) -> None:
     result = client.map(*[parse_point(p) for p in args.queries], sample_size=args.sample, seed=args.seed,
                         clusters=args.clusters, color_by=args.color_by)
-    _emit(args, result, map_text(result, args.queries, args.points))
+    emit(args, result, map_text(result, args.queries, args.points))
 
 
 def map_text(result: Any, queries: list[str], points: bool) -> str:
@@ -52,7 +52,7 @@ def map_text(result: Any, queries: list[str], points: bool) -> str:
 def register(subparsers: Any) -> None:
     """Add ``latent map``."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "map", parents=[_common_options()], formatter_class=argparse.RawDescriptionHelpFormatter,
+        "map", parents=[common_options()], formatter_class=argparse.RawDescriptionHelpFormatter,
         help="a 2-D map of a sample of the collection, its clusters, and where points fall on it",
         description="Project a seeded sample of the collection on its two principal axes, cluster it "
                     "(k-means, each cluster named by its nearest text item) and place the given points.",
@@ -64,4 +64,4 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--clusters", type=int, default=0, help="k-means clusters (default 0: automatic)")
     parser.add_argument("--color-by", metavar="FIELD", help="a payload field whose value each point carries")
     parser.add_argument("--points", action="store_true", help="also list every sampled item")
-    parser.set_defaults(handler=_handler(_map))
+    parser.set_defaults(handler=handler(_map))

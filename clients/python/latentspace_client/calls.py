@@ -33,6 +33,7 @@ from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -112,6 +113,10 @@ def _distances(reply: pb.DistanceResponse) -> list[Distance]:
     return [Distance.from_proto(d) for d in reply.distances]
 
 
+def _directions(reply: pb.ListDirectionsResponse) -> list[DirectionInfo]:
+    return [DirectionInfo.from_proto(d) for d in reply.directions]
+
+
 def _snapshots(reply: pb.ListSnapshotsResponse) -> list[SnapshotInfo]:
     return [SnapshotInfo.from_proto(s) for s in reply.snapshots]
 
@@ -143,6 +148,9 @@ DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.fro
 INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
 EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
 MAP = Rpc(Service.LATENT_SPACE, "Map", CollectionMap.from_proto)
+CREATE_DIRECTION = Rpc(Service.LATENT_SPACE, "CreateDirection", DirectionInfo.from_proto)
+LIST_DIRECTIONS = Rpc(Service.LATENT_SPACE, "ListDirections", _directions)
+DELETE_DIRECTION = Rpc(Service.LATENT_SPACE, "DeleteDirection", _nothing)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -167,6 +175,9 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     INTERPOLATE,
     EDIT,
     MAP,
+    CREATE_DIRECTION,
+    LIST_DIRECTIONS,
+    DELETE_DIRECTION,
 )
 
 

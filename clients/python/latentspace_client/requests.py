@@ -15,15 +15,19 @@ from typing import Any
 
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
 from latentspace_client._generated.latentspace.v1 import types_pb2 as tpb
-from latentspace_client.payloads import to_filter, to_struct
+from latentspace_client.payloads import to_filter, to_struct, to_value
 from latentspace_client.points import (
     ANALOGY_METHODS,
     Analogy,
     Direction,
     Edit,
+    Examples,
+    Labels,
     Point,
+    TextPair,
     enum_value,
     image_bytes,
+    to_direction,
     to_edit,
     to_queries,
     to_query,
@@ -32,6 +36,11 @@ from latentspace_client.vectors import pack_vector
 
 FilterSpec = Mapping[str, Any] | tpb.Filter | None
 INTERPOLATION_METHODS = {"slerp": pb.INTERPOLATION_METHOD_SLERP, "lerp": pb.INTERPOLATION_METHOD_LERP}
+DIRECTION_METHODS = {
+    "mean_difference": pb.DIRECTION_METHOD_MEAN_DIFFERENCE,
+    "least_squares": pb.DIRECTION_METHOD_LEAST_SQUARES,
+    "logistic": pb.DIRECTION_METHOD_LOGISTIC,
+}
 
 
 @dataclass(frozen=True)
@@ -165,6 +174,7 @@ def search_options(
     with_vectors: bool = False,
     ef_search: int = 0,
     nprobe: int = 0,
+    explain: bool = False,
 ) -> pb.SearchOptions:
     """The options shared by Search and SearchBatch (k is checked by the server against its limit)."""
     options = pb.SearchOptions(
@@ -172,6 +182,7 @@ def search_options(
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
         params=tpb.SearchParams(ef_search=ef_search, nprobe=nprobe),
+        explain=explain,
     )
     message = to_filter(filter)
     if message is not None:
@@ -241,6 +252,7 @@ def interpolate_request(
     with_vectors: bool = False,
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
+    explain: bool = False,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -258,6 +270,7 @@ def interpolate_request(
         exclude_ids=_ids(exclude_ids),
         distinct=distinct,
         with_vectors=with_vectors,
+        explain=explain,
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -276,6 +289,7 @@ def edit_request(
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
     with_vectors: bool = False,
+    explain: bool = False,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -284,6 +298,7 @@ def edit_request(
         k=k,
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
+        explain=explain,
     )
     _set_filter(request, filter)
     return request
@@ -304,6 +319,37 @@ def map_request(
             raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return pb.MapRequest(collection=collection, queries=to_queries(queries), sample_size=sample_size, seed=seed,
                          clusters=clusters, color_by=color_by or "")
+
+
+def create_direction_request(
+    collection: str,
+    name: str,
+    source: TextPair | Examples | Labels | Any,
+    *,
+    method: str = "mean_difference",
+    holdout: float | None = None,
+    seed: int = 0,
+) -> pb.CreateDirectionRequest:
+    """A direction made from a ``TextPair``, ``Examples``, ``Labels`` or a raw vector, stored as ``name``."""
+    request = pb.CreateDirectionRequest(
+        collection=collection, name=name, method=enum_value(DIRECTION_METHODS, method, "direction method"), seed=seed
+    )
+    if isinstance(source, Labels):
+        labels = request.source.labels
+        labels.field = source.field
+        labels.positive.CopyFrom(to_value(source.positive, "labels.positive"))
+        labels.negative.CopyFrom(to_value(source.negative, "labels.negative"))
+        _set_filter(labels, source.filter)
+    else:
+        direction = to_direction(source)
+        kind = direction.WhichOneof("kind")
+        if kind == "name":
+            raise TypeError("a stored direction cannot be the source of another; pass TextPair, Examples, Labels "
+                            "or a vector")
+        getattr(request.source, kind).CopyFrom(getattr(direction, kind))
+    if holdout is not None:
+        request.holdout = holdout
+    return request
 
 
 def _set_filter(request: Any, spec: FilterSpec) -> None:

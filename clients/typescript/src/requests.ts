@@ -6,10 +6,15 @@
  * The names, defaults and checks are the Python SDK's (`latentspace_client/requests.py`).
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   type CreateCollectionRequest,
   CreateCollectionRequestSchema,
+  type CreateDirectionRequest,
+  CreateDirectionRequestSchema,
+  DirectionMethod,
+  DirectionSourceSchema,
   type DeleteRequest,
   DeleteRequestSchema,
   type DistanceMatrixRequest,
@@ -29,6 +34,7 @@ import {
   type InterpolateRequest,
   InterpolateRequestSchema,
   InterpolationMethod,
+  LabelsSchema,
   type MapRequest,
   MapRequestSchema,
   QueryPairSchema,
@@ -48,7 +54,7 @@ import {
   UpsertRequestSchema,
 } from "./generated/latentspace/v1/latentspace_pb.js";
 import { SearchParamsSchema } from "./generated/latentspace/v1/types_pb.js";
-import { checkStruct, type FilterSpec, toFilter } from "./payloads.js";
+import { checkJson, checkStruct, type FilterSpec, toFilter } from "./payloads.js";
 import {
   Analogy,
   ANALOGY_METHODS,
@@ -57,7 +63,9 @@ import {
   Edit,
   type EditModeName,
   enumValue,
+  Labels,
   type Point,
+  toDirection,
   toEdit,
   toQueries,
   toQuery,
@@ -89,6 +97,8 @@ export interface SearchOptionsInit {
   withVectors?: boolean;
   efSearch?: number;
   nprobe?: number;
+  /** Split each hit's score into the shares of the query's leaves (`Hit.explanation`). */
+  explain?: boolean;
 }
 
 export type InterpolationMethodName = "slerp" | "lerp";
@@ -96,6 +106,14 @@ export type InterpolationMethodName = "slerp" | "lerp";
 export const INTERPOLATION_METHODS: Readonly<Record<InterpolationMethodName, InterpolationMethod>> = {
   slerp: InterpolationMethod.SLERP,
   lerp: InterpolationMethod.LERP,
+};
+
+export type DirectionMethodName = "mean_difference" | "least_squares" | "logistic";
+
+export const DIRECTION_METHODS: Readonly<Record<DirectionMethodName, DirectionMethod>> = {
+  mean_difference: DirectionMethod.MEAN_DIFFERENCE,
+  least_squares: DirectionMethod.LEAST_SQUARES,
+  logistic: DirectionMethod.LOGISTIC,
 };
 
 const ITEM_KEYS = new Set(["id", "text", "image", "vector", "payload", "contentRef"]);
@@ -218,6 +236,7 @@ export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
     excludeIds: idList(init.excludeIds ?? []),
     withVectors: init.withVectors ?? false,
     params: create(SearchParamsSchema, { efSearch: init.efSearch ?? 0, nprobe: init.nprobe ?? 0 }),
+    explain: init.explain ?? false,
   });
   if (init.scoreThreshold !== null && init.scoreThreshold !== undefined) options.scoreThreshold = init.scoreThreshold;
   return options;
@@ -278,6 +297,7 @@ export interface InterpolateOptions {
   withVectors?: boolean;
   filter?: FilterSpec | null;
   excludeIds?: Ids;
+  explain?: boolean;
 }
 
 /** A path a -> b: one `t`, `steps` evenly spaced t, or explicit `ts` (none: the midpoint). */
@@ -300,6 +320,7 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     excludeIds: idList(options.excludeIds ?? []),
     distinct: options.distinct ?? false,
     withVectors: options.withVectors ?? false,
+    explain: options.explain ?? false,
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
@@ -313,6 +334,7 @@ export interface EditOptions {
   filter?: FilterSpec | null;
   excludeIds?: Ids;
   withVectors?: boolean;
+  explain?: boolean;
 }
 
 /** Move `base` along `direction` and search around the result (k = 0: no search). */
@@ -325,7 +347,50 @@ export function editRequest(collection: string, base: Point, direction: Directio
     filter: toFilter(options.filter),
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
+    explain: options.explain ?? false,
   });
+}
+
+/** The options of CreateDirection. */
+export interface CreateDirectionOptions {
+  /** "mean_difference" (default), "least_squares" or "logistic": how examples and labels are fitted. */
+  method?: DirectionMethodName;
+  /** The share of each side held out to measure quality (default 0.25 on the server). */
+  holdout?: number | null;
+  seed?: number;
+}
+
+/** A direction made from a TextPair, Examples, Labels or a raw vector, stored as `name`. */
+export function createDirectionRequest(
+  collection: string,
+  name: string,
+  source: Labels | Direction,
+  options: CreateDirectionOptions = {},
+): CreateDirectionRequest {
+  const request = create(CreateDirectionRequestSchema, {
+    collection,
+    name,
+    method: enumValue(DIRECTION_METHODS, options.method ?? "mean_difference", "direction method"),
+    seed: BigInt(options.seed ?? 0),
+  });
+  if (source instanceof Labels) {
+    const value = (v: unknown, side: string) => fromJson(ValueSchema, checkJson(v, `labels.${side}`));
+    const labels = create(LabelsSchema, {
+      field: source.field,
+      positive: value(source.positive, "positive"),
+      negative: value(source.negative, "negative"),
+      filter: toFilter(source.filter as FilterSpec | null),
+    });
+    request.source = create(DirectionSourceSchema, { kind: { case: "labels", value: labels } });
+  } else {
+    const kind = toDirection(source).kind;
+    if (kind.case === "name" || kind.case === undefined) {
+      throw new TypeError("a stored direction cannot be the source of another; pass TextPair, Examples, Labels or a vector");
+    }
+    request.source = create(DirectionSourceSchema, { kind } as never);
+  }
+  if (options.holdout !== null && options.holdout !== undefined) request.holdout = options.holdout;
+  return request;
 }
 
 function someIds(ids: Ids): string[] {

@@ -11,6 +11,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type {
   CollectionInfo as CollectionInfoMessage,
   DeleteResponse,
+  DirectionInfo as DirectionInfoMessage,
   Distance as DistanceMessage,
   DistanceMatrixResponse,
   EditResponse,
@@ -23,12 +24,50 @@ import type {
   StatsResponse,
   UpsertResponse,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { type Hit as HitMessage, type Item as ItemMessage, Modality } from "./generated/latentspace/v1/types_pb.js";
+import { DirectionMethod } from "./generated/latentspace/v1/latentspace_pb.js";
+import {
+  type Explanation as ExplanationMessage,
+  type Hit as HitMessage,
+  type Item as ItemMessage,
+  Modality,
+  ScoreForm,
+} from "./generated/latentspace/v1/types_pb.js";
 import { booleanRows, floatRows, unpackOptional, unpackVector } from "./vectors.js";
 
 export type ModalityName = "text" | "image" | "vector" | "unspecified";
 
-/** One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies). */
+/**
+ * One leaf of the query in a hit's score, named by its request `path`. Form "sum": `share =
+ * coefficient * cosine`, and the shares add up to the score. Form "product" (3CosMul): the score is
+ * the product of `factor ** exponent`.
+ */
+export interface ScoreTerm {
+  path: string;
+  cosine: number;
+  coefficient: number;
+  share: number;
+  factor: number;
+  exponent: number;
+}
+
+/** A hit's projection on a direction its query used (`name` is "" for an inline direction). */
+export interface DirectionProjection {
+  path: string;
+  name: string;
+  projection: number;
+}
+
+/** Why a hit scored as it did (`explain: true`). */
+export interface Explanation {
+  form: "sum" | "product" | "unspecified";
+  terms: ScoreTerm[];
+  projections: DirectionProjection[];
+}
+
+/**
+ * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies).
+ * `explanation` is set when the call asked for it (`explain: true`).
+ */
 export interface Hit {
   id: string;
   score: number;
@@ -36,6 +75,7 @@ export interface Hit {
   payload: JsonObject;
   content: string;
   vector: Float32Array | null;
+  explanation: Explanation | null;
 }
 
 /** A stored item; `sequence` is the write sequence number of its last upsert. */
@@ -189,6 +229,27 @@ export function hitFromProto(message: HitMessage): Hit {
     payload: message.payload ?? {},
     content: message.content,
     vector: unpackOptional(message.vector),
+    explanation: message.explanation ? explanationFromProto(message.explanation) : null,
+  };
+}
+
+const SCORE_FORMS: Readonly<Record<number, Explanation["form"]>> = {
+  [ScoreForm.SUM]: "sum",
+  [ScoreForm.PRODUCT]: "product",
+};
+
+export function explanationFromProto(message: ExplanationMessage): Explanation {
+  return {
+    form: SCORE_FORMS[message.form] ?? "unspecified",
+    terms: message.terms.map(({ path, cosine, coefficient, share, factor, exponent }) => ({
+      path,
+      cosine,
+      coefficient,
+      share,
+      factor,
+      exponent,
+    })),
+    projections: message.projections.map(({ path, name, projection }) => ({ path, name, projection })),
   };
 }
 
@@ -326,5 +387,62 @@ export function editResultFromProto(message: EditResponse): EditResult {
     resultProjection: message.resultProjection,
     directionNorm: message.directionNorm,
     hits: hitsFromProto(message.hits),
+  };
+}
+
+/**
+ * How well a direction separates what it was made from: `auc` (null when nothing was held out),
+ * what it was measured on (`evaluatedOn`: "held_out", "templates" or "none") and the counts.
+ */
+export interface DirectionQuality {
+  auc: number | null;
+  evaluatedOn: string;
+  positives: number;
+  negatives: number;
+  heldOutPositives: number;
+  heldOutNegatives: number;
+  holdout: number;
+  seed: number;
+}
+
+/** A stored direction; `vector` is the unit direction (from listDirections only with `withVectors`). */
+export interface DirectionInfo {
+  name: string;
+  source: string;
+  method: "mean_difference" | "least_squares" | "logistic";
+  description: string;
+  norm: number;
+  quality: DirectionQuality;
+  fingerprint: string;
+  createdAt: string;
+  vector: Float32Array | null;
+}
+
+const DIRECTION_METHOD_NAMES: Readonly<Record<number, DirectionInfo["method"]>> = {
+  [DirectionMethod.LEAST_SQUARES]: "least_squares",
+  [DirectionMethod.LOGISTIC]: "logistic",
+};
+
+export function directionInfoFromProto(message: DirectionInfoMessage): DirectionInfo {
+  const q = message.quality;
+  return {
+    name: message.name,
+    source: message.source,
+    method: DIRECTION_METHOD_NAMES[message.method] ?? "mean_difference",
+    description: message.description,
+    norm: message.norm,
+    quality: {
+      auc: q?.auc ?? null,
+      evaluatedOn: q?.evaluatedOn ?? "",
+      positives: q?.positives ?? 0,
+      negatives: q?.negatives ?? 0,
+      heldOutPositives: q?.heldOutPositives ?? 0,
+      heldOutNegatives: q?.heldOutNegatives ?? 0,
+      holdout: q?.holdout ?? 0,
+      seed: safeNumber(q?.seed ?? 0n, "seed"),
+    },
+    fingerprint: message.fingerprint,
+    createdAt: message.createdAt,
+    vector: unpackOptional(message.vector),
   };
 }

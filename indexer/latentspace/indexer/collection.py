@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentspace.indexer.collection_model import CollectionModel
+from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
@@ -40,6 +41,7 @@ from latentspace.indexer.errors import (
     StoreDamaged,
     Unavailable,
 )
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
@@ -365,6 +367,35 @@ class Collection:
         if np.all(np.abs(norms - 1.0) < 1e-6):
             return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
         return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items (with vectors) whose payload matches, oldest first."""
+        self._check_open()
+        keys = self._store.keys_for_filter(payload_filter, retired=False)[:limit]
+        return list(self._store.items_by_keys(keys, with_vectors=True).values())
+
+    # ------------------------------------------------------------------ named directions
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a named direction durably; :class:`DirectionExists` when the name is taken."""
+        self._check_open()
+        if not self._store.insert_direction(record):
+            raise direction_exists(record.name, self.name)
+
+    def get_direction(self, name: str) -> DirectionRecord | None:
+        """The direction stored under ``name``, or None."""
+        self._check_open()
+        found = self._store.directions(name)
+        return found[0] if found else None
+
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, by name."""
+        self._check_open()
+        return self._store.directions()
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a stored direction; False when there was none by that name."""
+        self._check_open()
+        return self._store.delete_direction(name)
 
     # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from latentspace.indexer.modality import Modality
+
+if TYPE_CHECKING:
+    from latentspace.indexer.explain import Explanation
 
 JsonObject = dict[str, Any]
 
@@ -59,3 +62,5 @@ class Hit:
     #: The item's index key in its collection (-1 when unknown). A key's row never changes, so
     #: anything derived from a hit's row can be cached under it.
     key: int = -1
+    #: Why it scored as it did, when the search asked (``SearchOptions.explain``); never cached by key.
+    explanation: Explanation | None = None

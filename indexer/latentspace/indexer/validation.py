@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence, Sized
 from typing import Any
 
@@ -41,6 +42,18 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 # ---------------------------------------------------------------- ids and strings
+
+
+#: A direction name: 1-64 letters, digits, '_' or '-', starting with a letter or digit (as collection names).
+DIRECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_direction_name(name: Any, field: str = "name") -> str:
+    """A name to store a direction under."""
+    if not isinstance(name, str) or not DIRECTION_NAME.fullmatch(name):
+        raise InvalidInput(f"direction name {name!r} is not valid: use 1-64 letters, digits, '_' or '-', "
+                           "starting with a letter or digit", field=field)
+    return name
 
 
 def check_text(value: Any, field: str, what: str) -> str:

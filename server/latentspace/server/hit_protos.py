@@ -2,7 +2,8 @@
 
 Building a ``Hit`` turns the payload dict into a ``Struct`` field by field, which costs far more than
 the search itself for a small collection. A key's row never changes (keys are never reused), so the
-message of each item (everything but its score) is kept per key and copied, which protobuf does in C.
+message of each item (everything but its score and explanation, which belong to the query) is kept per
+key and copied, which protobuf does in C.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from latentspace.indexer.items import Hit
-from latentspace.server.convert import hit_to_proto
+from latentspace.server.convert import explanation_to_proto, hit_to_proto
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 
 DEFAULT_CAPACITY = 65_536
@@ -39,10 +40,13 @@ class HitProtos:
             if template is None:
                 template = hit_to_proto(hit)
                 template.ClearField("score")
+                template.ClearField("explanation")
                 self._remember(hit.key, template)
             message = pb.Hit()
             message.CopyFrom(template)
             message.score = hit.score
+            if hit.explanation is not None:
+                message.explanation.CopyFrom(explanation_to_proto(hit.explanation))
             out.append(message)
         return out
 

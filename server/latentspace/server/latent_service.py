@@ -113,7 +113,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
+        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors,
+                                            request.explain)
 
         def work(serving: CollectionServing) -> api.InterpolateResponse:
             result = serving.operations.interpolate(
@@ -146,7 +147,8 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
         edit = convert.edit_from_proto(request.edit)
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
+        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors,
+                                            request.explain)
 
         def work(serving: CollectionServing) -> api.EditResponse:
             result = serving.operations.edit(edit, k=request.k, options=options)
@@ -168,5 +170,37 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
         def work(serving: CollectionServing) -> api.MapResponse:
             return map_to_proto(make_map(serving.collection, serving.operations, spec, queries))
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def CreateDirection(
+        self, request: api.CreateDirectionRequest, context: aio.ServicerContext
+    ) -> api.DirectionInfo:
+        source = convert.direction_source_from_proto(request.source)
+        method = convert.direction_method_from_proto(request.method)
+        holdout = request.holdout if request.HasField("holdout") else None
+
+        def work(serving: CollectionServing) -> api.DirectionInfo:
+            record = serving.operations.create_direction(request.name, source, method, holdout=holdout,
+                                                         seed=request.seed)
+            return convert.direction_to_proto(record)
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def ListDirections(
+        self, request: api.ListDirectionsRequest, context: aio.ServicerContext
+    ) -> api.ListDirectionsResponse:
+        def work(serving: CollectionServing) -> api.ListDirectionsResponse:
+            return api.ListDirectionsResponse(directions=[
+                convert.direction_to_proto(r, request.with_vectors) for r in serving.operations.list_directions()])
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def DeleteDirection(
+        self, request: api.DeleteDirectionRequest, context: aio.ServicerContext
+    ) -> api.DeleteDirectionResponse:
+        def work(serving: CollectionServing) -> api.DeleteDirectionResponse:
+            serving.operations.delete_direction(request.name)
+            return api.DeleteDirectionResponse()
 
         return await self.state.with_serving(request.collection, work)

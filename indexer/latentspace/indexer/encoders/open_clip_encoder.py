@@ -32,7 +32,14 @@ import torch
 from PIL import Image
 
 from latentspace.indexer import shapes
-from latentspace.indexer.encoders.base import Encoder, EncoderOptions
+from latentspace.indexer.encoders.base import (
+    Encoder,
+    EncoderOptions,
+    PreparedInput,
+    check_texts,
+    in_input_order,
+    stack_rows,
+)
 from latentspace.indexer.errors import InvalidInput, ModelUnavailable
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelSpec
@@ -270,34 +277,41 @@ class OpenClipEncoder(Encoder):
         self._tokenizer = tokenizer
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        items = list(texts)
-        for i, text in enumerate(items):
-            if not isinstance(text, str):
-                raise InvalidInput(f"item {i} is {type(text).__name__}, expected str", field="texts")
-        return self._encode(items, self._tokenizer, self._model.encode_text)
+        return self.encode_prepared(self.prepare_texts(texts))
 
     def encode_images(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return self.encode_prepared(self.prepare_images(images))
+
+    def prepare_texts(self, texts: Sequence[str]) -> PreparedInput:
+        """Tokenise ``texts`` into ``(batch, context_length)`` token tensors of ``batch_size`` rows."""
+        items = check_texts(texts)
+        batches = tuple(self._tokenizer(chunk) for chunk in _chunks(items, self.batch_size))
+        return PreparedInput(Modality.TEXT, len(items), batches)
+
+    def prepare_images(self, images: Sequence[Image.Image]) -> PreparedInput:
+        """Resize, crop and normalise ``images`` into ``(batch, 3, size, size)`` pixel tensors."""
         items = list(images)
         for i, image in enumerate(items):
             if not isinstance(image, Image.Image):
                 raise InvalidInput(f"item {i} is {type(image).__name__}, expected a PIL image",
                                    field="images")
+        batches = tuple(torch.stack([self._preprocess(image) for image in chunk])
+                        for chunk in _chunks(items, self.batch_size))
+        return PreparedInput(Modality.IMAGE, len(items), batches)
 
-        def to_pixels(batch: list[Image.Image]) -> torch.Tensor:
-            return torch.stack([self._preprocess(image) for image in batch])
-
-        return self._encode(items, to_pixels, self._model.encode_image)
-
-    def _encode(self, items: list[Any], to_tensor: Callable[[list[Any]], torch.Tensor],
-                forward: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
+    def encode_prepared(self, prepared: PreparedInput) -> np.ndarray:
+        """Run the text or image tower on prepared batches; unit float32 rows in input order."""
+        forward: Callable[[torch.Tensor], torch.Tensor] = (
+            self._model.encode_text if prepared.modality is Modality.TEXT else self._model.encode_image)
         on_cuda = self.device.type == "cuda"
         autocast = torch.autocast("cuda", dtype=torch.float16) if on_cuda else contextlib.nullcontext()
         chunks = []
         with torch.inference_mode(), autocast:
-            for start in range(0, len(items), self.batch_size):
-                batch = to_tensor(items[start:start + self.batch_size]).to(self.device, non_blocking=on_cuda)
-                features = forward(batch).float()
+            for batch in prepared.batches:
+                features = forward(batch.to(self.device, non_blocking=on_cuda)).float()
                 chunks.append(torch.nn.functional.normalize(features, dim=-1).cpu().numpy())
-        return np.ascontiguousarray(np.concatenate(chunks), dtype=np.float32)
+        return in_input_order(stack_rows(chunks, self.dimension), prepared.order)
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[start:start + size] for start in range(0, len(items), size)]

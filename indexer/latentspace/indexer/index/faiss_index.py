@@ -44,6 +44,21 @@ COMPACTION_RATIO = 0.2
 _POINTS_PER_CENTROID = 39
 #: OPQ trains an 8-bit product quantizer internally (FAISS fixes its size).
 _OPQ_CENTROIDS = 256
+# HNSW defaults, from benchmarks/hnsw_recall.py (table and reasoning: benchmarks/README.md, "HNSW
+# defaults"). FAISS's own (efConstruction 40, efSearch 16) find 0.80 of the exact top-10 of MiniLM
+# vectors of 117k WordNet glosses and 0.71 on 100k clustered vectors; these find 0.96 and 0.97, at
+# about 5x the search time of efSearch 16 (about 0.5 ms a query on one core) and 1.4x the build time.
+#: ``hnsw.efConstruction`` of every HNSW kind: candidates kept while linking each added vector.
+DEFAULT_EF_CONSTRUCTION = 80
+#: The least ``efSearch`` a search uses when the request sets none (see :func:`default_ef_search`).
+DEFAULT_EF_SEARCH = 128
+#: Above ``DEFAULT_EF_SEARCH / EF_SEARCH_PER_K`` results, efSearch grows with k.
+EF_SEARCH_PER_K = 2
+
+
+def default_ef_search(k: int) -> int:
+    """The efSearch of an HNSW search for ``k`` results when the request sets none."""
+    return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k)
 
 
 def _as_keys(keys: np.ndarray) -> np.ndarray:
@@ -164,6 +179,11 @@ class FaissIndex(VectorIndex):
         inner = faiss.downcast_index(self._index.index)
         self._ivf = faiss.try_extract_index_ivf(inner)
         self._hnsw = inner if isinstance(inner, faiss.IndexHNSW) else None
+        # Both are stored in the index file. Searches here take efSearch from default_ef_search(k)
+        # whatever the file holds, so snapshots written before these defaults search at them too.
+        if self._hnsw is not None:
+            self._hnsw.hnsw.efConstruction = DEFAULT_EF_CONSTRUCTION
+            self._hnsw.hnsw.efSearch = DEFAULT_EF_SEARCH
         self.is_exact = isinstance(inner, faiss.IndexFlat)
         # Scores of these storages are exact inner products; others (PQ, SQ codes) get re-ranked.
         self._exact_scores = isinstance(inner, faiss.IndexFlat | faiss.IndexHNSWFlat | faiss.IndexIVFFlat)
@@ -296,7 +316,7 @@ class FaissIndex(VectorIndex):
             # The common case (nothing to filter out, scores exact): one FAISS call, no Python loop,
             # unless the graph could not reach k keys for some row.
             width = min(k, int(self._index.ntotal))
-            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, width, 1))
+            scores, keys = self._index.search(queries, width, params=self._faiss_params(params, k, width, 1))
             if width == k and bool((keys >= 0).all()):
                 return scores.astype(np.float32, copy=False), keys.astype(np.int64, copy=False)
         return self._search_widening(queries, k, allowed, params)
@@ -315,10 +335,12 @@ class FaissIndex(VectorIndex):
             scores, keys = index.search(queries, k, params=search_params)
         return np.where(keys < 0, -np.inf, scores).astype(np.float32), keys.astype(np.int64)
 
-    def _faiss_params(self, params: SearchParams, width: int, widen: int) -> faiss.SearchParameters | None:
+    def _faiss_params(
+        self, params: SearchParams, k: int, width: int, widen: int
+    ) -> faiss.SearchParameters | None:
         """Per-request knobs, raised with the candidate width so a wider pass also looks further."""
         if self._hnsw is not None:
-            ef_search = params.ef_search or self._hnsw.hnsw.efSearch
+            ef_search = params.ef_search or default_ef_search(k)
             hnsw_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
             hnsw_params.efSearch = max(ef_search, width)
             return hnsw_params
@@ -345,7 +367,7 @@ class FaissIndex(VectorIndex):
         out_scores, out_keys = empty_results(len(queries), keep)
         rows = np.arange(len(queries))
         while len(rows):
-            search_params = self._faiss_params(params, width, widen)
+            search_params = self._faiss_params(params, k, width, widen)
             scores, keys = self._index.search(queries[rows], width, params=search_params)
             ok = keys >= 0
             if allowed is not None:

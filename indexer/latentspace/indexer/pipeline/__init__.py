@@ -1,14 +1,16 @@
 """Bulk indexing: read a corpus (folder, JSONL, CSV, Parquet), encode it in batches, write it.
 
-The three stages stay apart so each can be swapped on its own (a resumable runner, a Ray runner):
+The parts stay apart so each can be swapped on its own (a resumable runner, a cluster runner):
 
 - :mod:`~latentspace.indexer.pipeline.sources` reads a corpus into :class:`SourceRecord` values and
   :class:`BadRecord` entries; it never touches a model or a collection.
-- :func:`~latentspace.indexer.ingest.prepare_records` turns a batch of loaded items into records.
-- :mod:`~latentspace.indexer.pipeline.bulk` runs the batch loop: load, prepare, upsert, report.
+- :mod:`~latentspace.indexer.pipeline.stages` has the stages (read, prepare, encode, write) as
+  functions over plain batch values.
+- :mod:`~latentspace.indexer.pipeline.local_runner` runs stages in threads with bounded queues.
+- :mod:`~latentspace.indexer.pipeline.bulk` joins them into :func:`index_source` and its report.
 """
 
-from latentspace.indexer.pipeline.bulk import BatchResult, IndexReport, index_source
+from latentspace.indexer.pipeline.bulk import IndexReport, index_source
 from latentspace.indexer.pipeline.sources import (
     IMAGE_EXTENSIONS,
     TEXT_EXTENSIONS,
@@ -22,6 +24,7 @@ from latentspace.indexer.pipeline.sources import (
     read_jsonl,
     read_parquet,
 )
+from latentspace.indexer.pipeline.stages import BatchResult
 
 __all__ = [
     "IMAGE_EXTENSIONS",

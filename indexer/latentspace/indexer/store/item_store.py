@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.store import schema, thumbnail_table
+from latentspace.indexer.store import direction_table, schema, thumbnail_table
 from latentspace.indexer.store.filter_sql import compile_filter
 from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 
@@ -363,8 +364,9 @@ class ItemStore:
                     keys += [r[0] for r in conn.execute(sql, part)]
         return np.asarray(sorted(keys), dtype=np.int64)
 
-    def keys_for_filter(self, payload_filter: PayloadFilter) -> np.ndarray:
-        """Sorted index keys of the items (retired ones included) whose payload matches ``payload_filter``.
+    def keys_for_filter(self, payload_filter: PayloadFilter, *, retired: bool = True) -> np.ndarray:
+        """Sorted index keys of the items (retired ones included unless ``retired=False``) whose payload
+        matches ``payload_filter``.
 
         The filter is evaluated in SQL with ``json_extract``; the few conditions SQLite cannot
         express exactly are checked in Python on the rows the SQL part selected.
@@ -372,7 +374,7 @@ class ItemStore:
         compiled = compile_filter(payload_filter)
         residual = compiled.residual
         columns = "key, payload" if residual else "key"
-        tables = ("items", "retired") if self._has_retired else ("items",)
+        tables = ("items", "retired") if self._has_retired and retired else ("items",)
         rows: list[tuple[Any, ...]] = []
         with self._read() as conn:
             for table in tables:
@@ -445,6 +447,22 @@ class ItemStore:
         from one consistent read (see :meth:`frozen_vectors`)."""
         with self.frozen_vectors(batch_size) as (_, batches):
             yield from batches
+
+    # ------------------------------------------------------------------ named directions
+    def insert_direction(self, record: DirectionRecord) -> bool:
+        """Store a named direction durably; False when the name is taken."""
+        with self._transaction() as conn:
+            return direction_table.insert(conn, record)
+
+    def directions(self, name: str | None = None) -> list[DirectionRecord]:
+        """The direction named ``name`` (at most one), or all of them by name."""
+        with self._read() as conn:
+            return direction_table.select(conn, name)
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a named direction; False when there was none."""
+        with self._transaction() as conn:
+            return direction_table.delete(conn, name)
 
     # ------------------------------------------------------------------ whole-store reads (any thread)
     def backup_to(self, target: Path) -> tuple[int, int]:

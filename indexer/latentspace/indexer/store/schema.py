@@ -14,8 +14,9 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 ``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
-created when missing), so the schema version is unchanged; so is ``thumbnails``, a small preview per
-image row (``thumbnail_table.py``): a store written before it simply has none.
+created when missing), so the schema version is unchanged; so are ``thumbnails``, a small preview per
+image row (``thumbnail_table.py``): a store written before it simply has none, and ``directions``, the
+collection's named directions (see ``direction_table.py``).
 """
 
 from __future__ import annotations
@@ -59,6 +60,12 @@ CREATE TABLE IF NOT EXISTS thumbnails (
     key        INTEGER PRIMARY KEY,      -- items.key
     media_type TEXT    NOT NULL,         -- image/webp (or image/jpeg)
     data       BLOB    NOT NULL
+);
+-- Named directions (store/direction_table.py): not items, so no sequence number and no index.
+CREATE TABLE IF NOT EXISTS directions (
+    name   TEXT PRIMARY KEY,
+    vector BLOB NOT NULL,                -- float32, little-endian, unit norm
+    record TEXT NOT NULL                 -- a JSON object: norm, source, method, quality, fingerprint, ...
 );
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,

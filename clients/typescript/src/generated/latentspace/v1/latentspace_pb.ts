@@ -27,7 +27,7 @@ import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf
 import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -35,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiNwoUR2V0VGh1bWJuYWlsc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiOQoJVGh1bWJuYWlsEgoKAmlkGAEgASgJEhIKCm1lZGlhX3R5cGUYAiABKAkSDAoEZGF0YRgDIAEoDCJXChVHZXRUaHVtYm5haWxzUmVzcG9uc2USLQoKdGh1bWJuYWlscxgBIAMoCzIZLmxhdGVudHNwYWNlLnYxLlRodW1ibmFpbBIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQizQEKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtc0ISChBfc2NvcmVfdGhyZXNob2xkInkKDVNlYXJjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIkCgVxdWVyeRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIjMKDlNlYXJjaFJlc3BvbnNlEiEKBGhpdHMYASADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQigAEKElNlYXJjaEJhdGNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyJGChNTZWFyY2hCYXRjaFJlc3BvbnNlEi8KB3Jlc3VsdHMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSJPCglRdWVyeVBhaXISIAoBYRgBIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJPCg9EaXN0YW5jZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIoCgVwYWlycxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlF1ZXJ5UGFpciKvAQoIRGlzdGFuY2USDgoGY29zaW5lGAEgASgCEg8KB2FuZ3VsYXIYAiABKAISEQoJZXVjbGlkZWFuGAMgASgCEhMKC2Nyb3NzX21vZGFsGAQgASgIEiwKCmFfbW9kYWxpdHkYBSABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIsCgpiX21vZGFsaXR5GAYgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPwoQRGlzdGFuY2VSZXNwb25zZRIrCglkaXN0YW5jZXMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZSJ4ChVEaXN0YW5jZU1hdHJpeFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIjCgRyb3dzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJgoHY29sdW1ucxgDIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IoABChZEaXN0YW5jZU1hdHJpeFJlc3BvbnNlEgwKBHJvd3MYASABKA0SDwoHY29sdW1ucxgCIAEoDRIOCgZjb3NpbmUYAyADKAISDwoHYW5ndWxhchgEIAMoAhIRCglldWNsaWRlYW4YBSADKAISEwoLY3Jvc3NfbW9kYWwYBiADKAgi7QIKEkludGVycG9sYXRlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiAKAWEYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSDQoFc3RlcHMYBCABKAUSCgoCdHMYBSADKAISMwoGbWV0aG9kGAYgASgOMiMubGF0ZW50c3BhY2UudjEuSW50ZXJwb2xhdGlvbk1ldGhvZBIiCgN2aWEYByABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIbChNhbGxvd19leHRyYXBvbGF0aW9uGAggASgIEgkKAWsYCSABKAUSJgoGZmlsdGVyGAogASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAsgAygJEhAKCGRpc3RpbmN0GAwgASgIEhQKDHdpdGhfdmVjdG9ycxgNIAEoCCKEAQoIUGF0aFN0ZXASCQoBdBgBIAEoAhIQCghjb3NfdG9fYRgCIAEoAhIQCghjb3NfdG9fYhgDIAEoAhImCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISIQoEaGl0cxgFIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCJNChNJbnRlcnBvbGF0ZVJlc3BvbnNlEicKBXN0ZXBzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuUGF0aFN0ZXASDQoFYW5nbGUYAiABKAIiowEKC0VkaXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIgoEZWRpdBgCIAEoCzIULmxhdGVudHNwYWNlLnYxLkVkaXQSCQoBaxgDIAEoBRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYBSADKAkSFAoMd2l0aF92ZWN0b3JzGAYgASgIIroBCgxFZGl0UmVzcG9uc2USJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhMKC2Nvc190b19iYXNlGAIgASgCEhcKD2Jhc2VfcHJvamVjdGlvbhgDIAEoAhIZChFyZXN1bHRfcHJvamVjdGlvbhgEIAEoAhIWCg5kaXJlY3Rpb25fbm9ybRgFIAEoAhIhCgRoaXRzGAYgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Io8BCgpNYXBSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEwoLc2FtcGxlX3NpemUYAiABKA0SDAoEc2VlZBgDIAEoBBIQCghjbHVzdGVycxgEIAEoDRIQCghjb2xvcl9ieRgFIAEoCRImCgdxdWVyaWVzGAYgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiywEKCE1hcFBvaW50EgoKAmlkGAEgASgJEgkKAXgYAiABKAISCQoBeRgDIAEoAhIPCgdjbHVzdGVyGAQgASgNEioKCG1vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgHIAEoCRIlCgVjb2xvchgIIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJlCgpNYXBDbHVzdGVyEgkKAXgYASABKAISCQoBeRgCIAEoAhIMCgRzaXplGAMgASgNEg0KBWxhYmVsGAQgASgJEhAKCGxhYmVsX2lkGAUgASgJEhIKCm5lYXJlc3RfaWQYBiABKAkiYwoOTWFwUGxhY2VkUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCEg8KB2NsdXN0ZXIYAyABKA0SKgoIbW9kYWxpdHkYBCABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSLPAQoLTWFwUmVzcG9uc2USKAoGcG9pbnRzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuTWFwUG9pbnQSLAoIY2x1c3RlcnMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5NYXBDbHVzdGVyEi8KB3F1ZXJpZXMYAyADKAsyHi5sYXRlbnRzcGFjZS52MS5NYXBQbGFjZWRQb2ludBINCgVjb3VudBgEIAEoBBITCgtleHBsYWluZWRfeBgFIAEoAhITCgtleHBsYWluZWRfeRgGIAEoAip6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIy5gkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEmIKDUdldFRodW1ibmFpbHMSJC5sYXRlbnRzcGFjZS52MS5HZXRUaHVtYm5haWxzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkdldFRodW1ibmFpbHNSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEysgUKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJECgNNYXASGi5sYXRlbnRzcGFjZS52MS5NYXBSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuTWFwUmVzcG9uc2UiBJi4GAFiBnByb3RvMw", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIq0BCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJQgkKB2NvbnRlbnQiTgoNVXBzZXJ0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEikKBWl0ZW1zGAIgAygLMhoubGF0ZW50c3BhY2UudjEuVXBzZXJ0SXRlbSI0Cg5VcHNlcnRSZXNwb25zZRIQCgh1cHNlcnRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiNwoUR2V0VGh1bWJuYWlsc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiOQoJVGh1bWJuYWlsEgoKAmlkGAEgASgJEhIKCm1lZGlhX3R5cGUYAiABKAkSDAoEZGF0YRgDIAEoDCJXChVHZXRUaHVtYm5haWxzUmVzcG9uc2USLQoKdGh1bWJuYWlscxgBIAMoCzIZLmxhdGVudHNwYWNlLnYxLlRodW1ibmFpbBIPCgdtaXNzaW5nGAIgAygJIg4KDFN0YXRzUmVxdWVzdCKEAQoNU3RhdHNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEhUKDWxvYWRlZF9tb2RlbHMYAiADKAkSFgoOdXB0aW1lX3NlY29uZHMYAyABKAESDwoHdmVyc2lvbhgEIAEoCSIzCg9TbmFwc2hvdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJItcBCgxTbmFwc2hvdEluZm8SDAoEbmFtZRgBIAEoCRISCgpjb2xsZWN0aW9uGAIgASgJEhIKCmNyZWF0ZWRfYXQYAyABKAkSEAoIc2VxdWVuY2UYBCABKAQSDQoFY291bnQYBSABKAQSDQoFbW9kZWwYBiABKAkSEQoJZGltZW5zaW9uGAcgASgNEhIKCmluZGV4X2tpbmQYCCABKAkSEwoLZmluZ2VycHJpbnQYCSABKAkSEQoJaGFzX2luZGV4GAogASgIEhIKCnNpemVfYnl0ZXMYCyABKAQiFgoUTGlzdFNuYXBzaG90c1JlcXVlc3QiSAoVTGlzdFNuYXBzaG90c1Jlc3BvbnNlEi8KCXNuYXBzaG90cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIwCg5SZXN0b3JlUmVxdWVzdBIQCghzbmFwc2hvdBgBIAEoCRIMCgRuYW1lGAIgASgJIjYKDUV4cG9ydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIRCglwYWdlX3NpemUYAiABKA0ipwEKDEV4cG9ydGVkSXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiYKBnZlY3RvchgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIUCgxwYXlsb2FkX2pzb24YBCABKAkSDwoHY29udGVudBgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBCJtCgpFeHBvcnRQYWdlEjIKCmNvbGxlY3Rpb24YASABKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIrCgVpdGVtcxgCIAMoCzIcLmxhdGVudHNwYWNlLnYxLkV4cG9ydGVkSXRlbSJLCg1FbmNvZGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5ImIKDEVuY29kZWRQb2ludBImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI+Cg5FbmNvZGVSZXNwb25zZRIsCgZwb2ludHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5FbmNvZGVkUG9pbnQi3gEKDVNlYXJjaE9wdGlvbnMSCQoBaxgBIAEoBRImCgZmaWx0ZXIYAiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYAyADKAkSHAoPc2NvcmVfdGhyZXNob2xkGAQgASgCSACIAQESFAoMd2l0aF92ZWN0b3JzGAUgASgIEiwKBnBhcmFtcxgGIAEoCzIcLmxhdGVudHNwYWNlLnYxLlNlYXJjaFBhcmFtcxIPCgdleHBsYWluGAcgASgIQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL+AgoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg8KB2V4cGxhaW4YDiABKAgihAEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIrQBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCBIPCgdleHBsYWluGAcgASgIIroBCgxFZGl0UmVzcG9uc2USJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhMKC2Nvc190b19iYXNlGAIgASgCEhcKD2Jhc2VfcHJvamVjdGlvbhgDIAEoAhIZChFyZXN1bHRfcHJvamVjdGlvbhgEIAEoAhIWCg5kaXJlY3Rpb25fbm9ybRgFIAEoAhIhCgRoaXRzGAYgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Io8BCgpNYXBSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEwoLc2FtcGxlX3NpemUYAiABKA0SDAoEc2VlZBgDIAEoBBIQCghjbHVzdGVycxgEIAEoDRIQCghjb2xvcl9ieRgFIAEoCRImCgdxdWVyaWVzGAYgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiywEKCE1hcFBvaW50EgoKAmlkGAEgASgJEgkKAXgYAiABKAISCQoBeRgDIAEoAhIPCgdjbHVzdGVyGAQgASgNEioKCG1vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgHIAEoCRIlCgVjb2xvchgIIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZSJlCgpNYXBDbHVzdGVyEgkKAXgYASABKAISCQoBeRgCIAEoAhIMCgRzaXplGAMgASgNEg0KBWxhYmVsGAQgASgJEhAKCGxhYmVsX2lkGAUgASgJEhIKCm5lYXJlc3RfaWQYBiABKAkiYwoOTWFwUGxhY2VkUG9pbnQSCQoBeBgBIAEoAhIJCgF5GAIgASgCEg8KB2NsdXN0ZXIYAyABKA0SKgoIbW9kYWxpdHkYBCABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSLPAQoLTWFwUmVzcG9uc2USKAoGcG9pbnRzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuTWFwUG9pbnQSLAoIY2x1c3RlcnMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5NYXBDbHVzdGVyEi8KB3F1ZXJpZXMYAyADKAsyHi5sYXRlbnRzcGFjZS52MS5NYXBQbGFjZWRQb2ludBINCgVjb3VudBgEIAEoBBITCgtleHBsYWluZWRfeBgFIAEoAhITCgtleHBsYWluZWRfeRgGIAEoAiLKAQoPRGlyZWN0aW9uU291cmNlEi0KCXRleHRfcGFpchgBIAEoCzIYLmxhdGVudHNwYWNlLnYxLlRleHRQYWlySAASLAoIZXhhbXBsZXMYAiABKAsyGC5sYXRlbnRzcGFjZS52MS5FeGFtcGxlc0gAEigKBmxhYmVscxgDIAEoCzIWLmxhdGVudHNwYWNlLnYxLkxhYmVsc0gAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAQgYKBGtpbmQikwEKBkxhYmVscxINCgVmaWVsZBgBIAEoCRIoCghwb3NpdGl2ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIoCghuZWdhdGl2ZRgDIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRImCgZmaWx0ZXIYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXIizAEKFkNyZWF0ZURpcmVjdGlvblJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIMCgRuYW1lGAIgASgJEi8KBnNvdXJjZRgDIAEoCzIfLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblNvdXJjZRIvCgZtZXRob2QYBCABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSFAoHaG9sZG91dBgFIAEoAkgAiAEBEgwKBHNlZWQYBiABKARCCgoIX2hvbGRvdXQivwEKEERpcmVjdGlvblF1YWxpdHkSEAoDYXVjGAEgASgCSACIAQESFAoMZXZhbHVhdGVkX29uGAIgASgJEhEKCXBvc2l0aXZlcxgDIAEoDRIRCgluZWdhdGl2ZXMYBCABKA0SGgoSaGVsZF9vdXRfcG9zaXRpdmVzGAUgASgNEhoKEmhlbGRfb3V0X25lZ2F0aXZlcxgGIAEoDRIPCgdob2xkb3V0GAcgASgCEgwKBHNlZWQYCCABKARCBgoEX2F1YyKFAgoNRGlyZWN0aW9uSW5mbxIMCgRuYW1lGAEgASgJEg4KBnNvdXJjZRgCIAEoCRIvCgZtZXRob2QYAyABKA4yHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25NZXRob2QSEwoLZGVzY3JpcHRpb24YBCABKAkSJgoGdmVjdG9yGAUgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEgwKBG5vcm0YBiABKAISMQoHcXVhbGl0eRgHIAEoCzIgLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblF1YWxpdHkSEwoLZmluZ2VycHJpbnQYCCABKAkSEgoKY3JlYXRlZF9hdBgJIAEoCSJBChVMaXN0RGlyZWN0aW9uc1JlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIUCgx3aXRoX3ZlY3RvcnMYAiABKAgiSwoWTGlzdERpcmVjdGlvbnNSZXNwb25zZRIxCgpkaXJlY3Rpb25zGAEgAygLMh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyI6ChZEZWxldGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSIZChdEZWxldGVEaXJlY3Rpb25SZXNwb25zZSp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIqnAEKD0RpcmVjdGlvbk1ldGhvZBIgChxESVJFQ1RJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASJAogRElSRUNUSU9OX01FVEhPRF9NRUFOX0RJRkZFUkVOQ0UQARIiCh5ESVJFQ1RJT05fTUVUSE9EX0xFQVNUX1NRVUFSRVMQAhIdChlESVJFQ1RJT05fTUVUSE9EX0xPR0lTVElDEAMy5gkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEmIKDUdldFRodW1ibmFpbHMSJC5sYXRlbnRzcGFjZS52MS5HZXRUaHVtYm5haWxzUmVxdWVzdBolLmxhdGVudHNwYWNlLnYxLkdldFRodW1ibmFpbHNSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEy4wcKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJECgNNYXASGi5sYXRlbnRzcGFjZS52MS5NYXBSZXF1ZXN0GhsubGF0ZW50c3BhY2UudjEuTWFwUmVzcG9uc2UiBJi4GAESXgoPQ3JlYXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuQ3JlYXRlRGlyZWN0aW9uUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iBJi4GAISZQoOTGlzdERpcmVjdGlvbnMSJS5sYXRlbnRzcGFjZS52MS5MaXN0RGlyZWN0aW9uc1JlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5MaXN0RGlyZWN0aW9uc1Jlc3BvbnNlIgSYuBgBEmgKD0RlbGV0ZURpcmVjdGlvbhImLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5EZWxldGVEaXJlY3Rpb25SZXNwb25zZSIEmLgYAmIGcHJvdG8z", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -936,6 +936,13 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: latentspace.v1.SearchParams params = 6;
    */
   params?: SearchParams | undefined;
+
+  /**
+   * Explain each hit's score (Hit.explanation): its share from each leaf of the query.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1306,6 +1313,13 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
    * @generated from field: bool with_vectors = 13;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the leaves of a, b (and via).
+   *
+   * @generated from field: bool explain = 14;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1411,6 +1425,13 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
    * @generated from field: bool with_vectors = 6;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the base's leaves and the direction.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
 };
 
 /**
@@ -1723,6 +1744,355 @@ export const MapResponseSchema: GenMessage<MapResponse> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 50);
 
 /**
+ * What a direction is made from.
+ *
+ * @generated from message latentspace.v1.DirectionSource
+ */
+export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
+  /**
+   * @generated from oneof latentspace.v1.DirectionSource.kind
+   */
+  kind: {
+    /**
+     * normalise(E(target) - E(neutral)), over the prompt templates when use_templates: exactly
+     * what Direction{text_pair} gives inline.
+     *
+     * @generated from field: latentspace.v1.TextPair text_pair = 1;
+     */
+    value: TextPair;
+    case: "textPair";
+  } | {
+    /**
+     * Any points; by mean difference exactly what Direction{examples} gives inline.
+     *
+     * @generated from field: latentspace.v1.Examples examples = 2;
+     */
+    value: Examples;
+    case: "examples";
+  } | {
+    /**
+     * The collection's items labelled by a payload field.
+     *
+     * @generated from field: latentspace.v1.Labels labels = 3;
+     */
+    value: Labels;
+    case: "labels";
+  } | {
+    /**
+     * A raw vector of the collection's dimension.
+     *
+     * @generated from field: latentspace.v1.Vector vector = 4;
+     */
+    value: Vector;
+    case: "vector";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionSource.
+ * Use `create(DirectionSourceSchema)` to create a new message.
+ */
+export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 51);
+
+/**
+ * Items whose payload `field` equals `positive` against items where it equals `negative`, among
+ * those passing `filter`; at most max_label_items (server limit, default 10000) on each side.
+ * Each side needs at least 4 items (INVALID_ARGUMENT, reason TOO_FEW_ITEMS).
+ *
+ * @generated from message latentspace.v1.Labels
+ */
+export type Labels = Message<"latentspace.v1.Labels"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * @generated from field: google.protobuf.Value positive = 2;
+   */
+  positive?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Value negative = 3;
+   */
+  negative?: Value | undefined;
+
+  /**
+   * @generated from field: latentspace.v1.Filter filter = 4;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Labels.
+ * Use `create(LabelsSchema)` to create a new message.
+ */
+export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 52);
+
+/**
+ * @generated from message latentspace.v1.CreateDirectionRequest
+ */
+export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-64 characters of [A-Za-z0-9_-], starting with a letter or digit.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionSource source = 3;
+   */
+  source?: DirectionSource | undefined;
+
+  /**
+   * Examples and labels only; text pairs and vectors take the mean difference.
+   *
+   * @generated from field: latentspace.v1.DirectionMethod method = 4;
+   */
+  method: DirectionMethod;
+
+  /**
+   * The share of each side held out to measure quality (examples and labels), in (0, 1).
+   * Unset: 0.25.
+   *
+   * @generated from field: optional float holdout = 5;
+   */
+  holdout?: number | undefined;
+
+  /**
+   * Seeds the held-out split: the same request measures the same quality.
+   *
+   * @generated from field: uint64 seed = 6;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.CreateDirectionRequest.
+ * Use `create(CreateDirectionRequestSchema)` to create a new message.
+ */
+export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 53);
+
+/**
+ * How well a direction's projection separates what it was made from.
+ *
+ * @generated from message latentspace.v1.DirectionQuality
+ */
+export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
+  /**
+   * Area under the ROC curve: the chance that a held-out positive projects higher than a held-out
+   * negative (1 perfect, 0.5 chance). Unset when nothing could be held out (a raw vector, one text
+   * pair, fewer than 2 examples on a side).
+   *
+   * @generated from field: optional float auc = 1;
+   */
+  auc?: number | undefined;
+
+  /**
+   * "held_out": examples or labels, the direction fitted on the rest of each side;
+   * "templates": a text pair over prompt templates, each template's pair scored by the direction
+   * of the other templates; "none".
+   *
+   * @generated from field: string evaluated_on = 2;
+   */
+  evaluatedOn: string;
+
+  /**
+   * What the stored direction was fitted on.
+   *
+   * @generated from field: uint32 positives = 3;
+   */
+  positives: number;
+
+  /**
+   * @generated from field: uint32 negatives = 4;
+   */
+  negatives: number;
+
+  /**
+   * What the AUC was measured on.
+   *
+   * @generated from field: uint32 held_out_positives = 5;
+   */
+  heldOutPositives: number;
+
+  /**
+   * @generated from field: uint32 held_out_negatives = 6;
+   */
+  heldOutNegatives: number;
+
+  /**
+   * @generated from field: float holdout = 7;
+   */
+  holdout: number;
+
+  /**
+   * @generated from field: uint64 seed = 8;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionQuality.
+ * Use `create(DirectionQualitySchema)` to create a new message.
+ */
+export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 54);
+
+/**
+ * @generated from message latentspace.v1.DirectionInfo
+ */
+export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "text_pair", "examples", "labels" or "vector".
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionMethod method = 3;
+   */
+  method: DirectionMethod;
+
+  /**
+   * What it was made from, in words: "color == \"blue\" against color == \"red\" ...".
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The unit direction (ListDirections: only with with_vectors).
+   *
+   * @generated from field: latentspace.v1.Vector vector = 5;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The norm of the raw difference or fitted weights before normalising (for a difference of
+   * unit vectors: near 0 means the two sides encode almost alike).
+   *
+   * @generated from field: float norm = 6;
+   */
+  norm: number;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionQuality quality = 7;
+   */
+  quality?: DirectionQuality | undefined;
+
+  /**
+   * The collection's model fingerprint when the direction was made.
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * ISO 8601, UTC.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionInfo.
+ * Use `create(DirectionInfoSchema)` to create a new message.
+ */
+export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 55);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsRequest
+ */
+export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool with_vectors = 2;
+   */
+  withVectors: boolean;
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsRequest.
+ * Use `create(ListDirectionsRequestSchema)` to create a new message.
+ */
+export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 56);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsResponse
+ */
+export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.DirectionInfo directions = 1;
+   */
+  directions: DirectionInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsResponse.
+ * Use `create(ListDirectionsResponseSchema)` to create a new message.
+ */
+export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 57);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionRequest
+ */
+export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionRequest.
+ * Use `create(DeleteDirectionRequestSchema)` to create a new message.
+ */
+export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 58);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionResponse
+ */
+export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionResponse"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionResponse.
+ * Use `create(DeleteDirectionResponseSchema)` to create a new message.
+ */
+export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 59);
+
+/**
  * @generated from enum latentspace.v1.InterpolationMethod
  */
 export enum InterpolationMethod {
@@ -1753,6 +2123,48 @@ export enum InterpolationMethod {
  */
 export const InterpolationMethodSchema: GenEnum<InterpolationMethod> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * How a direction is fitted from labelled points (examples or payload labels). Each class weighs
+ * half whatever its size.
+ *
+ * @generated from enum latentspace.v1.DirectionMethod
+ */
+export enum DirectionMethod {
+  /**
+   * Same as DIRECTION_METHOD_MEAN_DIFFERENCE.
+   *
+   * @generated from enum value: DIRECTION_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * normalise(mean(positive) - mean(negative)): the only method for text pairs and raw vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_MEAN_DIFFERENCE = 1;
+   */
+  MEAN_DIFFERENCE = 1,
+
+  /**
+   * A linear probe: ridge least squares of +1 / -1 on the centred vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LEAST_SQUARES = 2;
+   */
+  LEAST_SQUARES = 2,
+
+  /**
+   * A linear probe: L2-regularised logistic regression.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LOGISTIC = 3;
+   */
+  LOGISTIC = 3,
+}
+
+/**
+ * Describes the enum latentspace.v1.DirectionMethod.
+ */
+export const DirectionMethodSchema: GenEnum<DirectionMethod> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_latentspace, 1);
 
 /**
  * @generated from service latentspace.v1.Collections
@@ -1995,6 +2407,38 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof MapRequestSchema;
     output: typeof MapResponseSchema;
+  },
+  /**
+   * Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+   * well it separates what it was made from, and store it in the collection under a name, usable
+   * as Direction{name}. ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.CreateDirection
+   */
+  createDirection: {
+    methodKind: "unary";
+    input: typeof CreateDirectionRequestSchema;
+    output: typeof DirectionInfoSchema;
+  },
+  /**
+   * The collection's stored directions, by name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.ListDirections
+   */
+  listDirections: {
+    methodKind: "unary";
+    input: typeof ListDirectionsRequestSchema;
+    output: typeof ListDirectionsResponseSchema;
+  },
+  /**
+   * Delete a stored direction. NOT_FOUND when there is none by that name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.DeleteDirection
+   */
+  deleteDirection: {
+    methodKind: "unary";
+    input: typeof DeleteDirectionRequestSchema;
+    output: typeof DeleteDirectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);
