@@ -22,7 +22,7 @@ from PIL import Image
 
 from latentspace.explorer.http_app import ExplorerServer
 from latentspace.indexer.shapes.render import ShapeSpec, render_shape
-from tests.explorer.conftest import COLLECTION, IMAGES
+from tests.explorer.conftest import COLLECTION, DIRECTION, IMAGES
 
 pytestmark = pytest.mark.semantic
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -173,6 +173,25 @@ def test_the_edit_slider_changes_the_neighbours(page, tmp_path: Path) -> None:
     assert before[0]["color"] == "red" and after[0]["color"] == "blue"
     assert [p["shape"] for p in after[:3]] == ["circle"] * 3
     screenshot(page, tmp_path, "edit")
+
+
+def test_a_stored_direction_edits_like_its_labels_say(page, tmp_path: Path) -> None:
+    search(page, "a large red square")
+    page.select_option("#filters select[data-field='kind']", label="kind: image")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length === 0")
+    page.locator("#search-results .hit").first.locator("[data-pick='base']").click()
+    page.click("#tabs [data-view='edit']")
+    page.select_option("#edit-source", "stored")
+    [label] = page.locator("#edit-stored option").all_text_contents()
+    assert label.startswith(f"{DIRECTION} (AUC ") and float(label.split("AUC ")[1].rstrip(")")) >= 0.95
+    page.fill("#edit-strength", "0")
+    page.wait_for_function("document.querySelector('#edit-about').textContent.startsWith('Strength 0.00')")
+    before = hit_payloads(page, "#edit-results")
+    page.fill("#edit-strength", "1.5")
+    page.wait_for_function("document.querySelector('#edit-about').textContent.startsWith('Strength 1.50')")
+    after = hit_payloads(page, "#edit-results")
+    assert (before[0]["color"], before[0]["shape"]) == ("red", "square")
+    assert (after[0]["color"], after[0]["shape"]) == ("blue", "square")
 
 
 def test_the_map_draws_every_sampled_point_and_a_click_searches_from_one(page, tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ SDKs can never disagree. What this module adds is translation: JSON points (``{"
 inlined as a ``data:`` URI (one ``GetThumbnails`` call per reply). Content references of image
 items (which may be the server's paths or URIs) are never sent to the page.
 
-Seams for capabilities being added to the contract: stored directions are listed when the SDK has
-``list_directions`` and used as ``NamedDirection``; a decoded image per path step is shown when the
-SDK has ``decode`` (see :meth:`ExplorerApi._decoded`).
+Stored directions (``ListDirections``) are offered by name with their measured quality and used as
+``NamedDirection``. A seam for a capability being added to the contract: a decoded image per path
+step is shown when the SDK has ``decode`` (see :meth:`ExplorerApi._decoded`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import latentspace_client
-from latentspace_client import Client, FailedPrecondition, Hit, Id, TextPair
+from latentspace_client import Client, FailedPrecondition, Hit, Id, NamedDirection, TextPair
 
 Json = dict[str, Any]
 
@@ -62,7 +61,7 @@ class ExplorerApi:
                  "modalities": list(c.modalities)}
                 for c in self.client.list_collections()
             ],
-            "capabilities": {"directions": self._list_directions is not None, "decode": self._decode is not None},
+            "capabilities": {"directions": True, "decode": self._decode is not None},
         }
 
     def fields(self, request: Json) -> Json:
@@ -84,11 +83,11 @@ class ExplorerApi:
         ]}
 
     def directions(self, request: Json) -> Json:
-        """The collection's stored directions by name ([] when the server or SDK has none)."""
-        if self._list_directions is None:
-            return {"directions": [], "supported": False}
-        listed = self._list_directions(collection=_name(request))
-        return {"directions": [{"name": d.name} for d in listed], "supported": True}
+        """The collection's stored directions: each name, what it was made from, and how well it
+        separates that (AUC, None when nothing was held out)."""
+        listed = self.client.list_directions(collection=_name(request))
+        return {"directions": [{"name": d.name, "description": d.description, "source": d.source,
+                                "method": d.method, "auc": d.quality.auc, "norm": d.norm} for d in listed]}
 
     # ------------------------------------------------------------ the views
 
@@ -171,16 +170,8 @@ class ExplorerApi:
         if not isinstance(spec, dict):
             raise BadRequest("direction must be {neutral, target} or {name}")
         if "name" in spec:
-            named = getattr(latentspace_client, "NamedDirection", None)
-            if named is None:
-                raise BadRequest("this server's SDK has no stored directions yet; use a text pair")
-            return named(_text(spec, "name"))
+            return NamedDirection(_text(spec, "name"))
         return TextPair(_text(spec, "neutral"), _text(spec, "target"))
-
-    @property
-    def _list_directions(self) -> Callable[..., Any] | None:
-        method: Callable[..., Any] | None = getattr(self.client, "list_directions", None)
-        return method
 
     @property
     def _decode(self) -> Callable[..., Any] | None:

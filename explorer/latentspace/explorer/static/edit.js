@@ -65,7 +65,6 @@ export function init() {
     const stored = $("#edit-source").value === "stored";
     $("#edit-form .pair").hidden = stored;
     $("#edit-stored").hidden = !stored;
-    if (stored && !$("#edit-stored").options.length) status("This collection has no stored directions.", true);
     soon();
   });
   for (const input of ["#edit-neutral", "#edit-target", "#edit-stored"]) $(input).addEventListener("change", soon);
@@ -84,8 +83,17 @@ export async function reset() {
   const stored = $("#edit-stored");
   stored.replaceChildren();
   const source = $("#edit-source");
-  source.querySelector('[value="stored"]').disabled = !state.capabilities.directions;
+  source.value = "pair";
+  $("#edit-form .pair").hidden = false;
+  stored.hidden = true;
+  source.querySelector('[value="stored"]').disabled = true;
   if (!state.capabilities.directions) return;
   const reply = await attempt("Listing directions", () => api("directions"));
-  for (const d of reply?.directions ?? []) stored.append(new Option(d.name, d.name));
+  for (const d of reply?.directions ?? []) {
+    // The name, and how well the direction separates what it was made from (held-out AUC).
+    const option = new Option(d.auc === null ? d.name : `${d.name} (AUC ${d.auc.toFixed(2)})`, d.name);
+    option.title = d.description || d.source;
+    stored.append(option);
+  }
+  source.querySelector('[value="stored"]').disabled = !stored.options.length;
 }
