@@ -20,7 +20,9 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from latentspace_client import Client, FailedPrecondition, Hit, Id, NamedDirection, TextPair
+import grpc
+
+from latentspace_client import Client, FailedPrecondition, Hit, Id, LatentSpaceError, NamedDirection, TextPair
 
 Json = dict[str, Any]
 
@@ -85,7 +87,12 @@ class ExplorerApi:
     def directions(self, request: Json) -> Json:
         """The collection's stored directions: each name, what it was made from, and how well it
         separates that (AUC, None when nothing was held out)."""
-        listed = self.client.list_directions(collection=_name(request))
+        try:
+            listed = self.client.list_directions(collection=_name(request))
+        except LatentSpaceError as error:
+            if error.code is not grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            listed = []  # a server older than named directions: text pairs only
         return {"directions": [{"name": d.name, "description": d.description, "source": d.source,
                                 "method": d.method, "auc": d.quality.auc, "norm": d.norm} for d in listed]}
 
