@@ -31,7 +31,7 @@ function draw(reply, placed) {
   const box = $("#map-canvas");
   const width = Math.max(300, box.clientWidth || 800);
   // Wide screens: leave room for the legend under the map; phones: a near-square map.
-  const height = Math.round(Math.max(300, Math.min(width * 0.62, window.innerHeight - 250)));
+  const height = Math.round(Math.max(300, Math.min(width * (width < 600 ? 1 : 0.62), window.innerHeight - 250)));
   const pad = 28;
   const xs = [...reply.points, ...reply.queries].map((p) => p.x);
   const ys = [...reply.points, ...reply.queries].map((p) => p.y);
