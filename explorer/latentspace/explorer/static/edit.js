@@ -34,7 +34,27 @@ async function run() {
   $("#edit-about").textContent = `Strength ${strength.toFixed(2)}: the result is at cos ${reply.cos_to_base.toFixed(3)} ` +
     `to the base; along the direction the base sits at ${reply.base_projection.toFixed(3)}, the result at ` +
     `${reply.result_projection.toFixed(3)} (direction norm ${reply.direction_norm.toFixed(3)}).`;
+  drawDecoded(reply);
   show(reply.hits, $("#edit-results"));
+}
+
+/** The base and the edited point as the collection's decoder draws them (when it has one). */
+function drawDecoded(reply) {
+  const drawn = $("#edit-drawn");
+  drawn.hidden = !reply.decoded;
+  if (!reply.decoded) return;
+  const figure = (src, caption) => {
+    const box = document.createElement("figure");
+    const image = document.createElement("img");
+    image.src = src;
+    image.alt = caption;
+    const label = document.createElement("figcaption");
+    label.textContent = caption;
+    box.append(image, label);
+    return box;
+  };
+  drawn.replaceChildren(figure(reply.decoded_base, "base, decoded"), document.createTextNode("→"),
+    figure(reply.decoded, "edited, decoded"));
 }
 
 function soon() {
@@ -80,6 +100,7 @@ export function init() {
 
 export async function reset() {
   $("#edit-results").replaceChildren();
+  $("#edit-drawn").hidden = true;
   const stored = $("#edit-stored");
   stored.replaceChildren();
   const source = $("#edit-source");
