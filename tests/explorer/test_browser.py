@@ -50,13 +50,18 @@ def page(browser, explorer: ExplorerServer) -> Iterator[object]:
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     errors: list[str] = []
+    elsewhere: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Offline: everything the page loads comes from the explorer itself (or is inline data).
+    page.on("request", lambda request: None if request.url.startswith((explorer.url, "data:"))
+            else elsewhere.append(request.url))
     page.goto(f"{explorer.url}?collection={COLLECTION}")
     page.wait_for_selector(f"#collection option[value='{COLLECTION}']", state="attached")
     page.wait_for_function("document.querySelectorAll('#filters select').length > 0")
     yield page
     context.close()
     assert errors == [], f"the page raised: {errors}"
+    assert elsewhere == [], f"the page reached outside the explorer: {elsewhere}"
 
 
 def screenshot(page, tmp_path: Path, name: str) -> Path:
