@@ -261,3 +261,15 @@ def test_into_a_real_vector_only_collection(tmp_path: Path) -> None:
         [hits] = collection.search(vectors[7:8].astype(np.float32) / np.linalg.norm(vectors[7]),
                                    SearchOptions(k=1))
         assert hits[0].id == "v7" and hits[0].payload == {"i": 7}
+
+
+def test_the_staged_pipeline_gives_each_image_its_thumbnail(photo_folder: Path) -> None:
+    collection = FakeCollection()
+    index_source(collection, open_source(photo_folder), batch_size=4, progress=False, thumbnail_side=16, **LIMITS)
+    red = collection.items["red/0.png"].thumbnail
+    assert red is not None and red.media_type == "image/webp"
+    assert Image.open(io.BytesIO(red.data)).size == (12, 12)  # never enlarged
+    assert collection.items["notes.txt"].thumbnail is None
+    none = FakeCollection()
+    index_source(none, open_source(photo_folder), batch_size=4, progress=False, thumbnail_side=0, **LIMITS)
+    assert none.items["red/0.png"].thumbnail is None
