@@ -46,7 +46,9 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
         def work(serving: CollectionServing) -> api.SearchResponse:
             [hits] = serving.operations.search([point], options, ["query"])
-            return api.SearchResponse(hits=serving.hits.convert(hits))
+            response = api.SearchResponse()
+            serving.hits.fill(response.hits, hits)
+            return response
 
         return await self.state.with_serving(request.collection, work)
 
@@ -58,9 +60,10 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         fields = [f"queries[{i}]" for i in range(len(points))]
 
         def work(serving: CollectionServing) -> api.SearchBatchResponse:
-            results = serving.operations.search(points, options, fields)
-            return api.SearchBatchResponse(
-                results=[api.SearchResponse(hits=serving.hits.convert(hits)) for hits in results])
+            response = api.SearchBatchResponse()
+            for hits in serving.operations.search(points, options, fields):
+                serving.hits.fill(response.results.add().hits, hits)
+            return response
 
         return await self.state.with_serving(request.collection, work)
 
