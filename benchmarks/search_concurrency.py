@@ -20,6 +20,7 @@ nothing fails. ``--quick`` runs a small version.
 
     .venv/bin/python benchmarks/search_concurrency.py              # ~5 minutes on 2 cores
     .venv/bin/python benchmarks/search_concurrency.py --quick
+    .venv/bin/python benchmarks/search_concurrency.py --kinds HNSW32 --data /tmp/bench1  # build once, reuse
 """
 
 from __future__ import annotations

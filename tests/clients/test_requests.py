@@ -566,3 +566,20 @@ def test_explanations_from_proto() -> None:
     assert hit.explanation.shares() == {"query.mix.parts[0].query": 0.75}
     assert hit.explanation.projections[0].name == "d"
     assert Hit.from_proto(tpb.Hit(id="y")).explanation is None
+
+
+def test_ranking_fields_on_search_interpolate_and_edit() -> None:
+    options = rq.search_options(5, score_mode="calibrated", modality="image", diversity=0.3, pool=40)
+    assert options.score_mode == tpb.SCORE_MODE_CALIBRATED and options.modality == tpb.MODALITY_IMAGE
+    assert options.diversity == pytest.approx(0.3) and options.pool == 40
+    bare = rq.search_options(5)
+    assert (bare.score_mode, bare.modality, bare.diversity, bare.pool) == (tpb.SCORE_MODE_RAW, tpb.MODALITY_UNSPECIFIED,
+                                                                          0.0, 0)
+    path = rq.interpolate_request("c", "a", "b", steps=3, diversity=0.5, modality="text")
+    assert path.diversity == pytest.approx(0.5) and path.modality == tpb.MODALITY_TEXT
+    edit = rq.edit_request("c", Id("b"), TextPair("x", "y"), score_mode="CALIBRATED", pool=7)
+    assert edit.score_mode == tpb.SCORE_MODE_CALIBRATED and edit.pool == 7
+    with pytest.raises(ValueError, match="raw, calibrated"):
+        rq.search_options(5, score_mode="zscore")
+    with pytest.raises(ValueError, match="text, image, vector"):
+        rq.search_options(5, modality="audio")

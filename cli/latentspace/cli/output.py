@@ -83,6 +83,11 @@ def explanation_lines(explanation: Any) -> list[str]:
         lines = [f"{sum(t.share for t in terms):.4f} = {shares.removeprefix('+ ')}"]
     lines += [f"  projection on {p.name or 'the direction'} ({p.path}): {p.projection:.4f}"
               for p in explanation.projections]
+    if explanation.calibration_offset != 0.0 or explanation.calibration_scale != 1.0:
+        lines.append(f"  calibrated score = (cosine {explanation.cosine:.4f} - {explanation.calibration_offset:.4f}) "
+                     f"/ {explanation.calibration_scale:.4f}")
+    if explanation.redundancy is not None:
+        lines.append(f"  placed by diversity: largest similarity to a hit above {explanation.redundancy:.4f}")
     return lines
 
 
@@ -148,7 +153,11 @@ def collections_table(collections: Sequence[Any]) -> str:
 
 
 def collection_details(info: Any) -> str:
-    """One collection as aligned ``key  value`` lines."""
+    """One collection as aligned ``key  value`` lines, then its item modalities' statistics."""
+    stats = [(f"{s.modality} items", f"{s.count} (centroid norm {s.centroid_norm:.4f}, {s.sampled} sampled)")
+             for s in getattr(info, "modality_stats", ())]
+    stats += [(f"cos {d.a}-{d.b}", f"mean {d.mean:.4f} std {d.std:.4f} p05 {d.p05:.4f} p50 {d.p50:.4f} "
+               f"p95 {d.p95:.4f} ({d.pairs} pairs)") for d in getattr(info, "cosine_distributions", ())]
     return key_values(
         [
             ("name", info.name),
@@ -160,6 +169,7 @@ def collection_details(info: Any) -> str:
             ("modalities", ", ".join(info.modalities) or "vector"),
             ("fingerprint", info.fingerprint or "-"),
             ("sequence", info.sequence),
+            *stats,
         ]
     )
 

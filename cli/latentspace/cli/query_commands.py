@@ -92,8 +92,13 @@ def _search(client: Any, args: argparse.Namespace) -> None:
         exclude_ids=args.exclude,
         score_threshold=args.threshold,
         explain=args.explain,
+        **_ranking(args),
     )
     emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits, explained=args.explain))
+
+
+def _ranking(args: argparse.Namespace) -> dict[str, Any]:
+    return {"score_mode": args.score_mode, "modality": args.modality, "diversity": args.diversity, "pool": args.pool}
 
 
 def _distance(client: Any, args: argparse.Namespace) -> None:
@@ -133,6 +138,7 @@ def _interpolate(client: Any, args: argparse.Namespace) -> None:
         distinct=args.distinct,
         allow_extrapolation=args.extrapolate,
         filter=parse_filter(args.filter),
+        **_ranking(args),
     )
     data = {"angle": round(path.angle, 6), "steps": [_step_json(s) for s in path.steps]}
     text = f"angle {path.angle:.4f} rad\n\n" + "\n\n".join(_step_text(s) for s in path.steps)
@@ -158,6 +164,7 @@ def _edit(client: Any, args: argparse.Namespace) -> None:
         k=args.k,
         filter=parse_filter(args.filter),
         explain=args.explain,
+        **_ranking(args),
     )
     data = {**output.jsonable(result), "hits": output.hits_json(result.hits)}
     data.pop("vector", None)
@@ -285,6 +292,16 @@ def register(subparsers: Any) -> None:
         parser.add_argument("--explain", action="store_true",
                             help="split each hit's score into the shares of the query's parts")
 
+    def add_ranking(parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("ranking (docs/latent-operations.md)")
+        group.add_argument("--score-mode", choices=("raw", "calibrated"), default="raw",
+                           help="raw cosine (default), or calibrated: comparable across text and image hits")
+        group.add_argument("--modality", choices=("text", "image", "vector"), help="only items of this modality")
+        group.add_argument("--diversity", type=float, default=0.0, metavar="L",
+                           help="maximal marginal relevance in [0, 1]: 0 = plain ranking (default)")
+        group.add_argument("--pool", type=int, default=0, metavar="N",
+                           help="with --diversity: candidates to pick from (default 4 x k; N = k only reorders)")
+
     p = add("search", _search, "the items nearest to a point")
     p.add_argument("point", metavar="POINT")
     p.add_argument("--k", "-k", type=int, default=10, help="how many hits (default 10)")
@@ -292,6 +309,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--threshold", type=float, help="drop hits scoring below this")
     add_filter(p)
     add_explain(p)
+    add_ranking(p)
 
     p = add("distance", _distance, "how far apart two points are")
     p.add_argument("a", metavar="A")
@@ -317,6 +335,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--distinct", action="store_true", help="drop the ends' ids and items already shown")
     p.add_argument("--extrapolate", action="store_true", help="allow t outside [0, 1]")
     add_filter(p)
+    add_ranking(p)
 
     p = add("edit", _edit, "move BASE along the direction from one text to another, or a stored direction")
     p.add_argument("base", metavar="BASE")
@@ -329,6 +348,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--k", "-k", type=int, default=5)
     add_filter(p)
     add_explain(p)
+    add_ranking(p)
 
     p = add("analogy", _analogy, "A is to A_STAR as B is to ?")
     for name in ("a", "a_star", "b"):

@@ -213,6 +213,10 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -222,7 +226,8 @@ class AsyncClient(AsyncConnection):
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return await self._send(calls.SEARCH, request, timeout)
 
@@ -239,11 +244,16 @@ class AsyncClient(AsyncConnection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return await self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -289,6 +299,10 @@ class AsyncClient(AsyncConnection):
         distinct: bool = False,
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -305,6 +319,10 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -327,6 +345,10 @@ class AsyncClient(AsyncConnection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
@@ -352,6 +374,10 @@ class AsyncClient(AsyncConnection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
 
@@ -367,6 +393,10 @@ class AsyncClient(AsyncConnection):
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
@@ -386,6 +416,10 @@ class AsyncClient(AsyncConnection):
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return await self._send(calls.EDIT, request, timeout)
 

@@ -208,6 +208,10 @@ class Client(Connection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
@@ -217,7 +221,8 @@ class Client(Connection):
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return self._send(calls.SEARCH, request, timeout)
 
@@ -234,11 +239,16 @@ class Client(Connection):
         ef_search: int = 0,
         nprobe: int = 0,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
-                                    explain)
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -284,6 +294,10 @@ class Client(Connection):
         distinct: bool = False,
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -300,6 +314,10 @@ class Client(Connection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -322,6 +340,10 @@ class Client(Connection):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
@@ -347,6 +369,10 @@ class Client(Connection):
             filter=filter,
             exclude_ids=exclude_ids,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
 
@@ -362,6 +388,10 @@ class Client(Connection):
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
         explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
@@ -381,6 +411,10 @@ class Client(Connection):
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
             explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return self._send(calls.EDIT, request, timeout)
 

@@ -36,6 +36,8 @@ from latentspace_client.vectors import pack_vector
 
 FilterSpec = Mapping[str, Any] | tpb.Filter | None
 INTERPOLATION_METHODS = {"slerp": pb.INTERPOLATION_METHOD_SLERP, "lerp": pb.INTERPOLATION_METHOD_LERP}
+SCORE_MODES = {"raw": tpb.SCORE_MODE_RAW, "calibrated": tpb.SCORE_MODE_CALIBRATED}
+MODALITIES = {"text": tpb.MODALITY_TEXT, "image": tpb.MODALITY_IMAGE, "vector": tpb.MODALITY_VECTOR}
 DIRECTION_METHODS = {
     "mean_difference": pb.DIRECTION_METHOD_MEAN_DIFFERENCE,
     "least_squares": pb.DIRECTION_METHOD_LEAST_SQUARES,
@@ -175,6 +177,11 @@ def search_options(
     ef_search: int = 0,
     nprobe: int = 0,
     explain: bool = False,
+    *,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.SearchOptions:
     """The options shared by Search and SearchBatch (k is checked by the server against its limit)."""
     options = pb.SearchOptions(
@@ -183,6 +190,7 @@ def search_options(
         with_vectors=with_vectors,
         params=tpb.SearchParams(ef_search=ef_search, nprobe=nprobe),
         explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     message = to_filter(filter)
     if message is not None:
@@ -190,6 +198,17 @@ def search_options(
     if score_threshold is not None:
         options.score_threshold = score_threshold
     return options
+
+
+def ranking_fields(score_mode: str, modality: str | None, diversity: float, pool: int) -> dict[str, Any]:
+    """``score_mode`` ("raw" or "calibrated"), ``modality`` (None: any) and the MMR knobs, as message fields
+    (their ranges are checked by the server)."""
+    return {
+        "score_mode": enum_value(SCORE_MODES, score_mode, "score mode"),
+        "modality": tpb.MODALITY_UNSPECIFIED if modality is None else enum_value(MODALITIES, modality, "modality"),
+        "diversity": diversity,
+        "pool": pool,
+    }
 
 
 def search_request(collection: str, point: Point, options: pb.SearchOptions) -> pb.SearchRequest:
@@ -253,6 +272,10 @@ def interpolate_request(
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
     explain: bool = False,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -271,6 +294,7 @@ def interpolate_request(
         distinct=distinct,
         with_vectors=with_vectors,
         explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -290,6 +314,10 @@ def edit_request(
     exclude_ids: Iterable[str] = (),
     with_vectors: bool = False,
     explain: bool = False,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -299,6 +327,7 @@ def edit_request(
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
         explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     _set_filter(request, filter)
     return request

@@ -79,6 +79,12 @@ class Explanation:
     form: str
     terms: tuple[ScoreTerm, ...]
     projections: tuple[DirectionProjection, ...]
+    #: The raw cosine; ``score = (cosine - calibration_offset) / calibration_scale`` (0 and 1 unless calibrated).
+    cosine: float = 0.0
+    calibration_offset: float = 0.0
+    calibration_scale: float = 1.0
+    #: With diversity: the hit's largest similarity to a hit ranked before it (None for the first).
+    redundancy: float | None = None
 
     @classmethod
     def from_proto(cls, message: tpb.Explanation) -> Explanation:
@@ -86,6 +92,10 @@ class Explanation:
             form=_SCORE_FORMS.get(message.form, "unspecified"),
             terms=tuple(ScoreTerm.from_proto(t) for t in message.terms),
             projections=tuple(DirectionProjection.from_proto(p) for p in message.projections),
+            cosine=message.cosine,
+            calibration_offset=message.calibration_offset,
+            calibration_scale=message.calibration_scale,
+            redundancy=message.redundancy if message.HasField("redundancy") else None,
         )
 
     def shares(self) -> dict[str, float]:
@@ -98,7 +108,8 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies).
+    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies, the
+    calibrated score with ``score_mode="calibrated"``).
 
     ``explanation`` is set when the call asked for it (``explain=True``).
     """
@@ -166,8 +177,33 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ModalityStats:
+    """One item modality of a collection: its count, centroid norm and sample size."""
+
+    modality: str
+    count: int
+    centroid_norm: float
+    sampled: int
+
+
+@dataclass(frozen=True)
+class CosineDistribution:
+    """Cosines between sampled items of modalities ``a`` and ``b`` (distinct pairs when equal)."""
+
+    a: str
+    b: str
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
-    """A collection: its model (empty for vector-only), dimension, index and item count."""
+    """A collection: its model (empty for vector-only), dimension, index and item count, and the
+    statistics of its item modalities (what calibrated scores are measured against)."""
 
     name: str
     model: str
@@ -178,6 +214,8 @@ class CollectionInfo:
     modalities: tuple[str, ...]
     fingerprint: str
     sequence: int
+    modality_stats: tuple[ModalityStats, ...] = ()
+    cosine_distributions: tuple[CosineDistribution, ...] = ()
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -191,6 +229,12 @@ class CollectionInfo:
             modalities=tuple(modality_name(m) for m in message.modalities),
             fingerprint=message.fingerprint,
             sequence=message.sequence,
+            modality_stats=tuple(
+                ModalityStats(modality_name(s.modality), s.count, s.centroid_norm, s.sampled)
+                for s in message.modality_stats),
+            cosine_distributions=tuple(
+                CosineDistribution(modality_name(d.a), modality_name(d.b), d.pairs, d.mean, d.std, d.p05, d.p50, d.p95)
+                for d in message.cosine_distributions),
         )
 
 

@@ -56,16 +56,18 @@ export interface ClientOptions extends ConnectionOptions {
 }
 
 export type SearchOptions = CollectionCallOptions &
-  rq.SearchOptionsInit & {
+  rq.SearchOptionsInit &
+  rq.RankingInit & {
     text?: string | null;
     image?: Uint8Array | null;
     vector?: Float32Array | readonly number[] | null;
     id?: string | null;
   };
 
-export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit;
+export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit & rq.RankingInit;
 
-export type MidpointOptions = CollectionCallOptions & {
+export type MidpointOptions = CollectionCallOptions &
+  rq.RankingInit & {
   k?: number;
   method?: rq.InterpolationMethodName;
   via?: Point | null;

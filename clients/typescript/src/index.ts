@@ -71,10 +71,14 @@ export type {
   InterpolateOptions,
   InterpolationMethodName,
   MapInit,
+  RankingInit,
+  RankingModalityName,
+  ScoreModeName,
   UpsertItem,
 } from "./requests.js";
 export type {
   CollectionInfo,
+  CosineDistribution,
   DeleteResult,
   DirectionInfo,
   DirectionProjection,
@@ -89,6 +93,7 @@ export type {
   Interpolation,
   Item,
   ModalityName,
+  ModalityStats,
   PathStep,
   ScoreTerm,
   SnapshotInfo,

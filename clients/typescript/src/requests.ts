@@ -53,7 +53,7 @@ import {
   type UpsertRequest,
   UpsertRequestSchema,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { SearchParamsSchema } from "./generated/latentspace/v1/types_pb.js";
+import { Modality, ScoreMode, SearchParamsSchema } from "./generated/latentspace/v1/types_pb.js";
 import { checkJson, checkStruct, type FilterSpec, toFilter } from "./payloads.js";
 import {
   Analogy,
@@ -99,6 +99,43 @@ export interface SearchOptionsInit {
   nprobe?: number;
   /** Split each hit's score into the shares of the query's leaves (`Hit.explanation`). */
   explain?: boolean;
+}
+
+/** How hits are ranked: score mode, a modality filter and maximal marginal relevance (docs/latent-operations.md). */
+export interface RankingInit {
+  /** "raw" (cosine, the default) or "calibrated" (comparable across text and image hits). */
+  scoreMode?: ScoreModeName;
+  /** Only items of this modality (null: any). */
+  modality?: RankingModalityName | null;
+  /** Maximal marginal relevance in [0, 1]; 0 = plain ranking. */
+  diversity?: number;
+  /** With diversity: the candidates to pick from; 0 = the server's default (4 x k). */
+  pool?: number;
+}
+
+export type ScoreModeName = "raw" | "calibrated";
+export type RankingModalityName = "text" | "image" | "vector";
+
+export const SCORE_MODES: Readonly<Record<ScoreModeName, ScoreMode>> = {
+  raw: ScoreMode.RAW,
+  calibrated: ScoreMode.CALIBRATED,
+};
+
+export const MODALITIES: Readonly<Record<RankingModalityName, Modality>> = {
+  text: Modality.TEXT,
+  image: Modality.IMAGE,
+  vector: Modality.VECTOR,
+};
+
+/** The ranking fields of SearchOptions, InterpolateRequest and EditRequest (the server checks their ranges). */
+export function rankingFields(init: RankingInit): { scoreMode: ScoreMode; modality: Modality; diversity: number; pool: number } {
+  return {
+    scoreMode: enumValue(SCORE_MODES, init.scoreMode ?? "raw", "score mode"),
+    modality:
+      init.modality === null || init.modality === undefined ? Modality.UNSPECIFIED : enumValue(MODALITIES, init.modality, "modality"),
+    diversity: init.diversity ?? 0,
+    pool: init.pool ?? 0,
+  };
 }
 
 export type InterpolationMethodName = "slerp" | "lerp";
@@ -229,7 +266,7 @@ export function encodeRequest(collection: string, points: Iterable<Point>): Enco
 }
 
 /** The options shared by Search and SearchBatch (k is checked by the server against its limit). */
-export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
+export function searchOptions(init: SearchOptionsInit & RankingInit = {}): SearchOptions {
   const options = create(SearchOptionsSchema, {
     k: init.k ?? 10,
     filter: toFilter(init.filter),
@@ -237,6 +274,7 @@ export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
     withVectors: init.withVectors ?? false,
     params: create(SearchParamsSchema, { efSearch: init.efSearch ?? 0, nprobe: init.nprobe ?? 0 }),
     explain: init.explain ?? false,
+    ...rankingFields(init),
   });
   if (init.scoreThreshold !== null && init.scoreThreshold !== undefined) options.scoreThreshold = init.scoreThreshold;
   return options;
@@ -285,7 +323,7 @@ export function distanceMatrixRequest(
 }
 
 /** The options of Interpolate: one of `t`, `steps` or `ts` (none: the midpoint). */
-export interface InterpolateOptions {
+export interface InterpolateOptions extends RankingInit {
   t?: number | null;
   steps?: number | null;
   ts?: readonly number[] | null;
@@ -321,13 +359,14 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     distinct: options.distinct ?? false,
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
+    ...rankingFields(options),
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
 }
 
 /** The options of Edit. */
-export interface EditOptions {
+export interface EditOptions extends RankingInit {
   mode?: EditModeName;
   strength?: number | null;
   k?: number;
@@ -348,6 +387,7 @@ export function editRequest(collection: string, base: Point, direction: Directio
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
+    ...rankingFields(options),
   });
 }
 

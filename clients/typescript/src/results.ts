@@ -62,10 +62,17 @@ export interface Explanation {
   form: "sum" | "product" | "unspecified";
   terms: ScoreTerm[];
   projections: DirectionProjection[];
+  /** The raw cosine; score = (cosine - calibrationOffset) / calibrationScale (0 and 1 unless calibrated). */
+  cosine: number;
+  calibrationOffset: number;
+  calibrationScale: number;
+  /** With diversity: the hit's largest similarity to a hit ranked before it (null for the first). */
+  redundancy: number | null;
 }
 
 /**
- * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies).
+ * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies, the
+ * calibrated score with `scoreMode: "calibrated"`).
  * `explanation` is set when the call asked for it (`explain: true`).
  */
 export interface Hit {
@@ -99,6 +106,30 @@ export interface CollectionInfo {
   modalities: ModalityName[];
   fingerprint: string;
   sequence: number;
+  /** Per item modality: count, centroid norm and sample size (what calibrated scores are measured against). */
+  modalityStats: ModalityStats[];
+  /** The same- and cross-modal cosine distributions of the samples. */
+  cosineDistributions: CosineDistribution[];
+}
+
+/** One item modality of a collection. */
+export interface ModalityStats {
+  modality: ModalityName;
+  count: number;
+  centroidNorm: number;
+  sampled: number;
+}
+
+/** Cosines between sampled items of modalities `a` and `b` (distinct pairs when equal). */
+export interface CosineDistribution {
+  a: ModalityName;
+  b: ModalityName;
+  pairs: number;
+  mean: number;
+  std: number;
+  p05: number;
+  p50: number;
+  p95: number;
 }
 
 /**
@@ -250,6 +281,10 @@ export function explanationFromProto(message: ExplanationMessage): Explanation {
       exponent,
     })),
     projections: message.projections.map(({ path, name, projection }) => ({ path, name, projection })),
+    cosine: message.cosine,
+    calibrationOffset: message.calibrationOffset,
+    calibrationScale: message.calibrationScale,
+    redundancy: message.redundancy ?? null,
   };
 }
 
@@ -317,6 +352,22 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
     modalities: message.modalities.map(modalityName),
     fingerprint: message.fingerprint,
     sequence: safeNumber(message.sequence, "sequence"),
+    modalityStats: message.modalityStats.map((s) => ({
+      modality: modalityName(s.modality),
+      count: safeNumber(s.count, "count"),
+      centroidNorm: s.centroidNorm,
+      sampled: s.sampled,
+    })),
+    cosineDistributions: message.cosineDistributions.map((d) => ({
+      a: modalityName(d.a),
+      b: modalityName(d.b),
+      pairs: safeNumber(d.pairs, "pairs"),
+      mean: d.mean,
+      std: d.std,
+      p05: d.p05,
+      p50: d.p50,
+      p95: d.p95,
+    })),
   };
 }
 

@@ -8,7 +8,7 @@ import {
   SearchRequestSchema,
   SearchResponseSchema,
 } from "../src/generated/latentspace/v1/latentspace_pb.js";
-import { FilterSchema, HitSchema, Modality, ScoreForm } from "../src/generated/latentspace/v1/types_pb.js";
+import { FilterSchema, HitSchema, Modality, ScoreForm, ScoreMode } from "../src/generated/latentspace/v1/types_pb.js";
 import { Analogy, Edit, Examples, Id, Labels, Mix, NamedDirection, TextPair } from "../src/index.js";
 import { MAX_PAYLOAD_DEPTH, toFilter } from "../src/payloads.js";
 import { MAX_POINT_DEPTH, type Point, pointFromKeywords, toDirection, toQuery } from "../src/points.js";
@@ -91,6 +91,10 @@ test("explanations convert with their form, terms and projections", () => {
         form: ScoreForm.SUM,
         terms: [{ path: "query", cosine: 0.5, coefficient: 1, share: 0.5 }],
         projections: [{ path: "query.edit.direction", name: "blue", projection: 0.25 }],
+        cosine: 0.75,
+        calibrationOffset: 0.25,
+        calibrationScale: 1,
+        redundancy: 0.5,
       },
     }),
   );
@@ -98,7 +102,27 @@ test("explanations convert with their form, terms and projections", () => {
     form: "sum",
     terms: [{ path: "query", cosine: 0.5, coefficient: 1, share: 0.5, factor: 0, exponent: 0 }],
     projections: [{ path: "query.edit.direction", name: "blue", projection: 0.25 }],
+    cosine: 0.75,
+    calibrationOffset: 0.25,
+    calibrationScale: 1,
+    redundancy: 0.5,
   });
+  const plain = hitFromProto(create(HitSchema, { id: "y", explanation: { form: ScoreForm.SUM } }));
+  assert.equal(plain.explanation?.redundancy, null);
+});
+
+test("ranking options: score mode, modality, diversity and pool on search, interpolate and edit", () => {
+  const options = rq.searchOptions({ k: 5, scoreMode: "calibrated", modality: "image", diversity: 0.25, pool: 40 });
+  assert.equal(options.scoreMode, ScoreMode.CALIBRATED);
+  assert.equal(options.modality, Modality.IMAGE);
+  assert.equal(options.diversity, 0.25);
+  assert.equal(options.pool, 40);
+  const bare = rq.searchOptions({ k: 5 });
+  assert.deepEqual([bare.scoreMode, bare.modality, bare.diversity, bare.pool], [ScoreMode.RAW, Modality.UNSPECIFIED, 0, 0]);
+  assert.equal(rq.interpolateRequest("c", "a", "b", { steps: 3, diversity: 0.5 }).diversity, 0.5);
+  assert.equal(rq.editRequest("c", new Id("b"), new TextPair("x", "y"), { modality: "text" }).modality, Modality.TEXT);
+  assert.throws(() => rq.searchOptions({ scoreMode: "zscore" as never }), RangeError);
+  assert.throws(() => rq.searchOptions({ modality: "audio" as never }), RangeError);
 });
 
 test("points: text, bytes, vectors, ids and composites become Query messages", () => {

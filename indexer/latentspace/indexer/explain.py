@@ -16,6 +16,10 @@ A 3CosMul analogy is a ranking, not a point: its score is the product
 its three factors (exponents 1, 1 and -1) instead of shares.
 
 Every explanation also carries the hit's projection ``x . d`` on each direction the query used.
+
+Under a calibrated or diverse ranking (:mod:`latentspace.indexer.ranking`) the shares are still those
+of the raw cosine: the explanation carries that ``cosine`` and the calibration, so that
+``score = (cosine - offset) / scale``, and the MMR ``redundancy`` that placed the hit.
 """
 
 from __future__ import annotations
@@ -71,6 +75,13 @@ class Explanation:
     form: ScoreForm
     terms: tuple[ScoreTerm, ...]
     projections: tuple[DirectionProjection, ...] = ()
+    #: The raw cosine (sum form: the sum of the shares; product form: the score itself).
+    cosine: float = 0.0
+    #: ``score = (cosine - offset) / scale``: 0 and 1 unless the score is calibrated.
+    offset: float = 0.0
+    scale: float = 1.0
+    #: Under diversity, the hit's largest similarity to a hit placed before it (None for the first).
+    redundancy: float | None = None
 
 
 def explain_hits(hits: Sequence[Hit], form: LinearForm | None, directions: Sequence[UsedDirection],
@@ -91,10 +102,19 @@ def explain_hits(hits: Sequence[Hit], form: LinearForm | None, directions: Seque
         raise ValueError("explain_hits needs a linear form or 3CosMul terms")
     projections = _projections(x, directions)
     return [
-        dataclasses.replace(hit, explanation=Explanation(score_form, terms, p),
+        dataclasses.replace(hit, explanation=_explanation(hit, score_form, terms, p),
                             vector=hit.vector if keep_vectors else None)
         for hit, (score_form, terms), p in zip(hits, explained, projections, strict=True)
     ]
+
+
+def _explanation(hit: Hit, form: ScoreForm, terms: tuple[ScoreTerm, ...],
+                 projections: tuple[DirectionProjection, ...]) -> Explanation:
+    note = hit.ranking
+    if note is None:
+        return Explanation(form, terms, projections, cosine=hit.score)
+    return Explanation(form, terms, projections, cosine=note.cosine, offset=note.offset, scale=note.scale,
+                       redundancy=note.redundancy)
 
 
 def _vector(hit: Hit) -> np.ndarray:

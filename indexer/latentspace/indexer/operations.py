@@ -22,10 +22,12 @@ from latentspace.indexer.explain import explain_hits
 from latentspace.indexer.items import Hit
 from latentspace.indexer.limits import Limits, RequestBudget
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
+from latentspace.indexer.ranking import pool_size, ranked_search
 from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
 from latentspace.indexer.resolver import PointResolver
-from latentspace.indexer.search_options import SearchOptions
+from latentspace.indexer.search_options import ScoreMode, SearchOptions
 from latentspace.indexer.validation import check_batch, check_direction_name, check_search_options
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
@@ -38,6 +40,8 @@ class SearchableCollection(DirectionStore, Protocol):
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
     def count(self) -> int: ...
+    @property
+    def modality_statistics(self) -> ModalityStatistics: ...
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,7 @@ class LatentOperations:
         self.limits.check_count("max_hits", len(points) * options.k, "options.k",
                                 f"hits in the response ({len(points)} queries x k {options.k})")
         check_search_options(options, self.limits, "options.")
+        self._check_pool(len(points), options, "options.")
         paths = list(fields) if fields is not None else (
             ["query"] if len(points) == 1 else _paths("queries", len(points)))
         resolved = self.resolver.resolve_many(points, paths, budget)
@@ -150,6 +155,8 @@ class LatentOperations:
         return results
 
     def _search_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        if not options.plain:
+            return self._rank_excluding(points, options)
         # One batch call for every point: each asks for k plus its own exclusion count, so dropping its
         # excluded ids afterwards still leaves k (an id appears at most once in one result list).
         extra = max(len(p.exclude_ids) for p in points)
@@ -158,10 +165,28 @@ class LatentOperations:
         return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], options, p.form, p.directions)
                 for p, hits in zip(points, lists, strict=True)]
 
+    def _rank_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        # A ranking picks among candidates, so each point's own exclusions (an analogy's inputs) go in
+        # first: points without any are ranked as one batch, the others one by one.
+        searched = _for_collection(options)
+        found: dict[int, list[Hit]] = {}
+        shared = [i for i, p in enumerate(points) if not p.exclude_ids]
+        if shared:
+            found.update(zip(shared, self._rank(np.stack([points[i].vector for i in shared]), searched), strict=True))
+        for i, p in enumerate(points):
+            if p.exclude_ids:
+                own = dataclasses.replace(searched, exclude_ids=searched.exclude_ids | p.exclude_ids)
+                found[i] = self._rank(p.vector[None, :], own)[0]
+        return [_explained(found[i], options, p.form, p.directions) for i, p in enumerate(points)]
+
     def _search_cos_mul(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
         # Candidates come from around the 3CosAdd point, b and a_star (where 3CosMul's maximisers lie),
         # then all are re-scored exactly with their stored vectors. The threshold applies to the final
         # 3CosMul score, not to the candidates' cosines.
+        if not options.plain:
+            field = "options.score_mode" if options.score_mode is not ScoreMode.RAW else "options.diversity"
+            raise InvalidInput("a COS_MUL analogy ranks by its own score: calibrated scores and diversity apply "
+                               "to cosine rankings; use COS_ADD for them", field=field)
         count = self.collection.count()
         if count == 0:
             return [[] for _ in points]
@@ -248,6 +273,7 @@ class LatentOperations:
                                 f"hits in the response ({len(t_values)} steps x k {k})")
         if options is not None:
             check_search_options(options, self.limits, "")
+            self._check_pool(len(t_values), dataclasses.replace(options, k=max(k, 1)), "")
         names = ["a", "b"] + (["via"] if via is not None else [])
         resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names, budget)
         _require_points(resolved, names, "Interpolate")
@@ -268,8 +294,7 @@ class LatentOperations:
             base = dataclasses.replace(base, k=k)
             banned = resolved[0].input_ids | resolved[1].input_ids
             searched = _for_collection(base)
-            hits = self._search_distinct(vectors, searched, banned) if distinct else self.collection.search(
-                vectors, searched)
+            hits = self._search_distinct(vectors, searched, banned) if distinct else self._rank(vectors, searched)
             used = tuple(d for p in ends for d in p.directions)
             hits = [_explained(h, base, form, used) for h, form in zip(hits, forms, strict=True)]
         steps_out = [PathStep(float(t), float(ca), float(cb), v, h)
@@ -283,14 +308,14 @@ class LatentOperations:
         # searched again exactly, excluding everything shown so far, so every step gets k when k exist.
         k = options.k
         wide = dataclasses.replace(options, k=k + len(banned) + 2 * k)
-        lists = self.collection.search(vectors, wide)
+        lists = self._rank(vectors, wide)
         shown: set[str] = set()
         out = []
         for i, hits in enumerate(lists):
             chosen = [h for h in hits if h.id not in banned and h.id not in shown][:k]
             if len(chosen) < k and len(hits) == wide.k:
                 exact = dataclasses.replace(options, exclude_ids=options.exclude_ids | banned | shown)
-                chosen = self.collection.search(vectors[i: i + 1], exact)[0][:k]
+                chosen = self._rank(vectors[i: i + 1], exact)[0][:k]
             shown.update(h.id for h in chosen)
             out.append(chosen)
         return out
@@ -326,12 +351,13 @@ class LatentOperations:
         self._check_k(k, "k", low=0)
         if options is not None:
             check_search_options(options, self.limits, "")
+            self._check_pool(1, dataclasses.replace(options, k=max(k, 1)), "")
         parts = self.resolver.resolve_edit(edit, field, budget)
         result, base, d = parts.result.vector, parts.base.vector, parts.direction
         hits: list[Hit] = []
         if k > 0:
             around = dataclasses.replace(options or SearchOptions(), k=k)
-            found = self.collection.search(result[None, :], _for_collection(around))[0]
+            found = self._rank(result[None, :], _for_collection(around))[0]
             hits = _explained(found, around, parts.result.form, parts.result.directions)
         return EditResult(
             vector=result,
@@ -362,7 +388,16 @@ class LatentOperations:
             raise DirectionNotFound(f"no direction named {name!r} in collection {self.collection.name!r}",
                                     field="name")
 
-    # ------------------------------------------------------------------ validation
+    # ------------------------------------------------------------------ ranking and validation
+
+    def _rank(self, vectors: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
+        return ranked_search(self.collection, vectors, options, self.limits)
+
+    def _check_pool(self, queries: int, options: SearchOptions, prefix: str) -> None:
+        pool = pool_size(options, self.limits, f"{prefix}pool")
+        if pool > options.k:
+            self.limits.check_count("max_hits", queries * pool, f"{prefix}pool",
+                                    f"candidates ranked ({queries} queries x pool {pool})")
 
     def _check_k(self, k: int, field: str, low: int) -> None:
         if not low <= k <= self.limits.max_k:

@@ -255,3 +255,9 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
                                field=f"{prefix}params.{knob}")
     limits.check_count("max_exclude_ids", len(options.exclude_ids), f"{prefix}exclude_ids", "excluded ids")
     check_filter(options.filter, limits, f"{prefix}filter")
+    if not (math.isfinite(options.diversity) and 0.0 <= options.diversity <= 1.0):
+        raise InvalidInput(f"diversity must be between 0 (plain ranking) and 1, got {options.diversity}",
+                           field=f"{prefix}diversity")
+    if options.pool < 0:
+        raise InvalidInput(f"pool must be 0 (the default) or at least k, got {options.pool}", field=f"{prefix}pool")
+    limits.check_count("max_diversity_pool", options.pool, f"{prefix}pool", "candidates in the diversity pool")

@@ -18,6 +18,7 @@ from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.server.batching import Batcher, BatchObserver
 
@@ -90,6 +91,10 @@ class BatchedSearch:
 
     def count(self) -> int:
         return self.collection.count()
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        return self.collection.modality_statistics
 
     def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
         return self.collection.items_matching(payload_filter, limit)

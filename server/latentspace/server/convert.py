@@ -22,7 +22,8 @@ from latentspace.indexer.explain import Explanation, ScoreForm
 from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.search_options import SearchOptions
+from latentspace.indexer.modality_stats import ModalityStatistics
+from latentspace.indexer.search_options import ScoreMode, SearchOptions
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 
@@ -31,6 +32,7 @@ MODALITY_TO_PROTO = {
     Modality.IMAGE: pb.MODALITY_IMAGE,
     Modality.VECTOR: pb.MODALITY_VECTOR,
 }
+MODALITY_FROM_PROTO = {value: modality for modality, value in MODALITY_TO_PROTO.items()}
 
 _EDIT_MODES = {
     pb.EDIT_MODE_UNSPECIFIED: P.EditMode.ADD,
@@ -38,6 +40,8 @@ _EDIT_MODES = {
     pb.EDIT_MODE_ROTATE: P.EditMode.ROTATE,
     pb.EDIT_MODE_REMOVE: P.EditMode.REMOVE,
 }
+_SCORE_MODES = {pb.SCORE_MODE_UNSPECIFIED: ScoreMode.RAW, pb.SCORE_MODE_RAW: ScoreMode.RAW,
+                pb.SCORE_MODE_CALIBRATED: ScoreMode.CALIBRATED}
 _SCORE_FORMS = {ScoreForm.SUM: pb.SCORE_FORM_SUM, ScoreForm.PRODUCT: pb.SCORE_FORM_PRODUCT}
 _DIRECTION_METHODS: dict[int, DirectionMethod] = {
     api.DIRECTION_METHOD_UNSPECIFIED: DirectionMethod.MEAN_DIFFERENCE,
@@ -155,16 +159,33 @@ def search_options_from_proto(message: api.SearchOptions) -> SearchOptions:
         ef_search=message.params.ef_search,
         nprobe=message.params.nprobe,
         explain=message.explain,
+        **_ranking_from_proto(message, "options."),
     )
 
 
-def neighbour_options(
-    filter: pb.Filter, exclude_ids: Sequence[str], with_vectors: bool, explain: bool = False
-) -> SearchOptions:
+def neighbour_options(request: api.InterpolateRequest | api.EditRequest) -> SearchOptions:
     """Options for the neighbours listed beside computed points (Interpolate, Edit); their own ``k``
     (0 = none) is passed and checked separately, so this k is only a placeholder."""
-    return SearchOptions(k=1, filter=filter_from_proto(filter), exclude_ids=frozenset(exclude_ids),
-                         with_vectors=with_vectors, explain=explain)
+    return SearchOptions(k=1, filter=filter_from_proto(request.filter), exclude_ids=frozenset(request.exclude_ids),
+                         with_vectors=request.with_vectors, explain=request.explain,
+                         **_ranking_from_proto(request, ""))
+
+
+def _ranking_from_proto(message: api.SearchOptions | api.InterpolateRequest | api.EditRequest,
+                        prefix: str) -> dict[str, Any]:
+    """``score_mode``, ``modality``, ``diversity`` and ``pool`` (the library checks their values)."""
+    mode = _SCORE_MODES.get(message.score_mode)
+    if mode is None:
+        raise InvalidInput(f"unknown score_mode {message.score_mode}; use RAW or CALIBRATED",
+                           field=f"{prefix}score_mode")
+    if message.modality == pb.MODALITY_UNSPECIFIED:
+        modality = None
+    elif message.modality in MODALITY_FROM_PROTO:
+        modality = MODALITY_FROM_PROTO[message.modality]
+    else:
+        raise InvalidInput(f"unknown modality {message.modality}; use TEXT, IMAGE or VECTOR",
+                           field=f"{prefix}modality")
+    return {"score_mode": mode, "modality": modality, "diversity": message.diversity, "pool": message.pool}
 
 
 # ---------------------------------------------------------------- queries
@@ -290,14 +311,33 @@ def hit_to_proto(hit: Hit) -> pb.Hit:
     return message
 
 
+def modality_stats_to_proto(stats: ModalityStatistics) -> dict[str, Any]:
+    """``modality_stats`` and ``cosine_distributions`` of a ``CollectionInfo``."""
+    states = stats.states()
+    return {
+        "modality_stats": [
+            api.ModalityStats(modality=MODALITY_TO_PROTO[m], count=s.count,
+                              centroid_norm=float(np.linalg.norm(s.centroid)), sampled=len(s.order))
+            for m, s in sorted(states.items(), key=lambda ms: MODALITY_TO_PROTO[ms[0]])],
+        "cosine_distributions": [
+            api.CosineDistribution(a=MODALITY_TO_PROTO[d.a], b=MODALITY_TO_PROTO[d.b], pairs=d.pairs, mean=d.mean,
+                                   std=d.std, p05=d.p05, p50=d.p50, p95=d.p95)
+            for d in stats.distributions()],
+    }
+
+
 def explanation_to_proto(explanation: Explanation) -> pb.Explanation:
-    return pb.Explanation(
+    message = pb.Explanation(
         form=_SCORE_FORMS[explanation.form],
         terms=[pb.ScoreTerm(path=t.path, cosine=t.cosine, coefficient=t.coefficient, share=t.share,
                             factor=t.factor, exponent=t.exponent) for t in explanation.terms],
         projections=[pb.DirectionProjection(path=p.path, name=p.name, projection=p.projection)
                      for p in explanation.projections],
+        cosine=explanation.cosine, calibration_offset=explanation.offset, calibration_scale=explanation.scale,
     )
+    if explanation.redundancy is not None:
+        message.redundancy = explanation.redundancy
+    return message
 
 
 def direction_to_proto(record: DirectionRecord, with_vector: bool = True) -> api.DirectionInfo:

@@ -116,8 +116,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors,
-                                            request.explain)
+        options = convert.neighbour_options(request)
 
         def work(serving: CollectionServing) -> api.InterpolateResponse:
             result = serving.operations.interpolate(
@@ -150,8 +149,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
         edit = convert.edit_from_proto(request.edit)
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors,
-                                            request.explain)
+        options = convert.neighbour_options(request)
 
         def work(serving: CollectionServing) -> api.EditResponse:
             result = serving.operations.edit(edit, k=request.k, options=options)

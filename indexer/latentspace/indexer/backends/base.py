@@ -44,6 +44,7 @@ from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 
 if TYPE_CHECKING:
@@ -84,6 +85,11 @@ class CollectionBackend(Protocol):
         ...
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and sampled vectors, kept through every write (calibrated scores)."""
+        ...
 
     def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
         """Up to ``limit`` live items whose payload matches, with their vectors (any stable order)."""

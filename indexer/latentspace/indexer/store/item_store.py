@@ -31,9 +31,10 @@ from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.store import direction_table, schema, thumbnail_table
+from latentspace.indexer.store import direction_table, modality_stats_table, schema, thumbnail_table
 from latentspace.indexer.store.filter_sql import compile_filter
 from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
+from latentspace.indexer.store.modality_stats_table import ModalityRow
 
 #: Bound parameters per statement; well under SQLite's limit (32766 since 3.32, 999 before).
 _CHUNK = 900
@@ -473,6 +474,41 @@ class ItemStore:
     def frozen_items(self) -> FrozenItems:
         """Every live item with its vector as of one moment, in pages, while writes go on (close it)."""
         return FrozenItems(self.path, self._item, self.dimension * _VECTOR_DTYPE.itemsize)
+
+    # ------------------------------------------------------------------ modality statistics
+    def keys_for_modality(self, modality: Modality) -> np.ndarray:
+        """Sorted index keys of the items of ``modality``, retired ones included (like a filter's)."""
+        tables = ("items", "retired") if self._has_retired else ("items",)
+        with self._read() as conn:
+            keys = modality_stats_table.keys_of(conn, modality, tables)
+        return np.asarray(sorted(keys), dtype=np.int64)
+
+    def load_modality_stats(self) -> tuple[int, list[ModalityRow]] | None:
+        """``(sequence, rows)`` of the saved modality statistics, or None when never saved."""
+        with self._read() as conn:
+            return modality_stats_table.load(conn)
+
+    def save_modality_stats(self, rows: Sequence[ModalityRow], sequence: int) -> None:
+        """Save statistics rows exact at ``sequence``. Not fsynced (they are derived: a store whose
+        saved statistics are behind its sequence is rescanned on open)."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._transaction() as conn:
+                    modality_stats_table.save(conn, rows, sequence)
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
+
+    def scan_items(self, batch_size: int = 8192) -> Iterator[tuple[list[str], list[Modality], np.ndarray]]:
+        """Every live item's ``(ids, modalities, vectors)``, ``batch_size`` at a time, from one read."""
+        with self._read() as conn:
+            for rows in modality_stats_table.scan(conn, batch_size):
+                yield ([r[0] for r in rows], [Modality(r[1]) for r in rows], self._vectors(r[2] for r in rows))
+
+    def ids_of_modality(self, modality: Modality) -> list[str]:
+        """The ids of every live item of ``modality``."""
+        with self._read() as conn:
+            return modality_stats_table.ids_of(conn, modality)
 
     def close(self) -> None:
         """Close the write connection and every thread's read connection (idempotent).

@@ -15,8 +15,9 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
 created when missing), so the schema version is unchanged; so are ``thumbnails``, a small preview per
-image row (``thumbnail_table.py``): a store written before it simply has none, and ``directions``, the
-collection's named directions (see ``direction_table.py``).
+image row (``thumbnail_table.py``): a store written before it simply has none, ``directions``, the
+collection's named directions (see ``direction_table.py``), and ``modality_stats`` (see
+``modality_stats_table.py``).
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ CREATE TABLE IF NOT EXISTS directions (
     vector BLOB NOT NULL,                -- float32, little-endian, unit norm
     record TEXT NOT NULL                 -- a JSON object: norm, source, method, quality, fingerprint, ...
 );
+-- Per-modality statistics (store/modality_stats_table.py): counts, vector sums, sampled ids.
+CREATE TABLE IF NOT EXISTS modality_stats (
+    modality   TEXT PRIMARY KEY,
+    count      INTEGER NOT NULL,
+    vector_sum BLOB    NOT NULL,         -- float64, little-endian: the sum of the unit vectors
+    threshold  REAL    NOT NULL,         -- the sample holds every item whose id hash is <= this
+    sample     TEXT    NOT NULL          -- a JSON list of item ids
+);
+CREATE INDEX IF NOT EXISTS items_modality ON items (modality);
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -31,7 +31,7 @@ DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod
 DIRECTION_METHOD_LOGISTIC: DirectionMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,8 @@ class CollectionInfo(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_STATS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_DISTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -50,7 +52,41 @@ class CollectionInfo(_message.Message):
     modalities: _containers.RepeatedScalarFieldContainer[_types_pb2.Modality]
     fingerprint: str
     sequence: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    modality_stats: _containers.RepeatedCompositeFieldContainer[ModalityStats]
+    cosine_distributions: _containers.RepeatedCompositeFieldContainer[CosineDistribution]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ...) -> None: ...
+
+class ModalityStats(_message.Message):
+    __slots__ = ("modality", "count", "centroid_norm", "sampled")
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CENTROID_NORM_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    modality: _types_pb2.Modality
+    count: int
+    centroid_norm: float
+    sampled: int
+    def __init__(self, modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., count: _Optional[int] = ..., centroid_norm: _Optional[float] = ..., sampled: _Optional[int] = ...) -> None: ...
+
+class CosineDistribution(_message.Message):
+    __slots__ = ("a", "b", "pairs", "mean", "std", "p05", "p50", "p95")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    P05_FIELD_NUMBER: _ClassVar[int]
+    P50_FIELD_NUMBER: _ClassVar[int]
+    P95_FIELD_NUMBER: _ClassVar[int]
+    a: _types_pb2.Modality
+    b: _types_pb2.Modality
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+    def __init__(self, a: _Optional[_Union[_types_pb2.Modality, str]] = ..., b: _Optional[_Union[_types_pb2.Modality, str]] = ..., pairs: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., p05: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
@@ -307,7 +343,7 @@ class EncodeResponse(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[EncodedPoint, _Mapping]]] = ...) -> None: ...
 
 class SearchOptions(_message.Message):
-    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params", "explain")
+    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params", "explain", "score_mode", "modality", "diversity", "pool")
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
@@ -315,6 +351,10 @@ class SearchOptions(_message.Message):
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     k: int
     filter: _types_pb2.Filter
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
@@ -322,7 +362,11 @@ class SearchOptions(_message.Message):
     with_vectors: bool
     params: _types_pb2.SearchParams
     explain: bool
-    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("collection", "query", "options")
@@ -421,7 +465,7 @@ class DistanceMatrixResponse(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain")
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -436,6 +480,10 @@ class InterpolateRequest(_message.Message):
     DISTINCT_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     a: _types_pb2.Query
     b: _types_pb2.Query
@@ -450,7 +498,11 @@ class InterpolateRequest(_message.Message):
     distinct: bool
     with_vectors: bool
     explain: bool
-    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class PathStep(_message.Message):
     __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
@@ -475,7 +527,7 @@ class InterpolateResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain")
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -483,6 +535,10 @@ class EditRequest(_message.Message):
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     edit: _types_pb2.Edit
     k: int
@@ -490,7 +546,11 @@ class EditRequest(_message.Message):
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     with_vectors: bool
     explain: bool
-    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ...) -> None: ...
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class EditResponse(_message.Message):
     __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")

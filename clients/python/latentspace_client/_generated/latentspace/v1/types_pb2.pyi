@@ -15,6 +15,12 @@ class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODALITY_IMAGE: _ClassVar[Modality]
     MODALITY_VECTOR: _ClassVar[Modality]
 
+class ScoreMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORE_MODE_UNSPECIFIED: _ClassVar[ScoreMode]
+    SCORE_MODE_RAW: _ClassVar[ScoreMode]
+    SCORE_MODE_CALIBRATED: _ClassVar[ScoreMode]
+
 class EditMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EDIT_MODE_UNSPECIFIED: _ClassVar[EditMode]
@@ -37,6 +43,9 @@ MODALITY_UNSPECIFIED: Modality
 MODALITY_TEXT: Modality
 MODALITY_IMAGE: Modality
 MODALITY_VECTOR: Modality
+SCORE_MODE_UNSPECIFIED: ScoreMode
+SCORE_MODE_RAW: ScoreMode
+SCORE_MODE_CALIBRATED: ScoreMode
 EDIT_MODE_UNSPECIFIED: EditMode
 EDIT_MODE_ADD: EditMode
 EDIT_MODE_ROTATE: EditMode
@@ -203,14 +212,22 @@ class Hit(_message.Message):
     def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("form", "terms", "projections")
+    __slots__ = ("form", "terms", "projections", "cosine", "calibration_offset", "calibration_scale", "redundancy")
     FORM_FIELD_NUMBER: _ClassVar[int]
     TERMS_FIELD_NUMBER: _ClassVar[int]
     PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_SCALE_FIELD_NUMBER: _ClassVar[int]
+    REDUNDANCY_FIELD_NUMBER: _ClassVar[int]
     form: ScoreForm
     terms: _containers.RepeatedCompositeFieldContainer[ScoreTerm]
     projections: _containers.RepeatedCompositeFieldContainer[DirectionProjection]
-    def __init__(self, form: _Optional[_Union[ScoreForm, str]] = ..., terms: _Optional[_Iterable[_Union[ScoreTerm, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[DirectionProjection, _Mapping]]] = ...) -> None: ...
+    cosine: float
+    calibration_offset: float
+    calibration_scale: float
+    redundancy: float
+    def __init__(self, form: _Optional[_Union[ScoreForm, str]] = ..., terms: _Optional[_Iterable[_Union[ScoreTerm, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[DirectionProjection, _Mapping]]] = ..., cosine: _Optional[float] = ..., calibration_offset: _Optional[float] = ..., calibration_scale: _Optional[float] = ..., redundancy: _Optional[float] = ...) -> None: ...
 
 class ScoreTerm(_message.Message):
     __slots__ = ("path", "cosine", "coefficient", "share", "factor", "exponent")

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/types.proto.
  */
 export const file_latentspace_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChpsYXRlbnRzcGFjZS92MS90eXBlcy5wcm90bxIObGF0ZW50c3BhY2UudjEiKQoGVmVjdG9yEhEKCWRpbWVuc2lvbhgBIAEoDRIMCgRkYXRhGAIgASgMIo4CCgVRdWVyeRIOCgR0ZXh0GAEgASgJSAASDwoFaW1hZ2UYAiABKAxIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIMCgJpZBgEIAEoCUgAEiIKA21peBgFIAEoCzITLmxhdGVudHNwYWNlLnYxLk1peEgAEiQKBGVkaXQYBiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0SAASKgoHYW5hbG9neRgHIAEoCzIXLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lIABIuCglkaXJlY3Rpb24YCCABKAsyGS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25IAEIGCgRraW5kIlUKDVdlaWdodGVkUXVlcnkSJAoFcXVlcnkYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRITCgZ3ZWlnaHQYAiABKAJIAIgBAUIJCgdfd2VpZ2h0IjMKA01peBIsCgVwYXJ0cxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLldlaWdodGVkUXVlcnkiqgEKCURpcmVjdGlvbhItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIOCgRuYW1lGAQgASgJSABCBgoEa2luZCJCCghUZXh0UGFpchIPCgduZXV0cmFsGAEgASgJEg4KBnRhcmdldBgCIAEoCRIVCg11c2VfdGVtcGxhdGVzGAMgASgIIlwKCEV4YW1wbGVzEicKCHBvc2l0aXZlGAEgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJwoIbmVnYXRpdmUYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKlAQoERWRpdBIjCgRiYXNlGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLAoJZGlyZWN0aW9uGAIgASgLMhkubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uEiYKBG1vZGUYAyABKA4yGC5sYXRlbnRzcGFjZS52MS5FZGl0TW9kZRIVCghzdHJlbmd0aBgEIAEoAkgAiAEBQgsKCV9zdHJlbmd0aCK7AQoHQW5hbG9neRIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJQoGYV9zdGFyGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei0KBm1ldGhvZBgEIAEoDjIdLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lNZXRob2QSFgoOaW5jbHVkZV9pbnB1dHMYBSABKAgiMQoGRmlsdGVyEicKBG11c3QYASADKAsyGS5sYXRlbnRzcGFjZS52MS5Db25kaXRpb24iowEKCUNvbmRpdGlvbhINCgVmaWVsZBgBIAEoCRIoCgZlcXVhbHMYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVIABIsCgZhbnlfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlSAASJgoFcmFuZ2UYBCABKAsyFS5sYXRlbnRzcGFjZS52MS5SYW5nZUgAQgcKBW1hdGNoImsKBVJhbmdlEg8KAmd0GAEgASgBSACIAQESEAoDZ3RlGAIgASgBSAGIAQESDwoCbHQYAyABKAFIAogBARIQCgNsdGUYBCABKAFIA4gBAUIFCgNfZ3RCBgoEX2d0ZUIFCgNfbHRCBgoEX2x0ZSIxCgxTZWFyY2hQYXJhbXMSEQoJZWZfc2VhcmNoGAEgASgNEg4KBm5wcm9iZRgCIAEoDSLhAQoDSGl0EgoKAmlkGAEgASgJEg0KBXNjb3JlGAIgASgCEioKCG1vZGFsaXR5GAMgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgFIAEoCRImCgZ2ZWN0b3IYBiABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISMAoLZXhwbGFuYXRpb24YByABKAsyGy5sYXRlbnRzcGFjZS52MS5FeHBsYW5hdGlvbiKaAQoLRXhwbGFuYXRpb24SJwoEZm9ybRgBIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlRm9ybRIoCgV0ZXJtcxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlNjb3JlVGVybRI4Cgtwcm9qZWN0aW9ucxgDIAMoCzIjLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblByb2plY3Rpb24ibwoJU2NvcmVUZXJtEgwKBHBhdGgYASABKAkSDgoGY29zaW5lGAIgASgCEhMKC2NvZWZmaWNpZW50GAMgASgCEg0KBXNoYXJlGAQgASgCEg4KBmZhY3RvchgFIAEoAhIQCghleHBvbmVudBgGIAEoBSJFChNEaXJlY3Rpb25Qcm9qZWN0aW9uEgwKBHBhdGgYASABKAkSDAoEbmFtZRgCIAEoCRISCgpwcm9qZWN0aW9uGAMgASgCIrMBCgRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEAoIc2VxdWVuY2UYBiABKAQqYAoITW9kYWxpdHkSGAoUTU9EQUxJVFlfVU5TUEVDSUZJRUQQABIRCg1NT0RBTElUWV9URVhUEAESEgoOTU9EQUxJVFlfSU1BR0UQAhITCg9NT0RBTElUWV9WRUNUT1IQAypkCghFZGl0TW9kZRIZChVFRElUX01PREVfVU5TUEVDSUZJRUQQABIRCg1FRElUX01PREVfQUREEAESFAoQRURJVF9NT0RFX1JPVEFURRACEhQKEEVESVRfTU9ERV9SRU1PVkUQAypnCg1BbmFsb2d5TWV0aG9kEh4KGkFOQUxPR1lfTUVUSE9EX1VOU1BFQ0lGSUVEEAASGgoWQU5BTE9HWV9NRVRIT0RfQ09TX0FERBABEhoKFkFOQUxPR1lfTUVUSE9EX0NPU19NVUwQAipTCglTY29yZUZvcm0SGgoWU0NPUkVfRk9STV9VTlNQRUNJRklFRBAAEhIKDlNDT1JFX0ZPUk1fU1VNEAESFgoSU0NPUkVfRk9STV9QUk9EVUNUEAJiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpsYXRlbnRzcGFjZS92MS90eXBlcy5wcm90bxIObGF0ZW50c3BhY2UudjEiKQoGVmVjdG9yEhEKCWRpbWVuc2lvbhgBIAEoDRIMCgRkYXRhGAIgASgMIo4CCgVRdWVyeRIOCgR0ZXh0GAEgASgJSAASDwoFaW1hZ2UYAiABKAxIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIMCgJpZBgEIAEoCUgAEiIKA21peBgFIAEoCzITLmxhdGVudHNwYWNlLnYxLk1peEgAEiQKBGVkaXQYBiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0SAASKgoHYW5hbG9neRgHIAEoCzIXLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lIABIuCglkaXJlY3Rpb24YCCABKAsyGS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25IAEIGCgRraW5kIlUKDVdlaWdodGVkUXVlcnkSJAoFcXVlcnkYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRITCgZ3ZWlnaHQYAiABKAJIAIgBAUIJCgdfd2VpZ2h0IjMKA01peBIsCgVwYXJ0cxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLldlaWdodGVkUXVlcnkiqgEKCURpcmVjdGlvbhItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIOCgRuYW1lGAQgASgJSABCBgoEa2luZCJCCghUZXh0UGFpchIPCgduZXV0cmFsGAEgASgJEg4KBnRhcmdldBgCIAEoCRIVCg11c2VfdGVtcGxhdGVzGAMgASgIIlwKCEV4YW1wbGVzEicKCHBvc2l0aXZlGAEgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJwoIbmVnYXRpdmUYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKlAQoERWRpdBIjCgRiYXNlGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLAoJZGlyZWN0aW9uGAIgASgLMhkubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uEiYKBG1vZGUYAyABKA4yGC5sYXRlbnRzcGFjZS52MS5FZGl0TW9kZRIVCghzdHJlbmd0aBgEIAEoAkgAiAEBQgsKCV9zdHJlbmd0aCK7AQoHQW5hbG9neRIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJQoGYV9zdGFyGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei0KBm1ldGhvZBgEIAEoDjIdLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lNZXRob2QSFgoOaW5jbHVkZV9pbnB1dHMYBSABKAgiMQoGRmlsdGVyEicKBG11c3QYASADKAsyGS5sYXRlbnRzcGFjZS52MS5Db25kaXRpb24iowEKCUNvbmRpdGlvbhINCgVmaWVsZBgBIAEoCRIoCgZlcXVhbHMYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVIABIsCgZhbnlfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlSAASJgoFcmFuZ2UYBCABKAsyFS5sYXRlbnRzcGFjZS52MS5SYW5nZUgAQgcKBW1hdGNoImsKBVJhbmdlEg8KAmd0GAEgASgBSACIAQESEAoDZ3RlGAIgASgBSAGIAQESDwoCbHQYAyABKAFIAogBARIQCgNsdGUYBCABKAFIA4gBAUIFCgNfZ3RCBgoEX2d0ZUIFCgNfbHRCBgoEX2x0ZSIxCgxTZWFyY2hQYXJhbXMSEQoJZWZfc2VhcmNoGAEgASgNEg4KBm5wcm9iZRgCIAEoDSLhAQoDSGl0EgoKAmlkGAEgASgJEg0KBXNjb3JlGAIgASgCEioKCG1vZGFsaXR5GAMgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgFIAEoCRImCgZ2ZWN0b3IYBiABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISMAoLZXhwbGFuYXRpb24YByABKAsyGy5sYXRlbnRzcGFjZS52MS5FeHBsYW5hdGlvbiKJAgoLRXhwbGFuYXRpb24SJwoEZm9ybRgBIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlRm9ybRIoCgV0ZXJtcxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlNjb3JlVGVybRI4Cgtwcm9qZWN0aW9ucxgDIAMoCzIjLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblByb2plY3Rpb24SDgoGY29zaW5lGAQgASgCEhoKEmNhbGlicmF0aW9uX29mZnNldBgFIAEoAhIZChFjYWxpYnJhdGlvbl9zY2FsZRgGIAEoAhIXCgpyZWR1bmRhbmN5GAcgASgCSACIAQFCDQoLX3JlZHVuZGFuY3kibwoJU2NvcmVUZXJtEgwKBHBhdGgYASABKAkSDgoGY29zaW5lGAIgASgCEhMKC2NvZWZmaWNpZW50GAMgASgCEg0KBXNoYXJlGAQgASgCEg4KBmZhY3RvchgFIAEoAhIQCghleHBvbmVudBgGIAEoBSJFChNEaXJlY3Rpb25Qcm9qZWN0aW9uEgwKBHBhdGgYASABKAkSDAoEbmFtZRgCIAEoCRISCgpwcm9qZWN0aW9uGAMgASgCIrMBCgRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEAoIc2VxdWVuY2UYBiABKAQqYAoITW9kYWxpdHkSGAoUTU9EQUxJVFlfVU5TUEVDSUZJRUQQABIRCg1NT0RBTElUWV9URVhUEAESEgoOTU9EQUxJVFlfSU1BR0UQAhITCg9NT0RBTElUWV9WRUNUT1IQAypWCglTY29yZU1vZGUSGgoWU0NPUkVfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNDT1JFX01PREVfUkFXEAESGQoVU0NPUkVfTU9ERV9DQUxJQlJBVEVEEAIqZAoIRWRpdE1vZGUSGQoVRURJVF9NT0RFX1VOU1BFQ0lGSUVEEAASEQoNRURJVF9NT0RFX0FERBABEhQKEEVESVRfTU9ERV9ST1RBVEUQAhIUChBFRElUX01PREVfUkVNT1ZFEAMqZwoNQW5hbG9neU1ldGhvZBIeChpBTkFMT0dZX01FVEhPRF9VTlNQRUNJRklFRBAAEhoKFkFOQUxPR1lfTUVUSE9EX0NPU19BREQQARIaChZBTkFMT0dZX01FVEhPRF9DT1NfTVVMEAIqUwoJU2NvcmVGb3JtEhoKFlNDT1JFX0ZPUk1fVU5TUEVDSUZJRUQQABISCg5TQ09SRV9GT1JNX1NVTRABEhYKElNDT1JFX0ZPUk1fUFJPRFVDVBACYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * A dense vector: `dimension` float32 values packed little-endian in `data`
@@ -490,7 +490,8 @@ export type Hit = Message<"latentspace.v1.Hit"> & {
   id: string;
 
   /**
-   * Cosine similarity to the query point (for COS_MUL analogies: the 3CosMul score).
+   * Cosine similarity to the query point (for COS_MUL analogies: the 3CosMul score; under
+   * SCORE_MODE_CALIBRATED the calibrated score). Under diversity, hits are in MMR order, not by score.
    *
    * @generated from field: float score = 2;
    */
@@ -564,6 +565,33 @@ export type Explanation = Message<"latentspace.v1.Explanation"> & {
    * @generated from field: repeated latentspace.v1.DirectionProjection projections = 3;
    */
   projections: DirectionProjection[];
+
+  /**
+   * The raw cosine (SUM form: the sum of the shares; PRODUCT form: the score). The score is
+   * (cosine - calibration_offset) / calibration_scale: offset 0 and scale 1 unless the score mode is
+   * CALIBRATED, where they are q.c_m and sigma_m(q) of the hit's modality.
+   *
+   * @generated from field: float cosine = 4;
+   */
+  cosine: number;
+
+  /**
+   * @generated from field: float calibration_offset = 5;
+   */
+  calibrationOffset: number;
+
+  /**
+   * @generated from field: float calibration_scale = 6;
+   */
+  calibrationScale: number;
+
+  /**
+   * With diversity: the MMR penalty that placed the hit, its largest similarity to a hit ranked before
+   * it (cosine, or calibrated under CALIBRATED). Unset for the first hit and without diversity.
+   *
+   * @generated from field: optional float redundancy = 7;
+   */
+  redundancy?: number | undefined;
 };
 
 /**
@@ -740,6 +768,42 @@ export const ModalitySchema: GenEnum<Modality> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_types, 0);
 
 /**
+ * How hits are scored and ranked (docs/latent-operations.md, "Calibrated scores").
+ *
+ * @generated from enum latentspace.v1.ScoreMode
+ */
+export enum ScoreMode {
+  /**
+   * The same as RAW.
+   *
+   * @generated from enum value: SCORE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Cosine similarity to the query point.
+   *
+   * @generated from enum value: SCORE_MODE_RAW = 1;
+   */
+  RAW = 1,
+
+  /**
+   * The cosine standardised against the hit's own modality: (q.x - q.c_m) / sigma_m(q), with c_m the
+   * centroid of the collection's items of modality m and sigma_m(q) the spread of the query's cosines
+   * to them (from a sample of up to 256), so text and image hits rank on one scale.
+   *
+   * @generated from enum value: SCORE_MODE_CALIBRATED = 2;
+   */
+  CALIBRATED = 2,
+}
+
+/**
+ * Describes the enum latentspace.v1.ScoreMode.
+ */
+export const ScoreModeSchema: GenEnum<ScoreMode> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_types, 1);
+
+/**
  * @generated from enum latentspace.v1.EditMode
  */
 export enum EditMode {
@@ -777,7 +841,7 @@ export enum EditMode {
  * Describes the enum latentspace.v1.EditMode.
  */
 export const EditModeSchema: GenEnum<EditMode> = /*@__PURE__*/
-  enumDesc(file_latentspace_v1_types, 1);
+  enumDesc(file_latentspace_v1_types, 2);
 
 /**
  * @generated from enum latentspace.v1.AnalogyMethod
@@ -811,7 +875,7 @@ export enum AnalogyMethod {
  * Describes the enum latentspace.v1.AnalogyMethod.
  */
 export const AnalogyMethodSchema: GenEnum<AnalogyMethod> = /*@__PURE__*/
-  enumDesc(file_latentspace_v1_types, 2);
+  enumDesc(file_latentspace_v1_types, 3);
 
 /**
  * How an explanation's terms make the hit's score.
@@ -843,5 +907,5 @@ export enum ScoreForm {
  * Describes the enum latentspace.v1.ScoreForm.
  */
 export const ScoreFormSchema: GenEnum<ScoreForm> = /*@__PURE__*/
-  enumDesc(file_latentspace_v1_types, 3);
+  enumDesc(file_latentspace_v1_types, 4);
 
