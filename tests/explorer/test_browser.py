@@ -117,6 +117,18 @@ def test_a_text_search_shows_thumbnails_and_cards_with_scores(page, tmp_path: Pa
     payloads = hit_payloads(page, "#search-results")
     assert {p["kind"] for p in payloads} == {"image"}
     assert [(p["color"], p["shape"]) for p in payloads[:4]] == [("red", "circle")] * 4  # all there are
+    # Calibrated scores (each modality standardised): the ranking is redrawn, still best first.
+    page.select_option("#filters select[data-field='kind']", label="kind: any")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length > 0")
+    page.select_option("#search-scores", "calibrated")
+    page.wait_for_function("[...document.querySelectorAll('#search-results .score')]"
+                           ".some(s => Number(s.textContent) > 1)")
+    calibrated = [float(s) for s in page.locator("#search-results .score").all_text_contents()]
+    assert calibrated == sorted(calibrated, reverse=True) and calibrated[0] > 1
+    assert hit_payloads(page, "#search-results")[0]["color"] == "red"
+    page.select_option("#search-scores", "raw")
+    page.select_option("#filters select[data-field='kind']", label="kind: image")
+    page.wait_for_function("document.querySelectorAll('#search-results .text-hit').length === 0")
     screenshot(page, tmp_path, "search")
 
 

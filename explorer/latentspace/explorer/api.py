@@ -101,7 +101,8 @@ class ExplorerApi:
     def search(self, request: Json) -> Json:
         collection = _name(request)
         hits = self.client.search(point(request.get("query")), k=_count(request, "k", 24, MAX_K),
-                                  filter=_filter(request), collection=collection)
+                                  filter=_filter(request), score_mode=str(request.get("score_mode") or "raw"),
+                                  collection=collection)
         return {"hits": self._hits(collection, hits)}
 
     def interpolate(self, request: Json) -> Json:

@@ -8,7 +8,10 @@ let last = null; // the last query, repeated when the filter changes
 async function run(query, about) {
   last = { query, about };
   const k = Number($("#search-k").value) || 24;
-  const reply = await attempt("Searching", () => api("search", { query, k, filter: currentFilter() }));
+  const scoreMode = $("#search-scores").value;
+  const reply = await attempt("Searching", () => api("search", {
+    query, k, filter: currentFilter(), score_mode: scoreMode,
+  }));
   if (!reply) return;
   $("#search-about").textContent = about;
   show(reply.hits, $("#search-results"));
@@ -39,6 +42,9 @@ export function init() {
     if (!file) return;
     run({ image: await readImage(file) }, `Nearest to the image ${file.name}`);
     event.target.value = "";
+  });
+  $("#search-scores").addEventListener("change", () => {
+    if (last) run(last.query, last.about);
   });
   document.addEventListener("filterchange", () => {
     if (last && document.body.dataset.view === "search") run(last.query, last.about);
