@@ -9,7 +9,7 @@ pipeline drives it exactly as it drives a model.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -57,6 +57,20 @@ class FakeCollection:
 
     def count(self) -> int:
         return len(self.items)
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        return {i: self.items[i].content_hash for i in ids if i in self.items and self.items[i].content_hash}
+
+    def all_ids(self) -> Iterator[list[str]]:
+        yield sorted(self.items)
+
+    def delete(self, ids: Sequence[str]) -> tuple[int, int]:
+        gone = [i for i in ids if self.items.pop(i, None) is not None]
+        return len(gone), self.sequence
+
+    @property
+    def sequence(self) -> int:
+        return sum(len(batch) for batch in self.upserts)
 
 
 class FakeEncoder(Encoder):

@@ -13,7 +13,7 @@ from PIL import Image
 
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.pipeline import BatchResult, index_source, open_source
+from latentspace.indexer.pipeline import BatchResult, Reject, index_source, open_source
 from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 from tests.indexer.fake_collection import FakeCollection
 
@@ -44,7 +44,7 @@ def test_folder_with_a_corrupt_image_indexes_the_rest(photo_folder: Path) -> Non
     report = index_source(collection, open_source(photo_folder), batch_size=4, progress=False, **LIMITS)
     assert report.indexed == 9  # 8 images + notes.txt
     assert set(collection.items) == {*(f"red/{i}.png" for i in range(7)), "blue/a.png", "notes.txt"}
-    skipped = dict(report.skipped)
+    skipped = {reject.location: reject.reason for reject in report.skipped}
     assert set(skipped) == {"blue/broken.jpg", "empty.md", "latin1.txt"}
     assert "cannot decode" in skipped["blue/broken.jpg"]
     assert skipped["empty.md"].startswith("text is empty")
@@ -79,12 +79,13 @@ def test_jsonl_with_missing_image_files_and_bad_lines(tmp_path: Path) -> None:
     report = index_source(collection, open_source(source), batch_size=64, progress=False, **LIMITS)
     assert sorted(collection.items) == ["a", "b"]
     assert collection.items["b"].payload == {"tag": "green"}
-    skipped = dict(report.skipped)
+    skipped = {reject.location: reject.reason for reject in report.skipped}
     assert set(skipped) == {f"{source}:{n}" for n in (3, 4, 5, 6)}
     assert "cannot read" in skipped[f"{source}:3"] and "missing.png" in skipped[f"{source}:3"]
     assert "over the limit of 200 (max_text_chars)" in skipped[f"{source}:4"]
     assert "vector has shape (3,)" in skipped[f"{source}:5"]
     assert "not valid JSON" in skipped[f"{source}:6"]
+    assert sorted(reject.id for reject in report.skipped) == ["", "c", "d", "e"]  # a line that is not JSON has none
 
 
 def test_streams_a_bounded_number_of_batches_ahead() -> None:
@@ -134,7 +135,7 @@ def test_batches_are_written_in_source_order(photo_folder: Path) -> None:
     written = [record.id for batch in collection.upserts for record in batch]
     assert written == [f"r{i}" for i in range(60)]
     assert numbers == sorted(numbers) and len(numbers) == report.batches
-    assert [location for location, _ in report.skipped] == [f"bad{i}" for i in range(0, 60, 7)]
+    assert [reject.location for reject in report.skipped] == [f"bad{i}" for i in range(0, 60, 7)]
     # Each record got its own vector: texts by hash, images by colour, vectors as given.
     np.testing.assert_allclose(collection.items["r2"].vector,
                                np.asarray(records[3].vector) / np.linalg.norm(records[3].vector), rtol=1e-5)
@@ -188,7 +189,7 @@ def test_a_source_of_only_bad_records_is_reported_in_bounded_batches() -> None:
     bad = [BadRecord(f"f.jsonl:{i}", "not valid JSON") for i in range(25)]
     report = index_source(collection, bad, batch_size=10, progress=False, on_batch=results.append, **LIMITS)
     assert report.indexed == 0 and report.batches == 0 and results == []
-    assert report.skipped_count == 25 and report.skipped[0] == ("f.jsonl:0", "not valid JSON")
+    assert report.skipped_count == 25 and report.skipped[0] == Reject("f.jsonl:0", "", "not valid JSON")
     assert collection.upserts == []
 
 
@@ -217,7 +218,7 @@ def test_a_record_the_store_refuses_costs_only_itself() -> None:
     report = index_source(collection, records, batch_size=8, progress=False, **LIMITS)
     assert sorted(collection.items) == ["t0", "t2"]
     assert report.indexed == 2
-    assert report.skipped == [("loc1", "items: refused ['t1']")]
+    assert report.skipped == [Reject("loc1", "t1", "items: refused ['t1']")]
 
 
 def test_bad_batch_size() -> None:
@@ -257,10 +258,46 @@ def test_into_a_real_vector_only_collection(tmp_path: Path) -> None:
         collection = data.create_collection("vectors", None, dimension=6)
         report = index_source(collection, open_source(source), batch_size=16, progress=False, **LIMITS)
         assert report.indexed == 50 and collection.count() == 50
-        assert [location for location, _ in report.skipped] == [f"{source}:51"]
+        assert [reject.location for reject in report.skipped] == [f"{source}:51"]
         [hits] = collection.search(vectors[7:8].astype(np.float32) / np.linalg.norm(vectors[7]),
                                    SearchOptions(k=1))
         assert hits[0].id == "v7" and hits[0].payload == {"i": 7}
+
+
+def test_a_rerun_skips_unchanged_items_and_re_encodes_changed_ones() -> None:
+    collection = FakeCollection()
+
+    def records(changed: str) -> list[SourceEntry]:
+        return [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=changed if i == 3 else f"text {i}",
+                             payload={"i": i}) for i in range(20)]
+
+    first = index_source(collection, records("text 3"), batch_size=6, progress=False, **LIMITS)
+    assert (first.read, first.indexed, first.unchanged, first.encoded) == (20, 20, 0, 20)
+    assert all(len(record.content_hash) == 32 for record in collection.items.values())
+    calls = len(collection.text_calls)
+    second = index_source(collection, records("text 3"), batch_size=6, progress=False, **LIMITS)
+    assert (second.read, second.indexed, second.unchanged, second.encoded) == (20, 0, 20, 0)
+    assert len(collection.text_calls) == calls  # the model never ran
+    third = index_source(collection, records("a changed text"), batch_size=6, progress=False, **LIMITS)
+    assert (third.indexed, third.unchanged, third.encoded) == (1, 19, 1)
+    assert collection.text_calls[-1] == ["a changed text"]
+    # Off: everything is encoded again.
+    fourth = index_source(collection, records("a changed text"), batch_size=6, progress=False,
+                          incremental=False, **LIMITS)
+    assert (fourth.indexed, fourth.unchanged, fourth.encoded) == (20, 0, 20)
+
+
+def test_delete_missing_removes_the_ids_the_source_no_longer_has() -> None:
+    collection = FakeCollection()
+    texts = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(10)]
+    index_source(collection, texts, batch_size=4, progress=False, **LIMITS)
+    # t6 is still named, by a record that is bad now: kept. t7-t9 are gone from the source: deleted.
+    now = [*texts[:6], BadRecord("loc6", "record has no text, image or vector", "t6")]
+    report = index_source(collection, now, batch_size=4, progress=False, delete_missing=True, **LIMITS)
+    assert report.deleted == 3 and sorted(collection.items) == [f"t{i}" for i in range(7)]
+    # Without the flag nothing is deleted.
+    report = index_source(collection, texts[:2], batch_size=4, progress=False, **LIMITS)
+    assert report.deleted == 0 and len(collection.items) == 7
 
 
 def test_the_staged_pipeline_gives_each_image_its_thumbnail(photo_folder: Path) -> None:

@@ -56,6 +56,28 @@ def test_upsert_then_get_in_request_order(store: ItemStore) -> None:
     assert store.get(["a"])[0].vector is None
 
 
+def test_content_hashes_live_and_die_with_their_items(store: ItemStore) -> None:
+    import dataclasses
+
+    store.upsert([dataclasses.replace(rec("a", 1), content_hash="h-a"),
+                  dataclasses.replace(rec("b", 2), content_hash="h-b"), rec("c", 3)])
+    assert store.content_hashes(["a", "b", "c", "missing"]) == {"a": "h-a", "b": "h-b"}
+    store.upsert([rec("a", 4)])  # written again without a hash (e.g. the server's Upsert): the old one is stale
+    store.delete(["b"])
+    assert store.content_hashes(["a", "b", "c"]) == {}
+    store.upsert([dataclasses.replace(rec("c", 3), content_hash="h-c")])
+    assert store.content_hashes(["c"]) == {"c": "h-c"}
+    assert [page for page in store.all_ids(batch_size=1)] == [["a"], ["c"]]
+    # A store made before the table existed gets it on open.
+    old = sqlite3.connect(store.path)
+    old.execute("DROP TABLE content_hashes")
+    old.close()
+    store.close()
+    reopened = ItemStore(store.path, DIM)
+    assert reopened.content_hashes(["c"]) == {}
+    reopened.close()
+
+
 def test_replace_gets_new_key_and_logs_the_old_one(store: ItemStore) -> None:
     store.upsert([rec("a", 1), rec("b", 2)])
     (old_key,) = store.keys_for_ids(["a"])

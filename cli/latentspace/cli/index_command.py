@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.indexer.pipeline.read_options import ReadOptions
     from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
@@ -32,11 +33,14 @@ def register(subparsers: Any) -> None:
             "text or image (a path relative to the file) or vector, and payload; other columns go "
             "into the payload. Bad records are reported and passed over. A Parquet file written by "
             "`latent export` is loaded as exported (same ids, vectors, payloads and contents, no "
-            "re-encoding; a new collection takes its model, or dimension, and index kind). Flags "
+            "re-encoding; a new collection takes its model, or dimension, and index kind). Runs are "
+            "incremental: each item's content hash is stored, so running again skips the items already "
+            "indexed unchanged (a killed run resumes this way) and re-encodes the changed ones. Flags "
             "override LATENTSPACE_* variables."
         ),
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
+    parser.add_argument("source", type=Path, metavar="SOURCE",
+                        help="folder, .jsonl, .csv or .parquet file, or NAME.npy (ids in NAME.ids.txt)")
     parser.add_argument("--collection", required=True, help="collection name (created when missing)")
     parser.add_argument("--model", help="model spec or alias (minilm, shapes-clip, open_clip:ARCH/TAG, ...); "
                         "needed to create the collection")
@@ -54,18 +58,39 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--id-field", default="id", metavar="NAME", help="the column of the item ids (default id)")
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="the column of the texts (default text)")
+    parser.add_argument("--image-field", default="image", metavar="NAME",
+                        help="the column of the image paths or bytes (default image)")
+    parser.add_argument("--vector-field", default="vector", metavar="NAME",
+                        help="the column of precomputed vectors (default vector)")
+    parser.add_argument("--payload-fields", metavar="A,B,...",
+                        help="the columns to keep in the payload (default: every other column)")
+    parser.add_argument("--fetch-urls", action="store_true",
+                        help="fetch images given as http(s) URLs (10 s timeout, 32 MiB each); without it they "
+                        "are rejected")
+    parser.add_argument("--rejects", type=Path, metavar="PATH",
+                        help="where to write the records that could not be indexed, one JSON line each "
+                        "(location, id, reason); default SOURCE.rejects.jsonl beside the source")
+    parser.add_argument("--delete-missing", action="store_true",
+                        help="after reading the whole source, delete the collection's items whose ids it no longer has")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", action="store_true",
+                          help="show the progress bar even when stderr is not a terminal")
+    progress.add_argument("--no-progress", action="store_true", help="no progress bar, and no library's either")
     parser.set_defaults(handler=run_index)
 
 
 def run_index(args: argparse.Namespace) -> int:
-    """Handler of ``latent index``: 0 when anything was indexed or nothing was bad, 1 otherwise."""
+    """Handler of ``latent index``: 0 when anything was indexed (now or by an earlier run) or nothing
+    was bad, 1 otherwise."""
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
     from latentspace.indexer.export_file import read_export_header
-    from latentspace.indexer.pipeline import index_source, open_source
+    from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.source_size import estimate_records
     from latentspace.server.settings import Settings
 
     try:
@@ -90,10 +115,13 @@ def run_index(args: argparse.Namespace) -> int:
                   f"holds {total}")
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
-        records = open_source(args.source)
+        records = open_source(args.source, read_options(args))
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
-        with DataDir.open(settings.data_dir, EncoderRegistry(indexing_encoder_options(settings, args.threads))) as data:
+        encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
+        rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
+        with DataDir.open(settings.data_dir, encoders) as data, rejects:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+            show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
             report = index_source(
                 collection,
                 records,
@@ -101,7 +129,10 @@ def run_index(args: argparse.Namespace) -> int:
                 max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
-                progress=not args.no_progress,
+                progress=show_progress,
+                total=estimate_records(args.source) if show_progress else None,
+                delete_missing=args.delete_missing,
+                rejects=rejects,
                 thumbnail_side=settings.thumbnail_side,
             )
             total = collection.count()
@@ -113,8 +144,18 @@ def run_index(args: argparse.Namespace) -> int:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
-    print(summary(report, total=total))
-    return 0 if report.indexed > 0 or report.skipped_count == 0 else 1
+    print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
+    return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The column mapping and URL fetching the flags ask for."""
+    from latentspace.indexer.pipeline.read_options import ReadOptions
+
+    fields = tuple(name.strip() for name in args.payload_fields.split(",") if name.strip()) \
+        if args.payload_fields is not None else None
+    return ReadOptions(id_field=args.id_field, text_field=args.text_field, image_field=args.image_field,
+                       vector_field=args.vector_field, payload_fields=fields, fetch_urls=args.fetch_urls)
 
 
 def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
@@ -151,17 +192,25 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
     return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
 
 
-def summary(report: IndexReport, *, total: int | None = None) -> str:
-    """Indexed, skipped (with reasons for the first few), ignored files, time and throughput."""
+def summary(report: IndexReport, *, total: int | None = None, rejects: Path | None = None) -> str:
+    """Indexed, read (written, unchanged, rejected, encoded), the first few rejects with their
+    reasons and where the rest are, ignored files, time and throughput."""
     lines = [
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
-        + (f"; the collection now holds {total}" if total is not None else "")
+        + (f"; the collection now holds {total}" if total is not None else ""),
+        f"read     {report.read} records: {report.indexed} written, {report.unchanged} unchanged (already "
+        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded} "
+        f"({report.read / report.seconds if report.seconds > 0 else 0.0:.1f} records/s)",
     ]
+    if report.deleted:
+        lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
-        lines.append(f"skipped  {report.skipped_count}:")
-        lines += [f"  {location}: {reason}" for location, reason in report.skipped[:SHOWN_SKIPS]]
+        lines.append(f"rejected {report.skipped_count}:")
+        lines += [f"  {reject.location}: {reject.reason}" for reject in report.skipped[:SHOWN_SKIPS]]
         if report.skipped_count > SHOWN_SKIPS:
             lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")
+        if rejects is not None:
+            lines.append(f"  (all {report.skipped_count} in {rejects})")
     if report.ignored:
         lines.append(f"ignored  {report.ignored} files that are neither images nor .txt/.md")
     return "\n".join(lines)

@@ -245,6 +245,17 @@ class Collection:
         with self._reading():
             return self._store.thumbnails(wanted)
 
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
+        self._check_open()
+        with self._reading():
+            return self._store.content_hashes(list(ids))
+
+    def all_ids(self) -> Iterator[list[str]]:
+        """Every stored id, in id order, in pages."""
+        self._check_open()
+        return self._store.all_ids()
+
     def count(self) -> int:
         """Number of items (kept in memory by the store: no database read, so no lock needed)."""
         self._check_open()

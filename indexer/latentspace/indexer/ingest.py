@@ -59,6 +59,8 @@ class NewItem:
     vector: np.ndarray | None = None
     payload: JsonObject = field(default_factory=dict)
     content_ref: str = ""
+    #: The source content's hash (bulk runs), stored with the item; see ``ItemRecord.content_hash``.
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class CheckedItem:
     content: str
     #: Vector items only: the given vector, normalised.
     vector: np.ndarray | None = None
+    content_hash: str = ""
     #: Image items only (and only when thumbnails are made): the stored preview.
     thumbnail: Thumbnail | None = None
 
@@ -221,7 +224,7 @@ def check_items(
         else:
             modality, content = Modality.VECTOR, ""
         good.append(CheckedItem(index, item.id, modality, dict(item.payload), item.content_ref or content,
-                                vectors.get(index), thumbnails.get(index)))
+                                vectors.get(index), item.content_hash, thumbnails.get(index)))
     failures.sort(key=lambda failure: failure.index)
     return CheckedItems(good=good,
                         texts=[texts[g.index] for g in good if g.modality is Modality.TEXT],
@@ -254,6 +257,7 @@ def to_records(
             payload=item.payload,
             content=item.content,
             thumbnail=item.thumbnail,
+            content_hash=item.content_hash,
         ))
     return records
 

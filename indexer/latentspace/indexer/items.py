@@ -27,6 +27,9 @@ class ItemRecord:
     content: str = ""
     #: Image items: a small preview stored with the item (see :mod:`latentspace.indexer.thumbnails`).
     thumbnail: Thumbnail | None = None
+    #: The hash of the source content the item was made from (bulk runs; "" otherwise): a re-run
+    #: skips an item whose id and hash are already stored.
+    content_hash: str = ""
 
 
 @dataclass(frozen=True)

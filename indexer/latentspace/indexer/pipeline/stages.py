@@ -1,7 +1,8 @@
 """The four stages of bulk indexing, as functions over plain batches.
 
     read_batches    source entries -> RecordBatch     (group records; bad records ride along)
-    prepare_batch   RecordBatch    -> PreparedBatch   (read files, check items, decode, tokenise)
+    prepare_batch   RecordBatch    -> PreparedBatch   (read files, hash, drop the unchanged, check
+                                                       items, decode, tokenise)
     encode_batch    PreparedBatch  -> EncodedBatch    (the model: one call per modality)
     write_batch     EncodedBatch   -> BatchResult     (upsert; durable on return)
 
@@ -11,6 +12,12 @@ collection, a model or an open file. A runner decides where each stage runs: the
 map ``prepare_batch`` and ``encode_batch`` over a dataset and write from the driver. A bad record,
 an unreadable file or an undecodable image becomes a ``(location, reason)`` entry of its batch;
 no stage stops for one. Errors of the model or the collection (not of one record) propagate.
+
+Re-runs are incremental: the prepare stage hashes each item's source content
+(:func:`~latentspace.indexer.pipeline.content_hash.item_hash`) and drops the items whose id already
+holds that hash in the collection, before any decoding or model work; the write stage stores each
+item's hash in the same transaction as the item. A run killed at any moment therefore resumes by
+running again: what was committed is skipped, the rest is encoded.
 """
 
 from __future__ import annotations
@@ -29,13 +36,18 @@ from latentspace.indexer.ingest import CheckedItem, IngestTarget, NewItem, check
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.pipeline.content_hash import item_hash
+from latentspace.indexer.pipeline.read_options import fetch_url
+from latentspace.indexer.pipeline.rejects import Reject
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock, check_block
 from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
-Skip = tuple[str, str]  # (location, reason)
 #: Gives the collection's encoder, loading it on first call; never called for a batch without
 #: texts or images, so vector-only collections need no model.
 EncoderSource = Callable[[], Encoder]
+#: The content hashes already stored for some ids (``Collection.content_hashes``).
+StoredHashes = Callable[[Sequence[str]], dict[str, str]]
 #: UTF-8 needs at most 4 bytes a character: a bigger text file is over the limit without reading it.
 _UTF8_MAX_BYTES = 4
 
@@ -66,11 +78,13 @@ class BatchHeader:
     #: The location of the batch's last record: where a resumed run would continue after.
     last_location: str
     #: Bad records, in source order within each stage's share.
-    skipped: tuple[Skip, ...] = ()
+    skipped: tuple[Reject, ...] = ()
     #: Folder files that are neither images nor text files.
     ignored: int = 0
+    #: Records whose id already holds their content hash: not encoded or written again.
+    unchanged: int = 0
 
-    def skipping(self, more: Iterable[Skip]) -> BatchHeader:
+    def skipping(self, more: Iterable[Reject]) -> BatchHeader:
         return dataclasses.replace(self, skipped=(*self.skipped, *more))
 
 
@@ -80,6 +94,8 @@ class RecordBatch:
 
     header: BatchHeader
     records: list[SourceRecord]
+    #: Precomputed vectors read as one array (then ``records`` is empty).
+    block: VectorBlock | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +117,8 @@ class EncodedBatch:
     header: BatchHeader
     records: list[ItemRecord]
     locations: list[str]
+    #: Texts and images the model encoded.
+    encoded: int = 0
 
 
 @dataclass(frozen=True)
@@ -109,14 +127,17 @@ class BatchResult:
 
     number: int
     indexed: int
-    skipped: list[Skip]
+    skipped: list[Reject]
     #: The collection's sequence after the batch's upsert (0 when nothing was written).
     sequence: int
     #: The location of the batch's last record: where a resumed run would continue after.
     last_location: str
-    #: Source records the batch read (indexed + those of its skips that were records).
+    #: Source records the batch read (indexed + unchanged + those of its skips that were records).
     read: int = 0
     ignored: int = 0
+    unchanged: int = 0
+    #: Texts and images the model encoded for the batch.
+    encoded: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- read
@@ -136,7 +157,7 @@ def read_batches(entries: Iterable[SourceEntry], *, batch_size: int, max_images:
 
 def _record_batches(entries: Iterable[SourceEntry], batch_size: int, max_images: int) -> Iterator[RecordBatch]:
     records: list[SourceRecord] = []
-    skipped: list[Skip] = []
+    skipped: list[Reject] = []
     ignored = images = 0
     number = 0
 
@@ -148,8 +169,16 @@ def _record_batches(entries: Iterable[SourceEntry], batch_size: int, max_images:
         return RecordBatch(header, list(records))
 
     for entry in entries:
+        if isinstance(entry, VectorBlock):
+            if records or skipped or ignored:
+                yield close()
+                records, skipped, ignored, images = [], [], 0, 0
+            number += 1
+            last = entry.location(len(entry.ids) - 1) if entry.ids else ""
+            yield RecordBatch(BatchHeader(number, len(entry.ids), last), [], entry)
+            continue
         if isinstance(entry, BadRecord):
-            skipped.append((entry.location, entry.reason))
+            skipped.append(Reject(entry.location, entry.id, entry.reason))
         elif isinstance(entry, IgnoredFile):
             ignored += 1
         else:
@@ -170,25 +199,52 @@ def prepare_batch(
     encoder: EncoderSource,
     limits: ItemLimits,
     pool: Executor | None = None,
+    stored_hashes: StoredHashes | None = None,
 ) -> PreparedBatch:
-    """Read the batch's files, check each item, decode images, and tokenise / transform for the model.
+    """Read the batch's files, hash each item, drop the unchanged, check the rest, decode images,
+    and tokenise / transform for the model.
 
     ``pool`` reads files and decodes images in parallel (PIL and file reads release the GIL).
+    ``stored_hashes`` gives the hashes already stored for the batch's ids; without it every item is
+    prepared.
     """
+    if batch.block is not None:
+        return _prepare_block(batch, batch.block, target, stored_hashes)
     loaded, skipped = load_items(batch.records, pool, max_text_chars=limits.max_text_chars)
+    loaded = [(record, dataclasses.replace(item, content_hash=item_hash(item))) for record, item in loaded]
+    unchanged = 0
+    if stored_hashes is not None and loaded:
+        stored = stored_hashes([item.id for _, item in loaded])
+        changed = [(record, item) for record, item in loaded if stored.get(item.id) != item.content_hash]
+        unchanged, loaded = len(loaded) - len(changed), changed
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
                           max_text_chars=limits.max_text_chars, decode_executor=pool,
                           thumbnail_side=limits.thumbnail_side)
-    skipped += [(loaded[failure.index][0].location, failure.reason) for failure in checked.failures]
+    skipped += [Reject(loaded[failure.index][0].location, loaded[failure.index][0].id, failure.reason)
+                for failure in checked.failures]
     texts = encoder().prepare_texts(checked.texts) if checked.texts else None
     images = encoder().prepare_images(checked.images) if checked.images else None
-    return PreparedBatch(batch.header.skipping(skipped), checked.good,
+    header = dataclasses.replace(batch.header.skipping(skipped), unchanged=unchanged)
+    return PreparedBatch(header, checked.good,
                          [loaded[item.index][0].location for item in checked.good], texts, images)
+
+
+def _prepare_block(batch: RecordBatch, block: VectorBlock, target: IngestTarget,
+                   stored_hashes: StoredHashes | None) -> PreparedBatch:
+    good, locations, rejects = check_block(block, target.dimension)
+    unchanged = 0
+    if stored_hashes is not None and good:
+        stored = stored_hashes([item.id for item in good])
+        keep = [i for i, item in enumerate(good) if stored.get(item.id) != item.content_hash]
+        unchanged = len(good) - len(keep)
+        good, locations = [good[i] for i in keep], [locations[i] for i in keep]
+    header = dataclasses.replace(batch.header.skipping(rejects), unchanged=unchanged)
+    return PreparedBatch(header, good, locations)
 
 
 def load_items(
     batch: Sequence[SourceRecord], pool: Executor | None, *, max_text_chars: int
-) -> tuple[list[tuple[SourceRecord, NewItem]], list[Skip]]:
+) -> tuple[list[tuple[SourceRecord, NewItem]], list[Reject]]:
     """Read the files a batch names (in ``pool``) and pair each record with the item to prepare."""
 
     def load(record: SourceRecord) -> NewItem | str:
@@ -197,6 +253,8 @@ def load_items(
         except _Unloadable as exc:
             return str(exc)
         except OSError as exc:
+            if record.url is not None:
+                return str(exc)
             return f"cannot read {exc.filename or record.path}: {exc.strerror or exc}"
         except UnicodeDecodeError:
             return "text file is not UTF-8"
@@ -204,10 +262,10 @@ def load_items(
     # Inline texts and vectors need no thread; only records that name a file go to the pool.
     outcomes = list(pool.map(load, batch)) if pool is not None and _reads_files(batch) else map(load, batch)
     loaded: list[tuple[SourceRecord, NewItem]] = []
-    skipped: list[Skip] = []
+    skipped: list[Reject] = []
     for record, outcome in zip(batch, outcomes, strict=True):
         if isinstance(outcome, str):
-            skipped.append((record.location, outcome))
+            skipped.append(Reject(record.location, record.id, outcome))
         else:
             loaded.append((record, outcome))
     return loaded, skipped
@@ -218,7 +276,9 @@ def encode_batch(batch: PreparedBatch, *, encoder: EncoderSource) -> EncodedBatc
     """Run the model on the batch's prepared texts and images and join the vectors to their items."""
     text_vectors = encoder().encode_prepared(batch.texts) if batch.texts is not None else None
     image_vectors = encoder().encode_prepared(batch.images) if batch.images is not None else None
-    return EncodedBatch(batch.header, to_records(batch.good, text_vectors, image_vectors), batch.locations)
+    encoded = sum(prepared.count for prepared in (batch.texts, batch.images) if prepared is not None)
+    return EncodedBatch(batch.header, to_records(batch.good, text_vectors, image_vectors), batch.locations,
+                        encoded)
 
 
 # --------------------------------------------------------------------------------------------- write
@@ -226,10 +286,11 @@ def write_batch(batch: EncodedBatch, *, collection: Writable) -> BatchResult:
     """Upsert the batch (durable on return); a record the store refuses is skipped, the rest written."""
     sequence, refused = write_records(collection, batch.records)
     where = dict(zip((record.id for record in batch.records), batch.locations, strict=True))
-    header = batch.header.skipping((where[record_id], reason) for record_id, reason in refused)
+    header = batch.header.skipping(Reject(where[record_id], record_id, reason) for record_id, reason in refused)
     return BatchResult(number=header.number, indexed=len(batch.records) - len(refused),
                        skipped=list(header.skipped), sequence=sequence, last_location=header.last_location,
-                       read=header.read, ignored=header.ignored)
+                       read=header.read, ignored=header.ignored, unchanged=header.unchanged,
+                       encoded=batch.encoded)
 
 
 def write_records(collection: Writable, records: Sequence[ItemRecord]) -> tuple[int, list[tuple[str, str]]]:
@@ -259,7 +320,7 @@ class _Unloadable(Exception):
 
 
 def _reads_files(batch: Sequence[SourceRecord]) -> bool:
-    return any(record.path is not None for record in batch)
+    return any(record.path is not None or record.url is not None for record in batch)
 
 
 def _to_item(record: SourceRecord, max_text_chars: int) -> NewItem:
@@ -267,7 +328,8 @@ def _to_item(record: SourceRecord, max_text_chars: int) -> NewItem:
         vector = np.asarray(record.vector, dtype=np.float32)
         return NewItem(record.id, vector=vector, payload=record.payload, content_ref=record.content_ref)
     if record.modality is Modality.IMAGE:
-        data = record.image if record.path is None else record.path.read_bytes()
+        data = fetch_url(record.url) if record.url is not None else \
+            record.image if record.path is None else record.path.read_bytes()
         return NewItem(record.id, image=data, payload=record.payload, content_ref=record.content_ref)
     text = record.text
     if record.path is not None:

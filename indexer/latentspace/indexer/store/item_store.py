@@ -31,7 +31,7 @@ from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.store import direction_table, modality_stats_table, schema, thumbnail_table
+from latentspace.indexer.store import content_hashes, direction_table, modality_stats_table, schema, thumbnail_table
 from latentspace.indexer.store.filter_sql import compile_filter
 from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 from latentspace.indexer.store.modality_stats_table import ModalityRow
@@ -222,6 +222,7 @@ class ItemStore:
                 [(*row, seq) for row in rows],
             )
             thumbnail_table.insert(conn, [(r.id, r.thumbnail) for r in records if r.thumbnail is not None])
+            content_hashes.record_hashes(conn, [(r.id, r.content_hash) for r in records])
             conn.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (str(seq),))
         self._sequence = seq
         self._count += len(rows) - replaced
@@ -236,6 +237,7 @@ class ItemStore:
         with self._transaction() as conn:
             seq = self._sequence + 1
             deleted = self._retire_rows(conn, unique, seq)
+            content_hashes.forget_hashes(conn, unique)
             if deleted:
                 conn.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (str(seq),))
         if deleted:
@@ -302,6 +304,23 @@ class ItemStore:
         return self._pruned_through
 
     # ------------------------------------------------------------------ reads (any thread)
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source-content hash stored with each of ``ids`` that a bulk run wrote (see content_hashes.py)."""
+        with self._read() as conn:
+            return content_hashes.read_hashes(conn, ids)
+
+    def all_ids(self, batch_size: int = 65_536) -> Iterator[list[str]]:
+        """Every stored id in id order, in pages of ``batch_size`` (each page read on its own)."""
+        last = ""
+        while True:
+            with self._read() as conn:
+                page = [row[0] for row in conn.execute(
+                    "SELECT id FROM items WHERE id > ? ORDER BY id LIMIT ?", (last, batch_size))]
+            if not page:
+                return
+            yield page
+            last = page[-1]
+
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]:
         """Live items with these ids, in request order; unknown ids are left out."""
         found: dict[str, StoredItem] = {}

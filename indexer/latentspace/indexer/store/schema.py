@@ -16,14 +16,16 @@ keys, so that a search running on the index as it was before the write can still
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
 created when missing), so the schema version is unchanged; so are ``thumbnails``, a small preview per
 image row (``thumbnail_table.py``): a store written before it simply has none, ``directions``, the
-collection's named directions (see ``direction_table.py``), and ``modality_stats`` (see
-``modality_stats_table.py``).
+collection's named directions (see ``direction_table.py``), ``modality_stats`` (see
+``modality_stats_table.py``) and ``content_hashes`` (see ``content_hashes.py``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import uuid
+
+from latentspace.indexer.store import content_hashes
 
 SCHEMA_VERSION = 1
 
@@ -107,7 +109,7 @@ def create_or_check(conn: sqlite3.Connection) -> str:
     """
     # The connection is in autocommit mode (isolation_level=None); DDL is transactional in SQLite,
     # so a crash mid-creation leaves either no tables or all of them.
-    conn.executescript("BEGIN IMMEDIATE;" + _DDL + "COMMIT;")
+    conn.executescript("BEGIN IMMEDIATE;" + _DDL + content_hashes.DDL + "COMMIT;")
     conn.execute("BEGIN IMMEDIATE")
     try:
         rows = dict(conn.execute("SELECT name, value FROM meta").fetchall())
