@@ -15,7 +15,7 @@ COPY indexer indexer
 COPY server server
 COPY cli cli
 COPY explorer explorer
-RUN pip install -c constraints.txt ./clients/python . \
+RUN pip install -c constraints.txt ./clients/python ".[milvus]" \
     && useradd --create-home --uid 1000 latent \
     && mkdir -p /data /models && chown latent:latent /data /models
 

@@ -118,10 +118,12 @@ def load_fixtures() -> dict[str, Fixture]:
     return fixtures
 
 
-def load_scenarios() -> list[Scenario]:
+def load_scenarios(path: Path | None = None) -> list[Scenario]:
+    """The scenarios of the shared file, or of another file in the same format (same fixtures)."""
+    document = _document() if path is None else json.loads(path.read_text())
     return [
         Scenario(s["name"], tuple(s["steps"]), s.get("raises"), s.get("fixture", "vectors"))
-        for s in _document()["scenarios"]
+        for s in document["scenarios"]
     ]
 
 

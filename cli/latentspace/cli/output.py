@@ -165,6 +165,7 @@ def collection_details(info: Any) -> str:
             ("dimension", info.dimension),
             ("metric", info.metric),
             ("index", info.index_kind),
+            ("backend", info.backend),
             ("count", info.count),
             ("modalities", ", ".join(info.modalities) or "vector"),
             ("fingerprint", info.fingerprint or "-"),

@@ -222,6 +222,7 @@ def _collections(client: Any, args: argparse.Namespace) -> None:
             dimension=args.dimension,
             index_kind=args.index_kind,
             if_not_exists=args.if_not_exists,
+            backend=args.backend,
         )
     else:
         info = client.describe_collection(args.name)
@@ -369,6 +370,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dimension", type=int, help="create: dimension of a vector-only collection")
     p.add_argument("--index-kind", help="create: FAISS index kind (default: the server's choice)")
     p.add_argument("--if-not-exists", action="store_true", help="create: no error when it exists")
+    p.add_argument("--backend", choices=("embedded", "milvus"),
+                   help="create: where the items live (default: the server's; milvus needs a server started "
+                        "with --milvus-uri)")
 
     p = add("get", _get, "fetch items by id", points=False)
     p.add_argument("ids", nargs="+", metavar="ID")

@@ -64,14 +64,16 @@ class Client(Connection):
         dimension: int | None = None,
         index_kind: str | None = None,
         if_not_exists: bool = False,
+        backend: str | None = None,
         *,
         timeout: float | None = None,
     ) -> CollectionInfo:
         """Create a collection bound to ``model`` (a spec or alias), or vector-only of ``dimension``.
 
+        ``backend``: ``"embedded"`` or ``"milvus"`` (None: the server's default; docs/milvus.md).
         ``client.create_collection("shapes", model="shapes-clip")``
         """
-        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists)
+        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists, backend)
         return self._send(calls.CREATE_COLLECTION, request, timeout)
 
     def list_collections(self, *, timeout: float | None = None) -> list[CollectionInfo]:

@@ -76,15 +76,18 @@ def resolve_collection(collection: str | None, default: str | None) -> str:
 
 
 def create_collection_request(
-    name: str, model: str | None, dimension: int | None, index_kind: str | None, if_not_exists: bool
+    name: str, model: str | None, dimension: int | None, index_kind: str | None, if_not_exists: bool,
+    backend: str | None = None,
 ) -> pb.CreateCollectionRequest:
-    """CreateCollection: a model-backed collection, or vector-only when ``model`` is None."""
+    """CreateCollection: a model-backed collection, or vector-only when ``model`` is None; ``backend``
+    ``"embedded"`` or ``"milvus"`` (None: the server's default)."""
     return pb.CreateCollectionRequest(
         name=name,
         model=model or "",
         dimension=dimension or 0,
         index_kind=index_kind or "",
         if_not_exists=if_not_exists,
+        backend=backend or "",
     )
 
 

@@ -216,6 +216,8 @@ class CollectionInfo:
     sequence: int
     modality_stats: tuple[ModalityStats, ...] = ()
     cosine_distributions: tuple[CosineDistribution, ...] = ()
+    #: "embedded" or "milvus".
+    backend: str = "embedded"
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -235,6 +237,7 @@ class CollectionInfo:
             cosine_distributions=tuple(
                 CosineDistribution(modality_name(d.a), modality_name(d.b), d.pairs, d.mean, d.std, d.p05, d.p50, d.p95)
                 for d in message.cosine_distributions),
+            backend=message.backend or "embedded",
         )
 
 

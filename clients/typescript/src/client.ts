@@ -120,10 +120,19 @@ export class Client {
 
   // ------------------------------------------------------------ collections
 
-  /** Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`. */
+  /**
+   * Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`; `backend`
+   * "embedded" or "milvus" (not given: the server's default; docs/milvus.md).
+   */
   async createCollection(
     name: string,
-    options: CallOptions & { model?: string | null; dimension?: number | null; indexKind?: string | null; ifNotExists?: boolean } = {},
+    options: CallOptions & {
+      model?: string | null;
+      dimension?: number | null;
+      indexKind?: string | null;
+      ifNotExists?: boolean;
+      backend?: string | null;
+    } = {},
   ): Promise<CollectionInfo> {
     return this.connection.unary(RPCS.createCollection, rq.createCollectionRequest(name, options), options.timeoutMs);
   }

@@ -164,10 +164,19 @@ export function resolveCollection(collection: string | null | undefined, fallbac
 
 // ---------------------------------------------------------------- collections
 
-/** CreateCollection: a model-backed collection, or vector-only when `model` is not given. */
+/**
+ * CreateCollection: a model-backed collection, or vector-only when `model` is not given; `backend`
+ * "embedded" or "milvus" (not given: the server's default).
+ */
 export function createCollectionRequest(
   name: string,
-  options: { model?: string | null; dimension?: number | null; indexKind?: string | null; ifNotExists?: boolean },
+  options: {
+    model?: string | null;
+    dimension?: number | null;
+    indexKind?: string | null;
+    ifNotExists?: boolean;
+    backend?: string | null;
+  },
 ): CreateCollectionRequest {
   return create(CreateCollectionRequestSchema, {
     name,
@@ -175,6 +184,7 @@ export function createCollectionRequest(
     dimension: options.dimension ?? 0,
     indexKind: options.indexKind ?? "",
     ifNotExists: options.ifNotExists ?? false,
+    backend: options.backend ?? "",
   });
 }
 

@@ -110,6 +110,8 @@ export interface CollectionInfo {
   modalityStats: ModalityStats[];
   /** The same- and cross-modal cosine distributions of the samples. */
   cosineDistributions: CosineDistribution[];
+  /** "embedded" or "milvus". */
+  backend: string;
 }
 
 /** One item modality of a collection. */
@@ -368,6 +370,7 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
       p50: d.p50,
       p95: d.p95,
     })),
+    backend: message.backend || "embedded",
   };
 }
 

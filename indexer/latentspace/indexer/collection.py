@@ -37,7 +37,6 @@ from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
-    InvalidInput,
     StoreDamaged,
     Unavailable,
 )
@@ -50,6 +49,7 @@ from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.modality_stats import ModalityStatistics
+from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
@@ -292,8 +292,8 @@ class Collection:
         shared, so do not modify them.
         """
         self._check_open()
-        matrix = self._check_queries(queries)
-        _check_options(options)
+        matrix = check_query_matrix(queries, self.dimension, self.name)
+        check_search_options(options)
         with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
@@ -370,25 +370,6 @@ class Collection:
             if len(hits) == options.k:
                 break
         return hits
-
-    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        matrix = np.asarray(queries)
-        if matrix.dtype != np.float32:
-            try:
-                matrix = matrix.astype(np.float32)
-            except (TypeError, ValueError):
-                raise InvalidInput("query vectors must be numbers", field="query") from None
-        if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
-            raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
-                               f"(n, {self.dimension})", field="query")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
-        if np.any(norms < 1e-12):
-            raise InvalidInput("query vector is zero (it has no direction)", field="query")
-        if np.all(np.abs(norms - 1.0) < 1e-6):
-            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
-        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
     @property
     def modality_statistics(self) -> ModalityStatistics:
@@ -530,17 +511,6 @@ class CopyState:
 def _is_damage(error: sqlite3.Error) -> bool:
     code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-
-
-def _check_options(options: SearchOptions) -> None:
-    if isinstance(options.k, bool) or not isinstance(options.k, int) or options.k < 1:
-        raise InvalidInput(f"k must be an integer >= 1, got {options.k!r}", field="k")
-    threshold = options.score_threshold
-    if threshold is not None and not np.isfinite(threshold):
-        raise InvalidInput("score_threshold must be a finite number", field="score_threshold")
-    for name in ("ef_search", "nprobe"):
-        if getattr(options, name) < 0:
-            raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
 
 
 if TYPE_CHECKING:

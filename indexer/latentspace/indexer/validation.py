@@ -24,6 +24,7 @@ from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.filters import AnyOf, Equals, PayloadFilter, Range
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits, RequestBudget
+from latentspace.indexer.manifest import BACKENDS
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 
@@ -106,6 +107,17 @@ def check_query_text(text: Any, field: str, max_chars: int, budget: RequestBudge
     if budget is not None:
         budget.spend_text(len(text), field)
     return text
+
+
+def check_backend(value: Any, field: str = "backend") -> str | None:
+    """The backend a create asks for (``embedded``, ``milvus``); None when empty (the server's default)."""
+    if value is None or value == "":
+        return None
+    check_text(value, field, "backend")
+    if value not in BACKENDS:
+        raise InvalidInput(f"backend {value!r} is not known; use one of {', '.join(BACKENDS)}, or leave it "
+                           "empty for the server's default", field=field)
+    return str(value)
 
 
 def check_batch(items: Sized, limits: Limits, field: str, *, allow_empty: bool = False) -> None:

@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 import numpy as np
 from grpc import aio
 
-from latentspace.indexer.backends.base import StoresThumbnails
+from latentspace.indexer.backends.base import CollectionBackend, StoresThumbnails
 from latentspace.indexer.backup import check_snapshot_name
-from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import FailedPrecondition, InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
-from latentspace.indexer.validation import check_batch, check_ids, check_requested_ids
+from latentspace.indexer.validation import check_backend, check_batch, check_ids, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.map_protos import thumbnails_to_proto
@@ -25,7 +24,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 
 
-def collection_info(collection: Collection) -> api.CollectionInfo:
+def collection_info(collection: CollectionBackend) -> api.CollectionInfo:
     manifest = collection.manifest
     return api.CollectionInfo(
         name=collection.name,
@@ -38,6 +37,7 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
         **convert.modality_stats_to_proto(collection.modality_statistics),
+        backend=manifest.backend,
     )
 
 
@@ -56,6 +56,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            check_backend(request.backend),
             self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)

@@ -41,7 +41,7 @@ from latentspace.indexer.pipeline.vector_blocks import VectorBlock
 from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
     from latentspace.indexer.encoders.base import Encoder
 
 #: Records per written batch, and the most images in one (see index_source).
@@ -103,7 +103,7 @@ class _Tally:
 
 
 def index_source(
-    collection: Collection,
+    collection: CollectionBackend,
     records: Iterable[SourceEntry],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,

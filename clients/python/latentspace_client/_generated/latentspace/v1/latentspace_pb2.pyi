@@ -31,7 +31,7 @@ DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod
 DIRECTION_METHOD_LOGISTIC: DirectionMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class CollectionInfo(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MODALITY_STATS_FIELD_NUMBER: _ClassVar[int]
     COSINE_DISTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -54,7 +55,8 @@ class CollectionInfo(_message.Message):
     sequence: int
     modality_stats: _containers.RepeatedCompositeFieldContainer[ModalityStats]
     cosine_distributions: _containers.RepeatedCompositeFieldContainer[CosineDistribution]
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ModalityStats(_message.Message):
     __slots__ = ("modality", "count", "centroid_norm", "sampled")
@@ -89,18 +91,20 @@ class CosineDistribution(_message.Message):
     def __init__(self, a: _Optional[_Union[_types_pb2.Modality, str]] = ..., b: _Optional[_Union[_types_pb2.Modality, str]] = ..., pairs: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., p05: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
+    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
     IF_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
     index_kind: str
     if_not_exists: bool
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
