@@ -35,6 +35,7 @@ from latentspace_client.requests import UpsertItem
 from latentspace_client.results import (
     CollectionInfo,
     CosineDistribution,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     DirectionProjection,
@@ -68,6 +69,7 @@ __all__ = [
     "CollectionMap",
     "CosineDistribution",
     "DeadlineExceeded",
+    "DecodedImages",
     "DeleteResult",
     "DirectionInfo",
     "DirectionProjection",

@@ -27,6 +27,7 @@ from latentspace_client.connection import AsyncConnection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     Distance,
@@ -351,13 +352,15 @@ class AsyncClient(AsyncConnection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
         """Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each.
 
         Give one of ``t``, ``steps`` (evenly spaced, ends included) or ``ts``; none gives the midpoint.
-        ``distinct`` drops the ends' own ids and items shown at an earlier step.
+        ``distinct`` drops the ends' own ids and items shown at an earlier step. ``decode`` draws each
+        step with the collection's decoder (``PathStep.image``, PNG bytes).
         ``await client.interpolate("a red circle", "a blue square", steps=5, k=3)``
         """
         request = rq.interpolate_request(
@@ -380,6 +383,7 @@ class AsyncClient(AsyncConnection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return await self._send(calls.INTERPOLATE, request, timeout)
 
@@ -399,11 +403,12 @@ class AsyncClient(AsyncConnection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
         """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
-        and search there.
+        and search there; ``decode`` draws the base and the result (``base_image``, ``image``: PNG bytes).
 
         ``await client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -422,8 +427,20 @@ class AsyncClient(AsyncConnection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return await self._send(calls.EDIT, request, timeout)
+
+    async def decode(
+        self, *points: Point, collection: str | None = None, timeout: float | None = None
+    ) -> DecodedImages:
+        """Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+
+        FailedPrecondition (reason NO_DECODER) when the model has none.
+        ``(await client.decode("a red circle", Id("blue-star-3"))).images[0]``
+        """
+        request = rq.decode_request(self._name(collection), points)
+        return await self._send(calls.DECODE, request, timeout)
 
     async def analogy(
         self,

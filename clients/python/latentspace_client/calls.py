@@ -32,6 +32,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as
 from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     Distance,
@@ -151,6 +152,7 @@ MAP = Rpc(Service.LATENT_SPACE, "Map", CollectionMap.from_proto)
 CREATE_DIRECTION = Rpc(Service.LATENT_SPACE, "CreateDirection", DirectionInfo.from_proto)
 LIST_DIRECTIONS = Rpc(Service.LATENT_SPACE, "ListDirections", _directions)
 DELETE_DIRECTION = Rpc(Service.LATENT_SPACE, "DeleteDirection", _nothing)
+DECODE = Rpc(Service.LATENT_SPACE, "Decode", DecodedImages.from_proto)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -178,6 +180,7 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_DIRECTION,
     LIST_DIRECTIONS,
     DELETE_DIRECTION,
+    DECODE,
 )
 
 

@@ -22,6 +22,7 @@ from latentspace_client.connection import Connection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     Distance,
@@ -346,13 +347,15 @@ class Client(Connection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
         """Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each.
 
         Give one of ``t``, ``steps`` (evenly spaced, ends included) or ``ts``; none gives the midpoint.
-        ``distinct`` drops the ends' own ids and items shown at an earlier step.
+        ``distinct`` drops the ends' own ids and items shown at an earlier step. ``decode`` draws each
+        step with the collection's decoder (``PathStep.image``, PNG bytes).
         ``client.interpolate("a red circle", "a blue square", steps=5, k=3)``
         """
         request = rq.interpolate_request(
@@ -375,6 +378,7 @@ class Client(Connection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
 
@@ -394,11 +398,12 @@ class Client(Connection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
         """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
-        and search there.
+        and search there; ``decode`` draws the base and the result (``base_image``, ``image``: PNG bytes).
 
         ``client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -417,8 +422,20 @@ class Client(Connection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return self._send(calls.EDIT, request, timeout)
+
+    def decode(
+        self, *points: Point, collection: str | None = None, timeout: float | None = None
+    ) -> DecodedImages:
+        """Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+
+        FailedPrecondition (reason NO_DECODER) when the model has none.
+        ``client.decode("a red circle", Id("blue-star-3")).images[0]``
+        """
+        request = rq.decode_request(self._name(collection), points)
+        return self._send(calls.DECODE, request, timeout)
 
     def analogy(
         self,

@@ -258,6 +258,11 @@ def distance_matrix_request(
     )
 
 
+def decode_request(collection: str, points: Iterable[Point]) -> pb.DecodeRequest:
+    """Draw many points with the collection's decoder."""
+    return pb.DecodeRequest(collection=collection, queries=to_queries(points))
+
+
 def interpolate_request(
     collection: str,
     a: Point,
@@ -279,6 +284,7 @@ def interpolate_request(
     modality: str | None = None,
     diversity: float = 0.0,
     pool: int = 0,
+    decode: bool = False,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -298,6 +304,7 @@ def interpolate_request(
         with_vectors=with_vectors,
         explain=explain,
         **ranking_fields(score_mode, modality, diversity, pool),
+        decode=decode,
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -321,6 +328,7 @@ def edit_request(
     modality: str | None = None,
     diversity: float = 0.0,
     pool: int = 0,
+    decode: bool = False,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -331,6 +339,7 @@ def edit_request(
         with_vectors=with_vectors,
         explain=explain,
         **ranking_fields(score_mode, modality, diversity, pool),
+        decode=decode,
     )
     _set_filter(request, filter)
     return request

@@ -28,6 +28,7 @@ import type {
   DirectionInfo,
   Distance,
   DistanceMatrix,
+  DecodedImages,
   EditResult,
   EncodedPoint,
   Hit,
@@ -300,7 +301,8 @@ export class Client {
   /**
    * Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each. Give one of
    * `t`, `steps` (evenly spaced, ends included) or `ts`; none gives the midpoint. `distinct`
-   * drops the ends' own ids and items shown at an earlier step.
+   * drops the ends' own ids and items shown at an earlier step. `decode` draws each step with the
+   * collection's decoder (`PathStep.image`, PNG bytes).
    */
   async interpolate(
     a: Point,
@@ -311,10 +313,21 @@ export class Client {
     return this.connection.unary(RPCS.interpolate, request, options.timeoutMs);
   }
 
-  /** Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there. */
+  /**
+   * Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there;
+   * `decode` draws the base and the result (`baseImage`, `image`: PNG bytes).
+   */
   async edit(base: Point, direction: Direction, options: CollectionCallOptions & rq.EditOptions = {}): Promise<EditResult> {
     const request = rq.editRequest(this.name(options.collection), base, direction, options);
     return this.connection.unary(RPCS.edit, request, options.timeoutMs);
+  }
+
+  /**
+   * Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+   * FailedPrecondition (reason NO_DECODER) when the model has none.
+   */
+  async decode(points: Iterable<Point>, options: CollectionCallOptions = {}): Promise<DecodedImages> {
+    return this.connection.unary(RPCS.decode, rq.decodeRequest(this.name(options.collection), points), options.timeoutMs);
   }
 
   /** a : aStar :: b : ? — a search whose point is the analogy ("cos_add" or "cos_mul"). */

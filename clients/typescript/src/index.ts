@@ -79,6 +79,7 @@ export type {
 export type {
   CollectionInfo,
   CosineDistribution,
+  DecodedImages,
   DeleteResult,
   DirectionInfo,
   DirectionProjection,

@@ -23,6 +23,8 @@ import {
   DistanceRequestSchema,
   type EditRequest,
   EditRequestSchema,
+  type DecodeRequest,
+  DecodeRequestSchema,
   type EncodeRequest,
   EncodeRequestSchema,
   type ExportRequest,
@@ -275,6 +277,11 @@ export function encodeRequest(collection: string, points: Iterable<Point>): Enco
   return create(EncodeRequestSchema, { collection, queries: toQueries(points) });
 }
 
+/** Draw many points with the collection's decoder. */
+export function decodeRequest(collection: string, points: Iterable<Point>): DecodeRequest {
+  return create(DecodeRequestSchema, { collection, queries: toQueries(points) });
+}
+
 /** The options shared by Search and SearchBatch (k is checked by the server against its limit). */
 export function searchOptions(init: SearchOptionsInit & RankingInit = {}): SearchOptions {
   const options = create(SearchOptionsSchema, {
@@ -346,6 +353,8 @@ export interface InterpolateOptions extends RankingInit {
   filter?: FilterSpec | null;
   excludeIds?: Ids;
   explain?: boolean;
+  /** Draw each step with the collection's decoder (PathStep.image). */
+  decode?: boolean;
 }
 
 /** A path a -> b: one `t`, `steps` evenly spaced t, or explicit `ts` (none: the midpoint). */
@@ -370,6 +379,7 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
     ...rankingFields(options),
+    decode: options.decode ?? false,
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
@@ -384,6 +394,8 @@ export interface EditOptions extends RankingInit {
   excludeIds?: Ids;
   withVectors?: boolean;
   explain?: boolean;
+  /** Draw the base and the edited point with the collection's decoder (baseImage, image). */
+  decode?: boolean;
 }
 
 /** Move `base` along `direction` and search around the result (k = 0: no search). */
@@ -398,6 +410,7 @@ export function editRequest(collection: string, base: Point, direction: Directio
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
     ...rankingFields(options),
+    decode: options.decode ?? false,
   });
 }
 

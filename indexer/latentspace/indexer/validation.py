@@ -273,3 +273,11 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
     if options.pool < 0:
         raise InvalidInput(f"pool must be 0 (the default) or at least k, got {options.pool}", field=f"{prefix}pool")
     limits.check_count("max_diversity_pool", options.pool, f"{prefix}pool", "candidates in the diversity pool")
+
+
+# ---------------------------------------------------------------- decoded images
+
+
+def check_decoded_images(count: int, limits: Limits, field: str) -> None:
+    """A request draws at most ``limits.max_decoded_images`` images with a decoder (LimitExceeded)."""
+    limits.check_count("max_decoded_images", count, field, "images to decode in one request")

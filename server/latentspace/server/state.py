@@ -25,6 +25,8 @@ from latentspace.indexer import deadline
 from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
 from latentspace.indexer.backup import BackupDir
 from latentspace.indexer.data_dir import DataDir
+from latentspace.indexer.decoders.base import Decoder
+from latentspace.indexer.decoders.registry import DecoderRegistry
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.errors import BackupDirNotSet
@@ -73,6 +75,7 @@ class ServerState:
                 catalog.close()
             raise
         self.metrics.watch_collections(self._collection_sizes)
+        self.decoders = DecoderRegistry()
         self.started = time.monotonic()
         # OpenMP's thread count is per thread: set in this one only, the request threads (which run
         # the searches) would use every core per search, and a team waiting at a barrier for a
@@ -133,7 +136,12 @@ class ServerState:
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits)
+        manifest = collection.manifest
+
+        def decoder() -> Decoder:
+            return self.decoders.for_collection(collection.name, manifest.model, manifest.fingerprint)
+
+        operations = LatentOperations(searcher, self.limits, decoder=decoder)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:

@@ -469,7 +469,7 @@ class DistanceMatrixResponse(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool", "decode")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -488,6 +488,7 @@ class InterpolateRequest(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    DECODE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     a: _types_pb2.Query
     b: _types_pb2.Query
@@ -506,21 +507,24 @@ class InterpolateRequest(_message.Message):
     modality: _types_pb2.Modality
     diversity: float
     pool: int
-    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
+    decode: bool
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ..., decode: _Optional[bool] = ...) -> None: ...
 
 class PathStep(_message.Message):
-    __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
+    __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits", "image")
     T_FIELD_NUMBER: _ClassVar[int]
     COS_TO_A_FIELD_NUMBER: _ClassVar[int]
     COS_TO_B_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     t: float
     cos_to_a: float
     cos_to_b: float
     vector: _types_pb2.Vector
     hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
-    def __init__(self, t: _Optional[float] = ..., cos_to_a: _Optional[float] = ..., cos_to_b: _Optional[float] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+    image: bytes
+    def __init__(self, t: _Optional[float] = ..., cos_to_a: _Optional[float] = ..., cos_to_b: _Optional[float] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ..., image: _Optional[bytes] = ...) -> None: ...
 
 class InterpolateResponse(_message.Message):
     __slots__ = ("steps", "angle")
@@ -531,7 +535,7 @@ class InterpolateResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool", "decode")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -543,6 +547,7 @@ class EditRequest(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    DECODE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     edit: _types_pb2.Edit
     k: int
@@ -554,23 +559,48 @@ class EditRequest(_message.Message):
     modality: _types_pb2.Modality
     diversity: float
     pool: int
-    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
+    decode: bool
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ..., decode: _Optional[bool] = ...) -> None: ...
 
 class EditResponse(_message.Message):
-    __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")
+    __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits", "base_image", "image")
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     COS_TO_BASE_FIELD_NUMBER: _ClassVar[int]
     BASE_PROJECTION_FIELD_NUMBER: _ClassVar[int]
     RESULT_PROJECTION_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_NORM_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    BASE_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     vector: _types_pb2.Vector
     cos_to_base: float
     base_projection: float
     result_projection: float
     direction_norm: float
     hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
-    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+    base_image: bytes
+    image: bytes
+    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ..., base_image: _Optional[bytes] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class DecodeRequest(_message.Message):
+    __slots__ = ("collection", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class DecodeResponse(_message.Message):
+    __slots__ = ("images", "decoder", "width", "height")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    decoder: str
+    width: int
+    height: int
+    def __init__(self, images: _Optional[_Iterable[bytes]] = ..., decoder: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class MapRequest(_message.Message):
     __slots__ = ("collection", "sample_size", "seed", "clusters", "color_by", "queries")

@@ -734,6 +734,11 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.MapRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.MapResponse.FromString,
                 _registered_method=True)
+        self.Decode = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Decode',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
+                _registered_method=True)
         self.CreateDirection = channel.unary_unary(
                 '/latentspace.v1.LatentSpace/CreateDirection',
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
@@ -813,6 +818,14 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Decode(self, request, context):
+        """Draw points (any Query form) as images with the decoder of the collection's model: what a
+        point of the space looks like. FAILED_PRECONDITION (reason NO_DECODER) when the model has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateDirection(self, request, context):
         """Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
         well it separates what it was made from, and store it in the collection under a name, usable
@@ -878,6 +891,11 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.Map,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.MapRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.MapResponse.SerializeToString,
+            ),
+            'Decode': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decode,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.SerializeToString,
             ),
             'CreateDirection': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDirection,
@@ -1111,6 +1129,33 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/Map',
             latentspace_dot_v1_dot_latentspace__pb2.MapRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.MapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Decode',
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
             options,
             channel_credentials,
             insecure,
