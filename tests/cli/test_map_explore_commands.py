@@ -127,6 +127,10 @@ def test_explore_reads_with_its_key_over_tls_and_serves_only_its_own_host(protec
         assert status == 200
         hits = json.loads(body)["hits"]
         assert [(h["id"], h["payload"]) for h in hits] == [("x", {"side": "x"}), ("y", {"side": "y"})]
+        # A vector-only collection has no decoder: the path comes without pictures, not as an error.
+        status, body = call(url + "api/interpolate", {"collection": "c", "a": {"id": "x"}, "b": {"id": "y"},
+                                                      "steps": 3, "k": 1})
+        assert status == 200 and [s["decoded"] for s in json.loads(body)["steps"]] == [None] * 3
         status, body = call(url + "api/search", {"collection": "c", "query": {"path": "/etc/passwd"}})
         assert status == 400 and "unknown point kind" in json.loads(body)["error"]
         # A page elsewhere reaching it through a name it controls (DNS rebinding) is refused.

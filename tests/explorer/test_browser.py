@@ -163,6 +163,8 @@ def test_a_morph_strip_has_one_column_per_step_with_neighbours(page, tmp_path: P
     steps = page.locator("#morph-strip .step")
     assert steps.count() == 6
     assert [steps.nth(i).locator(".hit").count() for i in range(6)] == [3] * 6
+    # The shapes model has a decoder: each step is drawn too.
+    assert steps.locator("img.decoded[src^='data:image/png;base64,']").count() == 6
     ts = [h.split("\n")[0] for h in steps.locator("header").all_inner_texts()]
     assert ts[0] == "t = 0.00" and ts[-1] == "t = 1.00"
     first = hit_payloads(page, "#morph-strip .step:first-child")
@@ -188,6 +190,7 @@ def test_the_edit_slider_changes_the_neighbours(page, tmp_path: Path) -> None:
     page.wait_for_function("document.querySelector('#edit-about').textContent.startsWith('Strength 1.50')")
     after = hit_payloads(page, "#edit-results")
     assert before[0]["color"] == "red" and after[0]["color"] == "blue"
+    assert page.locator("#edit-drawn img[src^='data:image/png;base64,']").count() == 2
     assert [p["shape"] for p in after[:3]] == ["circle"] * 3
     screenshot(page, tmp_path, "edit")
 

@@ -8,8 +8,8 @@ inlined as a ``data:`` URI (one ``GetThumbnails`` call per reply). Content refer
 items (which may be the server's paths or URIs) are never sent to the page.
 
 Stored directions (``ListDirections``) are offered by name with their measured quality and used as
-``NamedDirection``. A seam for a capability being added to the contract: a decoded image per path
-step is shown when the SDK has ``decode`` (see :meth:`ExplorerApi._decoded`).
+``NamedDirection``. Paths and edits ask for decoded images (``decode``); a collection whose model has
+no decoder answers NO_DECODER, and the call is made again without (see :meth:`ExplorerApi._drawn`).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class ExplorerApi:
                  "modalities": list(c.modalities)}
                 for c in self.client.list_collections()
             ],
-            "capabilities": {"directions": True, "decode": self._decode is not None},
+            "capabilities": {"directions": True, "decode": True},
         }
 
     def fields(self, request: Json) -> Json:
@@ -107,17 +107,16 @@ class ExplorerApi:
 
     def interpolate(self, request: Json) -> Json:
         collection = _name(request)
-        decode = self._decode is not None
-        path = self.client.interpolate(
-            point(request.get("a")), point(request.get("b")), steps=_count(request, "steps", 7, MAX_STEPS, low=2),
-            k=_count(request, "k", 4, MAX_K), distinct=bool(request.get("distinct", False)),
-            filter=_filter(request), with_vectors=decode, collection=collection)
-        decoded = self._decoded(collection, [s.vector for s in path.steps]) if decode else [None] * len(path.steps)
+        a, b = point(request.get("a")), point(request.get("b"))
+        steps_wanted, k = _count(request, "steps", 7, MAX_STEPS, low=2), _count(request, "k", 4, MAX_K)
+        path = self._drawn(lambda decode: self.client.interpolate(
+            a, b, steps=steps_wanted, k=k, distinct=bool(request.get("distinct", False)), filter=_filter(request),
+            decode=decode, collection=collection))
         shown = self._hits(collection, [h for s in path.steps for h in s.hits])
         steps, start = [], 0
-        for step, image in zip(path.steps, decoded, strict=True):
-            steps.append({"t": step.t, "cos_to_a": step.cos_to_a, "cos_to_b": step.cos_to_b, "decoded": image,
-                          "hits": shown[start: start + len(step.hits)]})
+        for step in path.steps:
+            steps.append({"t": step.t, "cos_to_a": step.cos_to_a, "cos_to_b": step.cos_to_b,
+                          "decoded": _png(step.image), "hits": shown[start: start + len(step.hits)]})
             start += len(step.hits)
         return {"angle": path.angle, "steps": steps}
 
@@ -126,10 +125,13 @@ class ExplorerApi:
         strength = request.get("strength")
         if strength is not None and not isinstance(strength, int | float):
             raise BadRequest("strength must be a number")
-        result = self.client.edit(point(request.get("base")), self._direction(request.get("direction")),
-                                  mode=str(request.get("mode") or "add"), strength=strength,
-                                  k=_count(request, "k", 24, MAX_K), filter=_filter(request), collection=collection)
-        return {"cos_to_base": result.cos_to_base, "base_projection": result.base_projection,
+        base, direction = point(request.get("base")), self._direction(request.get("direction"))
+        mode, k = str(request.get("mode") or "add"), _count(request, "k", 24, MAX_K)
+        result = self._drawn(lambda decode: self.client.edit(
+            base, direction, mode=mode, strength=strength, k=k, filter=_filter(request), decode=decode,
+            collection=collection))
+        return {"decoded_base": _png(result.base_image), "decoded": _png(result.image),
+                "cos_to_base": result.cos_to_base, "base_projection": result.base_projection,
                 "result_projection": result.result_projection, "direction_norm": result.direction_norm,
                 "hits": self._hits(collection, result.hits)}
 
@@ -181,21 +183,20 @@ class ExplorerApi:
             return NamedDirection(_text(spec, "name"))
         return TextPair(_text(spec, "neutral"), _text(spec, "target"))
 
-    @property
-    def _decode(self) -> Callable[..., Any] | None:
-        method: Callable[..., Any] | None = getattr(self.client, "decode", None)
-        return method
-
-    def _decoded(self, collection: str, vectors: Sequence[Any]) -> list[str | None]:
-        """One decoded image per step as a ``data:`` URI, when the SDK can decode and the collection's
-        model has a decoder (else None per step). The seam for the ``Decode`` RPC: it is expected to
-        take points and return images with ``media_type`` and ``data``."""
-        assert self._decode is not None
+    @staticmethod
+    def _drawn(call: Callable[[bool], Any]) -> Any:
+        """``call(decode=True)``; again without decoding when the collection's model has no decoder."""
         try:
-            images = self._decode(*vectors, collection=collection)
-        except FailedPrecondition:  # this collection's model has no decoder
-            return [None] * len(vectors)
-        return [f"data:{i.media_type};base64,{base64.b64encode(i.data).decode()}" for i in images]
+            return call(True)
+        except FailedPrecondition as error:
+            if error.reason != "NO_DECODER":
+                raise
+            return call(False)
+
+
+def _png(data: bytes | None) -> str | None:
+    """A decoded image (PNG bytes) as a ``data:`` URI, or None."""
+    return f"data:image/png;base64,{base64.b64encode(data).decode()}" if data else None
 
 
 def point(spec: Any) -> Any:
