@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 SECURITY_DOC = REPO / "docs" / "security.md"
 
 READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Decode", "Get",
-        "ListCollections", "DescribeCollection", "Stats", "Export", "ListDirections"}
+        "ListCollections", "DescribeCollection", "Stats", "Export", "GetThumbnails", "Map", "ListDirections"}
 WRITE = {"Upsert", "UpsertStream", "Delete", "CreateDirection", "DeleteDirection"}
 ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
 

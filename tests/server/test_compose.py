@@ -69,7 +69,7 @@ def test_dockerfile_entrypoint_and_paths_match_compose(compose):
     assert "LATENTSPACE_DATA_DIR=/data" in dockerfile and "LATENTSPACE_MODEL_CACHE=/models" in dockerfile
     port = compose["services"]["server"]["ports"][0].split(":")[-1]
     assert f"EXPOSE {port}" in dockerfile
-    for folder in ("indexer", "server", "cli", "clients/python"):
+    for folder in ("indexer", "server", "cli", "explorer", "clients/python"):
         assert re.search(rf"^COPY {re.escape(folder)} ", dockerfile, re.MULTILINE), folder
 
 

@@ -144,6 +144,7 @@ def run_index(args: argparse.Namespace) -> int:
                 total=estimate_records(args.source) if show_progress else None,
                 delete_missing=args.delete_missing,
                 rejects=rejects,
+                thumbnail_side=settings.thumbnail_side,
             )
             total = collection.count()
     except LatentSpaceError as error:

@@ -14,8 +14,10 @@ from latentspace.cli import (
     backup_commands,
     demo_command,
     direction_command,
+    explore_command,
     index_command,
     keys_command,
+    map_command,
     query_commands,
     reindex_command,
     serve_command,
@@ -23,7 +25,7 @@ from latentspace.cli import (
 
 COMMAND_MODULES = (
     index_command, serve_command, keys_command, demo_command, query_commands, direction_command, backup_commands,
-    reindex_command,
+    map_command, explore_command, reindex_command,
 )
 
 

@@ -42,6 +42,7 @@ from latentspace_client.results import (
     Stats,
     UpsertResult,
 )
+from latentspace_client.view_results import CollectionMap, Thumbnails
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_OPTIONS", "AsyncClient"]
 
@@ -147,6 +148,17 @@ class AsyncClient(AsyncConnection):
         """Fetch items by id, in request order; ids that do not exist are left out."""
         request = rq.get_request(self._name(collection), ids, with_vectors)
         return await self._send(calls.GET, request, timeout)
+
+    async def get_thumbnails(
+        self, ids: Iterable[str], *, collection: str | None = None, timeout: float | None = None
+    ) -> Thumbnails:
+        """The small previews stored with image items (``.thumbnails``, in request order; ``.missing``: ids
+        without one: unknown, not an image, or written before the server made thumbnails).
+
+        ``(await client.get_thumbnails(["img-1", "img-2"])).by_id()["img-1"].data``
+        """
+        request = rq.get_thumbnails_request(self._name(collection), ids)
+        return await self._send(calls.GET_THUMBNAILS, request, timeout)
 
     async def stats(self, *, timeout: float | None = None) -> Stats:
         """Server-wide figures: collections, loaded models, uptime, version."""
@@ -469,6 +481,28 @@ class AsyncClient(AsyncConnection):
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, explain=explain)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
         return await self._send(calls.SEARCH, request, timeout)
+
+    # ------------------------------------------------------------ maps
+
+    async def map(
+        self,
+        *queries: Point,
+        sample_size: int = 0,
+        seed: int = 0,
+        clusters: int = 0,
+        color_by: str | None = None,
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> CollectionMap:
+        """A 2-D map of the collection: ``sample_size`` items (0: the server's default, 1000) drawn with
+        ``seed`` and projected on their two principal axes, ``clusters`` k-means clusters (0: automatic)
+        labelled by their nearest text item, each point carrying its ``color_by`` payload value, and
+        ``queries`` (any points) placed on it. The same items and seed give the same map.
+
+        ``await client.map("a red circle", sample_size=500, color_by="color")``
+        """
+        request = rq.map_request(self._name(collection), queries, sample_size, seed, clusters, color_by)
+        return await self._send(calls.MAP, request, timeout)
 
     # ------------------------------------------------------------ named directions
 

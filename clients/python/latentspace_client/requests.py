@@ -141,6 +141,11 @@ def get_request(collection: str, ids: Iterable[str], with_vectors: bool) -> pb.G
     return pb.GetRequest(collection=collection, ids=_some_ids(ids), with_vectors=with_vectors)
 
 
+def get_thumbnails_request(collection: str, ids: Iterable[str]) -> pb.GetThumbnailsRequest:
+    """The thumbnails of items by id (at least one)."""
+    return pb.GetThumbnailsRequest(collection=collection, ids=_some_ids(ids))
+
+
 def export_request(collection: str, page_size: int) -> pb.ExportRequest:
     """Export a collection in pages of ``page_size`` items (0: the server's default)."""
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 0:
@@ -344,6 +349,23 @@ def edit_request(
     )
     _set_filter(request, filter)
     return request
+
+
+def map_request(
+    collection: str,
+    queries: Iterable[Point],
+    sample_size: int,
+    seed: int,
+    clusters: int,
+    color_by: str | None,
+) -> pb.MapRequest:
+    """A map of ``sample_size`` items (0: the server's default) drawn with ``seed``, in ``clusters``
+    clusters (0: automatic), coloured by the payload field ``color_by``, with ``queries`` placed on it."""
+    for name, value in (("sample_size", sample_size), ("seed", seed), ("clusters", clusters)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return pb.MapRequest(collection=collection, queries=to_queries(queries), sample_size=sample_size, seed=seed,
+                         clusters=clusters, color_by=color_by or "")
 
 
 def create_direction_request(

@@ -40,6 +40,7 @@ import type {
   Stats,
   UpsertResult,
 } from "./results.js";
+import type { CollectionMap, Thumbnails } from "./views.js";
 
 /** Per call: a deadline in milliseconds overriding the client's (null: none). */
 export interface CallOptions {
@@ -201,6 +202,15 @@ export class Client {
     return this.connection.unary(RPCS.get, request, options.timeoutMs);
   }
 
+  /**
+   * The small previews stored with image items (`thumbnails`, in request order; `missing`: ids
+   * without one: unknown, not an image, or written before the server made thumbnails).
+   */
+  async getThumbnails(ids: rq.Ids, options: CollectionCallOptions = {}): Promise<Thumbnails> {
+    const request = rq.getThumbnailsRequest(this.name(options.collection), ids);
+    return this.connection.unary(RPCS.getThumbnails, request, options.timeoutMs);
+  }
+
   /** Server-wide figures: collections, loaded models, uptime, version. */
   async stats(options: CallOptions = {}): Promise<Stats> {
     return this.connection.unary(RPCS.stats, create(StatsRequestSchema), options.timeoutMs);
@@ -345,6 +355,21 @@ export class Client {
       rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors, explain }),
     );
     return this.connection.unary(RPCS.search, request, options.timeoutMs);
+  }
+
+  // ------------------------------------------------------------ maps
+
+  /**
+   * A 2-D map of the collection: `sampleSize` items (0: the server's default, 1000) drawn with
+   * `seed` and projected on their two principal axes, `clusters` k-means clusters (0: automatic)
+   * labelled by their nearest text item, each point carrying its `colorBy` payload value, and
+   * `queries` (any points) placed on it. The same items and seed give the same map.
+   *
+   * `await client.map(["a red circle"], { sampleSize: 500, colorBy: "color" })`
+   */
+  async map(queries: Iterable<Point> = [], options: CollectionCallOptions & rq.MapInit = {}): Promise<CollectionMap> {
+    const request = rq.mapRequest(this.name(options.collection), queries, options);
+    return this.connection.unary(RPCS.map, request, options.timeoutMs);
   }
 
   // ------------------------------------------------------------ named directions

@@ -31,10 +31,14 @@ import {
   ExportRequestSchema,
   type GetRequest,
   GetRequestSchema,
+  type GetThumbnailsRequest,
+  GetThumbnailsRequestSchema,
   type InterpolateRequest,
   InterpolateRequestSchema,
   InterpolationMethod,
   LabelsSchema,
+  type MapRequest,
+  MapRequestSchema,
   QueryPairSchema,
   type RestoreRequest,
   RestoreRequestSchema,
@@ -240,6 +244,11 @@ export function deleteRequest(collection: string, ids: Ids): DeleteRequest {
 /** Get by ids (at least one). */
 export function getRequest(collection: string, ids: Ids, withVectors: boolean): GetRequest {
   return create(GetRequestSchema, { collection, ids: someIds(ids), withVectors });
+}
+
+/** The thumbnails of items by id (at least one). */
+export function getThumbnailsRequest(collection: string, ids: Ids): GetThumbnailsRequest {
+  return create(GetThumbnailsRequestSchema, { collection, ids: someIds(ids) });
 }
 
 /** Export a collection in pages of `pageSize` items (0: the server's default). */
@@ -463,4 +472,32 @@ function idList(ids: Ids): string[] {
   // A lone string is an iterable of characters: almost always a mistake for [id].
   if (typeof ids === "string") return [ids];
   return Array.from(ids, String);
+}
+
+/** What a map is made of besides its query points (the Python SDK's `map` keywords). */
+export interface MapInit {
+  /** Items to sample (0: the server's default, 1000). */
+  sampleSize?: number;
+  /** Seeds the sample and k-means: the same items and seed give the same map. */
+  seed?: number;
+  /** k-means clusters (0: automatic). */
+  clusters?: number;
+  /** A payload field whose value each point carries as its `color`. */
+  colorBy?: string | null;
+}
+
+/** A map of a sample of the collection with `queries` placed on it. */
+export function mapRequest(collection: string, queries: Iterable<Point>, init: MapInit = {}): MapRequest {
+  const numbers = { sampleSize: init.sampleSize ?? 0, seed: init.seed ?? 0, clusters: init.clusters ?? 0 };
+  for (const [name, value] of Object.entries(numbers)) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
+  }
+  return create(MapRequestSchema, {
+    collection,
+    queries: toQueries(queries),
+    sampleSize: numbers.sampleSize,
+    seed: BigInt(numbers.seed),
+    clusters: numbers.clusters,
+    colorBy: init.colorBy ?? "",
+  });
 }

@@ -186,8 +186,9 @@ export async function call(client: Client, method: string, args: unknown[], kwar
   if (typeof fn !== "function") throw new Error(`the TypeScript client has no method ${name} (Python ${method})`);
   const options = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [camel(k), v]));
   if (method === "upsert") args = [(args[0] as Record<string, unknown>[]).map(camelKeys)];
-  // Python's encode(*points) and decode(*points) take the points as separate arguments; TypeScript's take one array.
-  const positional = method === "encode" || method === "decode" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
+  // Python's encode(*points), decode(*points) and map(*queries) take the points as separate arguments;
+  // TypeScript's take one array.
+  const positional = method === "encode" || method === "decode" || method === "map" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
   return fn.call(client, ...positional, options);
 }
 

@@ -45,7 +45,7 @@ from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
-from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
@@ -239,6 +239,13 @@ class Collection:
         wanted = check_ids(ids)
         with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
+
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The stored thumbnails of the items among ``ids`` that have one (see ``StoresThumbnails``)."""
+        self._check_open()
+        wanted = check_ids(ids)
+        with self._reading():
+            return self._store.thumbnails(wanted)
 
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
@@ -541,7 +548,12 @@ def _is_damage(error: sqlite3.Error) -> bool:
 
 
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems, RebuildsAside
+    from latentspace.indexer.backends.base import (
+        CollectionBackend,
+        ExportsItems,
+        RebuildsAside,
+        StoresThumbnails,
+    )
 
     def _is_a_backend(collection: Collection) -> CollectionBackend:
         return collection  # mypy checks that the embedded collection implements the interface
@@ -551,3 +563,6 @@ if TYPE_CHECKING:
 
     def _rebuilds_aside(collection: Collection) -> RebuildsAside:
         return collection  # ... and the optional rebuild capability
+
+    def _stores_thumbnails(collection: Collection) -> StoresThumbnails:
+        return collection  # ... and the optional thumbnail capability

@@ -11,15 +11,16 @@ from concurrent.futures import Future
 import numpy as np
 from grpc import aio
 
-from latentspace.indexer.backends.base import CollectionBackend, reindexer_of
+from latentspace.indexer.backends.base import CollectionBackend, StoresThumbnails, reindexer_of
 from latentspace.indexer.backup import check_snapshot_name
 from latentspace.indexer.data_dir import check_name
-from latentspace.indexer.errors import InvalidInput, LatentSpaceError
+from latentspace.indexer.errors import FailedPrecondition, InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import NewItem, prepare_records
-from latentspace.indexer.validation import check_backend, check_batch, check_index_kind, check_requested_ids
+from latentspace.indexer.validation import check_backend, check_batch, check_ids, check_index_kind, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
+from latentspace.server.map_protos import thumbnails_to_proto
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
@@ -129,7 +130,7 @@ class CollectionsService(rpc.CollectionsServicer):
             collection = self.state.collection(request.collection)
             records, failures = prepare_records(
                 collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
-                budget=limits.budget(),
+                budget=limits.budget(), thumbnail_side=self.state.settings.thumbnail_side,
             )
             if failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality).
@@ -169,6 +170,22 @@ class CollectionsService(rpc.CollectionsServicer):
             found = {item.id for item in items}
             return api.GetResponse(items=[convert.item_to_proto(item) for item in items],
                                    missing=[i for i in ids if i not in found])
+
+        return await self.state.run(read)
+
+    async def GetThumbnails(
+        self, request: api.GetThumbnailsRequest, context: aio.ServicerContext
+    ) -> api.GetThumbnailsResponse:
+        check_batch(request.ids, self.state.limits, "ids")
+        ids = check_ids(list(request.ids))
+
+        def read() -> api.GetThumbnailsResponse:
+            collection = self.state.collection(request.collection)
+            if not isinstance(collection, StoresThumbnails):
+                raise FailedPrecondition(f"collection {request.collection!r} is held by an engine that stores no "
+                                         "thumbnails; show its items from their content instead",
+                                         field="collection", reason="THUMBNAILS_NOT_STORED")
+            return thumbnails_to_proto(ids, collection.thumbnails(ids))
 
         return await self.state.run(read)
 

@@ -10,7 +10,9 @@ from grpc import aio
 
 from latentspace.indexer import points as P
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.maps import MapSpec, make_map
 from latentspace.server import convert
+from latentspace.server.map_protos import map_to_proto
 from latentspace.server.state import CollectionServing, ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
@@ -163,6 +165,16 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 base_image=result.base_image,
                 image=result.image,
             )
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def Map(self, request: api.MapRequest, context: aio.ServicerContext) -> api.MapResponse:
+        queries = convert.points_from_proto(request.queries, "queries")
+        spec = MapSpec(sample_size=request.sample_size, seed=request.seed, clusters=request.clusters,
+                       color_by=request.color_by)
+
+        def work(serving: CollectionServing) -> api.MapResponse:
+            return map_to_proto(make_map(serving.collection, serving.operations, spec, queries))
 
         return await self.state.with_serving(request.collection, work)
 

@@ -21,6 +21,7 @@ from latentspace.indexer.index.auto_kind import AutoIndexPolicy
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.manifest import BACKENDS, EMBEDDED, MILVUS
 from latentspace.indexer.model_access import DEFAULT_DOWNLOAD_ALLOW, ModelAccess, download_allow_list
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE, check_thumbnail_side
 
 if TYPE_CHECKING:
     from latentspace.indexer.backends.milvus import MilvusTarget
@@ -87,6 +88,8 @@ class Settings:
     #: Snapshot a collection's index after this many written rows (or a tenth of the collection,
     #: whichever is larger); lower means less catch-up on open and more snapshot writing.
     snapshot_every: int = SNAPSHOT_EVERY
+    #: The longer side of the thumbnail each image item keeps (pixels, 16..1024; 0 = none).
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE
     log_level: str = "INFO"
     #: Milvus for collections created with backend "milvus" (docs/milvus.md): http(s)://host:19530
     #: for a cluster, or a Milvus Lite file ending in .db; empty: no Milvus.
@@ -101,6 +104,10 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
+        try:
+            check_thumbnail_side(self.thumbnail_side)
+        except ValueError as error:
+            raise InvalidInput(str(error), field=ENV_PREFIX + "THUMBNAIL_SIDE") from None
         if self.default_backend not in BACKENDS:
             raise InvalidInput(f"default backend {self.default_backend!r} is not one of {', '.join(BACKENDS)}",
                                field="LATENTSPACE_DEFAULT_BACKEND")

@@ -26,6 +26,11 @@ Optional capabilities, which the interface itself does not require:
 - rebuilds aside (:class:`RebuildsAside`): a new index built while the old one serves, swapped in
   when done; the Reindex RPC needs it. Milvus releases a collection while it rebuilds its index, so
   its ``reindex`` is for operators, not for serving.
+- thumbnails (:class:`StoresThumbnails`): the small preview each image record carries
+  (``ItemRecord.thumbnail``), stored with the item, replaced and deleted with it, read back by id.
+  A backend without it ignores ``ItemRecord.thumbnail``; the server's GetThumbnails RPC then answers
+  FAILED_PRECONDITION (reason ``THUMBNAILS_NOT_STORED``), so a caller can tell "this engine keeps
+  none" from "this item has none".
 - backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
   folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
   part of any interface here; an engine with its own backups (Milvus's) keeps them.
@@ -45,7 +50,7 @@ from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import FailedPrecondition
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
-from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.modality_stats import ModalityStatistics
@@ -195,6 +200,15 @@ class ExportsItems(Protocol):
 
     def export_items(self) -> ItemPages:
         """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
+        ...
+
+
+@runtime_checkable
+class StoresThumbnails(Protocol):
+    """The optional thumbnail capability of a backend (see the module docstring)."""
+
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The thumbnails of the live items among ``ids`` that have one; other ids are left out."""
         ...
 
 

@@ -38,6 +38,7 @@ from latentspace.indexer.pipeline.stages import (
     write_batch,
 )
 from latentspace.indexer.pipeline.vector_blocks import VectorBlock
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
 if TYPE_CHECKING:
     from latentspace.indexer.backends.base import CollectionBackend
@@ -117,6 +118,7 @@ def index_source(
     incremental: bool = True,
     delete_missing: bool = False,
     rejects: RejectsFile | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> IndexReport:
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
@@ -138,7 +140,7 @@ def index_source(
     """
     seen: set[str] | None = set() if delete_missing else None
     batches = read_batches(_noting_ids(records, seen), batch_size=batch_size, max_images=max_images_per_batch)
-    limits = ItemLimits(max_pixels=max_pixels, max_text_chars=max_text_chars)
+    limits = ItemLimits(max_pixels=max_pixels, max_text_chars=max_text_chars, thumbnail_side=thumbnail_side)
 
     def encoder() -> Encoder:
         return collection.encoder  # loaded on first use: a source of vectors needs no model

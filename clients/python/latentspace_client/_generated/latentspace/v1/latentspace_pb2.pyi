@@ -206,6 +206,32 @@ class GetResponse(_message.Message):
     missing: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, items: _Optional[_Iterable[_Union[_types_pb2.Item, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class GetThumbnailsRequest(_message.Message):
+    __slots__ = ("collection", "ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Thumbnail(_message.Message):
+    __slots__ = ("id", "media_type", "data")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    media_type: str
+    data: bytes
+    def __init__(self, id: _Optional[str] = ..., media_type: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class GetThumbnailsResponse(_message.Message):
+    __slots__ = ("thumbnails", "missing")
+    THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    thumbnails: _containers.RepeatedCompositeFieldContainer[Thumbnail]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, thumbnails: _Optional[_Iterable[_Union[Thumbnail, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class StatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
@@ -583,6 +609,86 @@ class DecodeResponse(_message.Message):
     width: int
     height: int
     def __init__(self, images: _Optional[_Iterable[bytes]] = ..., decoder: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class MapRequest(_message.Message):
+    __slots__ = ("collection", "sample_size", "seed", "clusters", "color_by", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    COLOR_BY_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    sample_size: int
+    seed: int
+    clusters: int
+    color_by: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., sample_size: _Optional[int] = ..., seed: _Optional[int] = ..., clusters: _Optional[int] = ..., color_by: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class MapPoint(_message.Message):
+    __slots__ = ("id", "x", "y", "cluster", "modality", "payload", "content", "color")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    x: float
+    y: float
+    cluster: int
+    modality: _types_pb2.Modality
+    payload: _struct_pb2.Struct
+    content: str
+    color: _struct_pb2.Value
+    def __init__(self, id: _Optional[str] = ..., x: _Optional[float] = ..., y: _Optional[float] = ..., cluster: _Optional[int] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[str] = ..., color: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class MapCluster(_message.Message):
+    __slots__ = ("x", "y", "size", "label", "label_id", "nearest_id")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ID_FIELD_NUMBER: _ClassVar[int]
+    NEAREST_ID_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    size: int
+    label: str
+    label_id: str
+    nearest_id: str
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., size: _Optional[int] = ..., label: _Optional[str] = ..., label_id: _Optional[str] = ..., nearest_id: _Optional[str] = ...) -> None: ...
+
+class MapPlacedPoint(_message.Message):
+    __slots__ = ("x", "y", "cluster", "modality")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    cluster: int
+    modality: _types_pb2.Modality
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., cluster: _Optional[int] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ...) -> None: ...
+
+class MapResponse(_message.Message):
+    __slots__ = ("points", "clusters", "queries", "count", "explained_x", "explained_y")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_X_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_Y_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[MapPoint]
+    clusters: _containers.RepeatedCompositeFieldContainer[MapCluster]
+    queries: _containers.RepeatedCompositeFieldContainer[MapPlacedPoint]
+    count: int
+    explained_x: float
+    explained_y: float
+    def __init__(self, points: _Optional[_Iterable[_Union[MapPoint, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[MapCluster, _Mapping]]] = ..., queries: _Optional[_Iterable[_Union[MapPlacedPoint, _Mapping]]] = ..., count: _Optional[int] = ..., explained_x: _Optional[float] = ..., explained_y: _Optional[float] = ...) -> None: ...
 
 class DirectionSource(_message.Message):
     __slots__ = ("text_pair", "examples", "labels", "vector")
