@@ -331,3 +331,54 @@ def test_a_lite_file_held_by_this_process_is_refused_to_another_with_the_way_out
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120).stdout
     assert out.startswith("FailedPrecondition BACKEND_UNAVAILABLE"), out
     assert "milvus-lite server" in out and lite.uri not in out  # the fix, never the server's path
+
+
+def _statistics(c: MilvusCollection) -> dict[Modality, tuple[int, np.ndarray, tuple[str, ...]]]:
+    return {m: (s.count, s.centroid, tuple(i for _, i in s.order)) for m, s in c.modality_statistics.states().items()}
+
+
+def test_modality_statistics_follow_this_servers_writes_as_a_fresh_scan_sees_them(
+        dirs: tuple[DataDir, DataDir]) -> None:
+    a, b = dirs
+    name = fresh()
+    c = a.create_collection(name, None, dimension=DIM)
+    assert isinstance(c, MilvusCollection) and c.modality_statistics.states() == {}
+    texts = [ItemRecord(f"x{i}", VECTORS[40 + i], Modality.TEXT, {}, "t") for i in range(8)]
+    c.upsert(records(30) + texts)
+    c.upsert([ItemRecord("i3", VECTORS[50], Modality.TEXT, {}, "now a text"), records(31)[30]])
+    c.delete(["i1", "x0", "nope"])
+    kept = _statistics(c)
+    assert {m: n for m, (n, _, _) in kept.items()} == {Modality.VECTOR: 29, Modality.TEXT: 8}
+    live = {item.id: item for item in c.get([f"i{i}" for i in range(31)] + [f"x{i}" for i in range(8)],
+                                            with_vectors=True)}
+    for modality, (_, centroid, sample) in kept.items():
+        vectors = [i.vector for i in live.values() if i.modality is modality and i.vector is not None]
+        np.testing.assert_allclose(centroid, np.mean(vectors, axis=0), atol=1e-5)
+        assert sorted(sample) == sorted(i for i, item in live.items() if item.modality is modality)
+    other = b.collection(name)  # another server opens it: statistics rebuilt by its scan
+    assert isinstance(other, MilvusCollection)
+    rebuilt = _statistics(other)
+    assert rebuilt.keys() == kept.keys()
+    for modality in kept:
+        assert rebuilt[modality][0] == kept[modality][0] and rebuilt[modality][2] == kept[modality][2]
+        np.testing.assert_allclose(rebuilt[modality][1], kept[modality][1], atol=1e-5)
+    calibrated = c.modality_statistics.calibration(VECTORS[:2], Modality.TEXT)
+    assert calibrated is not None and calibrated[1].shape == (2,) and np.all(calibrated[1] > 0)
+
+
+def test_all_ids_pages_every_id_and_bulk_runs_re_encode_without_content_hashes(dirs: tuple[DataDir, DataDir]) -> None:
+    from latentspace.indexer.backends.base import KeepsContentHashes
+    from latentspace.indexer.pipeline.bulk import index_source
+    from latentspace.indexer.pipeline.sources import SourceRecord
+
+    a, _ = dirs
+    c = a.create_collection(fresh(), None, dimension=DIM)
+    assert not isinstance(c, KeepsContentHashes)
+    c.upsert([*records(25), ItemRecord("gone", VECTORS[0], Modality.VECTOR, {}, "")])
+    assert sorted(i for page in c.all_ids() for i in page) == sorted([f"i{i}" for i in range(25)] + ["gone"])
+    source = [SourceRecord(f"i{i}", f"src:{i}", Modality.VECTOR, vector=tuple(float(v) for v in VECTORS[i]))
+              for i in range(25)]
+    reports = [index_source(c, source, max_pixels=1_000_000, progress=False, delete_missing=True)
+               for _ in range(2)]  # no hashes kept: the second run writes every item again, and still works
+    assert [(r.indexed, r.unchanged, r.deleted) for r in reports] == [(25, 0, 1), (25, 0, 0)]
+    assert c.count() == 25 and c.get(["gone"]) == []

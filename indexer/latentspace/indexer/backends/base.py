@@ -31,6 +31,9 @@ Optional capabilities, which the interface itself does not require:
   A backend without it ignores ``ItemRecord.thumbnail``; the server's GetThumbnails RPC then answers
   FAILED_PRECONDITION (reason ``THUMBNAILS_NOT_STORED``), so a caller can tell "this engine keeps
   none" from "this item has none".
+- content hashes (:class:`KeepsContentHashes`): the source-content hash a bulk run stored with an
+  item, so a resumed or repeated ``latent index`` skips what is unchanged. Embedded only (its item
+  store keeps them); on another backend every run encodes and writes every item again.
 - backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
   folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
   part of any interface here; an engine with its own backups (Milvus's) keeps them.
@@ -38,7 +41,7 @@ Optional capabilities, which the interface itself does not require:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -87,6 +90,9 @@ class CollectionBackend(Protocol):
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]: ...
     def count(self) -> int: ...
+    def all_ids(self) -> Iterator[list[str]]:
+        """Every stored id, in pages (any order)."""
+        ...
 
     @property
     def sequence(self) -> int:
@@ -209,6 +215,15 @@ class StoresThumbnails(Protocol):
 
     def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
         """The thumbnails of the live items among ``ids`` that have one; other ids are left out."""
+        ...
+
+
+@runtime_checkable
+class KeepsContentHashes(Protocol):
+    """The optional content-hash capability of a backend (see the module docstring)."""
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
         ...
 
 

@@ -44,17 +44,19 @@ from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.validation import check_ids, check_records
 
 from .connection import MilvusConnection
 from .directions import MilvusDirections
-from .expressions import both, compile_filter, ids_expression, is_quotable
+from .expressions import ID_FIELD, both, compile_filter, ids_expression, is_quotable
 from .index_kinds import milvus_index
 from .knn import KnnRequest, KnnSearch
 from .layout import (
     MANIFEST_PROPERTY,
+    MODALITY_FIELD,
     ROW_FIELDS,
     VECTOR_FIELD,
     milvus_name,
@@ -62,6 +64,7 @@ from .layout import (
     stamps,
     stored_item,
 )
+from .statistics import MilvusStatisticsStore
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -75,8 +78,6 @@ FLUSH_EVERY = 10_000
 #: Seconds between two manifest checks on the read path (every write checks).
 RECHECK_S = 5.0
 SCAN_BATCH = 1_000
-
-
 
 class MilvusCollection:
     """One latentspace collection kept in Milvus; implements ``CollectionBackend``."""
@@ -107,6 +108,9 @@ class MilvusCollection:
         self._state: str | None = None  # "dropped" or "closed"
         self._dropping = False
         self._ensure_loaded()
+        # Rebuilt by a scan on open, then kept by this server's writes (see .statistics).
+        self._stats = ModalityStatistics(MilvusStatisticsStore(self._scan, self.get, lambda: self._sequence),
+                                         self.dimension)
 
     # ------------------------------------------------------------------ the model (shared)
     @property
@@ -149,11 +153,13 @@ class MilvusCollection:
             self._check_current(force=True)
             sequence = stamps.next()
             rows = [row(r, sequence, f"items[{i}]") for i, r in enumerate(checked)]
+            replaced = self._current_rows([r.id for r in checked])
             for start in range(0, len(rows), CHUNK):
                 self._call("upsert", self._client.upsert, rows[start:start + CHUNK])
             if rows:
                 self._sequence = sequence
                 self._unflushed += len(rows)
+                self._stats.apply(replaced, checked, sequence)
         self._after_write()
         return sequence if rows else self._sequence
 
@@ -163,24 +169,32 @@ class MilvusCollection:
         wanted = [i for i in dict.fromkeys(check_ids(ids)) if is_quotable(i)]  # others were never stored
         with self._write_lock:
             self._check_current(force=True)
-            deleted = 0
+            removed: list[StoredItem] = []
             sequence = self._sequence
             for start in range(0, len(wanted), CHUNK):
-                part = wanted[start:start + CHUNK]
                 # Milvus counts the ids it was asked to delete, not the rows it removed: look first.
-                found = self._call("read", self._client.query, filter=ids_expression(part),
-                                   output_fields=["id"], consistency_level="Strong")
-                present = [entity["id"] for entity in found]
+                present = self._current_rows(wanted[start:start + CHUNK])
                 if present:
                     sequence = stamps.next()
-                    self._call("delete", self._client.delete, filter=ids_expression(present))
-                    deleted += len(present)
+                    self._call("delete", self._client.delete, filter=ids_expression([i.id for i in present]))
+                    removed += present
+            deleted = len(removed)
             if deleted:
                 self._sequence = sequence
                 self._unflushed += deleted
+                self._stats.apply(removed, [], sequence)
         if deleted:
             self._after_write()
         return deleted, sequence
+
+    def _current_rows(self, ids: list[str]) -> list[StoredItem]:
+        """The stored rows of ``ids``, with vectors, read at Strong consistency (what a write replaces)."""
+        found: list[StoredItem] = []
+        for start in range(0, len(ids), CHUNK):
+            entities = self._call("read", self._client.query, filter=ids_expression(ids[start:start + CHUNK]),
+                                  output_fields=[*ROW_FIELDS, VECTOR_FIELD], consistency_level="Strong")
+            found += [stored_item(e) for e in entities]
+        return found
 
     def _after_write(self) -> None:
         if self._unflushed >= self._flush_every:
@@ -215,6 +229,12 @@ class MilvusCollection:
             found.update((e["id"], stored_item(e)) for e in entities)
         return [found[i] for i in wanted if i in found]
 
+    def all_ids(self) -> Iterator[list[str]]:
+        """Every stored id, in Milvus's scan order, in pages (a query iterator)."""
+        self._check_open()
+        self._check_current()
+        return ([e[ID_FIELD] for e in batch] for batch in self._scan("", [ID_FIELD]))
+
     def count(self) -> int:
         """Number of items (a ``count(*)`` query: exact, at the consistency level)."""
         self._check_open()
@@ -244,7 +264,8 @@ class MilvusCollection:
             return [[] for _ in range(len(matrix))]
         sayable = sorted(i for i in options.exclude_ids if is_quotable(i))
         excluded = frozenset(i for i in options.exclude_ids if not is_quotable(i))
-        expression = both(compiled.expression, ids_expression(sayable, negate=True) if sayable else "")
+        of_modality = f'{MODALITY_FIELD} == "{options.modality.value}"' if options.modality is not None else ""
+        expression = both(compiled.expression, of_modality, ids_expression(sayable, negate=True) if sayable else "")
         fields = [*ROW_FIELDS, VECTOR_FIELD] if options.with_vectors else ROW_FIELDS
 
         def ask(rows: np.ndarray, limit: int, widen: int) -> list[list[dict[str, Any]]]:
@@ -257,9 +278,9 @@ class MilvusCollection:
         knn = KnnSearch(ask, lambda: self._count(expression), lambda: self._scan(expression))
         return knn.run(KnnRequest(matrix, options, self._index, excluded))
 
-    def _scan(self, expression: str) -> Iterator[list[dict[str, Any]]]:
+    def _scan(self, expression: str, fields: list[str] | None = None) -> Iterator[list[dict[str, Any]]]:
         iterator = self._call("scan", self._client.query_iterator, batch_size=SCAN_BATCH, filter=expression,
-                              output_fields=[*ROW_FIELDS, VECTOR_FIELD], **self._read_kwargs())
+                              output_fields=fields or [*ROW_FIELDS, VECTOR_FIELD], **self._read_kwargs())
         try:
             while True:
                 batch = self._connection.call("scan", lambda timeout: iterator.next(), collection=self.name)
@@ -268,6 +289,11 @@ class MilvusCollection:
                 yield list(batch)
         finally:
             iterator.close()
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and samples: scanned on open, kept by this server's writes."""
+        return self._stats
 
     def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
         """Up to ``limit`` items (with vectors) whose payload matches, in Milvus's scan order (by id)."""
