@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from latentspace.cli import connection_options
+
 if TYPE_CHECKING:
     from latentspace.indexer.collection import Collection
     from latentspace.indexer.data_dir import DataDir
@@ -62,6 +64,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--delete-missing", action="store_true",
                         help="after reading the whole source, delete the collection's items whose ids it no longer has")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    remote = parser.add_argument_group(
+        "indexing through a running server",
+        "With --server the records are read and hashed here and streamed to the server (UpsertStream), "
+        "which encodes and writes them: the way to index while `latent serve` holds the data dir. Items "
+        "the collection already holds unchanged are skipped by the server without encoding.")
+    remote.add_argument("--server", metavar="ADDR", help="index through the server at ADDR (host:port) "
+                        "instead of opening a data dir")
+    connection_options.add_arguments(remote)
     parser.set_defaults(handler=run_index)
 
 
@@ -76,6 +86,8 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
     from latentspace.server.settings import Settings
 
+    if args.server is not None:
+        return run_index_through_server(args)
     try:
         if args.batch_size is not None and args.batch_size < 1:
             return fail(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -124,6 +136,45 @@ def run_index(args: argparse.Namespace) -> int:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
     print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
+    print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
+    return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def run_index_through_server(args: argparse.Namespace) -> int:
+    """``latent index --server``: read and hash here, encode and write on the server."""
+    from latentspace.cli.connection_options import Connection
+    from latentspace.cli.server_indexing import ensure_collection, index_through_server
+    from latentspace.indexer.errors import LatentSpaceError as LibraryError
+    from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, open_source
+    from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.stages import ItemLimits
+    from latentspace.server.settings import Settings
+    from latentspace_client import Client, LatentSpaceError
+
+    if args.delete_missing:
+        return fail("--delete-missing is not available with --server yet; run `latent delete` with the ids")
+    if args.batch_size is not None and args.batch_size < 1:
+        return fail(f"--batch-size must be at least 1, got {args.batch_size}")
+    settings = Settings.load(os.environ)
+    batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+    try:
+        records = open_source(args.source)
+        rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
+        with Client(args.server, timeout=None, **Connection.from_args(args).client_options()) as client, rejects:
+            ensure_collection(client, args.collection, args.model, args.dimension, args.index_kind)
+            report = index_through_server(
+                client, args.collection, records, batch_size=batch_size,
+                max_images_per_batch=min(settings.batch_size, batch_size),
+                limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
+                                  max_text_chars=settings.limits.max_text_chars),
+                rejects=rejects, progress=not args.no_progress)
+            total = client.describe_collection(args.collection).count
+    except (LatentSpaceError, LibraryError, OSError, ValueError) as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        print("interrupted; the batches the server acknowledged stay indexed", file=sys.stderr)
+        return 130
+    print(f"{args.source} -> collection {args.collection!r} on {args.server}")
     print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 

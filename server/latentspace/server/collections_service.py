@@ -15,7 +15,7 @@ from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
-from latentspace.indexer.ingest import NewItem, prepare_records
+from latentspace.indexer.ingest import IngestTarget, NewItem, check_items, to_records
 from latentspace.indexer.validation import check_batch, check_content_hash, check_requested_ids
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
@@ -120,16 +120,17 @@ class CollectionsService(rpc.CollectionsServicer):
             changed = [items[position] for position in positions]
             if not changed:
                 return 0, 0
-            records, failures = prepare_records(
-                collection, changed, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
-                budget=limits.budget(),
-            )
-            if failures:
+            checked = check_items(IngestTarget.of(collection), changed, max_pixels=limits.max_image_pixels,
+                                  max_text_chars=limits.max_text_chars, budget=limits.budget())
+            if checked.failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality);
-                # its index is the one in the request, unchanged items counted.
-                failure = failures[0]
+                # its index is the one in the request, unchanged items counted. Refused before the
+                # model runs: the request writes nothing, so its encoding would be wasted.
+                failure = checked.failures[0]
                 raise dataclasses.replace(failure, index=positions[failure.index]).as_error()
-            return len(changed), collection.upsert(records)
+            text_vectors = collection.encode_texts(checked.texts) if checked.texts else None
+            image_vectors = collection.encode_images(checked.images) if checked.images else None
+            return len(changed), collection.upsert(to_records(checked.good, text_vectors, image_vectors))
 
         written, sequence = await self.state.run(write)
         return written, len(items) - written, sequence
