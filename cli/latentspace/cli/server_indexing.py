@@ -194,6 +194,7 @@ def ensure_collection(client: Client, name: str, model: str | None, dimension: i
                       index_kind: str | None) -> None:
     """Create ``name`` on the server when missing (with ``model`` or of ``dimension``); refuse one of
     another model, as the local run does."""
+    from latentspace.indexer.model_spec import parse_model_spec
     from latentspace_client import NotFound
 
     try:
@@ -205,6 +206,6 @@ def ensure_collection(client: Client, name: str, model: str | None, dimension: i
         client.create_collection(name, model=model, dimension=dimension, index_kind=index_kind,
                                  if_not_exists=True)
         return
-    if model is not None and info.model and model not in (info.model, info.model.split(":", 1)[-1]):
+    if model is not None and parse_model_spec(model).canonical != (info.model or None):
         raise ValueError(f"collection {name!r} already holds vectors of model {info.model}, not {model}; "
                          "leave out --model to add to it, or choose another --collection")
