@@ -43,7 +43,7 @@ def test_index_a_folder_with_minilm(notes_folder: Path, tmp_path: Path) -> None:
     assert "Loading weights" not in run.stderr and "it/s]" not in run.stderr
     out = run.stdout
     assert "indexed  3 items" in out and "items/s" in out and "the collection now holds 3" in out
-    assert "skipped  1:" in out and "broken.png:" in out and "cannot encode images" in out
+    assert "rejected 1:" in out and "broken.png:" in out and "cannot encode images" in out
     assert "ignored  1 files" in out
 
     # Again with the collection's model implied: upserts replace, the count stays.
@@ -115,7 +115,7 @@ def test_nothing_indexed_and_something_bad_exits_1(tmp_path: Path) -> None:
     source.write_text("{nope\n" + json.dumps({"id": "e", "text": "   "}) + "\n", encoding="utf-8")
     run = latent("index", source, "--collection", "c", "--model", "minilm", "--data", tmp_path / "data")
     assert run.returncode == 1, run.stderr
-    assert "indexed  0 items" in run.stdout and "skipped  2:" in run.stdout
+    assert "indexed  0 items" in run.stdout and "rejected 2:" in run.stdout
 
 
 def test_help_is_fast_and_lists_the_flags() -> None:
@@ -180,3 +180,25 @@ def test_bad_records_land_in_the_rejects_file_and_the_run_completes(tmp_path: Pa
     assert not elsewhere.exists() and stale.exists()
     run = latent("index", source, "--collection", "shapes", "--data", tmp_path / "data", "--no-progress")
     assert run.returncode == 0 and not stale.exists()
+
+
+def test_precomputed_vectors_with_field_flags_and_one_progress_bar_when_asked(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(2).normal(size=(300, 16)).astype(np.float32)
+    np.save(tmp_path / "emb.npy", vectors)
+    (tmp_path / "emb.ids.txt").write_text("\n".join(f"e{i}" for i in range(300)) + "\n", encoding="utf-8")
+    data = tmp_path / "data"
+    run = latent("index", tmp_path / "emb.npy", "--collection", "emb", "--dimension", "16", "--data", data,
+                 "--progress")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  300 items" in run.stdout and "the model encoded 0" in run.stdout
+    bar = run.stderr.strip().splitlines()
+    assert "indexing emb" in run.stderr and "300/300" in run.stderr and "records/s" in run.stderr
+    assert all("indexing emb" in line or not line.strip() for line in bar)  # that bar and nothing else
+
+    rows = [{"doc": "x1", "vec": vectors[0].tolist(), "keep": 1, "drop": 2}]
+    (tmp_path / "more.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    run = latent("index", tmp_path / "more.jsonl", "--collection", "emb", "--data", data, "--id-field", "doc",
+                 "--vector-field", "vec", "--payload-fields", "keep")
+    assert run.returncode == 0, run.stderr
+    assert "indexed  1 items" in run.stdout and "the collection now holds 301" in run.stdout
+    assert run.stderr == ""  # not a terminal and not asked: no bar

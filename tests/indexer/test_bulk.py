@@ -291,8 +291,10 @@ def test_delete_missing_removes_the_ids_the_source_no_longer_has() -> None:
     collection = FakeCollection()
     texts = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(10)]
     index_source(collection, texts, batch_size=4, progress=False, **LIMITS)
-    report = index_source(collection, texts[:6], batch_size=4, progress=False, delete_missing=True, **LIMITS)
-    assert report.deleted == 4 and sorted(collection.items) == [f"t{i}" for i in range(6)]
+    # t6 is still named, by a record that is bad now: kept. t7-t9 are gone from the source: deleted.
+    now = [*texts[:6], BadRecord("loc6", "record has no text, image or vector", "t6")]
+    report = index_source(collection, now, batch_size=4, progress=False, delete_missing=True, **LIMITS)
+    assert report.deleted == 3 and sorted(collection.items) == [f"t{i}" for i in range(7)]
     # Without the flag nothing is deleted.
     report = index_source(collection, texts[:2], batch_size=4, progress=False, **LIMITS)
-    assert report.deleted == 0 and len(collection.items) == 6
+    assert report.deleted == 0 and len(collection.items) == 7

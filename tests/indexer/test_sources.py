@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -18,6 +19,7 @@ from latentspace.indexer.pipeline.sources import (
     SourceRecord,
     open_source,
 )
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock
 
 
 def _records(entries: list[SourceEntry]) -> list[SourceRecord]:
@@ -72,12 +74,15 @@ def test_jsonl_records_and_bad_lines(tmp_path: Path) -> None:
 
     entries = list(open_source(source))
     records = {r.id: r for r in _records(entries)}
-    assert list(records) == ["t1", "i1", "corpus.jsonl:4", "7", "v", "abs"]
+    assert list(records) == ["t1", "i1", "corpus.jsonl:4", "7", "abs"]
+    # A run of vector records comes as one block: the lists become one array.
+    blocks = [e for e in entries if isinstance(e, VectorBlock)]
+    assert len(blocks) == 1 and blocks[0].ids == ["v"] and blocks[0].location(0) == f"{source}:11"
+    np.testing.assert_array_equal(blocks[0].vectors, [[1.0, 0.0, 0.0]])
     assert records["t1"].text == "a cat"
     assert records["t1"].payload == {"lang": "en", "source": "web"}
     assert records["i1"].path == (tmp_path / "img" / "cat.png").resolve()
     assert records["i1"].content_ref == str((tmp_path / "img" / "cat.png").resolve())
-    assert records["v"].vector == (1.0, 0.0, 0.0)
     assert records["abs"].path == tmp_path / "abs.png"
 
     bad = {b.location.rsplit(":", 1)[1]: b.reason for b in _bad(entries)}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
+    from latentspace.indexer.pipeline.read_options import ReadOptions
     from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
@@ -40,7 +41,8 @@ def register(subparsers: Any) -> None:
             "override LATENTSPACE_* variables."
         ),
     )
-    parser.add_argument("source", type=Path, metavar="SOURCE", help="folder, .jsonl, .csv or .parquet file")
+    parser.add_argument("source", type=Path, metavar="SOURCE",
+                        help="folder, .jsonl, .csv or .parquet file, or NAME.npy (ids in NAME.ids.txt)")
     parser.add_argument("--collection", required=True, help="collection name (created when missing)")
     parser.add_argument("--model", help="model spec or alias (minilm, shapes-clip, open_clip:ARCH/TAG, ...); "
                         "needed to create the collection")
@@ -58,12 +60,26 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", help="auto, cpu or cuda (LATENTSPACE_DEVICE)")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: every core, or "
                         "LATENTSPACE_COMPUTE_THREADS when set)")
+    parser.add_argument("--id-field", default="id", metavar="NAME", help="the column of the item ids (default id)")
+    parser.add_argument("--text-field", default="text", metavar="NAME", help="the column of the texts (default text)")
+    parser.add_argument("--image-field", default="image", metavar="NAME",
+                        help="the column of the image paths or bytes (default image)")
+    parser.add_argument("--vector-field", default="vector", metavar="NAME",
+                        help="the column of precomputed vectors (default vector)")
+    parser.add_argument("--payload-fields", metavar="A,B,...",
+                        help="the columns to keep in the payload (default: every other column)")
+    parser.add_argument("--fetch-urls", action="store_true",
+                        help="fetch images given as http(s) URLs (10 s timeout, 32 MiB each); without it they "
+                        "are rejected")
     parser.add_argument("--rejects", type=Path, metavar="PATH",
                         help="where to write the records that could not be indexed, one JSON line each "
                         "(location, id, reason); default SOURCE.rejects.jsonl beside the source")
     parser.add_argument("--delete-missing", action="store_true",
                         help="after reading the whole source, delete the collection's items whose ids it no longer has")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    progress = parser.add_mutually_exclusive_group()
+    progress.add_argument("--progress", action="store_true",
+                          help="show the progress bar even when stderr is not a terminal")
+    progress.add_argument("--no-progress", action="store_true", help="no progress bar, and no library's either")
     remote = parser.add_argument_group(
         "indexing through a running server",
         "With --server the records are read and hashed here and streamed to the server (UpsertStream), "
@@ -84,6 +100,7 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.export_file import read_export_header
     from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, index_source, open_source
     from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.source_size import estimate_records
     from latentspace.server.settings import Settings
 
     if args.server is not None:
@@ -110,12 +127,13 @@ def run_index(args: argparse.Namespace) -> int:
                   f"holds {total}")
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
-        records = open_source(args.source)
+        records = open_source(args.source, read_options(args))
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
         encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
         rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
         with DataDir.open(settings.data_dir, encoders) as data, rejects:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+            show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
             report = index_source(
                 collection,
                 records,
@@ -123,7 +141,8 @@ def run_index(args: argparse.Namespace) -> int:
                 max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
                 max_pixels=settings.limits.max_image_pixels,
                 max_text_chars=settings.limits.max_text_chars,
-                progress=not args.no_progress,
+                progress=show_progress,
+                total=estimate_records(args.source) if show_progress else None,
                 delete_missing=args.delete_missing,
                 rejects=rejects,
             )
@@ -158,7 +177,7 @@ def run_index_through_server(args: argparse.Namespace) -> int:
     settings = Settings.load(os.environ)
     batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     try:
-        records = open_source(args.source)
+        records = open_source(args.source, read_options(args))
         rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
         with Client(args.server, timeout=None, **Connection.from_args(args).client_options()) as client, rejects:
             ensure_collection(client, args.collection, args.model, args.dimension, args.index_kind)
@@ -167,7 +186,7 @@ def run_index_through_server(args: argparse.Namespace) -> int:
                 max_images_per_batch=min(settings.batch_size, batch_size),
                 limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
                                   max_text_chars=settings.limits.max_text_chars),
-                rejects=rejects, progress=not args.no_progress)
+                rejects=rejects, progress=not args.no_progress and (args.progress or sys.stderr.isatty()))
             total = client.describe_collection(args.collection).count
     except (LatentSpaceError, LibraryError, OSError, ValueError) as error:
         return fail(str(error))
@@ -177,6 +196,16 @@ def run_index_through_server(args: argparse.Namespace) -> int:
     print(f"{args.source} -> collection {args.collection!r} on {args.server}")
     print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def read_options(args: argparse.Namespace) -> ReadOptions:
+    """The column mapping and URL fetching the flags ask for."""
+    from latentspace.indexer.pipeline.read_options import ReadOptions
+
+    fields = tuple(name.strip() for name in args.payload_fields.split(",") if name.strip()) \
+        if args.payload_fields is not None else None
+    return ReadOptions(id_field=args.id_field, text_field=args.text_field, image_field=args.image_field,
+                       vector_field=args.vector_field, payload_fields=fields, fetch_urls=args.fetch_urls)
 
 
 def indexing_encoder_options(settings: Settings, threads: int | None) -> EncoderOptions:
@@ -220,12 +249,13 @@ def summary(report: IndexReport, *, total: int | None = None, rejects: Path | No
         f"indexed  {report.indexed} items in {report.seconds:.1f} s ({report.items_per_second:.1f} items/s)"
         + (f"; the collection now holds {total}" if total is not None else ""),
         f"read     {report.read} records: {report.indexed} written, {report.unchanged} unchanged (already "
-        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded}",
+        f"indexed), {report.skipped_count} rejected; the model encoded {report.encoded} "
+        f"({report.read / report.seconds if report.seconds > 0 else 0.0:.1f} records/s)",
     ]
     if report.deleted:
         lines.append(f"deleted  {report.deleted} items whose ids are no longer in the source")
     if report.skipped_count:
-        lines.append(f"skipped  {report.skipped_count}:")
+        lines.append(f"rejected {report.skipped_count}:")
         lines += [f"  {reject.location}: {reject.reason}" for reject in report.skipped[:SHOWN_SKIPS]]
         if report.skipped_count > SHOWN_SKIPS:
             lines.append(f"  ... and {report.skipped_count - SHOWN_SKIPS} more")

@@ -39,6 +39,7 @@ from latentspace.indexer.pipeline.local_runner import Stage, run_stages
 from latentspace.indexer.pipeline.rejects import Reject, RejectsFile
 from latentspace.indexer.pipeline.sources import SourceEntry
 from latentspace.indexer.pipeline.stages import ItemLimits, RecordBatch, load_items, read_batches
+from latentspace.indexer.pipeline.vector_blocks import check_block
 from latentspace_client import Client, LatentSpaceError
 
 #: Batches a stream carries: what is held in memory (twice: one sent, one read ahead).
@@ -129,6 +130,12 @@ def index_through_server(
 def load_batch(batch: RecordBatch, *, pool: ThreadPoolExecutor, target: IngestTarget, limits: ItemLimits) -> SendBatch:
     """Read a batch's files (in ``pool``), hash each item and check it as the local prepare stage
     does, so that the server refuses (and a window is resent) only in rare cases."""
+    if batch.block is not None:  # rows of precomputed vectors, checked and hashed as a block
+        good_rows, locations, rejected = check_block(batch.block, target.dimension)
+        rows = [{"id": row.id, "vector": row.vector, "payload": row.payload, "content_hash": row.content_hash,
+                 "content_ref": row.content or None} for row in good_rows]
+        return SendBatch(rows, list(locations), [*batch.header.skipped, *rejected], batch.header.read,
+                         batch.header.ignored)
     loaded, skipped = load_items(batch.records, pool, max_text_chars=limits.max_text_chars)
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
                           max_text_chars=limits.max_text_chars, decode_executor=pool)

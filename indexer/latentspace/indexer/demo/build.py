@@ -107,7 +107,7 @@ def build_demo(
                 report = index_source(collection, _chain(open_source(p) for p in sources),
                                       batch_size=batch_size, max_images_per_batch=max_images_per_batch,
                                       max_pixels=max_pixels,
-                                      max_text_chars=max_text_chars, progress=progress)
+                                      max_text_chars=max_text_chars, progress=None if progress else False)
             built.append(DemoCollection(name, model, _count(data, name), report))
     return DemoReport(data_dir, corpus, built, time.perf_counter() - started)
 

@@ -11,6 +11,7 @@ The parts stay apart so each can be swapped on its own (a resumable runner, a cl
 """
 
 from latentspace.indexer.pipeline.bulk import IndexReport, index_source
+from latentspace.indexer.pipeline.parquet_source import read_parquet
 from latentspace.indexer.pipeline.rejects import Reject, RejectsFile, default_rejects_path
 from latentspace.indexer.pipeline.sources import (
     IMAGE_EXTENSIONS,
@@ -23,7 +24,6 @@ from latentspace.indexer.pipeline.sources import (
     read_csv,
     read_folder,
     read_jsonl,
-    read_parquet,
 )
 from latentspace.indexer.pipeline.stages import BatchResult
 

@@ -28,7 +28,7 @@ from latentspace.indexer.ingest import IngestTarget
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline.local_runner import DEFAULT_QUEUE_SIZE, Stage, run_stages
 from latentspace.indexer.pipeline.rejects import Reject, RejectsFile
-from latentspace.indexer.pipeline.sources import SourceEntry, SourceRecord
+from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 from latentspace.indexer.pipeline.stages import (
     BatchResult,
     ItemLimits,
@@ -37,6 +37,7 @@ from latentspace.indexer.pipeline.stages import (
     read_batches,
     write_batch,
 )
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock
 
 if TYPE_CHECKING:
     from latentspace.indexer.collection import Collection
@@ -108,7 +109,8 @@ def index_source(
     max_images_per_batch: int = DEFAULT_IMAGES_PER_BATCH,
     max_pixels: int,
     max_text_chars: int = Limits.max_text_chars,
-    progress: bool = True,
+    progress: bool | None = None,
+    total: int | None = None,
     workers: int = DEFAULT_WORKERS,
     queue_size: int = DEFAULT_QUEUE_SIZE,
     on_batch: Callable[[BatchResult], None] | None = None,
@@ -119,7 +121,8 @@ def index_source(
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
     Each batch is upserted (and so durable) in order; ``on_batch`` is called, in this thread, after
-    each written batch that read any records. ``progress`` shows a tqdm bar on stderr when stderr
+    each written batch that read any records. ``progress``: True shows a tqdm bar on stderr (rate,
+    and an ETA when ``total`` records are expected), False none, None one when stderr
     is a terminal. Errors of the collection or the model (not of one record) propagate; the
     batches written before stay. At most about ``3 * queue_size + 4`` batches are in memory.
 
@@ -142,8 +145,8 @@ def index_source(
 
     tally = _Tally()
     started = time.perf_counter()
-    bar = tqdm(desc=f"indexing {collection.name}", unit=" items", file=sys.stderr, dynamic_ncols=True,
-               disable=not progress or not sys.stderr.isatty())
+    bar = tqdm(desc=f"indexing {collection.name}", unit=" records", total=total, file=sys.stderr, dynamic_ncols=True,
+               disable=not progress if progress is not None else not sys.stderr.isatty())
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="latent-load") as pool, bar:
         stages = [
             Stage("prepare", partial(prepare_batch, target=IngestTarget.of(collection), encoder=encoder,
@@ -180,10 +183,14 @@ def index_source(
 
 
 def _noting_ids(entries: Iterable[SourceEntry], seen: set[str] | None) -> Iterator[SourceEntry]:
-    """The entries as they come, adding each record's id to ``seen`` (when given) on the way."""
+    """The entries as they come, adding each record's id to ``seen`` (when given) on the way.
+
+    A bad record's id counts too: the source still names it, so its item is kept, not deleted."""
     for entry in entries:
-        if seen is not None and isinstance(entry, SourceRecord):
+        if seen is not None and isinstance(entry, SourceRecord | BadRecord) and entry.id:
             seen.add(entry.id)
+        elif seen is not None and isinstance(entry, VectorBlock):
+            seen.update(entry.ids)
         yield entry
 
 

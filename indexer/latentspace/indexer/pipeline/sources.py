@@ -27,12 +27,14 @@ from typing import Any
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import JsonObject
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.pipeline.read_options import ReadOptions
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock, group_vector_rows, read_npy
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff"})
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
 #: Column names with a meaning; every other column goes into the payload.
 RESERVED_COLUMNS = ("id", "text", "image", "vector", "payload", "content_ref")
-_PARQUET_READ_ROWS = 1024
+PARQUET_READ_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ class SourceRecord:
     path: Path | None = None
     #: Inline encoded image bytes (Parquet binary columns).
     image: bytes | None = None
-    vector: tuple[float, ...] | None = None
+    #: A remote image (``http(s)://``), fetched when the record is loaded (``ReadOptions.fetch_urls``).
+    url: str | None = None
+    #: Numbers, or (from a reader that checks them as an array later) the JSON list as parsed.
+    vector: tuple[float, ...] | list[Any] | None = None
     payload: JsonObject = field(default_factory=dict)
     content_ref: str = ""
 
@@ -72,12 +77,15 @@ class IgnoredFile:
     location: str
 
 
-SourceEntry = SourceRecord | BadRecord | IgnoredFile
-Reader = Callable[[Path], Iterator[SourceEntry]]
+SourceEntry = SourceRecord | BadRecord | IgnoredFile | VectorBlock
+Reader = Callable[[Path, ReadOptions], Iterator[SourceEntry]]
+_DEFAULT_OPTIONS = ReadOptions()
 
 
-def open_source(path: str | Path) -> Iterator[SourceEntry]:
-    """Pick the reader for ``path`` (a folder, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``).
+def open_source(path: str | Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
+    """Pick the reader for ``path`` (a folder, ``.jsonl``/``.ndjson``, ``.csv``, ``.parquet``, ``.npy``).
+
+    ``options`` maps a table's columns onto the item (folders have none to map).
 
     Raises :class:`InvalidInput` at once (not on first iteration) for a missing path or another format.
     """
@@ -89,9 +97,9 @@ def open_source(path: str | Path) -> Iterator[SourceEntry]:
     reader = _READERS.get(source.suffix.lower())
     if reader is None:
         raise InvalidInput(
-            f"cannot index {path}: expected a folder, a .jsonl, .csv or .parquet file", field="source"
+            f"cannot index {path}: expected a folder, a .jsonl, .csv, .parquet or .npy file", field="source"
         )
-    return reader(source)
+    return reader(source, options)
 
 
 def read_folder(folder: Path) -> Iterator[SourceEntry]:
@@ -130,8 +138,16 @@ def _walk(folder: Path) -> Iterator[Path]:
             yield Path(entry.path)
 
 
-def read_jsonl(path: Path) -> Iterator[SourceEntry]:
-    """One JSON object per line; blank lines are passed over, bad lines come out as bad records."""
+def read_jsonl(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
+    """One JSON object per line; blank lines are passed over, bad lines come out as bad records.
+
+    Runs of vector records become vector blocks: their lists become one numpy array, with no
+    Python loop over the numbers.
+    """
+    return group_vector_rows(_jsonl_entries(path, options), checked_vector_record)
+
+
+def _jsonl_entries(path: Path, options: ReadOptions) -> Iterator[SourceEntry]:
     base = path.resolve().parent
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
@@ -151,16 +167,17 @@ def read_jsonl(path: Path) -> Iterator[SourceEntry]:
             if not isinstance(row, dict):
                 yield BadRecord(location, f"expected a JSON object, got {_json_type(row)}")
                 continue
-            yield record_from_row(row, location=location, base_dir=base, default_id=f"{path.name}:{number}")
+            yield record_from_row(row, location=location, base_dir=base, default_id=f"{path.name}:{number}",
+                                  options=options, raw_vectors=True)
 
 
-def read_csv(path: Path) -> Iterator[SourceEntry]:
+def read_csv(path: Path, options: ReadOptions = _DEFAULT_OPTIONS) -> Iterator[SourceEntry]:
     """A CSV file with a header row; empty cells count as missing."""
     base = path.resolve().parent
     # utf-8-sig: spreadsheet exports often start with a byte-order mark that would stick to "id".
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle, restkey="\0extra")
-        _require_content_columns(path, reader.fieldnames)
+        require_content_columns(path, reader.fieldnames, options)
         start = reader.line_num + 1
         rows = iter(reader)
         while True:
@@ -181,35 +198,23 @@ def read_csv(path: Path) -> Iterator[SourceEntry]:
                 continue
             cells = {key: value for key, value in row.items() if value not in (None, "")}
             yield record_from_row(cells, location=location, base_dir=base, default_id=default_id,
-                                  json_cells=True)
-
-
-def read_parquet(path: Path) -> Iterator[SourceEntry]:
-    """A Parquet file, read in row groups of ~1000 rows; nulls count as missing."""
-    import pyarrow.parquet as pq  # heavy-ish; only Parquet sources need it
-
-    base = path.resolve().parent
-    try:
-        parquet = pq.ParquetFile(path)
-    except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError mix for a bad file
-        raise InvalidInput(f"cannot read {path} as Parquet: {exc}", field="source") from None
-    _require_content_columns(path, parquet.schema_arrow.names)
-    number = 0
-    for batch in parquet.iter_batches(batch_size=_PARQUET_READ_ROWS):
-        for row in batch.to_pylist():
-            number += 1
-            cells = {key: value for key, value in row.items() if value is not None}
-            yield record_from_row(cells, location=f"{path}:row {number}", base_dir=base,
-                                  default_id=f"{path.name}:row {number}", json_cells=True)
+                                  json_cells=True, options=options)
 
 
 _READERS: dict[str, Reader] = {
     ".jsonl": read_jsonl,
     ".ndjson": read_jsonl,
     ".csv": read_csv,
-    ".parquet": read_parquet,
-    ".pq": read_parquet,
+    ".parquet": lambda path, options: _parquet_reader()(path, options),
+    ".pq": lambda path, options: _parquet_reader()(path, options),
+    ".npy": lambda path, _: read_npy(path),
 }
+
+
+def _parquet_reader() -> Reader:
+    from latentspace.indexer.pipeline.parquet_source import read_parquet  # it imports this module
+
+    return read_parquet
 
 
 def record_from_row(
@@ -219,11 +224,18 @@ def record_from_row(
     base_dir: Path,
     default_id: str,
     json_cells: bool = False,
+    options: ReadOptions = _DEFAULT_OPTIONS,
+    raw_vectors: bool = False,
 ) -> SourceRecord | BadRecord:
     """Turn one tabular row into a record, or a bad record naming what is wrong.
 
     ``json_cells``: ``payload`` and ``vector`` may arrive as JSON strings (CSV and Parquet text columns).
+    ``options`` renames the row's columns first (see :class:`ReadOptions`). ``raw_vectors``: a vector
+    list is passed on as parsed, for the caller to check as an array (:func:`checked_vector_record`
+    checks one alone).
     """
+    if options.renames:
+        row = options.rename(row)
     record_id = row.get("id")
     if record_id is None or record_id == "":
         record_id = default_id
@@ -239,7 +251,7 @@ def record_from_row(
         return _bad(location, record_id, f"record has both {' and '.join(given)}; give exactly one")
 
     payload: JsonObject = {
-        key: _json_safe(value) for key, value in row.items() if key not in RESERVED_COLUMNS
+        key: json_safe(value) for key, value in row.items() if key not in RESERVED_COLUMNS
     }
     explicit = row.get("payload")
     if isinstance(explicit, str) and json_cells:
@@ -250,7 +262,7 @@ def record_from_row(
     if explicit is not None:
         if not isinstance(explicit, dict):
             return _bad(location, record_id, f"payload must be a JSON object, got {_json_type(explicit)}")
-        payload.update({key: _json_safe(value) for key, value in explicit.items()})
+        payload.update({key: json_safe(value) for key, value in explicit.items()})
     content_ref = row.get("content_ref") or ""
     if not isinstance(content_ref, str):
         return _bad(location, record_id, f"content_ref must be a string, got {_json_type(content_ref)}")
@@ -262,12 +274,12 @@ def record_from_row(
         return SourceRecord(record_id, location, Modality.TEXT, text=value, payload=payload,
                             content_ref=content_ref)
     if kind == "image":
-        return _image_record(record_id, location, value, base_dir, payload, content_ref)
-    return _vector_record(record_id, location, value, payload, content_ref, json_cells)
+        return _image_record(record_id, location, value, base_dir, payload, content_ref, options)
+    return _vector_record(record_id, location, value, payload, content_ref, json_cells, raw_vectors)
 
 
 def _image_record(record_id: str, location: str, value: Any, base_dir: Path, payload: JsonObject,
-                  content_ref: str) -> SourceRecord | BadRecord:
+                  content_ref: str, options: ReadOptions) -> SourceRecord | BadRecord:
     # Hugging Face datasets store images as {"bytes": ..., "path": ...}; take the bytes when present.
     if isinstance(value, dict):
         value = value.get("bytes") or value.get("path")
@@ -276,30 +288,47 @@ def _image_record(record_id: str, location: str, value: Any, base_dir: Path, pay
                             content_ref=content_ref)
     if not isinstance(value, str):
         return _bad(location, record_id, f"image must be a file path, got {_json_type(value)}")
+    if value.startswith(("http://", "https://")):
+        if not options.fetch_urls:
+            return _bad(location, record_id, "image is a remote URL; latent index fetches none unless "
+                        "--fetch-urls is given")
+        return SourceRecord(record_id, location, Modality.IMAGE, url=value, payload=payload,
+                            content_ref=content_ref or value)
     image_path = (base_dir / Path(value).expanduser()).resolve()
     return SourceRecord(record_id, location, Modality.IMAGE, path=image_path, payload=payload,
                         content_ref=content_ref or str(image_path))
 
 
 def _vector_record(record_id: str, location: str, value: Any, payload: JsonObject, content_ref: str,
-                   json_cells: bool) -> SourceRecord | BadRecord:
+                   json_cells: bool, raw: bool = False) -> SourceRecord | BadRecord:
     if isinstance(value, str) and json_cells:
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
             return _bad(location, record_id, "vector must be a JSON array of numbers")
+    if raw and isinstance(value, list):
+        return SourceRecord(record_id, location, Modality.VECTOR, vector=value, payload=payload,
+                            content_ref=content_ref)
     if not isinstance(value, list | tuple) or not all(_is_number(x) for x in value):
         return _bad(location, record_id, "vector must be an array of numbers")
     return SourceRecord(record_id, location, Modality.VECTOR, vector=tuple(float(x) for x in value),
                         payload=payload, content_ref=content_ref)
 
 
-def _require_content_columns(path: Path, columns: Iterable[str] | None) -> None:
+def checked_vector_record(record: SourceRecord) -> SourceRecord | BadRecord:
+    """A vector record passed on raw, checked on its own (numbers only, JSON booleans refused)."""
+    return _vector_record(record.id, record.location, record.vector, record.payload, record.content_ref, False)
+
+
+def require_content_columns(path: Path, columns: Iterable[str] | None, options: ReadOptions) -> None:
     """A table without any content column is a mistake in the whole file, not in one row."""
     names = list(columns or [])
-    if not {"text", "image", "vector"} & set(names):
+    wanted = options.content_columns()
+    if not set(wanted) & set(names):
         raise InvalidInput(
-            f"{path} has no 'text', 'image' or 'vector' column (columns: {', '.join(names) or 'none'})",
+            f"{path} has no {wanted[0]!r}, {wanted[1]!r} or {wanted[2]!r} column "
+            f"(columns: {', '.join(names) or 'none'}); "
+            "name yours with --text-field, --image-field or --vector-field",
             field="source",
         )
 
@@ -313,12 +342,12 @@ def _json_type(value: object) -> str:
     return names.get(type(value), "a number" if _is_number(value) else type(value).__name__)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """Parquet cells can be dates, decimals or bytes; payloads are JSON, so turn those into JSON values."""
     if isinstance(value, dict):
-        return {str(key): _json_safe(item) for key, item in value.items()}
+        return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     if isinstance(value, decimal.Decimal):

@@ -37,8 +37,10 @@ from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.content_hash import item_hash
+from latentspace.indexer.pipeline.read_options import fetch_url
 from latentspace.indexer.pipeline.rejects import Reject
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
+from latentspace.indexer.pipeline.vector_blocks import VectorBlock, check_block
 
 #: Gives the collection's encoder, loading it on first call; never called for a batch without
 #: texts or images, so vector-only collections need no model.
@@ -89,6 +91,8 @@ class RecordBatch:
 
     header: BatchHeader
     records: list[SourceRecord]
+    #: Precomputed vectors read as one array (then ``records`` is empty).
+    block: VectorBlock | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +166,14 @@ def _record_batches(entries: Iterable[SourceEntry], batch_size: int, max_images:
         return RecordBatch(header, list(records))
 
     for entry in entries:
+        if isinstance(entry, VectorBlock):
+            if records or skipped or ignored:
+                yield close()
+                records, skipped, ignored, images = [], [], 0, 0
+            number += 1
+            last = entry.location(len(entry.ids) - 1) if entry.ids else ""
+            yield RecordBatch(BatchHeader(number, len(entry.ids), last), [], entry)
+            continue
         if isinstance(entry, BadRecord):
             skipped.append(Reject(entry.location, entry.id, entry.reason))
         elif isinstance(entry, IgnoredFile):
@@ -193,6 +205,8 @@ def prepare_batch(
     ``stored_hashes`` gives the hashes already stored for the batch's ids; without it every item is
     prepared.
     """
+    if batch.block is not None:
+        return _prepare_block(batch, batch.block, target, stored_hashes)
     loaded, skipped = load_items(batch.records, pool, max_text_chars=limits.max_text_chars)
     loaded = [(record, dataclasses.replace(item, content_hash=item_hash(item))) for record, item in loaded]
     unchanged = 0
@@ -211,6 +225,19 @@ def prepare_batch(
                          [loaded[item.index][0].location for item in checked.good], texts, images)
 
 
+def _prepare_block(batch: RecordBatch, block: VectorBlock, target: IngestTarget,
+                   stored_hashes: StoredHashes | None) -> PreparedBatch:
+    good, locations, rejects = check_block(block, target.dimension)
+    unchanged = 0
+    if stored_hashes is not None and good:
+        stored = stored_hashes([item.id for item in good])
+        keep = [i for i, item in enumerate(good) if stored.get(item.id) != item.content_hash]
+        unchanged = len(good) - len(keep)
+        good, locations = [good[i] for i in keep], [locations[i] for i in keep]
+    header = dataclasses.replace(batch.header.skipping(rejects), unchanged=unchanged)
+    return PreparedBatch(header, good, locations)
+
+
 def load_items(
     batch: Sequence[SourceRecord], pool: Executor | None, *, max_text_chars: int
 ) -> tuple[list[tuple[SourceRecord, NewItem]], list[Reject]]:
@@ -222,6 +249,8 @@ def load_items(
         except _Unloadable as exc:
             return str(exc)
         except OSError as exc:
+            if record.url is not None:
+                return str(exc)
             return f"cannot read {exc.filename or record.path}: {exc.strerror or exc}"
         except UnicodeDecodeError:
             return "text file is not UTF-8"
@@ -287,7 +316,7 @@ class _Unloadable(Exception):
 
 
 def _reads_files(batch: Sequence[SourceRecord]) -> bool:
-    return any(record.path is not None for record in batch)
+    return any(record.path is not None or record.url is not None for record in batch)
 
 
 def _to_item(record: SourceRecord, max_text_chars: int) -> NewItem:
@@ -295,7 +324,8 @@ def _to_item(record: SourceRecord, max_text_chars: int) -> NewItem:
         vector = np.asarray(record.vector, dtype=np.float32)
         return NewItem(record.id, vector=vector, payload=record.payload, content_ref=record.content_ref)
     if record.modality is Modality.IMAGE:
-        data = record.image if record.path is None else record.path.read_bytes()
+        data = fetch_url(record.url) if record.url is not None else \
+            record.image if record.path is None else record.path.read_bytes()
         return NewItem(record.id, image=data, payload=record.payload, content_ref=record.content_ref)
     text = record.text
     if record.path is not None:
