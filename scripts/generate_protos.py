@@ -1,6 +1,6 @@
-"""Generate the SDKs' protobuf and gRPC code from proto/: Python and TypeScript.
+"""Generate the SDKs' protobuf and gRPC code from proto/ (Python and TypeScript), and the async Python client.
 
-    python scripts/generate_protos.py                    # regenerate both
+    python scripts/generate_protos.py                    # regenerate everything
     python scripts/generate_protos.py --check            # exit 1 when committed code is stale
     python scripts/generate_protos.py --only typescript  # one target (python, typescript)
 
@@ -13,6 +13,9 @@ named by full path; the generated code is never edited by hand.
 - typescript: ``clients/typescript/src/generated``, messages and service descriptors by
   ``@bufbuild/protoc-gen-es`` (pinned in clients/typescript/package-lock.json; installed by
   ``npm ci`` in scripts/bootstrap.sh). The gRPC transport is written by hand over the descriptors.
+
+With the python target it also runs ``scripts/generate_async_client.py``: the SDK's ``aio.py`` is
+generated from its ``client.py``, so one command regenerates every generated file.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import generate_async_client  # next to this script: its folder is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
@@ -101,6 +106,16 @@ def main() -> int:
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(out, target)
         print(f"generated {target.relative_to(ROOT)}")
+    if "python" in (args.only or TARGETS):
+        try:
+            fresh = generate_async_client.regenerate(check=args.check)
+        except generate_async_client.GenerationError as error:
+            raise SystemExit(str(error)) from None
+        aio = generate_async_client.TARGET.relative_to(ROOT)
+        if args.check and not fresh:
+            stale.append(str(aio))
+        elif not args.check:
+            print(f"generated {aio}")
     if stale:
         print("generated code is stale; run python scripts/generate_protos.py:", *stale, sep="\n  ")
         return 1

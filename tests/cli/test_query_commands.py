@@ -174,3 +174,24 @@ def test_unreachable_server_names_the_address() -> None:
     result = latent("collections", "--server", address)
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: cannot reach a latentspace server at {address}")
+
+
+def test_ranking_flags_score_mode_modality_and_diversity(server: str) -> None:
+    plain = latent_json("search", "vec:1,0.9,0,0", "-k", "3", server=server)["hits"]
+    assert [h["id"] for h in plain] == ["m01", "e0", "e1"]
+    # MMR: after m01, e2 (orthogonal to it) beats e0 and e1 (0.71 to it) once diversity outweighs relevance.
+    diverse = latent_json("search", "vec:1,0.9,0,0", "-k", "3", "--diversity", "0.9", "--pool", "5", server=server)
+    assert [h["id"] for h in diverse["hits"]] == ["m01", "e2", "e0"]
+    # One modality only: calibration keeps the cosine's order; its scores are standardised.
+    calibrated = latent_json("search", "vec:1,0.9,0,0", "-k", "3", "--score-mode", "calibrated", server=server)["hits"]
+    assert [h["id"] for h in calibrated] == ["m01", "e0", "e1"] and calibrated[0]["score"] > 1.0
+    assert latent_json("search", "vec:1,0.9,0,0", "--modality", "text", server=server)["hits"] == []
+    path = latent_json("interpolate", "vec:1,0.9,0,0", "id:e2", "--steps", "2", "--k", "2", "--diversity", "0.9",
+                       server=server)
+    assert [h["id"] for h in path["steps"][0]["hits"]] == ["m01", "e2"]
+    text = latent("search", "vec:1,0.9,0,0", "-k", "2", "--score-mode", "calibrated", "--diversity", "0.5",
+                  "--explain", server=server)
+    assert text.returncode == 0, text.stderr
+    assert "calibrated score = (cosine 0.9986 - " in text.stdout and "placed by diversity" in text.stdout
+    bad = latent("search", "vec:1,0.9,0,0", "--diversity", "2", server=server)
+    assert bad.returncode == 1 and "options.diversity" in bad.stderr

@@ -28,6 +28,8 @@ objects with one ``$`` key (and their options):
 - ``{"$analogy": {"a", "a_star", "b", "method", "include_inputs"}}``: ``Analogy(...)``;
 - ``{"$text_pair": {"neutral", "target", "use_templates"}}``: ``TextPair(...)``;
 - ``{"$examples": {"positive": [...], "negative": [...]}}``: ``Examples(...)``;
+- ``{"$named_direction": "to-blue"}``: ``NamedDirection("to-blue")``;
+- ``{"$labels": {"field", "positive", "negative", "filter"}}``: ``Labels(...)``;
 - ``{"$hit_ids": "before", "take": 3}``: the ids of the hits of the step named ``before``;
 - ``{"$concat": [list, list, ...]}``: the lists joined.
 
@@ -49,7 +51,18 @@ from typing import Any, Protocol
 import grpc
 import numpy as np
 
-from latentspace_client import Analogy, Client, Edit, Examples, Id, LatentSpaceError, Mix, TextPair
+from latentspace_client import (
+    Analogy,
+    Client,
+    Edit,
+    Examples,
+    Id,
+    Labels,
+    LatentSpaceError,
+    Mix,
+    NamedDirection,
+    TextPair,
+)
 
 SCENARIO_FILE = Path(__file__).with_name("congruence_scenarios.json")
 
@@ -154,6 +167,10 @@ def evaluate(value: Any, fixture: Fixture, named: dict[str, Any]) -> Any:
         return TextPair(spec["neutral"], spec["target"], spec.get("use_templates", False))
     if form == "$examples":
         return Examples(ev(spec["positive"]), ev(spec.get("negative", [])))
+    if form == "$named_direction":
+        return NamedDirection(spec)
+    if form == "$labels":
+        return Labels(spec["field"], spec["positive"], spec["negative"], ev(spec.get("filter")))
     if form == "$hit_ids":
         return [hit.id for hit in named[spec][: value.get("take")]]
     if form == "$concat":

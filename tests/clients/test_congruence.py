@@ -183,9 +183,14 @@ def raised_class(name: str) -> type[Exception]:
     return cls
 
 
+def members(cls: type) -> dict[str, Any]:
+    """What a client class has, its own and inherited (the channel and lifecycle are in its base)."""
+    return {name: member for klass in reversed(cls.__mro__[:-1]) for name, member in vars(klass).items()}
+
+
 def test_scenarios_cover_every_client_method() -> None:
     called = called_methods()
-    public = {name for name, member in vars(Client).items() if callable(member) and not name.startswith("_")}
+    public = {name for name, member in members(Client).items() if callable(member) and not name.startswith("_")}
     assert public - {"close"} <= called, sorted(public - {"close"} - called)
 
 
@@ -193,7 +198,7 @@ def test_the_two_clients_have_the_same_methods_and_signatures() -> None:
     def methods(cls: type) -> dict[str, inspect.Signature]:
         return {
             name: inspect.signature(member)
-            for name, member in vars(cls).items()
+            for name, member in members(cls).items()
             if callable(member) and (not name.startswith("_") or name in {"__init__"})
         }
 

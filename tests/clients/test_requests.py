@@ -506,3 +506,80 @@ def test_connection_refused_is_unavailable_and_chained() -> None:
         client.list_collections()
     assert caught.value.reason is None
     assert isinstance(caught.value.__cause__, grpc.RpcError)
+
+
+def test_named_directions_are_directions_and_points() -> None:
+    from latentspace_client import NamedDirection
+
+    assert to_direction(NamedDirection("to-blue")) == tpb.Direction(name="to-blue")
+    assert to_query(NamedDirection("to-blue")) == tpb.Query(direction=tpb.Direction(name="to-blue"))
+    mixed = to_query(Mix([(Id("a"), 1.0), (NamedDirection("to-blue"), 0.5)]))
+    assert mixed.mix.parts[1].query.direction.name == "to-blue" and mixed.mix.parts[1].weight == 0.5
+    assert to_query(TextPair("a", "b")).direction.text_pair.target == "b"
+    edit = to_query(Edit(Id("a"), NamedDirection("to-blue")))
+    assert edit.edit.direction.name == "to-blue"
+
+
+def test_a_direction_points_examples_count_towards_the_depth() -> None:
+    from latentspace_client.points import MAX_POINT_DEPTH
+
+    point: object = "x"
+    for _ in range(MAX_POINT_DEPTH - 1):
+        point = Mix([point])
+    to_query(Examples([point]))  # the examples sit one level below the direction: depth 16
+    with pytest.raises(ValueError, match="nest deeper"):
+        to_query(Examples([Mix([point])]))
+    with pytest.raises(ValueError, match="nest deeper"):
+        to_query(Mix([tpb.Query(direction=to_direction(Examples([Mix([point])])))]))
+
+
+def test_create_direction_requests() -> None:
+    from latentspace_client import Labels, NamedDirection
+
+    labels = rq.create_direction_request("c", "blue", Labels("color", "blue", "red", filter={"kind": "image"}),
+                                         method="logistic", holdout=0.3, seed=7)
+    assert labels.source.labels.field == "color" and labels.source.labels.positive.string_value == "blue"
+    assert labels.source.labels.filter.must[0].field == "kind"
+    assert (labels.method, labels.seed) == (pb.DIRECTION_METHOD_LOGISTIC, 7)
+    assert labels.holdout == pytest.approx(0.3) and labels.HasField("holdout")
+    pair = rq.create_direction_request("c", "t", TextPair("a", "b", use_templates=True))
+    assert pair.source.text_pair.use_templates and not pair.HasField("holdout")
+    assert rq.create_direction_request("c", "v", [1.0, 0.0]).source.vector.dimension == 2
+    assert rq.create_direction_request("c", "e", Examples([Id("a")])).source.examples.positive[0].id == "a"
+    assert rq.create_direction_request("c", "n", Labels("n", 3, True)).source.labels.negative.bool_value
+    with pytest.raises(TypeError):
+        rq.create_direction_request("c", "copy", NamedDirection("blue"))
+    with pytest.raises(ValueError, match="direction method"):
+        rq.create_direction_request("c", "x", [1.0], method="ridge")
+    assert rq.search_options(3, explain=True).explain
+    assert rq.edit_request("c", Id("a"), NamedDirection("d"), explain=True).explain
+
+
+def test_explanations_from_proto() -> None:
+    message = tpb.Hit(id="x", score=0.75, explanation=tpb.Explanation(
+        form=tpb.SCORE_FORM_SUM,
+        terms=[tpb.ScoreTerm(path="query.mix.parts[0].query", cosine=0.5, coefficient=1.0, share=0.5),
+               tpb.ScoreTerm(path="query.mix.parts[0].query", cosine=0.25, coefficient=1.0, share=0.25)],
+        projections=[tpb.DirectionProjection(path="query.edit.direction", name="d", projection=0.1)]))
+    hit = Hit.from_proto(message)
+    assert hit.explanation is not None and hit.explanation.form == "sum"
+    assert hit.explanation.shares() == {"query.mix.parts[0].query": 0.75}
+    assert hit.explanation.projections[0].name == "d"
+    assert Hit.from_proto(tpb.Hit(id="y")).explanation is None
+
+
+def test_ranking_fields_on_search_interpolate_and_edit() -> None:
+    options = rq.search_options(5, score_mode="calibrated", modality="image", diversity=0.3, pool=40)
+    assert options.score_mode == tpb.SCORE_MODE_CALIBRATED and options.modality == tpb.MODALITY_IMAGE
+    assert options.diversity == pytest.approx(0.3) and options.pool == 40
+    bare = rq.search_options(5)
+    assert (bare.score_mode, bare.modality, bare.diversity, bare.pool) == (tpb.SCORE_MODE_RAW, tpb.MODALITY_UNSPECIFIED,
+                                                                          0.0, 0)
+    path = rq.interpolate_request("c", "a", "b", steps=3, diversity=0.5, modality="text")
+    assert path.diversity == pytest.approx(0.5) and path.modality == tpb.MODALITY_TEXT
+    edit = rq.edit_request("c", Id("b"), TextPair("x", "y"), score_mode="CALIBRATED", pool=7)
+    assert edit.score_mode == tpb.SCORE_MODE_CALIBRATED and edit.pool == 7
+    with pytest.raises(ValueError, match="raw, calibrated"):
+        rq.search_options(5, score_mode="zscore")
+    with pytest.raises(ValueError, match="text, image, vector"):
+        rq.search_options(5, modality="audio")

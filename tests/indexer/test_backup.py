@@ -17,6 +17,8 @@ from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.errors import AlreadyExists, FailedPrecondition, InvalidInput, SnapshotNotFound
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.operations import LatentOperations
+from latentspace.indexer.points import VectorDirection
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import item_store
 
@@ -264,3 +266,19 @@ def test_a_damaged_snapshot_is_refused(data: DataDir, backups: BackupDir) -> Non
     with pytest.raises(FailedPrecondition, match="snapshot 's' is unreadable"):
         backups.restore(data, "s", "copy")
     assert data.names() == ["c"] and backups.snapshots() == []
+
+
+def test_a_snapshot_keeps_the_named_directions(data: DataDir, backups: BackupDir) -> None:
+    # Directions live in the item store beside the items, so the store copy carries them.
+    rng = np.random.default_rng(6)
+    original = data.create_collection("c", None, dimension=DIM)
+    original.upsert(records(rng, [f"i0-{n}" for n in range(10)]))
+    ops = LatentOperations(original)
+    made = ops.create_direction("axis", VectorDirection(rng.normal(size=DIM)))
+    backups.snapshot(original, "with-directions")
+    ops.delete_direction("axis")  # after the snapshot: not in it
+    restored = backups.restore(data, "with-directions", "copy")
+    [kept] = LatentOperations(restored).list_directions()
+    assert (kept.name, kept.to_json()) == (made.name, made.to_json())
+    assert np.array_equal(kept.vector, made.vector)
+    assert original.list_directions() == []

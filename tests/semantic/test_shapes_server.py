@@ -1,59 +1,27 @@
 """The shared text-image space, end to end: the real shapes CLIP behind the real server, driven by the SDK.
 
-One collection is built once for the module: 288 rendered images (6 of each colour x shape x size)
-and the 24 captions "a {colour} {shape}". Query images are rendered fresh with other seeds, so
-nothing here is answered by finding the query itself.
+The collection (288 rendered images and 24 captions) is built once per session
+(:mod:`tests.semantic.shapes_server`). Query images are rendered fresh with other seeds, so nothing
+here is answered by finding the query itself.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 
 import numpy as np
 import pytest
 
-from latentspace.indexer.shapes.render import COLORS, SHAPES, SIZES, ShapeSpec, render_shape
-from latentspace_client import Client, Edit, Id, Mix, TextPair
+from latentspace.indexer.shapes.render import SIZES, ShapeSpec
+from latentspace_client import Edit, Id, Mix, TextPair
+from tests.semantic.shapes_server import IMAGES, kind_of, png
 
 pytestmark = pytest.mark.semantic
-IMAGES = {"kind": "image"}
 
 
-def png(spec: ShapeSpec, seed: int) -> bytes:
-    buffer = io.BytesIO()
-    render_shape(spec, np.random.default_rng(seed)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def kind_of(hit) -> tuple[str, str]:
-    return hit.payload["color"], hit.payload["shape"]
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    from tests.conftest import ServerThread
-
-    server = ServerThread(tmp_path_factory.mktemp("shapes")).start()
-    client = Client(server.address, collection="shapes", timeout=300)
-    client.create_collection("shapes", model="shapes-clip")
-    items = [
-        {
-            "id": f"{color}-{shape}-{size}-{j}",
-            "image": png(ShapeSpec(color, shape, size), seed=1000 + n),
-            "payload": {"kind": "image", "color": color, "shape": shape, "size": size},
-        }
-        for n, (color, shape, size, j) in enumerate(itertools.product(COLORS, SHAPES, SIZES, range(6)))
-    ]
-    items += [
-        {"id": f"caption/{color}-{shape}", "text": f"a {color} {shape}",
-         "payload": {"kind": "caption", "color": color, "shape": shape}}
-        for color, shape in itertools.product(COLORS, SHAPES)
-    ]
-    assert client.upsert(items, batch_size=64).upserted == 288 + 24
-    yield client
-    client.close()
-    server.stop()
+@pytest.fixture
+def client(shapes):
+    return shapes
 
 
 def test_text_finds_images(client):

@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[2]
 SECURITY_DOC = REPO / "docs" / "security.md"
 
 READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Get",
-        "ListCollections", "DescribeCollection", "Stats", "Export"}
-WRITE = {"Upsert", "UpsertStream", "Delete"}
+        "ListCollections", "DescribeCollection", "Stats", "Export", "ListDirections"}
+WRITE = {"Upsert", "UpsertStream", "Delete", "CreateDirection", "DeleteDirection"}
 ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
 
 

@@ -196,6 +196,20 @@ CASES = {
     "nprobe over the limit": (
         search_call(pb.Query(id="v1"), params=pb.SearchParams(nprobe=10**6)),
         grpc.StatusCode.INVALID_ARGUMENT, "options.params.nprobe"),
+    "unknown score mode": (search_call(pb.Query(id="v1"), score_mode=7), grpc.StatusCode.INVALID_ARGUMENT,
+                           "options.score_mode"),
+    "unknown modality": (search_call(pb.Query(id="v1"), modality=9), grpc.StatusCode.INVALID_ARGUMENT,
+                         "options.modality"),
+    "diversity above 1": (search_call(pb.Query(id="v1"), diversity=1.5), grpc.StatusCode.INVALID_ARGUMENT,
+                          "options.diversity"),
+    "pool under k": (search_call(pb.Query(id="v1"), k=5, diversity=0.5, pool=2), grpc.StatusCode.INVALID_ARGUMENT,
+                     "options.pool"),
+    "pool over the limit": (search_call(pb.Query(id="v1"), diversity=0.5, pool=20_000),
+                            grpc.StatusCode.RESOURCE_EXHAUSTED, "options.pool"),
+    "interpolate diversity below 0": (
+        lambda s: s.latent.Interpolate(api.InterpolateRequest(collection="vec", a=pb.Query(id="v1"),
+                                                              b=pb.Query(id="v2"), k=2, diversity=-0.1)),
+        grpc.StatusCode.INVALID_ARGUMENT, "diversity"),
     "filter range without bounds": (
         search_call(pb.Query(id="v1"), filter=pb.Filter(must=[pb.Condition(field="i", range=pb.Range())])),
         grpc.StatusCode.INVALID_ARGUMENT, "options.filter.must[0].range"),

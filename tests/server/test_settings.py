@@ -75,3 +75,21 @@ def test_per_request_limits_are_settings_too():
     assert (limits.max_filter_values, limits.max_request_pixels, limits.max_hits) == (500, 1000, 77)
     with pytest.raises(InvalidInput, match="max_ids"):
         Settings.load({"LATENTSPACE_MAX_IDS": "0"})
+
+
+def test_request_threads_run_faiss_with_the_search_threads_setting(tmp_path):
+    """OpenMP's thread count is per thread: the threads that run the searches must get the setting,
+    not only the thread that built the state (3: no machine's default here, whatever its cores)."""
+    import asyncio
+
+    import faiss
+
+    from latentspace.server.state import ServerState
+
+    before = faiss.omp_get_max_threads()
+    state = ServerState(Settings(data_dir=tmp_path, search_threads=3))
+    try:
+        assert asyncio.run(state.run(faiss.omp_get_max_threads)) == 3
+    finally:
+        state.close()
+        faiss.omp_set_num_threads(before)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from latentspace.cli import output
 
 # The client commands' connection options and error handling (so these commands connect the same way).
-from latentspace.cli.query_commands import _common_options, _handler
+from latentspace.cli.query_commands import common_options, handler
 
 if TYPE_CHECKING:
     from latentspace.indexer.export_file import ExportHeader
@@ -35,13 +35,13 @@ _SNAPSHOT_FIELDS = ("name", "collection", "created_at", "sequence", "count", "mo
 
 def register(subparsers: Any) -> None:
     """Add the backup commands to ``latent``."""
-    common = _common_options()
+    common = common_options()
 
     def add(name: str, help: str, remote: Callable[[Any, argparse.Namespace], None],
             local: Callable[[argparse.Namespace], None], local_when: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = subparsers.add_parser(name, parents=[common], help=help,
                                                                 description=help)
-        parser.set_defaults(handler=_either(_handler(remote), _local(local), local_when))
+        parser.set_defaults(handler=_either(handler(remote), _local(local), local_when))
         return parser
 
     p = add("snapshot", "write a consistent copy of a collection into the backup folder, while it serves",

@@ -13,13 +13,16 @@ from collections.abc import Sequence
 from latentspace.cli import (
     backup_commands,
     demo_command,
+    direction_command,
     index_command,
     keys_command,
     query_commands,
     serve_command,
 )
 
-COMMAND_MODULES = (index_command, serve_command, keys_command, demo_command, query_commands, backup_commands)
+COMMAND_MODULES = (
+    index_command, serve_command, keys_command, demo_command, query_commands, direction_command, backup_commands,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -43,10 +43,15 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], right: Sequence
     return "\n".join([line(headers), *(line(r) for r in cells)])
 
 
-def hits_table(hits: Sequence[Any]) -> str:
-    """rank, score, id, modality, content (truncated) and payload (compact JSON, truncated)."""
+def hits_table(hits: Sequence[Any], explained: bool = False) -> str:
+    """rank, score, id, modality, content (truncated) and payload (compact JSON, truncated); with
+    ``explained``, each hit's explanation below the table (:func:`explanation_lines`)."""
     if not hits:
         return "(no hits)"
+    if explained:
+        lines = [f"{rank if i == 0 else '':>4}  {line}" for rank, hit in enumerate(hits, start=1)
+                 for i, line in enumerate(explanation_lines(hit.explanation))]
+        return hits_table(hits) + "\n\nwhy (each part's share of the score):\n" + "\n".join(lines)
     rows = [
         (
             rank,
@@ -59,6 +64,64 @@ def hits_table(hits: Sequence[Any]) -> str:
         for rank, hit in enumerate(hits, start=1)
     ]
     return table(("rank", "score", "id", "modality", "content", "payload"), rows, right=("rank", "score"))
+
+
+def explanation_lines(explanation: Any) -> list[str]:
+    """``0.9337 = 0.7795 query.mix.parts[0].query + 0.1542 query.mix.parts[1].query`` (sum form) or
+    ``0.6512 = 0.9211 query.analogy.b x 0.9340 query.analogy.a_star / 0.8411 query.analogy.a`` (3CosMul),
+    then ``projection on NAME (path): 0.1234`` for each direction used."""
+    if explanation is None:
+        return ["(not explained)"]
+    terms = explanation.terms
+    if explanation.form == "product":
+        score = math.prod(t.factor ** t.exponent for t in terms)
+        parts = " x ".join(f"{t.factor:.4f} {t.path}" for t in terms if t.exponent > 0)
+        divisors = "".join(f" / {t.factor:.4f} {t.path}" for t in terms if t.exponent < 0)
+        lines = [f"{score:.4f} = {parts}{divisors}"]
+    else:
+        shares = " ".join(f"{'-' if t.share < 0 else '+'} {abs(t.share):.4f} {t.path}" for t in terms)
+        lines = [f"{sum(t.share for t in terms):.4f} = {shares.removeprefix('+ ')}"]
+    lines += [f"  projection on {p.name or 'the direction'} ({p.path}): {p.projection:.4f}"
+              for p in explanation.projections]
+    if explanation.calibration_offset != 0.0 or explanation.calibration_scale != 1.0:
+        lines.append(f"  calibrated score = (cosine {explanation.cosine:.4f} - {explanation.calibration_offset:.4f}) "
+                     f"/ {explanation.calibration_scale:.4f}")
+    if explanation.redundancy is not None:
+        lines.append(f"  placed by diversity: largest similarity to a hit above {explanation.redundancy:.4f}")
+    return lines
+
+
+def directions_table(directions: Sequence[Any]) -> str:
+    """name, source, method, AUC, norm and description of stored directions."""
+    if not directions:
+        return "(no directions)"
+    rows = [
+        (d.name, d.source, d.method, "-" if d.quality.auc is None else f"{d.quality.auc:.4f}", f"{d.norm:.4f}",
+         truncate(d.description, CONTENT_WIDTH))
+        for d in directions
+    ]
+    return table(("name", "source", "method", "auc", "norm", "made from"), rows, right=("auc", "norm"))
+
+
+def direction_details(info: Any) -> str:
+    """A stored direction as aligned ``key  value`` lines, its quality in words."""
+    q = info.quality
+    if q.auc is None:
+        quality = "not measured (nothing to hold out)"
+    elif q.evaluated_on == "templates":
+        quality = f"AUC {q.auc:.4f}, each of {q.positives} template pairs scored by the other templates' direction"
+    else:
+        quality = (f"AUC {q.auc:.4f} on {q.held_out_positives} + {q.held_out_negatives} held out "
+                   f"(fitted on {q.positives} + {q.negatives}; holdout {q.holdout:.2f}, seed {q.seed})")
+    return key_values([
+        ("name", info.name),
+        ("made from", f"{info.source}: {info.description}"),
+        ("method", info.method),
+        ("norm", f"{info.norm:.4f} (before normalising)"),
+        ("quality", quality),
+        ("fingerprint", info.fingerprint or "-"),
+        ("created", info.created_at),
+    ])
 
 
 def distance_line(distance: Any) -> str:
@@ -90,7 +153,11 @@ def collections_table(collections: Sequence[Any]) -> str:
 
 
 def collection_details(info: Any) -> str:
-    """One collection as aligned ``key  value`` lines."""
+    """One collection as aligned ``key  value`` lines, then its item modalities' statistics."""
+    stats = [(f"{s.modality} items", f"{s.count} (centroid norm {s.centroid_norm:.4f}, {s.sampled} sampled)")
+             for s in getattr(info, "modality_stats", ())]
+    stats += [(f"cos {d.a}-{d.b}", f"mean {d.mean:.4f} std {d.std:.4f} p05 {d.p05:.4f} p50 {d.p50:.4f} "
+               f"p95 {d.p95:.4f} ({d.pairs} pairs)") for d in getattr(info, "cosine_distributions", ())]
     return key_values(
         [
             ("name", info.name),
@@ -102,6 +169,7 @@ def collection_details(info: Any) -> str:
             ("modalities", ", ".join(info.modalities) or "vector"),
             ("fingerprint", info.fingerprint or "-"),
             ("sequence", info.sequence),
+            *stats,
         ]
     )
 
@@ -123,7 +191,7 @@ def vector_preview(vector: Any, shown: int = 4) -> str:
 
 
 def jsonable(value: Any, *, round_floats: bool = True) -> Any:
-    """Plain JSON values: dataclasses as dicts (None vectors left out), arrays as lists.
+    """Plain JSON values: dataclasses as dicts (None vectors and explanations left out), arrays as lists.
 
     Result floats are rounded to 6 decimals because the wire carries float32 and more digits
     are noise; payloads are the caller's own data and pass unrounded.
@@ -133,7 +201,7 @@ def jsonable(value: Any, *, round_floats: bool = True) -> Any:
         return {
             k: jsonable(v, round_floats=round_floats and k != "payload")
             for k, v in fields.items()
-            if not (k == "vector" and v is None)
+            if not (k in ("vector", "explanation") and v is None)
         }
     if isinstance(value, dict):
         return {str(k): jsonable(v, round_floats=round_floats) for k, v in value.items()}

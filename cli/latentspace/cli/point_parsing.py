@@ -15,6 +15,7 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", 
 POINT_HELP = """\
 A POINT is one of:
   id:ITEM          the stored item ITEM
+  dir:NAME         the stored direction NAME as a point (latent direction create)
   vec:0.1,0.2,...  a raw vector
   @FILE            a vector from FILE (.npy, .json list, or numbers separated by commas/spaces)
   image:FILE       the image in FILE (any extension)
@@ -26,12 +27,16 @@ A POINT is one of:
 
 def parse_point(arg: str) -> Any:
     """A command-line POINT (see ``POINT_HELP``) as an SDK point."""
-    from latentspace_client import Id
+    from latentspace_client import Id, NamedDirection
 
     if arg.startswith("id:"):
         if not arg[3:]:
             raise ValueError("id: needs an item id, e.g. id:item-7")
         return Id(arg[3:])
+    if arg.startswith("dir:"):
+        if not arg[4:]:
+            raise ValueError("dir: needs a direction name, e.g. dir:red-to-blue")
+        return NamedDirection(arg[4:])
     if arg.startswith("text:"):
         return arg[5:]
     if arg.startswith("image:"):

@@ -27,7 +27,8 @@ Action = Callable[[Any, argparse.Namespace], None]
 # ---------------------------------------------------------------- running a command
 
 
-def _common_options() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
+    """The options every client command takes: server, collection, timeout, JSON output, key and TLS."""
     common = argparse.ArgumentParser(add_help=False)
     group = common.add_argument_group("connection and output")
     group.add_argument(
@@ -40,7 +41,9 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def _handler(action: Action) -> Callable[[argparse.Namespace], int]:
+def handler(action: Action) -> Callable[[argparse.Namespace], int]:
+    """Run ``action(client, args)`` with a connected client; errors become messages and exit codes."""
+
     def run(args: argparse.Namespace) -> int:
         from latentspace_client import Client, LatentSpaceError, Unavailable
 
@@ -73,7 +76,8 @@ def _handler(action: Action) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+def emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    """Print ``data`` as JSON with ``--json``, else ``text``."""
     print(output.dumps(data) if args.json else text)
 
 
@@ -87,13 +91,19 @@ def _search(client: Any, args: argparse.Namespace) -> None:
         filter=parse_filter(args.filter),
         exclude_ids=args.exclude,
         score_threshold=args.threshold,
+        explain=args.explain,
+        **_ranking(args),
     )
-    _emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits))
+    emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits, explained=args.explain))
+
+
+def _ranking(args: argparse.Namespace) -> dict[str, Any]:
+    return {"score_mode": args.score_mode, "modality": args.modality, "diversity": args.diversity, "pool": args.pool}
 
 
 def _distance(client: Any, args: argparse.Namespace) -> None:
     distance = client.distance(parse_point(args.a), parse_point(args.b))
-    _emit(args, distance, output.distance_line(distance))
+    emit(args, distance, output.distance_line(distance))
 
 
 def _step_json(step: Any) -> dict[str, Any]:
@@ -113,7 +123,7 @@ def _midpoint(client: Any, args: argparse.Namespace) -> None:
         via=parse_point(args.via) if args.via else None,
         filter=parse_filter(args.filter),
     )
-    _emit(args, _step_json(step), _step_text(step))
+    emit(args, _step_json(step), _step_text(step))
 
 
 def _interpolate(client: Any, args: argparse.Namespace) -> None:
@@ -128,22 +138,33 @@ def _interpolate(client: Any, args: argparse.Namespace) -> None:
         distinct=args.distinct,
         allow_extrapolation=args.extrapolate,
         filter=parse_filter(args.filter),
+        **_ranking(args),
     )
     data = {"angle": round(path.angle, 6), "steps": [_step_json(s) for s in path.steps]}
     text = f"angle {path.angle:.4f} rad\n\n" + "\n\n".join(_step_text(s) for s in path.steps)
-    _emit(args, data, text)
+    emit(args, data, text)
 
 
 def _edit(client: Any, args: argparse.Namespace) -> None:
-    from latentspace_client import TextPair
+    from latentspace_client import NamedDirection, TextPair
 
+    if args.direction is not None:
+        if args.from_text is not None or args.to_text is not None or args.templates:
+            raise ValueError("give either --direction NAME or --from TEXT --to TEXT, not both")
+        direction: Any = NamedDirection(args.direction)
+    elif args.from_text is None or args.to_text is None:
+        raise ValueError("give --from TEXT --to TEXT, or --direction NAME (a stored direction)")
+    else:
+        direction = TextPair(args.from_text, args.to_text, use_templates=args.templates)
     result = client.edit(
         parse_point(args.base),
-        TextPair(args.from_text, args.to_text, use_templates=args.templates),
+        direction,
         mode=args.mode,
         strength=args.strength,
         k=args.k,
         filter=parse_filter(args.filter),
+        explain=args.explain,
+        **_ranking(args),
     )
     data = {**output.jsonable(result), "hits": output.hits_json(result.hits)}
     data.pop("vector", None)
@@ -151,7 +172,7 @@ def _edit(client: Any, args: argparse.Namespace) -> None:
         f"cos_to_base={result.cos_to_base:.4f}  projection {result.base_projection:.4f} -> "
         f"{result.result_projection:.4f}  direction_norm={result.direction_norm:.4f}"
     )
-    _emit(args, data, summary + "\n" + output.hits_table(result.hits))
+    emit(args, data, summary + "\n" + output.hits_table(result.hits, explained=args.explain))
 
 
 def _analogy(client: Any, args: argparse.Namespace) -> None:
@@ -163,8 +184,9 @@ def _analogy(client: Any, args: argparse.Namespace) -> None:
         k=args.k,
         include_inputs=args.include_inputs,
         filter=parse_filter(args.filter),
+        explain=args.explain,
     )
-    _emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits))
+    emit(args, {"hits": output.hits_json(hits)}, output.hits_table(hits, explained=args.explain))
 
 
 def _encode(client: Any, args: argparse.Namespace) -> None:
@@ -174,7 +196,7 @@ def _encode(client: Any, args: argparse.Namespace) -> None:
         (output.truncate(arg, 40), p.modality, len(p.vector), output.vector_preview(p.vector))
         for arg, p in encoded
     ]
-    _emit(args, data, output.table(("input", "modality", "dim", "vector"), rows, right=("dim",)))
+    emit(args, data, output.table(("input", "modality", "dim", "vector"), rows, right=("dim",)))
 
 
 def _encoded_json(point: Any) -> dict[str, Any]:
@@ -185,13 +207,13 @@ def _encoded_json(point: Any) -> dict[str, Any]:
 def _collections(client: Any, args: argparse.Namespace) -> None:
     if args.action == "list":
         infos = client.list_collections()
-        _emit(args, {"collections": output.jsonable(infos)}, output.collections_table(infos))
+        emit(args, {"collections": output.jsonable(infos)}, output.collections_table(infos))
         return
     if not args.name:
         raise ValueError(f"collections {args.action} needs a NAME")
     if args.action == "drop":
         client.drop_collection(args.name)
-        _emit(args, {"dropped": args.name}, f"dropped {args.name}")
+        emit(args, {"dropped": args.name}, f"dropped {args.name}")
         return
     if args.action == "create":
         info = client.create_collection(
@@ -203,7 +225,7 @@ def _collections(client: Any, args: argparse.Namespace) -> None:
         )
     else:
         info = client.describe_collection(args.name)
-    _emit(args, info, output.collection_details(info))
+    emit(args, info, output.collection_details(info))
 
 
 def _get(client: Any, args: argparse.Namespace) -> None:
@@ -220,7 +242,7 @@ def _get(client: Any, args: argparse.Namespace) -> None:
         for it in items
     ]
     text = output.table(("id", "modality", "seq", "content", "payload"), rows, right=("seq",))
-    _emit(args, {"items": output.jsonable(items), "missing": missing}, text)
+    emit(args, {"items": output.jsonable(items), "missing": missing}, text)
     if missing and not args.json:
         print(f"missing: {', '.join(missing)}", file=sys.stderr)
 
@@ -228,7 +250,7 @@ def _get(client: Any, args: argparse.Namespace) -> None:
 def _delete(client: Any, args: argparse.Namespace) -> None:
     result = client.delete(args.ids)
     text = f"deleted {result.deleted} of {len(args.ids)} (sequence {result.sequence})"
-    _emit(args, {"deleted": result.deleted, "sequence": result.sequence}, text)
+    emit(args, {"deleted": result.deleted, "sequence": result.sequence}, text)
 
 
 def _stats(client: Any, args: argparse.Namespace) -> None:
@@ -240,7 +262,7 @@ def _stats(client: Any, args: argparse.Namespace) -> None:
             ("models", ", ".join(stats.loaded_models) or "(none loaded)"),
         ]
     )
-    _emit(args, stats, head + "\n\n" + output.collections_table(stats.collections))
+    emit(args, stats, head + "\n\n" + output.collections_table(stats.collections))
 
 
 # ---------------------------------------------------------------- parsers
@@ -248,7 +270,7 @@ def _stats(client: Any, args: argparse.Namespace) -> None:
 
 def register(subparsers: Any) -> None:
     """Add the client commands to ``latent``."""
-    common = _common_options()
+    common = common_options()
     fmt = argparse.RawDescriptionHelpFormatter
 
     def add(name: str, action: Action, help: str, points: bool = True) -> argparse.ArgumentParser:
@@ -260,11 +282,25 @@ def register(subparsers: Any) -> None:
             epilog=POINT_HELP if points else None,
             formatter_class=fmt,
         )
-        parser.set_defaults(handler=_handler(action))
+        parser.set_defaults(handler=handler(action))
         return parser
 
     def add_filter(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--filter", metavar="JSON", help='payload filter, e.g. \'{"color": "red"}\'')
+
+    def add_explain(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--explain", action="store_true",
+                            help="split each hit's score into the shares of the query's parts")
+
+    def add_ranking(parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("ranking (docs/latent-operations.md)")
+        group.add_argument("--score-mode", choices=("raw", "calibrated"), default="raw",
+                           help="raw cosine (default), or calibrated: comparable across text and image hits")
+        group.add_argument("--modality", choices=("text", "image", "vector"), help="only items of this modality")
+        group.add_argument("--diversity", type=float, default=0.0, metavar="L",
+                           help="maximal marginal relevance in [0, 1]: 0 = plain ranking (default)")
+        group.add_argument("--pool", type=int, default=0, metavar="N",
+                           help="with --diversity: candidates to pick from (default 4 x k; N = k only reorders)")
 
     p = add("search", _search, "the items nearest to a point")
     p.add_argument("point", metavar="POINT")
@@ -272,6 +308,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="ID", help="skip this id; repeatable")
     p.add_argument("--threshold", type=float, help="drop hits scoring below this")
     add_filter(p)
+    add_explain(p)
+    add_ranking(p)
 
     p = add("distance", _distance, "how far apart two points are")
     p.add_argument("a", metavar="A")
@@ -297,16 +335,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--distinct", action="store_true", help="drop the ends' ids and items already shown")
     p.add_argument("--extrapolate", action="store_true", help="allow t outside [0, 1]")
     add_filter(p)
+    add_ranking(p)
 
-    p = add("edit", _edit, "move BASE along the direction from one text to another")
+    p = add("edit", _edit, "move BASE along the direction from one text to another, or a stored direction")
     p.add_argument("base", metavar="BASE")
-    p.add_argument("--from", dest="from_text", required=True, metavar="TEXT", help='e.g. "a red shape"')
-    p.add_argument("--to", dest="to_text", required=True, metavar="TEXT", help='e.g. "a blue shape"')
+    p.add_argument("--from", dest="from_text", metavar="TEXT", help='e.g. "a red shape"')
+    p.add_argument("--to", dest="to_text", metavar="TEXT", help='e.g. "a blue shape"')
+    p.add_argument("--direction", metavar="NAME", help="a stored direction (latent direction create) instead")
     p.add_argument("--mode", choices=("add", "rotate", "remove"), default="add")
     p.add_argument("--strength", type=float, help="add/remove: 1.0, rotate: 0.5 by default")
     p.add_argument("--templates", action="store_true", help="average the direction over prompt templates")
     p.add_argument("--k", "-k", type=int, default=5)
     add_filter(p)
+    add_explain(p)
+    add_ranking(p)
 
     p = add("analogy", _analogy, "A is to A_STAR as B is to ?")
     for name in ("a", "a_star", "b"):
@@ -315,6 +357,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--k", "-k", type=int, default=10)
     p.add_argument("--include-inputs", action="store_true", help="allow A, A_STAR and B in the results")
     add_filter(p)
+    add_explain(p)
 
     p = add("encode", _encode, "the unit vectors of points")
     p.add_argument("points", nargs="+", metavar="POINT")

@@ -33,6 +33,7 @@ from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -111,6 +112,10 @@ def _distances(reply: pb.DistanceResponse) -> list[Distance]:
     return [Distance.from_proto(d) for d in reply.distances]
 
 
+def _directions(reply: pb.ListDirectionsResponse) -> list[DirectionInfo]:
+    return [DirectionInfo.from_proto(d) for d in reply.directions]
+
+
 def _snapshots(reply: pb.ListSnapshotsResponse) -> list[SnapshotInfo]:
     return [SnapshotInfo.from_proto(s) for s in reply.snapshots]
 
@@ -140,6 +145,9 @@ DISTANCE = Rpc(Service.LATENT_SPACE, "Distance", _distances)
 DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.from_proto)
 INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
 EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
+CREATE_DIRECTION = Rpc(Service.LATENT_SPACE, "CreateDirection", DirectionInfo.from_proto)
+LIST_DIRECTIONS = Rpc(Service.LATENT_SPACE, "ListDirections", _directions)
+DELETE_DIRECTION = Rpc(Service.LATENT_SPACE, "DeleteDirection", _nothing)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -162,6 +170,9 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DISTANCE_MATRIX,
     INTERPOLATE,
     EDIT,
+    CREATE_DIRECTION,
+    LIST_DIRECTIONS,
+    DELETE_DIRECTION,
 )
 
 

@@ -1,34 +1,29 @@
 """The synchronous client: one method per RPC, each a request builder and one call.
 
-Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`, and the table
-tying each RPC to its stub method and reply converter in :mod:`.calls` (shared with the async
-client in :mod:`.aio`); this module only owns the channel and the blocking call.
+Request building lives in :mod:`.requests`, reply conversion in :mod:`.results`, the table tying
+each RPC to its stub method and reply converter in :mod:`.calls`, and the channel with the blocking
+I/O in :class:`~latentspace_client.connection.Connection`; this module is only the methods.
+
+The asyncio client in :mod:`.aio` is generated from this module by
+``scripts/generate_async_client.py`` (each method a coroutine, each call of a client method awaited):
+add or change a method here, then run ``python scripts/generate_protos.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, TypeVar
-
-import grpc
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from latentspace_client import calls
 from latentspace_client import requests as rq
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
-from latentspace_client.calls import (
-    DEFAULT_ADDRESS,
-    DEFAULT_OPTIONS,
-    ClientSettings,
-    ExportStream,
-    RequestStream,
-    Rpc,
-)
-from latentspace_client.errors import translate
+from latentspace_client.calls import DEFAULT_ADDRESS, DEFAULT_OPTIONS, ExportStream, RequestStream
+from latentspace_client.connection import Connection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
     DeleteResult,
+    DirectionInfo,
     Distance,
     DistanceMatrix,
     EditResult,
@@ -44,10 +39,8 @@ from latentspace_client.results import (
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_OPTIONS", "Client"]
 
-_R = TypeVar("_R")
 
-
-class Client(ClientSettings):
+class Client(Connection):
     """A connection to a latentspace server.
 
     ``timeout`` is the default deadline in seconds for each call (None: no deadline); every
@@ -60,57 +53,6 @@ class Client(ClientSettings):
     channel instead (the client will close it).
     Failed calls raise :class:`~latentspace_client.errors.LatentSpaceError` subclasses.
     """
-
-    def __init__(
-        self,
-        address: str = DEFAULT_ADDRESS,
-        *,
-        timeout: float | None = 30.0,
-        collection: str | None = None,
-        api_key: str | None = None,
-        tls: bool = False,
-        tls_ca: calls.PemFile | None = None,
-        tls_client_cert: calls.PemFile | None = None,
-        tls_client_key: calls.PemFile | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-        options: Sequence[tuple[str, Any]] = (),
-        metadata: Sequence[tuple[str, str]] = (),
-        channel: grpc.Channel | None = None,
-    ):
-        super().__init__(address, timeout, collection, calls.call_metadata(metadata, api_key))
-        if channel is None:
-            merged = calls.channel_options(options)
-            credentials = calls.channel_credentials(credentials, tls, tls_ca, tls_client_cert, tls_client_key)
-            channel = (
-                grpc.secure_channel(address, credentials, options=merged)
-                if credentials is not None
-                else grpc.insecure_channel(address, options=merged)
-            )
-        self._channel = channel
-        self._methods: dict[Rpc[Any], Callable[..., Any]] = calls.stub_methods(channel)
-
-    # ------------------------------------------------------------ lifecycle
-
-    def close(self) -> None:
-        """Close the channel; calls made afterwards fail."""
-        self._channel.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    # ------------------------------------------------------------ plumbing
-
-    def _send(self, rpc: Rpc[_R], request: Any, timeout: float | None) -> _R:
-        try:
-            reply = self._methods[rpc](request, timeout=self._deadline(timeout), metadata=self._metadata)
-        except grpc.RpcError as error:
-            raise translate(error) from error
-        return rpc.reply(reply)
 
     # ------------------------------------------------------------ collections
 
@@ -164,11 +106,7 @@ class Client(ClientSettings):
             return UpsertResult(upserted=0, sequence=0)
         if not isinstance(plan, RequestStream):
             return self._send(calls.UPSERT, plan, timeout)
-        try:
-            return self._send(calls.UPSERT_STREAM, plan, timeout)
-        except Exception:
-            plan.reraise()  # grpc reports a failing request iterator as CANCELLED: give the real error
-            raise
+        return self._send_stream(calls.UPSERT_STREAM, plan, timeout)
 
     def delete(
         self, ids: Iterable[str], *, collection: str | None = None, timeout: float | None = None
@@ -204,12 +142,7 @@ class Client(ClientSettings):
         ``client.export("docs")``, then ``for item in stream: ...``
         """
         request = rq.export_request(self._name(collection), page_size)
-        pages = self._methods[calls.EXPORT](request, timeout=self._deadline(timeout), metadata=self._metadata)
-        try:
-            first = next(pages, None)
-        except grpc.RpcError as error:
-            raise translate(error) from error
-        return ExportStream(ExportStream.first_page(first), pages, pages)
+        return self._export(request, timeout)
 
     # ------------------------------------------------------------ backups
 
@@ -262,14 +195,22 @@ class Client(ClientSettings):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[Hit]:
         """The k items nearest to a point, best first. The point is positional or one keyword.
 
         ``client.search("a red circle", k=5, filter={"size": "small"})``; ``client.search(id="item-7")``
+        ``explain=True`` splits each hit's score into the shares of the query's leaves (``Hit.explanation``).
         """
         target = point_from_keywords(point, text=text, image=image, vector=vector, id=id)
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_request(self._name(collection), target, options)
         return self._send(calls.SEARCH, request, timeout)
 
@@ -285,10 +226,17 @@ class Client(ClientSettings):
         with_vectors: bool = False,
         ef_search: int = 0,
         nprobe: int = 0,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         timeout: float | None = None,
     ) -> list[list[Hit]]:
         """Many searches with shared options, in one call; one hit list per point, in order."""
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, ef_search, nprobe,
+                                    explain, score_mode=score_mode, modality=modality, diversity=diversity,
+                                    pool=pool)
         request = rq.search_batch_request(self._name(collection), points, options)
         return self._send(calls.SEARCH_BATCH, request, timeout)
 
@@ -333,6 +281,11 @@ class Client(ClientSettings):
         exclude_ids: Iterable[str] = (),
         distinct: bool = False,
         with_vectors: bool = False,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> PathStep:
@@ -348,6 +301,11 @@ class Client(ClientSettings):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
             collection=collection,
             timeout=timeout,
         )
@@ -369,6 +327,11 @@ class Client(ClientSettings):
         with_vectors: bool = False,
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
@@ -393,6 +356,11 @@ class Client(ClientSettings):
             with_vectors=with_vectors,
             filter=filter,
             exclude_ids=exclude_ids,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
 
@@ -407,10 +375,16 @@ class Client(ClientSettings):
         filter: rq.FilterSpec = None,
         exclude_ids: Iterable[str] = (),
         with_vectors: bool = False,
+        explain: bool = False,
+        score_mode: str = "raw",
+        modality: str | None = None,
+        diversity: float = 0.0,
+        pool: int = 0,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
-        """Move ``base`` along ``direction`` (``TextPair``, ``Examples`` or a vector) and search there.
+        """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
+        and search there.
 
         ``client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -424,6 +398,11 @@ class Client(ClientSettings):
             filter=filter,
             exclude_ids=exclude_ids,
             with_vectors=with_vectors,
+            explain=explain,
+            score_mode=score_mode,
+            modality=modality,
+            diversity=diversity,
+            pool=pool,
         )
         return self._send(calls.EDIT, request, timeout)
 
@@ -440,6 +419,7 @@ class Client(ClientSettings):
         exclude_ids: Iterable[str] = (),
         score_threshold: float | None = None,
         with_vectors: bool = False,
+        explain: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> list[Hit]:
@@ -447,6 +427,43 @@ class Client(ClientSettings):
 
         ``client.analogy("a red circle", "a blue circle", "a red square")``
         """
-        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors)
+        options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, explain=explain)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
         return self._send(calls.SEARCH, request, timeout)
+
+    # ------------------------------------------------------------ named directions
+
+    def create_direction(
+        self,
+        name: str,
+        source: Any,
+        *,
+        method: str = "mean_difference",
+        holdout: float | None = None,
+        seed: int = 0,
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> DirectionInfo:
+        """Make a direction and store it as ``name``, usable as ``NamedDirection(name)`` in edits and mixes.
+
+        ``source`` is a ``TextPair``, ``Examples``, ``Labels(field, positive, negative, filter)`` or a raw
+        vector; ``method`` ("mean_difference", "least_squares" or "logistic") fits examples and labels.
+        The result reports ``quality.auc`` on a held-out share (``holdout``, split with ``seed``).
+        ``client.create_direction("to-blue", Labels("color", "blue", "red", filter={"kind": "image"}))``
+        """
+        request = rq.create_direction_request(
+            self._name(collection), name, source, method=method, holdout=holdout, seed=seed
+        )
+        return self._send(calls.CREATE_DIRECTION, request, timeout)
+
+    def list_directions(
+        self, *, with_vectors: bool = False, collection: str | None = None, timeout: float | None = None
+    ) -> list[DirectionInfo]:
+        """The collection's stored directions, by name (their vectors only with ``with_vectors``)."""
+        request = pb.ListDirectionsRequest(collection=self._name(collection), with_vectors=with_vectors)
+        return self._send(calls.LIST_DIRECTIONS, request, timeout)
+
+    def delete_direction(self, name: str, *, collection: str | None = None, timeout: float | None = None) -> None:
+        """Delete a stored direction (NotFound when there is none by that name)."""
+        request = pb.DeleteDirectionRequest(collection=self._name(collection), name=name)
+        self._send(calls.DELETE_DIRECTION, request, timeout)

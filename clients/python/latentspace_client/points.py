@@ -13,6 +13,8 @@ numpy array, list/tuple of numbers,       a raw vector of the collection's dimen
 ``Mix([(p, w), ...])``                    normalise(sum w * p)
 ``Edit(base, direction, mode, strength)``  a base point moved along a direction
 ``Analogy(a, a_star, b, method)``         a : a_star :: b : ?
+``NamedDirection("to-blue")``, ``TextPair``,  a direction's unit vector as a point (searched alone: items
+``Examples``                              ranked by their projection on it; in a ``Mix``: a move along it)
 a ``latentspace.v1.Query`` message        passed through as it is
 ========================================  ==========================================================
 
@@ -73,8 +75,27 @@ class Examples:
     negative: Sequence[Point] = ()
 
 
-#: A direction: a text pair, examples, or a raw vector (list / numpy array).
-Direction: TypeAlias = TextPair | Examples | Any
+@dataclass(frozen=True)
+class NamedDirection:
+    """A direction stored in the collection under ``name`` (``client.create_direction``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What ``create_direction`` can make a direction from besides a text pair, examples or a vector:
+    the collection's items whose payload ``field`` equals ``positive`` against those where it equals
+    ``negative``, among the items that pass ``filter`` (a filter dict, as in ``search``)."""
+
+    field: str
+    positive: Any
+    negative: Any
+    filter: Any = None
+
+
+#: A direction: a text pair, examples, a stored direction's name, or a raw vector (list / numpy array).
+Direction: TypeAlias = TextPair | Examples | NamedDirection | Any
 
 
 @dataclass(frozen=True)
@@ -165,13 +186,16 @@ def _query(point: Point, depth: int) -> tpb.Query:
         return tpb.Query(edit=_edit(point, depth))
     if isinstance(point, Analogy):
         return tpb.Query(analogy=_analogy(point, depth))
+    if isinstance(point, TextPair | Examples | NamedDirection):
+        return tpb.Query(direction=_direction(point, depth))
     if _is_vector(point):
         return tpb.Query(vector=pack_vector(point))
     if _is_pil_image(point):
         return tpb.Query(image=encode_png(point))
     raise TypeError(
         f"cannot use {type(point).__name__} as a point: pass text (str), image bytes, a pathlib.Path, "
-        "a PIL image, a vector (list of floats / numpy array), Id(...), Mix, Edit or Analogy"
+        "a PIL image, a vector (list of floats / numpy array), Id(...), Mix, Edit, Analogy or a direction "
+        "(NamedDirection, TextPair, Examples)"
     )
 
 
@@ -229,7 +253,7 @@ def encode_png(image: Any) -> bytes:
 
 
 def to_direction(direction: Direction) -> tpb.Direction:
-    """A ``TextPair``, ``Examples`` or raw vector as a ``Direction`` message."""
+    """A ``TextPair``, ``Examples``, ``NamedDirection`` or raw vector as a ``Direction`` message."""
     return _direction(direction, 0)
 
 
@@ -249,11 +273,13 @@ def _direction(direction: Direction, depth: int) -> tpb.Direction:
         positive = [_query(p, depth + 1) for p in direction.positive]
         negative = [_query(p, depth + 1) for p in direction.negative]
         return tpb.Direction(examples=tpb.Examples(positive=positive, negative=negative))
+    if isinstance(direction, NamedDirection):
+        return tpb.Direction(name=direction.name)
     if _is_vector(direction):
         return tpb.Direction(vector=pack_vector(direction))
     raise TypeError(
         f"cannot use {type(direction).__name__} as a direction: pass TextPair(neutral, target), "
-        "Examples(positive, negative) or a vector"
+        "Examples(positive, negative), NamedDirection(name) or a vector"
     )
 
 
@@ -304,13 +330,18 @@ def _message_depth(query: tpb.Query) -> int:
     if kind == "mix":
         children = [part.query for part in query.mix.parts]
     elif kind == "edit":
-        children = [query.edit.base]
-        if query.edit.direction.WhichOneof("kind") == "examples":
-            examples = query.edit.direction.examples
-            children += [*examples.positive, *examples.negative]
+        children = [query.edit.base, *_examples(query.edit.direction)]
+    elif kind == "direction":
+        children = _examples(query.direction)
     elif kind == "analogy":
         children = [query.analogy.a, query.analogy.a_star, query.analogy.b]
     return 1 + max(_message_depth(child) for child in children) if children else 0
+
+
+def _examples(direction: tpb.Direction) -> list[tpb.Query]:
+    if direction.WhichOneof("kind") != "examples":
+        return []
+    return [*direction.examples.positive, *direction.examples.negative]
 
 
 def _weighted_part(part: Any) -> tuple[Point, float | None]:

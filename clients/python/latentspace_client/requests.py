@@ -15,15 +15,19 @@ from typing import Any
 
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as pb
 from latentspace_client._generated.latentspace.v1 import types_pb2 as tpb
-from latentspace_client.payloads import to_filter, to_struct
+from latentspace_client.payloads import to_filter, to_struct, to_value
 from latentspace_client.points import (
     ANALOGY_METHODS,
     Analogy,
     Direction,
     Edit,
+    Examples,
+    Labels,
     Point,
+    TextPair,
     enum_value,
     image_bytes,
+    to_direction,
     to_edit,
     to_queries,
     to_query,
@@ -32,6 +36,13 @@ from latentspace_client.vectors import pack_vector
 
 FilterSpec = Mapping[str, Any] | tpb.Filter | None
 INTERPOLATION_METHODS = {"slerp": pb.INTERPOLATION_METHOD_SLERP, "lerp": pb.INTERPOLATION_METHOD_LERP}
+SCORE_MODES = {"raw": tpb.SCORE_MODE_RAW, "calibrated": tpb.SCORE_MODE_CALIBRATED}
+MODALITIES = {"text": tpb.MODALITY_TEXT, "image": tpb.MODALITY_IMAGE, "vector": tpb.MODALITY_VECTOR}
+DIRECTION_METHODS = {
+    "mean_difference": pb.DIRECTION_METHOD_MEAN_DIFFERENCE,
+    "least_squares": pb.DIRECTION_METHOD_LEAST_SQUARES,
+    "logistic": pb.DIRECTION_METHOD_LOGISTIC,
+}
 
 
 @dataclass(frozen=True)
@@ -164,6 +175,12 @@ def search_options(
     with_vectors: bool = False,
     ef_search: int = 0,
     nprobe: int = 0,
+    explain: bool = False,
+    *,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.SearchOptions:
     """The options shared by Search and SearchBatch (k is checked by the server against its limit)."""
     options = pb.SearchOptions(
@@ -171,6 +188,8 @@ def search_options(
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
         params=tpb.SearchParams(ef_search=ef_search, nprobe=nprobe),
+        explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     message = to_filter(filter)
     if message is not None:
@@ -178,6 +197,17 @@ def search_options(
     if score_threshold is not None:
         options.score_threshold = score_threshold
     return options
+
+
+def ranking_fields(score_mode: str, modality: str | None, diversity: float, pool: int) -> dict[str, Any]:
+    """``score_mode`` ("raw" or "calibrated"), ``modality`` (None: any) and the MMR knobs, as message fields
+    (their ranges are checked by the server)."""
+    return {
+        "score_mode": enum_value(SCORE_MODES, score_mode, "score mode"),
+        "modality": tpb.MODALITY_UNSPECIFIED if modality is None else enum_value(MODALITIES, modality, "modality"),
+        "diversity": diversity,
+        "pool": pool,
+    }
 
 
 def search_request(collection: str, point: Point, options: pb.SearchOptions) -> pb.SearchRequest:
@@ -240,6 +270,11 @@ def interpolate_request(
     with_vectors: bool = False,
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
+    explain: bool = False,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -257,6 +292,8 @@ def interpolate_request(
         exclude_ids=_ids(exclude_ids),
         distinct=distinct,
         with_vectors=with_vectors,
+        explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -275,6 +312,11 @@ def edit_request(
     filter: FilterSpec = None,
     exclude_ids: Iterable[str] = (),
     with_vectors: bool = False,
+    explain: bool = False,
+    score_mode: str = "raw",
+    modality: str | None = None,
+    diversity: float = 0.0,
+    pool: int = 0,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -283,8 +325,41 @@ def edit_request(
         k=k,
         exclude_ids=_ids(exclude_ids),
         with_vectors=with_vectors,
+        explain=explain,
+        **ranking_fields(score_mode, modality, diversity, pool),
     )
     _set_filter(request, filter)
+    return request
+
+
+def create_direction_request(
+    collection: str,
+    name: str,
+    source: TextPair | Examples | Labels | Any,
+    *,
+    method: str = "mean_difference",
+    holdout: float | None = None,
+    seed: int = 0,
+) -> pb.CreateDirectionRequest:
+    """A direction made from a ``TextPair``, ``Examples``, ``Labels`` or a raw vector, stored as ``name``."""
+    request = pb.CreateDirectionRequest(
+        collection=collection, name=name, method=enum_value(DIRECTION_METHODS, method, "direction method"), seed=seed
+    )
+    if isinstance(source, Labels):
+        labels = request.source.labels
+        labels.field = source.field
+        labels.positive.CopyFrom(to_value(source.positive, "labels.positive"))
+        labels.negative.CopyFrom(to_value(source.negative, "labels.negative"))
+        _set_filter(labels, source.filter)
+    else:
+        direction = to_direction(source)
+        kind = direction.WhichOneof("kind")
+        if kind == "name":
+            raise TypeError("a stored direction cannot be the source of another; pass TextPair, Examples, Labels "
+                            "or a vector")
+        getattr(request.source, kind).CopyFrom(getattr(direction, kind))
+    if holdout is not None:
+        request.holdout = holdout
     return request
 
 

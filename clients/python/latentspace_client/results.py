@@ -29,9 +29,90 @@ def modality_name(value: Any) -> str:
     return _MODALITY_NAMES.get(value, "unspecified")
 
 
+_SCORE_FORMS = {tpb.SCORE_FORM_SUM: "sum", tpb.SCORE_FORM_PRODUCT: "product"}
+_DIRECTION_METHODS = {
+    pb.DIRECTION_METHOD_UNSPECIFIED: "mean_difference",
+    pb.DIRECTION_METHOD_MEAN_DIFFERENCE: "mean_difference",
+    pb.DIRECTION_METHOD_LEAST_SQUARES: "least_squares",
+    pb.DIRECTION_METHOD_LOGISTIC: "logistic",
+}
+
+
+@dataclass(frozen=True)
+class ScoreTerm:
+    """One leaf of the query in a hit's score, named by its request ``path``.
+
+    Form "sum": ``share = coefficient * cosine``, and the shares add up to the score. Form "product"
+    (3CosMul): the score is the product of ``factor ** exponent``.
+    """
+
+    path: str
+    cosine: float
+    coefficient: float
+    share: float
+    factor: float
+    exponent: int
+
+    @classmethod
+    def from_proto(cls, message: tpb.ScoreTerm) -> ScoreTerm:
+        return cls(path=message.path, cosine=message.cosine, coefficient=message.coefficient, share=message.share,
+                   factor=message.factor, exponent=message.exponent)
+
+
+@dataclass(frozen=True)
+class DirectionProjection:
+    """A hit's projection on a direction its query used (``name`` is "" for an inline direction)."""
+
+    path: str
+    name: str
+    projection: float
+
+    @classmethod
+    def from_proto(cls, message: tpb.DirectionProjection) -> DirectionProjection:
+        return cls(path=message.path, name=message.name, projection=message.projection)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a hit scored as it did (``explain=True``): the query's leaves' terms and direction projections."""
+
+    form: str
+    terms: tuple[ScoreTerm, ...]
+    projections: tuple[DirectionProjection, ...]
+    #: The raw cosine; ``score = (cosine - calibration_offset) / calibration_scale`` (0 and 1 unless calibrated).
+    cosine: float = 0.0
+    calibration_offset: float = 0.0
+    calibration_scale: float = 1.0
+    #: With diversity: the hit's largest similarity to a hit ranked before it (None for the first).
+    redundancy: float | None = None
+
+    @classmethod
+    def from_proto(cls, message: tpb.Explanation) -> Explanation:
+        return cls(
+            form=_SCORE_FORMS.get(message.form, "unspecified"),
+            terms=tuple(ScoreTerm.from_proto(t) for t in message.terms),
+            projections=tuple(DirectionProjection.from_proto(p) for p in message.projections),
+            cosine=message.cosine,
+            calibration_offset=message.calibration_offset,
+            calibration_scale=message.calibration_scale,
+            redundancy=message.redundancy if message.HasField("redundancy") else None,
+        )
+
+    def shares(self) -> dict[str, float]:
+        """``{leaf path: share}`` (sum form; a path used twice adds up)."""
+        out: dict[str, float] = {}
+        for term in self.terms:
+            out[term.path] = out.get(term.path, 0.0) + term.share
+        return out
+
+
 @dataclass(frozen=True)
 class Hit:
-    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies)."""
+    """One search result; ``score`` is the cosine similarity (3CosMul score for cos_mul analogies, the
+    calibrated score with ``score_mode="calibrated"``).
+
+    ``explanation`` is set when the call asked for it (``explain=True``).
+    """
 
     id: str
     score: float
@@ -39,6 +120,7 @@ class Hit:
     payload: dict[str, Any]
     content: str
     vector: FloatVector | None = None
+    explanation: Explanation | None = None
 
     @classmethod
     def from_proto(cls, message: tpb.Hit) -> Hit:
@@ -49,6 +131,7 @@ class Hit:
             payload=from_struct(message.payload),
             content=message.content,
             vector=unpack_optional(message),
+            explanation=Explanation.from_proto(message.explanation) if message.HasField("explanation") else None,
         )
 
 
@@ -94,8 +177,33 @@ class Item:
 
 
 @dataclass(frozen=True)
+class ModalityStats:
+    """One item modality of a collection: its count, centroid norm and sample size."""
+
+    modality: str
+    count: int
+    centroid_norm: float
+    sampled: int
+
+
+@dataclass(frozen=True)
+class CosineDistribution:
+    """Cosines between sampled items of modalities ``a`` and ``b`` (distinct pairs when equal)."""
+
+    a: str
+    b: str
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+
+
+@dataclass(frozen=True)
 class CollectionInfo:
-    """A collection: its model (empty for vector-only), dimension, index and item count."""
+    """A collection: its model (empty for vector-only), dimension, index and item count, and the
+    statistics of its item modalities (what calibrated scores are measured against)."""
 
     name: str
     model: str
@@ -106,6 +214,8 @@ class CollectionInfo:
     modalities: tuple[str, ...]
     fingerprint: str
     sequence: int
+    modality_stats: tuple[ModalityStats, ...] = ()
+    cosine_distributions: tuple[CosineDistribution, ...] = ()
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -119,6 +229,12 @@ class CollectionInfo:
             modalities=tuple(modality_name(m) for m in message.modalities),
             fingerprint=message.fingerprint,
             sequence=message.sequence,
+            modality_stats=tuple(
+                ModalityStats(modality_name(s.modality), s.count, s.centroid_norm, s.sampled)
+                for s in message.modality_stats),
+            cosine_distributions=tuple(
+                CosineDistribution(modality_name(d.a), modality_name(d.b), d.pairs, d.mean, d.std, d.p05, d.p50, d.p95)
+                for d in message.cosine_distributions),
         )
 
 
@@ -322,4 +438,64 @@ class EditResult:
             result_projection=message.result_projection,
             direction_norm=message.direction_norm,
             hits=tuple(hits_from_proto(message.hits)),
+        )
+
+
+@dataclass(frozen=True)
+class DirectionQuality:
+    """How well a direction separates what it was made from: ``auc`` (None when nothing was held out),
+    what it was measured on (``evaluated_on``: "held_out", "templates" or "none") and the counts."""
+
+    auc: float | None
+    evaluated_on: str
+    positives: int
+    negatives: int
+    held_out_positives: int
+    held_out_negatives: int
+    holdout: float
+    seed: int
+
+    @classmethod
+    def from_proto(cls, message: pb.DirectionQuality) -> DirectionQuality:
+        return cls(
+            auc=message.auc if message.HasField("auc") else None,
+            evaluated_on=message.evaluated_on,
+            positives=message.positives,
+            negatives=message.negatives,
+            held_out_positives=message.held_out_positives,
+            held_out_negatives=message.held_out_negatives,
+            holdout=message.holdout,
+            seed=message.seed,
+        )
+
+
+@dataclass(frozen=True)
+class DirectionInfo:
+    """A stored direction: what it was made from, its quality, and its norm before normalising.
+
+    ``vector`` is the unit direction (from ``list_directions`` only with ``with_vectors``).
+    """
+
+    name: str
+    source: str
+    method: str
+    description: str
+    norm: float
+    quality: DirectionQuality
+    fingerprint: str
+    created_at: str
+    vector: FloatVector | None = None
+
+    @classmethod
+    def from_proto(cls, message: pb.DirectionInfo) -> DirectionInfo:
+        return cls(
+            name=message.name,
+            source=message.source,
+            method=_DIRECTION_METHODS.get(message.method, "mean_difference"),
+            description=message.description,
+            norm=message.norm,
+            quality=DirectionQuality.from_proto(message.quality),
+            fingerprint=message.fingerprint,
+            created_at=message.created_at,
+            vector=unpack_optional(message),
         )

@@ -26,6 +26,7 @@ import { Collections, LatentSpace } from "./generated/latentspace/v1/latentspace
 import {
   collectionInfoFromProto,
   deleteResultFromProto,
+  directionInfoFromProto,
   distanceFromProto,
   distanceMatrixFromProto,
   editResultFromProto,
@@ -88,6 +89,9 @@ export const RPCS = {
   distanceMatrix: rpc(latentSpace.distanceMatrix, distanceMatrixFromProto),
   interpolate: rpc(latentSpace.interpolate, interpolationFromProto),
   edit: rpc(latentSpace.edit, editResultFromProto),
+  createDirection: rpc(latentSpace.createDirection, directionInfoFromProto),
+  listDirections: rpc(latentSpace.listDirections, (reply) => reply.directions.map(directionInfoFromProto)),
+  deleteDirection: rpc(latentSpace.deleteDirection, (): void => undefined),
 } as const;
 
 /** TLS settings: PEM root certificates to trust (default: the system's), and a client key pair for mTLS. */

@@ -9,20 +9,23 @@
 
 import { create } from "@bufbuild/protobuf";
 import {
+  DeleteDirectionRequestSchema,
   DescribeCollectionRequestSchema,
   DropCollectionRequestSchema,
   ListCollectionsRequestSchema,
+  ListDirectionsRequestSchema,
   ListSnapshotsRequestSchema,
   StatsRequestSchema,
   type UpsertRequest,
 } from "./generated/latentspace/v1/latentspace_pb.js";
 import { Connection, type ConnectionOptions, DEFAULT_ADDRESS, ExportStream, RPCS } from "./calls.js";
 import type { FilterSpec } from "./payloads.js";
-import { type AnalogyMethodName, type Direction, type Point, pointFromKeywords } from "./points.js";
+import { type AnalogyMethodName, type Direction, type Labels, type Point, pointFromKeywords } from "./points.js";
 import * as rq from "./requests.js";
 import type {
   CollectionInfo,
   DeleteResult,
+  DirectionInfo,
   Distance,
   DistanceMatrix,
   EditResult,
@@ -52,16 +55,18 @@ export interface ClientOptions extends ConnectionOptions {
 }
 
 export type SearchOptions = CollectionCallOptions &
-  rq.SearchOptionsInit & {
+  rq.SearchOptionsInit &
+  rq.RankingInit & {
     text?: string | null;
     image?: Uint8Array | null;
     vector?: Float32Array | readonly number[] | null;
     id?: string | null;
   };
 
-export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit;
+export type SearchBatchOptions = CollectionCallOptions & rq.SearchOptionsInit & rq.RankingInit;
 
-export type MidpointOptions = CollectionCallOptions & {
+export type MidpointOptions = CollectionCallOptions &
+  rq.RankingInit & {
   k?: number;
   method?: rq.InterpolationMethodName;
   via?: Point | null;
@@ -69,6 +74,7 @@ export type MidpointOptions = CollectionCallOptions & {
   excludeIds?: rq.Ids;
   distinct?: boolean;
   withVectors?: boolean;
+  explain?: boolean;
 };
 
 export type AnalogyOptions = CollectionCallOptions &
@@ -286,7 +292,7 @@ export class Client {
     return this.connection.unary(RPCS.interpolate, request, options.timeoutMs);
   }
 
-  /** Move `base` along `direction` (TextPair, Examples or a vector) and search there. */
+  /** Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there. */
   async edit(base: Point, direction: Direction, options: CollectionCallOptions & rq.EditOptions = {}): Promise<EditResult> {
     const request = rq.editRequest(this.name(options.collection), base, direction, options);
     return this.connection.unary(RPCS.edit, request, options.timeoutMs);
@@ -294,7 +300,7 @@ export class Client {
 
   /** a : aStar :: b : ? — a search whose point is the analogy ("cos_add" or "cos_mul"). */
   async analogy(a: Point, aStar: Point, b: Point, options: AnalogyOptions = {}): Promise<Hit[]> {
-    const { k, filter, excludeIds, scoreThreshold, withVectors } = options;
+    const { k, filter, excludeIds, scoreThreshold, withVectors, explain } = options;
     const request = rq.analogyRequest(
       this.name(options.collection),
       a,
@@ -302,8 +308,40 @@ export class Client {
       b,
       options.method ?? "cos_add",
       options.includeInputs ?? false,
-      rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors }),
+      rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors, explain }),
     );
     return this.connection.unary(RPCS.search, request, options.timeoutMs);
+  }
+
+  // ------------------------------------------------------------ named directions
+
+  /**
+   * Make a direction and store it as `name`, usable as `new NamedDirection(name)` in edits and
+   * mixes. `source` is a TextPair, Examples, Labels(field, positive, negative, filter) or a raw
+   * vector; `method` ("mean_difference", "least_squares", "logistic") fits examples and labels.
+   * The result reports `quality.auc` on a held-out share (`holdout`, split with `seed`).
+   */
+  async createDirection(
+    name: string,
+    source: Labels | Direction,
+    options: CollectionCallOptions & rq.CreateDirectionOptions = {},
+  ): Promise<DirectionInfo> {
+    const request = rq.createDirectionRequest(this.name(options.collection), name, source, options);
+    return this.connection.unary(RPCS.createDirection, request, options.timeoutMs);
+  }
+
+  /** The collection's stored directions, by name (their vectors only with `withVectors`). */
+  async listDirections(options: CollectionCallOptions & { withVectors?: boolean } = {}): Promise<DirectionInfo[]> {
+    const request = create(ListDirectionsRequestSchema, {
+      collection: this.name(options.collection),
+      withVectors: options.withVectors ?? false,
+    });
+    return this.connection.unary(RPCS.listDirections, request, options.timeoutMs);
+  }
+
+  /** Delete a stored direction (NotFound when there is none by that name). */
+  async deleteDirection(name: string, options: CollectionCallOptions = {}): Promise<void> {
+    const request = create(DeleteDirectionRequestSchema, { collection: this.name(options.collection), name });
+    await this.connection.unary(RPCS.deleteDirection, request, options.timeoutMs);
   }
 }

@@ -10,6 +10,8 @@
  * | `new Mix([[p, 0.7], [q, 0.3]])`  | normalise(sum w * p); a bare point has weight 1         |
  * | `new Edit(base, direction, opts)`| a base point moved along a direction                    |
  * | `new Analogy(a, aStar, b, opts)` | a : a* :: b : ?                                         |
+ * | `new NamedDirection("to-blue")`, | a direction's unit vector as a point (searched alone:   |
+ * | `TextPair`, `Examples`           | items by their projection on it; in a Mix: a move)      |
  * | a `latentspace.v1.Query` message | passed through as it is                                 |
  *
  * Composites nest: a Mix of an Edit and an Id is a point like any other.
@@ -55,8 +57,27 @@ export class Examples {
   ) {}
 }
 
-/** A direction: a text pair, examples, or a raw vector. */
-export type Direction = TextPair | Examples | VectorLike | DirectionMessage;
+/** A direction stored in the collection under `name` (`client.createDirection`). */
+export class NamedDirection {
+  constructor(readonly name: string) {}
+}
+
+/**
+ * What `createDirection` can make a direction from besides a text pair, examples or a vector: the
+ * collection's items whose payload `field` equals `positive` against those where it equals
+ * `negative`, among the items that pass `filter` (a filter object, as in `search`).
+ */
+export class Labels {
+  constructor(
+    readonly field: string,
+    readonly positive: string | number | boolean | null,
+    readonly negative: string | number | boolean | null,
+    readonly filter: Record<string, unknown> | null = null,
+  ) {}
+}
+
+/** A direction: a text pair, examples, a stored direction's name, or a raw vector. */
+export type Direction = TextPair | Examples | NamedDirection | VectorLike | DirectionMessage;
 
 /** One part of a {@link Mix}: a point (weight 1) or a `[point, weight]` pair; weights may be negative. */
 export type MixPart = Point | readonly [Point, number];
@@ -114,7 +135,18 @@ export class Analogy {
 }
 
 /** Anything {@link toQuery} accepts (see the module comment). */
-export type Point = string | Uint8Array | VectorLike | Id | Mix | Edit | Analogy | Query;
+export type Point =
+  | string
+  | Uint8Array
+  | VectorLike
+  | Id
+  | Mix
+  | Edit
+  | Analogy
+  | NamedDirection
+  | TextPair
+  | Examples
+  | Query;
 
 /** The one place each name becomes a wire enum. */
 export const EDIT_MODES: Readonly<Record<EditModeName, EditMode>> = {
@@ -159,13 +191,16 @@ function query(point: Point, depth: number): Query {
   if (point instanceof Analogy) {
     return create(QuerySchema, { kind: { case: "analogy", value: toAnalogy(point, depth) } });
   }
+  if (point instanceof NamedDirection || point instanceof TextPair || point instanceof Examples) {
+    return create(QuerySchema, { kind: { case: "direction", value: directionMessage(point, depth) } });
+  }
   if (isMessage(point, QuerySchema)) {
     if (depth + messageDepth(point) > MAX_POINT_DEPTH) throw tooDeep();
     return point;
   }
   throw new TypeError(
     `cannot use ${describe(point)} as a point: pass text (string), image bytes (Uint8Array), ` +
-      "a vector (Float32Array or number[]), Id, Mix, Edit or Analogy",
+      "a vector (Float32Array or number[]), Id, Mix, Edit, Analogy or a direction (NamedDirection, TextPair, Examples)",
   );
 }
 
@@ -198,7 +233,7 @@ export function pointFromKeywords(
   return toQuery(kind === "id" ? new Id(String(value)) : (value as Point));
 }
 
-/** A TextPair, Examples or raw vector as a `Direction` message. */
+/** A TextPair, Examples, NamedDirection or raw vector as a `Direction` message. */
 export function toDirection(direction: Direction): DirectionMessage {
   return directionMessage(direction, 0);
 }
@@ -220,11 +255,12 @@ function directionMessage(direction: Direction, depth: number): DirectionMessage
     });
     return create(DirectionSchema, { kind: { case: "examples", value } });
   }
+  if (direction instanceof NamedDirection) return create(DirectionSchema, { kind: { case: "name", value: direction.name } });
   if (isVector(direction)) return create(DirectionSchema, { kind: { case: "vector", value: packVector(direction) } });
   if (isMessage(direction, DirectionSchema)) return direction;
   throw new TypeError(
     `cannot use ${describe(direction)} as a direction: pass new TextPair(neutral, target), ` +
-      "new Examples(positive, negative) or a vector",
+      "new Examples(positive, negative), new NamedDirection(name) or a vector",
   );
 }
 
@@ -274,12 +310,18 @@ function messageDepth(message: Query): number {
   if (kind.case === "mix") children = kind.value.parts.flatMap((p) => (p.query ? [p.query] : []));
   else if (kind.case === "edit") {
     children = kind.value.base ? [kind.value.base] : [];
-    const direction = kind.value.direction?.kind;
-    if (direction?.case === "examples") children.push(...direction.value.positive, ...direction.value.negative);
+    children.push(...exampleQueries(kind.value.direction));
+  } else if (kind.case === "direction") {
+    children = exampleQueries(kind.value);
   } else if (kind.case === "analogy") {
     children = [kind.value.a, kind.value.aStar, kind.value.b].filter((q): q is Query => q !== undefined);
   }
   return children.length === 0 ? 0 : 1 + Math.max(...children.map(messageDepth));
+}
+
+function exampleQueries(direction: DirectionMessage | undefined): Query[] {
+  const kind = direction?.kind;
+  return kind?.case === "examples" ? [...kind.value.positive, ...kind.value.negative] : [];
 }
 
 function weightedPart(part: MixPart): readonly [Point, number | null] {

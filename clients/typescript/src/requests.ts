@@ -6,10 +6,15 @@
  * The names, defaults and checks are the Python SDK's (`latentspace_client/requests.py`).
  */
 
-import { create } from "@bufbuild/protobuf";
+import { create, fromJson } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import {
   type CreateCollectionRequest,
   CreateCollectionRequestSchema,
+  type CreateDirectionRequest,
+  CreateDirectionRequestSchema,
+  DirectionMethod,
+  DirectionSourceSchema,
   type DeleteRequest,
   DeleteRequestSchema,
   type DistanceMatrixRequest,
@@ -27,6 +32,7 @@ import {
   type InterpolateRequest,
   InterpolateRequestSchema,
   InterpolationMethod,
+  LabelsSchema,
   QueryPairSchema,
   type RestoreRequest,
   RestoreRequestSchema,
@@ -43,8 +49,8 @@ import {
   type UpsertRequest,
   UpsertRequestSchema,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { SearchParamsSchema } from "./generated/latentspace/v1/types_pb.js";
-import { checkStruct, type FilterSpec, toFilter } from "./payloads.js";
+import { Modality, ScoreMode, SearchParamsSchema } from "./generated/latentspace/v1/types_pb.js";
+import { checkJson, checkStruct, type FilterSpec, toFilter } from "./payloads.js";
 import {
   Analogy,
   ANALOGY_METHODS,
@@ -53,7 +59,9 @@ import {
   Edit,
   type EditModeName,
   enumValue,
+  Labels,
   type Point,
+  toDirection,
   toEdit,
   toQueries,
   toQuery,
@@ -88,6 +96,45 @@ export interface SearchOptionsInit {
   withVectors?: boolean;
   efSearch?: number;
   nprobe?: number;
+  /** Split each hit's score into the shares of the query's leaves (`Hit.explanation`). */
+  explain?: boolean;
+}
+
+/** How hits are ranked: score mode, a modality filter and maximal marginal relevance (docs/latent-operations.md). */
+export interface RankingInit {
+  /** "raw" (cosine, the default) or "calibrated" (comparable across text and image hits). */
+  scoreMode?: ScoreModeName;
+  /** Only items of this modality (null: any). */
+  modality?: RankingModalityName | null;
+  /** Maximal marginal relevance in [0, 1]; 0 = plain ranking. */
+  diversity?: number;
+  /** With diversity: the candidates to pick from; 0 = the server's default (4 x k). */
+  pool?: number;
+}
+
+export type ScoreModeName = "raw" | "calibrated";
+export type RankingModalityName = "text" | "image" | "vector";
+
+export const SCORE_MODES: Readonly<Record<ScoreModeName, ScoreMode>> = {
+  raw: ScoreMode.RAW,
+  calibrated: ScoreMode.CALIBRATED,
+};
+
+export const MODALITIES: Readonly<Record<RankingModalityName, Modality>> = {
+  text: Modality.TEXT,
+  image: Modality.IMAGE,
+  vector: Modality.VECTOR,
+};
+
+/** The ranking fields of SearchOptions, InterpolateRequest and EditRequest (the server checks their ranges). */
+export function rankingFields(init: RankingInit): { scoreMode: ScoreMode; modality: Modality; diversity: number; pool: number } {
+  return {
+    scoreMode: enumValue(SCORE_MODES, init.scoreMode ?? "raw", "score mode"),
+    modality:
+      init.modality === null || init.modality === undefined ? Modality.UNSPECIFIED : enumValue(MODALITIES, init.modality, "modality"),
+    diversity: init.diversity ?? 0,
+    pool: init.pool ?? 0,
+  };
 }
 
 export type InterpolationMethodName = "slerp" | "lerp";
@@ -95,6 +142,14 @@ export type InterpolationMethodName = "slerp" | "lerp";
 export const INTERPOLATION_METHODS: Readonly<Record<InterpolationMethodName, InterpolationMethod>> = {
   slerp: InterpolationMethod.SLERP,
   lerp: InterpolationMethod.LERP,
+};
+
+export type DirectionMethodName = "mean_difference" | "least_squares" | "logistic";
+
+export const DIRECTION_METHODS: Readonly<Record<DirectionMethodName, DirectionMethod>> = {
+  mean_difference: DirectionMethod.MEAN_DIFFERENCE,
+  least_squares: DirectionMethod.LEAST_SQUARES,
+  logistic: DirectionMethod.LOGISTIC,
 };
 
 const ITEM_KEYS = new Set(["id", "text", "image", "vector", "payload", "contentRef", "contentHash"]);
@@ -209,13 +264,15 @@ export function encodeRequest(collection: string, points: Iterable<Point>): Enco
 }
 
 /** The options shared by Search and SearchBatch (k is checked by the server against its limit). */
-export function searchOptions(init: SearchOptionsInit = {}): SearchOptions {
+export function searchOptions(init: SearchOptionsInit & RankingInit = {}): SearchOptions {
   const options = create(SearchOptionsSchema, {
     k: init.k ?? 10,
     filter: toFilter(init.filter),
     excludeIds: idList(init.excludeIds ?? []),
     withVectors: init.withVectors ?? false,
     params: create(SearchParamsSchema, { efSearch: init.efSearch ?? 0, nprobe: init.nprobe ?? 0 }),
+    explain: init.explain ?? false,
+    ...rankingFields(init),
   });
   if (init.scoreThreshold !== null && init.scoreThreshold !== undefined) options.scoreThreshold = init.scoreThreshold;
   return options;
@@ -264,7 +321,7 @@ export function distanceMatrixRequest(
 }
 
 /** The options of Interpolate: one of `t`, `steps` or `ts` (none: the midpoint). */
-export interface InterpolateOptions {
+export interface InterpolateOptions extends RankingInit {
   t?: number | null;
   steps?: number | null;
   ts?: readonly number[] | null;
@@ -276,6 +333,7 @@ export interface InterpolateOptions {
   withVectors?: boolean;
   filter?: FilterSpec | null;
   excludeIds?: Ids;
+  explain?: boolean;
 }
 
 /** A path a -> b: one `t`, `steps` evenly spaced t, or explicit `ts` (none: the midpoint). */
@@ -298,19 +356,22 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     excludeIds: idList(options.excludeIds ?? []),
     distinct: options.distinct ?? false,
     withVectors: options.withVectors ?? false,
+    explain: options.explain ?? false,
+    ...rankingFields(options),
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
 }
 
 /** The options of Edit. */
-export interface EditOptions {
+export interface EditOptions extends RankingInit {
   mode?: EditModeName;
   strength?: number | null;
   k?: number;
   filter?: FilterSpec | null;
   excludeIds?: Ids;
   withVectors?: boolean;
+  explain?: boolean;
 }
 
 /** Move `base` along `direction` and search around the result (k = 0: no search). */
@@ -323,7 +384,51 @@ export function editRequest(collection: string, base: Point, direction: Directio
     filter: toFilter(options.filter),
     excludeIds: idList(options.excludeIds ?? []),
     withVectors: options.withVectors ?? false,
+    explain: options.explain ?? false,
+    ...rankingFields(options),
   });
+}
+
+/** The options of CreateDirection. */
+export interface CreateDirectionOptions {
+  /** "mean_difference" (default), "least_squares" or "logistic": how examples and labels are fitted. */
+  method?: DirectionMethodName;
+  /** The share of each side held out to measure quality (default 0.25 on the server). */
+  holdout?: number | null;
+  seed?: number;
+}
+
+/** A direction made from a TextPair, Examples, Labels or a raw vector, stored as `name`. */
+export function createDirectionRequest(
+  collection: string,
+  name: string,
+  source: Labels | Direction,
+  options: CreateDirectionOptions = {},
+): CreateDirectionRequest {
+  const request = create(CreateDirectionRequestSchema, {
+    collection,
+    name,
+    method: enumValue(DIRECTION_METHODS, options.method ?? "mean_difference", "direction method"),
+    seed: BigInt(options.seed ?? 0),
+  });
+  if (source instanceof Labels) {
+    const value = (v: unknown, side: string) => fromJson(ValueSchema, checkJson(v, `labels.${side}`));
+    const labels = create(LabelsSchema, {
+      field: source.field,
+      positive: value(source.positive, "positive"),
+      negative: value(source.negative, "negative"),
+      filter: toFilter(source.filter as FilterSpec | null),
+    });
+    request.source = create(DirectionSourceSchema, { kind: { case: "labels", value: labels } });
+  } else {
+    const kind = toDirection(source).kind;
+    if (kind.case === "name" || kind.case === undefined) {
+      throw new TypeError("a stored direction cannot be the source of another; pass TextPair, Examples, Labels or a vector");
+    }
+    request.source = create(DirectionSourceSchema, { kind } as never);
+  }
+  if (options.holdout !== null && options.holdout !== undefined) request.holdout = options.holdout;
+  return request;
 }
 
 function someIds(ids: Ids): string[] {

@@ -11,6 +11,7 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import type {
   CollectionInfo as CollectionInfoMessage,
   DeleteResponse,
+  DirectionInfo as DirectionInfoMessage,
   Distance as DistanceMessage,
   DistanceMatrixResponse,
   EditResponse,
@@ -23,12 +24,57 @@ import type {
   StatsResponse,
   UpsertResponse,
 } from "./generated/latentspace/v1/latentspace_pb.js";
-import { type Hit as HitMessage, type Item as ItemMessage, Modality } from "./generated/latentspace/v1/types_pb.js";
+import { DirectionMethod } from "./generated/latentspace/v1/latentspace_pb.js";
+import {
+  type Explanation as ExplanationMessage,
+  type Hit as HitMessage,
+  type Item as ItemMessage,
+  Modality,
+  ScoreForm,
+} from "./generated/latentspace/v1/types_pb.js";
 import { booleanRows, floatRows, unpackOptional, unpackVector } from "./vectors.js";
 
 export type ModalityName = "text" | "image" | "vector" | "unspecified";
 
-/** One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies). */
+/**
+ * One leaf of the query in a hit's score, named by its request `path`. Form "sum": `share =
+ * coefficient * cosine`, and the shares add up to the score. Form "product" (3CosMul): the score is
+ * the product of `factor ** exponent`.
+ */
+export interface ScoreTerm {
+  path: string;
+  cosine: number;
+  coefficient: number;
+  share: number;
+  factor: number;
+  exponent: number;
+}
+
+/** A hit's projection on a direction its query used (`name` is "" for an inline direction). */
+export interface DirectionProjection {
+  path: string;
+  name: string;
+  projection: number;
+}
+
+/** Why a hit scored as it did (`explain: true`). */
+export interface Explanation {
+  form: "sum" | "product" | "unspecified";
+  terms: ScoreTerm[];
+  projections: DirectionProjection[];
+  /** The raw cosine; score = (cosine - calibrationOffset) / calibrationScale (0 and 1 unless calibrated). */
+  cosine: number;
+  calibrationOffset: number;
+  calibrationScale: number;
+  /** With diversity: the hit's largest similarity to a hit ranked before it (null for the first). */
+  redundancy: number | null;
+}
+
+/**
+ * One search result; `score` is the cosine similarity (the 3CosMul score for cos_mul analogies, the
+ * calibrated score with `scoreMode: "calibrated"`).
+ * `explanation` is set when the call asked for it (`explain: true`).
+ */
 export interface Hit {
   id: string;
   score: number;
@@ -36,6 +82,7 @@ export interface Hit {
   payload: JsonObject;
   content: string;
   vector: Float32Array | null;
+  explanation: Explanation | null;
 }
 
 /** A stored item; `sequence` is the write sequence number of its last upsert. */
@@ -59,6 +106,30 @@ export interface CollectionInfo {
   modalities: ModalityName[];
   fingerprint: string;
   sequence: number;
+  /** Per item modality: count, centroid norm and sample size (what calibrated scores are measured against). */
+  modalityStats: ModalityStats[];
+  /** The same- and cross-modal cosine distributions of the samples. */
+  cosineDistributions: CosineDistribution[];
+}
+
+/** One item modality of a collection. */
+export interface ModalityStats {
+  modality: ModalityName;
+  count: number;
+  centroidNorm: number;
+  sampled: number;
+}
+
+/** Cosines between sampled items of modalities `a` and `b` (distinct pairs when equal). */
+export interface CosineDistribution {
+  a: ModalityName;
+  b: ModalityName;
+  pairs: number;
+  mean: number;
+  std: number;
+  p05: number;
+  p50: number;
+  p95: number;
 }
 
 /**
@@ -191,6 +262,31 @@ export function hitFromProto(message: HitMessage): Hit {
     payload: message.payload ?? {},
     content: message.content,
     vector: unpackOptional(message.vector),
+    explanation: message.explanation ? explanationFromProto(message.explanation) : null,
+  };
+}
+
+const SCORE_FORMS: Readonly<Record<number, Explanation["form"]>> = {
+  [ScoreForm.SUM]: "sum",
+  [ScoreForm.PRODUCT]: "product",
+};
+
+export function explanationFromProto(message: ExplanationMessage): Explanation {
+  return {
+    form: SCORE_FORMS[message.form] ?? "unspecified",
+    terms: message.terms.map(({ path, cosine, coefficient, share, factor, exponent }) => ({
+      path,
+      cosine,
+      coefficient,
+      share,
+      factor,
+      exponent,
+    })),
+    projections: message.projections.map(({ path, name, projection }) => ({ path, name, projection })),
+    cosine: message.cosine,
+    calibrationOffset: message.calibrationOffset,
+    calibrationScale: message.calibrationScale,
+    redundancy: message.redundancy ?? null,
   };
 }
 
@@ -258,6 +354,22 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
     modalities: message.modalities.map(modalityName),
     fingerprint: message.fingerprint,
     sequence: safeNumber(message.sequence, "sequence"),
+    modalityStats: message.modalityStats.map((s) => ({
+      modality: modalityName(s.modality),
+      count: safeNumber(s.count, "count"),
+      centroidNorm: s.centroidNorm,
+      sampled: s.sampled,
+    })),
+    cosineDistributions: message.cosineDistributions.map((d) => ({
+      a: modalityName(d.a),
+      b: modalityName(d.b),
+      pairs: safeNumber(d.pairs, "pairs"),
+      mean: d.mean,
+      std: d.std,
+      p05: d.p05,
+      p50: d.p50,
+      p95: d.p95,
+    })),
   };
 }
 
@@ -332,5 +444,62 @@ export function editResultFromProto(message: EditResponse): EditResult {
     resultProjection: message.resultProjection,
     directionNorm: message.directionNorm,
     hits: hitsFromProto(message.hits),
+  };
+}
+
+/**
+ * How well a direction separates what it was made from: `auc` (null when nothing was held out),
+ * what it was measured on (`evaluatedOn`: "held_out", "templates" or "none") and the counts.
+ */
+export interface DirectionQuality {
+  auc: number | null;
+  evaluatedOn: string;
+  positives: number;
+  negatives: number;
+  heldOutPositives: number;
+  heldOutNegatives: number;
+  holdout: number;
+  seed: number;
+}
+
+/** A stored direction; `vector` is the unit direction (from listDirections only with `withVectors`). */
+export interface DirectionInfo {
+  name: string;
+  source: string;
+  method: "mean_difference" | "least_squares" | "logistic";
+  description: string;
+  norm: number;
+  quality: DirectionQuality;
+  fingerprint: string;
+  createdAt: string;
+  vector: Float32Array | null;
+}
+
+const DIRECTION_METHOD_NAMES: Readonly<Record<number, DirectionInfo["method"]>> = {
+  [DirectionMethod.LEAST_SQUARES]: "least_squares",
+  [DirectionMethod.LOGISTIC]: "logistic",
+};
+
+export function directionInfoFromProto(message: DirectionInfoMessage): DirectionInfo {
+  const q = message.quality;
+  return {
+    name: message.name,
+    source: message.source,
+    method: DIRECTION_METHOD_NAMES[message.method] ?? "mean_difference",
+    description: message.description,
+    norm: message.norm,
+    quality: {
+      auc: q?.auc ?? null,
+      evaluatedOn: q?.evaluatedOn ?? "",
+      positives: q?.positives ?? 0,
+      negatives: q?.negatives ?? 0,
+      heldOutPositives: q?.heldOutPositives ?? 0,
+      heldOutNegatives: q?.heldOutNegatives ?? 0,
+      holdout: q?.holdout ?? 0,
+      seed: safeNumber(q?.seed ?? 0n, "seed"),
+    },
+    fingerprint: message.fingerprint,
+    createdAt: message.createdAt,
+    vector: unpackOptional(message.vector),
   };
 }

@@ -3,9 +3,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { create, fromBinary, type JsonObject, toBinary, toJson } from "@bufbuild/protobuf";
-import { SearchRequestSchema, SearchResponseSchema } from "../src/generated/latentspace/v1/latentspace_pb.js";
-import { FilterSchema, HitSchema, Modality } from "../src/generated/latentspace/v1/types_pb.js";
-import { Analogy, Edit, Examples, Id, Mix, TextPair } from "../src/index.js";
+import {
+  DirectionMethod,
+  SearchRequestSchema,
+  SearchResponseSchema,
+} from "../src/generated/latentspace/v1/latentspace_pb.js";
+import { FilterSchema, HitSchema, Modality, ScoreForm, ScoreMode } from "../src/generated/latentspace/v1/types_pb.js";
+import { Analogy, Edit, Examples, Id, Labels, Mix, NamedDirection, TextPair } from "../src/index.js";
 import { MAX_PAYLOAD_DEPTH, toFilter } from "../src/payloads.js";
 import { MAX_POINT_DEPTH, type Point, pointFromKeywords, toDirection, toQuery } from "../src/points.js";
 import * as rq from "../src/requests.js";
@@ -47,7 +51,78 @@ test("hits convert to plain objects with modality names and payloads", () => {
   const hit = hitFromProto(
     create(HitSchema, { id: "x", score: 0.5, modality: Modality.IMAGE, payload: { a: 1, b: { c: [true, null] } } }),
   );
-  assert.deepEqual(hit, { id: "x", score: 0.5, modality: "image", payload: { a: 1, b: { c: [true, null] } }, content: "", vector: null });
+  assert.deepEqual(hit, {
+    id: "x",
+    score: 0.5,
+    modality: "image",
+    payload: { a: 1, b: { c: [true, null] } },
+    content: "",
+    vector: null,
+    explanation: null,
+  });
+});
+
+test("directions: a named direction is a direction and a point; labels and probes build CreateDirection", () => {
+  assert.deepEqual(toQuery(new NamedDirection("to-blue")).kind.case, "direction");
+  const mixed = toQuery(new Mix([new Id("a"), [new NamedDirection("to-blue"), 0.5]]));
+  assert.equal(mixed.kind.case, "mix");
+  const edit = toQuery(new Edit(new Id("a"), new NamedDirection("to-blue")));
+  assert.deepEqual(edit.kind.case === "edit" && edit.kind.value.direction?.kind, { case: "name", value: "to-blue" });
+  const request = rq.createDirectionRequest("c", "blue", new Labels("color", "blue", "red", { kind: "image" }), {
+    method: "logistic",
+    holdout: 0.3,
+    seed: 7,
+  });
+  assert.equal(request.source?.kind.case, "labels");
+  assert.equal(request.method, DirectionMethod.LOGISTIC);
+  assert.equal(request.holdout, 0.3);
+  assert.equal(request.seed, 7n);
+  assert.equal(rq.createDirectionRequest("c", "t", new TextPair("a", "b")).source?.kind.case, "textPair");
+  assert.throws(() => rq.createDirectionRequest("c", "copy", new NamedDirection("blue")), TypeError);
+  assert.throws(() => rq.createDirectionRequest("c", "x", [1, 0], { method: "nope" as never }), RangeError);
+});
+
+test("explanations convert with their form, terms and projections", () => {
+  const hit = hitFromProto(
+    create(HitSchema, {
+      id: "x",
+      score: 0.5,
+      explanation: {
+        form: ScoreForm.SUM,
+        terms: [{ path: "query", cosine: 0.5, coefficient: 1, share: 0.5 }],
+        projections: [{ path: "query.edit.direction", name: "blue", projection: 0.25 }],
+        cosine: 0.75,
+        calibrationOffset: 0.25,
+        calibrationScale: 1,
+        redundancy: 0.5,
+      },
+    }),
+  );
+  assert.deepEqual(hit.explanation, {
+    form: "sum",
+    terms: [{ path: "query", cosine: 0.5, coefficient: 1, share: 0.5, factor: 0, exponent: 0 }],
+    projections: [{ path: "query.edit.direction", name: "blue", projection: 0.25 }],
+    cosine: 0.75,
+    calibrationOffset: 0.25,
+    calibrationScale: 1,
+    redundancy: 0.5,
+  });
+  const plain = hitFromProto(create(HitSchema, { id: "y", explanation: { form: ScoreForm.SUM } }));
+  assert.equal(plain.explanation?.redundancy, null);
+});
+
+test("ranking options: score mode, modality, diversity and pool on search, interpolate and edit", () => {
+  const options = rq.searchOptions({ k: 5, scoreMode: "calibrated", modality: "image", diversity: 0.25, pool: 40 });
+  assert.equal(options.scoreMode, ScoreMode.CALIBRATED);
+  assert.equal(options.modality, Modality.IMAGE);
+  assert.equal(options.diversity, 0.25);
+  assert.equal(options.pool, 40);
+  const bare = rq.searchOptions({ k: 5 });
+  assert.deepEqual([bare.scoreMode, bare.modality, bare.diversity, bare.pool], [ScoreMode.RAW, Modality.UNSPECIFIED, 0, 0]);
+  assert.equal(rq.interpolateRequest("c", "a", "b", { steps: 3, diversity: 0.5 }).diversity, 0.5);
+  assert.equal(rq.editRequest("c", new Id("b"), new TextPair("x", "y"), { modality: "text" }).modality, Modality.TEXT);
+  assert.throws(() => rq.searchOptions({ scoreMode: "zscore" as never }), RangeError);
+  assert.throws(() => rq.searchOptions({ modality: "audio" as never }), RangeError);
 });
 
 test("points: text, bytes, vectors, ids and composites become Query messages", () => {

@@ -18,9 +18,11 @@ import {
   type ExportStream,
   type Hit,
   Id,
+  Labels,
   LatentSpaceError,
   Mix,
   type MixPart,
+  NamedDirection,
   type Point,
   TextPair,
 } from "../src/index.js";
@@ -157,6 +159,15 @@ export function evaluate(value: Json | undefined, fixture: Fixture, named: Recor
       return new TextPair(get("neutral") as string, get("target") as string, (get("use_templates") ?? false) as boolean);
     case "$examples":
       return new Examples(ev(get("positive")) as Point[], (ev(get("negative")) ?? []) as Point[]);
+    case "$named_direction":
+      return new NamedDirection(spec as string);
+    case "$labels":
+      return new Labels(
+        get("field") as string,
+        get("positive") as string,
+        get("negative") as string,
+        (ev(get("filter")) ?? null) as Record<string, unknown> | null,
+      );
     case "$hit_ids": {
       const hits = named[spec as string] as Hit[];
       return hits.slice(0, (value.take as number | undefined) ?? hits.length).map((hit) => hit.id);

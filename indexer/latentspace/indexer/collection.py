@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentspace.indexer.collection_model import CollectionModel
+from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
@@ -40,6 +41,7 @@ from latentspace.indexer.errors import (
     StoreDamaged,
     Unavailable,
 )
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
@@ -47,6 +49,7 @@ from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
@@ -109,6 +112,7 @@ class Collection:
                     else self.manifest.index_kind
                 self._live = LiveIndex(self.folder, self._store, self.name, kind, self.dimension, report,
                                        any_snapshot_kind=auto)
+                self._stats = ModalityStatistics(self._store, self.dimension)
             except BaseException:
                 self._store.close()
                 raise
@@ -153,8 +157,10 @@ class Collection:
         checked = check_records(records, self.dimension)
         with self._store_damage(), self._live.writing():
             self._check_open()
+            replaced = self._store.get([r.id for r in checked], with_vectors=True)
             sequence = self._store.upsert(checked)
             self._live.catch_up()
+            self._stats.apply(replaced, checked, sequence)
         self._after_write()
         return sequence
 
@@ -164,9 +170,11 @@ class Collection:
         wanted = check_ids(ids)
         with self._store_damage(), self._live.writing():
             self._check_open()
+            removed = self._store.get(wanted, with_vectors=True)
             deleted, sequence = self._store.delete(wanted)
             if deleted:
                 self._live.catch_up()
+                self._stats.apply(removed, [], sequence)
         if deleted:
             self._after_write()
         return deleted, sequence
@@ -270,9 +278,11 @@ class Collection:
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
         """Top-k items by cosine similarity for each query row, best first.
 
-        Honours the payload filter, ``exclude_ids`` and ``score_threshold`` (hits scoring below it
-        are dropped). Each row gets k hits whenever at least k items pass the filter and exclusions.
-        Many searches run at once; payload dicts of hits are shared, so do not modify them.
+        Honours the payload filter, ``modality``, ``exclude_ids`` and ``score_threshold`` (hits
+        scoring below it are dropped); the ranking options (``score_mode``, ``diversity``) are the
+        operations' (:mod:`latentspace.indexer.ranking`). Each row gets k hits whenever at least k
+        items pass the filter and exclusions. Many searches run at once; payload dicts of hits are
+        shared, so do not modify them.
         """
         self._check_open()
         matrix = self._check_queries(queries)
@@ -281,6 +291,9 @@ class Collection:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
             allowed = self._store.keys_for_filter(options.filter) if options.filter else None
+            if options.modality is not None:
+                of_modality = self._store.keys_for_modality(options.modality)
+                allowed = of_modality if allowed is None else np.intersect1d(allowed, of_modality, assume_unique=True)
             excluded = self._store.keys_for_ids(options.exclude_ids) if options.exclude_ids else None
             # A write whose chunks are going in may show a replaced item under both keys: ask for
             # enough extra slots that dropping the second copy still leaves k.
@@ -369,6 +382,41 @@ class Collection:
         if np.all(np.abs(norms - 1.0) < 1e-6):
             return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
         return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and cosine spreads, exact as of the last write."""
+        self._check_open()
+        return self._stats
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` items (with vectors) whose payload matches, oldest first."""
+        self._check_open()
+        keys = self._store.keys_for_filter(payload_filter, retired=False)[:limit]
+        return list(self._store.items_by_keys(keys, with_vectors=True).values())
+
+    # ------------------------------------------------------------------ named directions
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a named direction durably; :class:`DirectionExists` when the name is taken."""
+        self._check_open()
+        if not self._store.insert_direction(record):
+            raise direction_exists(record.name, self.name)
+
+    def get_direction(self, name: str) -> DirectionRecord | None:
+        """The direction stored under ``name``, or None."""
+        self._check_open()
+        found = self._store.directions(name)
+        return found[0] if found else None
+
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, by name."""
+        self._check_open()
+        return self._store.directions()
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a stored direction; False when there was none by that name."""
+        self._check_open()
+        return self._store.delete_direction(name)
 
     # ------------------------------------------------------------------ maintenance
     def snapshot(self) -> None:

@@ -47,6 +47,10 @@ class ItemNotFound(NotFound):
     default_reason = "ITEM_NOT_FOUND"
 
 
+class DirectionNotFound(NotFound):
+    default_reason = "DIRECTION_NOT_FOUND"
+
+
 class SnapshotNotFound(NotFound):
     default_reason = "SNAPSHOT_NOT_FOUND"
 
@@ -55,6 +59,10 @@ class AlreadyExists(LatentSpaceError):
     """Creating something that is already there."""
 
     default_reason = "ALREADY_EXISTS"
+
+
+class DirectionExists(AlreadyExists):
+    default_reason = "DIRECTION_EXISTS"
 
 
 class FailedPrecondition(LatentSpaceError):
@@ -73,6 +81,12 @@ class ModelMismatch(FailedPrecondition):
     """Vectors from a model with another fingerprint than the collection's."""
 
     default_reason = "MODEL_MISMATCH"
+
+
+class DirectionModelMismatch(FailedPrecondition):
+    """A named direction made under another model fingerprint than the collection's now."""
+
+    default_reason = "DIRECTION_MODEL_MISMATCH"
 
 
 class ModelUnavailable(FailedPrecondition):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from latentspace.indexer.modality import Modality
+
+if TYPE_CHECKING:
+    from latentspace.indexer.explain import Explanation
 
 JsonObject = dict[str, Any]
 
@@ -40,6 +43,21 @@ class StoredItem:
 
 
 @dataclass(frozen=True)
+class RankNote:
+    """How a hit's score and place came from its cosine when the ranking was not plain cosine.
+
+    ``score = (cosine - offset) / scale`` (offset 0 and scale 1 for raw scores); ``redundancy`` is
+    the MMR penalty term (the hit's largest similarity to a hit placed before it; None for the first
+    hit or without diversity).
+    """
+
+    cosine: float
+    offset: float = 0.0
+    scale: float = 1.0
+    redundancy: float | None = None
+
+
+@dataclass(frozen=True)
 class Hit:
     """One search result."""
 
@@ -52,3 +70,7 @@ class Hit:
     #: The item's index key in its collection (-1 when unknown). A key's row never changes, so
     #: anything derived from a hit's row can be cached under it.
     key: int = -1
+    #: Why it scored as it did, when the search asked (``SearchOptions.explain``); never cached by key.
+    explanation: Explanation | None = None
+    #: Set by a calibrated or diverse ranking (:mod:`latentspace.indexer.ranking`).
+    ranking: RankNote | None = None

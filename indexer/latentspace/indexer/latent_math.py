@@ -7,6 +7,11 @@ and cast back, so every vector returned has unit norm to float32 precision.
 Every degenerate case (a zero or non-finite vector, a mixture that cancels, antipodal endpoints) is
 an :class:`InvalidInput` with a stable ``reason`` (``ZERO_VECTOR``, ``NON_FINITE``, ``ANTIPODAL``) and
 the request field when the caller names one.
+
+Every composite (mix, edits, slerp and lerp steps, 3CosAdd) is a linear combination of its inputs,
+and each has a ``*_coefficients`` function giving that combination's coefficients on the inputs as
+passed; the vector functions are :func:`combine` over them, and the resolver composes the same
+coefficients down to a query's leaves to explain scores (:mod:`latentspace.indexer.resolved_point`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ def _unit64(v: ArrayLike, field: str | None, scale: float = 0.0,
     ``scale`` is the norm the vector would have had without cancellation (0: only an exact zero is
     refused); ``zero_message`` explains a cancelled result.
     """
+    x, norm = _with_norm(v, field, scale, zero_message)
+    return x / norm
+
+
+def _with_norm(v: ArrayLike, field: str | None, scale: float = 0.0,
+               zero_message: str | None = None) -> tuple[np.ndarray, float]:
+    """``(v as float64, its norm)``, refusing what :func:`_unit64` refuses."""
     x = np.asarray(v, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise InvalidInput(f"expected a non-empty 1-D vector, got shape {x.shape}", field=field)
@@ -49,7 +61,17 @@ def _unit64(v: ArrayLike, field: str | None, scale: float = 0.0,
     if norm == 0.0 or norm <= CANCEL_TOLERANCE * scale or not np.isfinite(norm):
         raise InvalidInput(zero_message or "the vector is zero and has no direction; send a non-zero vector",
                            field=field, reason="ZERO_VECTOR")
-    return x / norm
+    return x, norm
+
+
+def combine(vectors: Sequence[ArrayLike] | np.ndarray, coefficients: Sequence[float] | np.ndarray) -> np.ndarray:
+    """``sum_i coefficients[i] * vectors[i]`` in float64, returned as float32.
+
+    Every composite point (mix, edit, analogy, path step) is computed this way from the coefficients
+    its ``*_coefficients`` function gives, so the same coefficients explain its scores exactly
+    (:mod:`latentspace.indexer.explain`).
+    """
+    return (np.asarray(coefficients, dtype=np.float64) @ np.asarray(vectors, dtype=np.float64)).astype(np.float32)
 
 
 def normalize(v: ArrayLike, *, field: str | None = None) -> np.ndarray:
@@ -129,7 +151,14 @@ def slerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> 
     :class:`InvalidInput` with reason ``ANTIPODAL`` (go through a ``via`` point with :func:`slerp_via`).
     ``t`` outside [0, 1] extrapolates along the same circle.
     """
-    x, y = _unit64(a, field), _unit64(b, field)
+    return combine([a, b], slerp_coefficients(a, b, t, field=field))
+
+
+def slerp_coefficients(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> tuple[float, float]:
+    """``(ca, cb)`` with ``slerp(a, b, t) = ca * a + cb * b`` (the inputs as given, not normalised)."""
+    x, na = _with_norm(a, field)
+    y, nb = _with_norm(b, field)
+    x, y = x / na, y / nb
     if float(x @ y) < ANTIPODAL_COS:
         raise InvalidInput(
             "the two points are antipodal (cos = -1): no unique great circle joins them; "
@@ -139,10 +168,11 @@ def slerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> 
         )
     omega = 2.0 * np.arctan2(np.linalg.norm(x - y), np.linalg.norm(x + y))
     if omega < SAME_POINT_ANGLE:
-        return x.astype(np.float32)
+        return 1.0 / na, 0.0
     s = np.sin(omega)
-    out = (np.sin((1.0 - t) * omega) / s) * x + (np.sin(t * omega) / s) * y
-    return (out / np.linalg.norm(out)).astype(np.float32)
+    wa, wb = np.sin((1.0 - t) * omega) / s, np.sin(t * omega) / s
+    out = float(np.linalg.norm(wa * x + wb * y))
+    return float(wa / (na * out)), float(wb / (nb * out))
 
 
 def lerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> np.ndarray:
@@ -151,15 +181,22 @@ def lerp(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> n
     Antipodal endpoints are ``ANTIPODAL`` whatever t, as for :func:`slerp`: their chord passes through
     0 at t = 0.5, so a path would jump from near a to near b.
     """
-    x, y = _unit64(a, field), _unit64(b, field)
+    return combine([a, b], lerp_coefficients(a, b, t, field=field))
+
+
+def lerp_coefficients(a: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> tuple[float, float]:
+    """``(ca, cb)`` with ``lerp(a, b, t) = ca * a + cb * b``."""
+    x, na = _with_norm(a, field)
+    y, nb = _with_norm(b, field)
+    x, y = x / na, y / nb
     if float(x @ y) < ANTIPODAL_COS:
         raise InvalidInput("the two points are antipodal: the chord between them passes through zero; "
                            "give a `via` point", field=field, reason="ANTIPODAL")
-    out = (1.0 - t) * x + t * y
-    if np.linalg.norm(out) <= CANCEL_TOLERANCE * (abs(1.0 - t) + abs(t)):
+    out = float(np.linalg.norm((1.0 - t) * x + t * y))
+    if out <= CANCEL_TOLERANCE * (abs(1.0 - t) + abs(t)):
         raise InvalidInput("the chord between the two points passes through zero here (antipodal points); "
                            "give a `via` point", field=field, reason="ANTIPODAL")
-    return (out / np.linalg.norm(out)).astype(np.float32)
+    return (1.0 - t) / (na * out), t / (nb * out)
 
 
 def _leg(t: float) -> tuple[bool, float]:
@@ -168,17 +205,27 @@ def _leg(t: float) -> tuple[bool, float]:
     return (True, 2.0 * t) if t <= 0.5 else (False, 2.0 * t - 1.0)
 
 
+def via_coefficients(a: ArrayLike, via: ArrayLike, b: ArrayLike, t: float, *, lerp_legs: bool = False,
+                     field: str | None = None) -> tuple[float, float, float]:
+    """``(ca, cvia, cb)`` of the two-leg path ``a -> via`` (t in [0, 0.5]) then ``via -> b``."""
+    first, u = _leg(t)
+    leg = lerp_coefficients if lerp_legs else slerp_coefficients
+    if first:
+        ca, cv = leg(a, via, u, field=field)
+        return ca, cv, 0.0
+    cv, cb = leg(via, b, u, field=field)
+    return 0.0, cv, cb
+
+
 def slerp_via(a: ArrayLike, via: ArrayLike, b: ArrayLike, t: float, *,
               field: str | None = None) -> np.ndarray:
     """Two slerp legs, ``a -> via`` for t in [0, 0.5] and ``via -> b`` for t in [0.5, 1]."""
-    first, u = _leg(t)
-    return slerp(a, via, u, field=field) if first else slerp(via, b, u, field=field)
+    return combine([a, via, b], via_coefficients(a, via, b, t, field=field))
 
 
 def lerp_via(a: ArrayLike, via: ArrayLike, b: ArrayLike, t: float, *, field: str | None = None) -> np.ndarray:
     """Two lerp legs, ``a -> via`` then ``via -> b``, split at t = 0.5 like :func:`slerp_via`."""
-    first, u = _leg(t)
-    return lerp(a, via, u, field=field) if first else lerp(via, b, u, field=field)
+    return combine([a, via, b], via_coefficients(a, via, b, t, lerp_legs=True, field=field))
 
 
 def path_ts(steps: int, *, field: str = "steps") -> np.ndarray:
@@ -193,6 +240,12 @@ def mix(vectors: ArrayLike, weights: Sequence[float] | np.ndarray, *, field: str
 
     Weights may be negative. A mixture that cancels to (near) zero is :class:`InvalidInput`.
     """
+    return combine(np.asarray(vectors, dtype=np.float64), mix_coefficients(vectors, weights, field=field))
+
+
+def mix_coefficients(vectors: ArrayLike, weights: Sequence[float] | np.ndarray, *,
+                     field: str | None = None) -> np.ndarray:
+    """``c`` with ``mix(vectors, weights) = sum_i c_i * vectors[i]``: ``w / |sum_i w_i q_i|``."""
     q = np.asarray(vectors, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
     if q.ndim != 2 or q.shape[0] == 0:
@@ -207,7 +260,7 @@ def mix(vectors: ArrayLike, weights: Sequence[float] | np.ndarray, *, field: str
     if scale == 0.0 or np.linalg.norm(total) <= CANCEL_TOLERANCE * scale:
         raise InvalidInput("the mixture cancels to the zero vector (all weights zero, or parts that "
                            "cancel each other); change the weights", field=field, reason="ZERO_VECTOR")
-    return (total / np.linalg.norm(total)).astype(np.float32)
+    return np.asarray(w / np.linalg.norm(total))
 
 
 def direction_from_examples(positive: ArrayLike, negative: ArrayLike, *,
@@ -235,35 +288,67 @@ def direction_from_examples(positive: ArrayLike, negative: ArrayLike, *,
 def edit_add(base: ArrayLike, direction: ArrayLike, strength: float, *,
              field: str | None = None) -> np.ndarray:
     """``normalise(base + strength * direction)``."""
-    x, d = _unit64(base, field), _unit64(direction, field)
-    return _unit64(x + strength * d, field, scale=1.0 + abs(strength),
-                   zero_message="base + strength * direction cancels to zero (the base points opposite the "
-                   "direction); use a different strength").astype(np.float32)
+    return combine([base, direction], edit_add_coefficients(base, direction, strength, field=field))
+
+
+def edit_add_coefficients(base: ArrayLike, direction: ArrayLike, strength: float, *,
+                          field: str | None = None) -> tuple[float, float]:
+    """``(cb, cd)`` with ``edit_add(base, direction, strength) = cb * base + cd * direction``."""
+    x, nb = _with_norm(base, field)
+    d, nd = _with_norm(direction, field)
+    _, out = _with_norm(x / nb + strength * d / nd, field, scale=1.0 + abs(strength),
+                        zero_message="base + strength * direction cancels to zero (the base points opposite "
+                        "the direction); use a different strength")
+    return 1.0 / (nb * out), strength / (nd * out)
 
 
 def edit_rotate(base: ArrayLike, direction: ArrayLike, fraction: float, *,
                 field: str | None = None) -> np.ndarray:
     """Slerp from ``base`` towards ``direction`` by ``fraction`` of the angle between them (0..1)."""
+    return combine([base, direction], edit_rotate_coefficients(base, direction, fraction, field=field))
+
+
+def edit_rotate_coefficients(base: ArrayLike, direction: ArrayLike, fraction: float, *,
+                             field: str | None = None) -> tuple[float, float]:
+    """``(cb, cd)`` of :func:`edit_rotate`: slerp is a linear combination of its ends."""
     if not 0.0 <= fraction <= 1.0:
         raise InvalidInput(f"a rotation takes a fraction of the angle in [0, 1], got {fraction}", field=field)
-    return slerp(base, direction, fraction, field=field)
+    return slerp_coefficients(base, direction, fraction, field=field)
 
 
 def edit_remove(base: ArrayLike, direction: ArrayLike, strength: float, *,
                 field: str | None = None) -> np.ndarray:
     """Project the direction out: ``normalise(base - strength * (base . d) d)``."""
-    x, d = _unit64(base, field), _unit64(direction, field)
-    return _unit64(x - strength * float(x @ d) * d, field, scale=1.0 + abs(strength),
-                   zero_message="the base lies along the direction, so removing the direction leaves "
-                   "nothing; use a strength below 1").astype(np.float32)
+    return combine([base, direction], edit_remove_coefficients(base, direction, strength, field=field))
+
+
+def edit_remove_coefficients(base: ArrayLike, direction: ArrayLike, strength: float, *,
+                             field: str | None = None) -> tuple[float, float]:
+    """``(cb, cd)`` of :func:`edit_remove`: linear in base and d once ``base . d`` is known."""
+    x, nb = _with_norm(base, field)
+    d, nd = _with_norm(direction, field)
+    x, d = x / nb, d / nd
+    projection = float(x @ d)
+    _, out = _with_norm(x - strength * projection * d, field, scale=1.0 + abs(strength),
+                        zero_message="the base lies along the direction, so removing the direction leaves "
+                        "nothing; use a strength below 1")
+    return 1.0 / (nb * out), -strength * projection / (nd * out)
 
 
 def analogy_cos_add(a: ArrayLike, a_star: ArrayLike, b: ArrayLike, *, field: str | None = None) -> np.ndarray:
     """3CosAdd's point for ``a : a_star :: b : ?``, ``normalise(a_star - a + b)``."""
-    x, xs, y = _unit64(a, field), _unit64(a_star, field), _unit64(b, field)
-    out = _unit64(xs - x + y, field, scale=3.0,
-                  zero_message="the analogy point a* - a + b cancels to zero (b equals a - a*)")
-    return out.astype(np.float32)
+    return combine([a, a_star, b], analogy_cos_add_coefficients(a, a_star, b, field=field))
+
+
+def analogy_cos_add_coefficients(a: ArrayLike, a_star: ArrayLike, b: ArrayLike, *,
+                                 field: str | None = None) -> tuple[float, float, float]:
+    """``(ca, ca_star, cb)`` with ``analogy_cos_add(a, a_star, b) = ca * a + ca_star * a_star + cb * b``."""
+    x, na = _with_norm(a, field)
+    xs, ns = _with_norm(a_star, field)
+    y, nb = _with_norm(b, field)
+    _, out = _with_norm(xs / ns - x / na + y / nb, field, scale=3.0,
+                        zero_message="the analogy point a* - a + b cancels to zero (b equals a - a*)")
+    return -1.0 / (na * out), 1.0 / (ns * out), 1.0 / (nb * out)
 
 
 def cos_mul_scores(candidates: ArrayLike, a: ArrayLike, a_star: ArrayLike, b: ArrayLike,

@@ -43,6 +43,10 @@ class Limits:
     max_exclude_ids: int = 10_000  # ids one search may exclude
     max_ids: int = 10_000  # ids of one Get or Delete
     max_hits: int = 100_000  # hits in one response: queries x k, steps x k
+    max_label_items: int = 10_000  # items read for each side of a direction made from payload labels
+    # Diverse results (MMR): the default candidate pool is this many times k, and no pool is larger.
+    diversity_pool_factor: int = 4
+    max_diversity_pool: int = 10_000
     # Index kinds a CreateCollection may name (see IndexKindLimits for each).
     max_index_nlist: int = IndexKindLimits.max_index_nlist
     max_index_hnsw_m: int = IndexKindLimits.max_index_hnsw_m

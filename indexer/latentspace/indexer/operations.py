@@ -15,25 +15,33 @@ from typing import Protocol
 import numpy as np
 
 from latentspace.indexer import latent_math as lm
-from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.direction_builder import DirectionBuilder, DirectionStore
+from latentspace.indexer.directions import DirectionDefinition, DirectionMethod, DirectionRecord
+from latentspace.indexer.errors import DirectionNotFound, InvalidInput
+from latentspace.indexer.explain import explain_hits
 from latentspace.indexer.items import Hit
 from latentspace.indexer.limits import Limits, RequestBudget
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.points import EditPoint, InterpolationMethod, Point
-from latentspace.indexer.resolver import PointResolver, PointSource, ResolvedPoint
-from latentspace.indexer.search_options import SearchOptions
-from latentspace.indexer.validation import check_batch, check_search_options
+from latentspace.indexer.ranking import pool_size, ranked_search
+from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
+from latentspace.indexer.resolver import PointResolver
+from latentspace.indexer.search_options import ScoreMode, SearchOptions
+from latentspace.indexer.validation import check_batch, check_direction_name, check_search_options
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
 COS_MUL_CANDIDATES_PER_K = 10
 
 
-class SearchableCollection(PointSource, Protocol):
-    """What the operations need from a collection: resolution plus batched search."""
+class SearchableCollection(DirectionStore, Protocol):
+    """What the operations need from a collection: resolution, batched search and stored directions."""
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
     def count(self) -> int: ...
+    @property
+    def modality_statistics(self) -> ModalityStatistics: ...
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,7 @@ class LatentOperations:
         self.collection = collection
         self.limits = limits or Limits()
         self.resolver = PointResolver(collection, self.limits)
+        self.directions = DirectionBuilder(collection, self.resolver, self.limits)
 
     # ------------------------------------------------------------------ Encode
 
@@ -128,6 +137,7 @@ class LatentOperations:
         self.limits.check_count("max_hits", len(points) * options.k, "options.k",
                                 f"hits in the response ({len(points)} queries x k {options.k})")
         check_search_options(options, self.limits, "options.")
+        self._check_pool(len(points), options, "options.")
         paths = list(fields) if fields is not None else (
             ["query"] if len(points) == 1 else _paths("queries", len(points)))
         resolved = self.resolver.resolve_many(points, paths, budget)
@@ -145,18 +155,38 @@ class LatentOperations:
         return results
 
     def _search_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        if not options.plain:
+            return self._rank_excluding(points, options)
         # One batch call for every point: each asks for k plus its own exclusion count, so dropping its
         # excluded ids afterwards still leaves k (an id appears at most once in one result list).
         extra = max(len(p.exclude_ids) for p in points)
         lists = self.collection.search(np.stack([p.vector for p in points]),
-                                       dataclasses.replace(options, k=options.k + extra))
-        return [[h for h in hits if h.id not in p.exclude_ids][: options.k]
+                                       _for_collection(dataclasses.replace(options, k=options.k + extra)))
+        return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], options, p.form, p.directions)
                 for p, hits in zip(points, lists, strict=True)]
+
+    def _rank_excluding(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
+        # A ranking picks among candidates, so each point's own exclusions (an analogy's inputs) go in
+        # first: points without any are ranked as one batch, the others one by one.
+        searched = _for_collection(options)
+        found: dict[int, list[Hit]] = {}
+        shared = [i for i, p in enumerate(points) if not p.exclude_ids]
+        if shared:
+            found.update(zip(shared, self._rank(np.stack([points[i].vector for i in shared]), searched), strict=True))
+        for i, p in enumerate(points):
+            if p.exclude_ids:
+                own = dataclasses.replace(searched, exclude_ids=searched.exclude_ids | p.exclude_ids)
+                found[i] = self._rank(p.vector[None, :], own)[0]
+        return [_explained(found[i], options, p.form, p.directions) for i, p in enumerate(points)]
 
     def _search_cos_mul(self, points: list[ResolvedPoint], options: SearchOptions) -> list[list[Hit]]:
         # Candidates come from around the 3CosAdd point, b and a_star (where 3CosMul's maximisers lie),
         # then all are re-scored exactly with their stored vectors. The threshold applies to the final
         # 3CosMul score, not to the candidates' cosines.
+        if not options.plain:
+            field = "options.score_mode" if options.score_mode is not ScoreMode.RAW else "options.diversity"
+            raise InvalidInput("a COS_MUL analogy ranks by its own score: calibrated scores and diversity apply "
+                               "to cosine rankings; use COS_ADD for them", field=field)
         count = self.collection.count()
         if count == 0:
             return [[] for _ in points]
@@ -165,9 +195,8 @@ class LatentOperations:
         queries = []
         for p in points:
             assert p.cos_mul is not None
-            _, a_star, b = p.cos_mul
-            queries += [p.vector, b, a_star]
-        candidate_options = dataclasses.replace(options, k=n, with_vectors=True, score_threshold=None)
+            queries += [p.vector, p.cos_mul.b, p.cos_mul.a_star]
+        candidate_options = dataclasses.replace(options, k=n, with_vectors=True, score_threshold=None, explain=False)
         lists = self.collection.search(np.stack(queries), candidate_options)
         results = []
         for j, p in enumerate(points):
@@ -175,7 +204,9 @@ class LatentOperations:
             pool: dict[str, Hit] = {}
             for hits in lists[3 * j: 3 * j + 3]:
                 pool.update((h.id, h) for h in hits if h.id not in p.exclude_ids and h.vector is not None)
-            results.append(_rank_cos_mul(list(pool.values()), p.cos_mul, options))
+            keep = options.with_vectors or options.explain  # explaining needs the vectors
+            ranked = _rank_cos_mul(list(pool.values()), p.cos_mul, dataclasses.replace(options, with_vectors=keep))
+            results.append(_explained(ranked, options, None, p.directions, p.cos_mul))
         return results
 
     # ------------------------------------------------------------------ Distance
@@ -242,12 +273,17 @@ class LatentOperations:
                                 f"hits in the response ({len(t_values)} steps x k {k})")
         if options is not None:
             check_search_options(options, self.limits, "")
+            self._check_pool(len(t_values), dataclasses.replace(options, k=max(k, 1)), "")
         names = ["a", "b"] + (["via"] if via is not None else [])
         resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names, budget)
         _require_points(resolved, names, "Interpolate")
         va, vb = resolved[0].vector, resolved[1].vector
-        vvia = resolved[2].vector if via is not None else None
-        vectors = np.stack([_interpolate_one(va, vb, vvia, float(t), method) for t in t_values])
+        ends = [resolved[0], resolved[2], resolved[1]] if via is not None else resolved[:2]
+        # Each step is searched as the normalised sum over its ends' leaves, which its hits' shares add up to.
+        forms = [LinearForm.combine([(p.linear_form, c) for p, c in zip(
+            ends, _step_coefficients([p.vector for p in ends], float(t), method), strict=True)]).normalised()
+            for t in t_values]
+        vectors = np.stack([form.point() for form in forms])
         cos_a = lm.cosine_matrix(vectors, va[None, :])[:, 0]
         cos_b = lm.cosine_matrix(vectors, vb[None, :])[:, 0]
         hits: list[list[Hit]] = [[] for _ in t_values]
@@ -257,8 +293,10 @@ class LatentOperations:
                 base = dataclasses.replace(base, with_vectors=with_vectors)
             base = dataclasses.replace(base, k=k)
             banned = resolved[0].input_ids | resolved[1].input_ids
-            hits = self._search_distinct(vectors, base, banned) if distinct else self.collection.search(
-                vectors, base)
+            searched = _for_collection(base)
+            hits = self._search_distinct(vectors, searched, banned) if distinct else self._rank(vectors, searched)
+            used = tuple(d for p in ends for d in p.directions)
+            hits = [_explained(h, base, form, used) for h, form in zip(hits, forms, strict=True)]
         steps_out = [PathStep(float(t), float(ca), float(cb), v, h)
                      for t, ca, cb, v, h in zip(t_values, cos_a, cos_b, vectors, hits, strict=True)]
         return InterpolationResult(steps_out, lm.angle_between(va, vb))
@@ -270,14 +308,14 @@ class LatentOperations:
         # searched again exactly, excluding everything shown so far, so every step gets k when k exist.
         k = options.k
         wide = dataclasses.replace(options, k=k + len(banned) + 2 * k)
-        lists = self.collection.search(vectors, wide)
+        lists = self._rank(vectors, wide)
         shown: set[str] = set()
         out = []
         for i, hits in enumerate(lists):
             chosen = [h for h in hits if h.id not in banned and h.id not in shown][:k]
             if len(chosen) < k and len(hits) == wide.k:
                 exact = dataclasses.replace(options, exclude_ids=options.exclude_ids | banned | shown)
-                chosen = self.collection.search(vectors[i: i + 1], exact)[0][:k]
+                chosen = self._rank(vectors[i: i + 1], exact)[0][:k]
             shown.update(h.id for h in chosen)
             out.append(chosen)
         return out
@@ -313,12 +351,14 @@ class LatentOperations:
         self._check_k(k, "k", low=0)
         if options is not None:
             check_search_options(options, self.limits, "")
+            self._check_pool(1, dataclasses.replace(options, k=max(k, 1)), "")
         parts = self.resolver.resolve_edit(edit, field, budget)
         result, base, d = parts.result.vector, parts.base.vector, parts.direction
         hits: list[Hit] = []
         if k > 0:
             around = dataclasses.replace(options or SearchOptions(), k=k)
-            hits = self.collection.search(result[None, :], around)[0]
+            found = self._rank(result[None, :], _for_collection(around))[0]
+            hits = _explained(found, around, parts.result.form, parts.result.directions)
         return EditResult(
             vector=result,
             cos_to_base=lm.cosine(result, base),
@@ -328,7 +368,36 @@ class LatentOperations:
             hits=hits,
         )
 
-    # ------------------------------------------------------------------ validation
+    # ------------------------------------------------------------------ named directions
+
+    def create_direction(self, name: str, definition: DirectionDefinition,
+                         method: DirectionMethod = DirectionMethod.MEAN_DIFFERENCE, *, holdout: float | None = None,
+                         seed: int = 0, budget: RequestBudget | None = None) -> DirectionRecord:
+        """Make a direction, measure its quality and store it under ``name`` (see :class:`DirectionBuilder`)."""
+        return self.directions.create(name, definition, method, holdout=holdout, seed=seed,
+                                      budget=budget or self.limits.budget())
+
+    def list_directions(self) -> list[DirectionRecord]:
+        """The collection's stored directions, by name."""
+        return self.collection.list_directions()
+
+    def delete_direction(self, name: str) -> None:
+        """Delete a stored direction; :class:`DirectionNotFound` when there is none by that name."""
+        check_direction_name(name)
+        if not self.collection.delete_direction(name):
+            raise DirectionNotFound(f"no direction named {name!r} in collection {self.collection.name!r}",
+                                    field="name")
+
+    # ------------------------------------------------------------------ ranking and validation
+
+    def _rank(self, vectors: np.ndarray, options: SearchOptions) -> list[list[Hit]]:
+        return ranked_search(self.collection, vectors, options, self.limits)
+
+    def _check_pool(self, queries: int, options: SearchOptions, prefix: str) -> None:
+        pool = pool_size(options, self.limits, f"{prefix}pool")
+        if pool > options.k:
+            self.limits.check_count("max_hits", queries * pool, f"{prefix}pool",
+                                    f"candidates ranked ({queries} queries x pool {pool})")
 
     def _check_k(self, k: int, field: str, low: int) -> None:
         if not low <= k <= self.limits.max_k:
@@ -359,18 +428,38 @@ def _require_points(resolved: Sequence[ResolvedPoint], paths: Sequence[str], wha
                                "take it; use COS_ADD, or search with it", field=f"{path}.analogy.method")
 
 
-def _interpolate_one(a: np.ndarray, b: np.ndarray, via: np.ndarray | None, t: float,
-                     method: InterpolationMethod) -> np.ndarray:
-    if method is InterpolationMethod.LERP:
-        return lm.lerp(a, b, t, field="b") if via is None else lm.lerp_via(a, via, b, t, field="via")
-    return lm.slerp(a, b, t, field="b") if via is None else lm.slerp_via(a, via, b, t, field="via")
+def _step_coefficients(ends: Sequence[np.ndarray], t: float, method: InterpolationMethod) -> tuple[float, ...]:
+    """The coefficients of one path step over ``(a, b)`` or ``(a, via, b)``."""
+    lerp = method is InterpolationMethod.LERP
+    if len(ends) == 3:
+        a, via, b = ends
+        return lm.via_coefficients(a, via, b, t, lerp_legs=lerp, field="via")
+    a, b = ends
+    return lm.lerp_coefficients(a, b, t, field="b") if lerp else lm.slerp_coefficients(a, b, t, field="b")
 
 
-def _rank_cos_mul(pool: list[Hit], refs: tuple[np.ndarray, np.ndarray, np.ndarray],
-                  options: SearchOptions) -> list[Hit]:
+def _for_collection(options: SearchOptions) -> SearchOptions:
+    # Explaining needs each hit's stored vector; the collection itself knows nothing of explanations.
+    if not options.explain:
+        return options
+    return dataclasses.replace(options, with_vectors=True, explain=False)
+
+
+def _explained(hits: list[Hit], options: SearchOptions, form: LinearForm | None,
+               directions: Sequence[UsedDirection], cos_mul: CosMulTerms | None = None) -> list[Hit]:
+    """Hits with explanations when ``options.explain`` (their vectors kept only if asked for).
+
+    ``form`` is the searched point's linear form (a path step's own), or None with ``cos_mul``.
+    """
+    if not options.explain or not hits:
+        return hits
+    return explain_hits(hits, form, directions, cos_mul, keep_vectors=options.with_vectors)
+
+
+def _rank_cos_mul(pool: list[Hit], refs: CosMulTerms, options: SearchOptions) -> list[Hit]:
     if not pool:
         return []
-    a, a_star, b = refs
+    a, a_star, b = refs.a, refs.a_star, refs.b
     scores = lm.cos_mul_scores(np.stack([h.vector for h in pool if h.vector is not None]), a, a_star, b)
     order = np.argsort(-scores, kind="stable")
     ranked = []

@@ -1,9 +1,9 @@
 """The library's query model: points in the latent space and directions through it.
 
 These mirror the proto's ``Query`` and ``Direction`` one to one, so the gRPC layer only translates:
-a leaf is text, image bytes, a raw vector or a stored item's id; a composite (mix, edit, analogy)
-is built from other points and composes with every operation. :mod:`latentspace.indexer.resolver`
-turns them into unit vectors.
+a leaf is text, image bytes, a raw vector, a stored item's id or a direction's unit vector; a
+composite (mix, edit, analogy) is built from other points and composes with every operation.
+:mod:`latentspace.indexer.resolver` turns them into unit vectors.
 """
 
 from __future__ import annotations
@@ -113,7 +113,22 @@ class VectorDirection:
     vector: np.ndarray
 
 
-Direction = TextPairDirection | ExamplesDirection | VectorDirection
+@dataclass(frozen=True)
+class NamedDirection:
+    """A direction stored in the collection under a name (``CreateDirection``)."""
+
+    name: str
+
+
+Direction = TextPairDirection | ExamplesDirection | VectorDirection | NamedDirection
+
+
+@dataclass(frozen=True)
+class DirectionPoint:
+    """A direction's unit vector used as a point: searched alone it ranks items by their projection on
+    the direction; as a weighted mix part it moves the other parts along it."""
+
+    direction: Direction
 
 
 @dataclass(frozen=True)
@@ -142,4 +157,4 @@ class AnalogyPoint:
     include_inputs: bool = False
 
 
-Point = TextPoint | ImagePoint | VectorPoint | IdPoint | MixPoint | EditPoint | AnalogyPoint
+Point = TextPoint | ImagePoint | VectorPoint | IdPoint | MixPoint | EditPoint | AnalogyPoint | DirectionPoint

@@ -9,6 +9,11 @@ Resolution runs in three passes so a request costs one model call per modality w
    ``encode_texts`` call, all images in one ``encode_images`` call and reads all ids in one ``get`` call;
 3. *evaluate* walks the trees again and combines the fetched vectors (mixes, edits, analogies).
 
+Named directions are read from the collection in pass 2 too (one read per distinct name) and
+refused when the collection's model fingerprint is no longer the one they were made with. Each
+resolved point (:mod:`latentspace.indexer.resolved_point`) keeps its linear form (the point as a sum
+over the request's leaves) and the directions it used, from which scores are explained.
+
 Errors name the request field in proto path form, e.g. ``query.mix.parts[1].query.text``. Callers pass
 the path of each root point (``query``, ``queries[3]``, ``pairs[0].a``, ``edit``).
 """
@@ -22,29 +27,41 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from latentspace.indexer import latent_math as lm
-from latentspace.indexer.errors import InvalidInput, ItemNotFound, ModalityNotSupported
+from latentspace.indexer.directions import DirectionRecord, check_direction_model
+from latentspace.indexer.errors import DirectionNotFound, InvalidInput, ItemNotFound, ModalityNotSupported
 from latentspace.indexer.images import decode_image
 from latentspace.indexer.items import StoredItem
 from latentspace.indexer.limits import Limits, RequestBudget
+from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.points import (
     PROMPT_TEMPLATES,
     AnalogyMethod,
     AnalogyPoint,
     Direction,
+    DirectionPoint,
     EditMode,
     EditPoint,
     ExamplesDirection,
     IdPoint,
     ImagePoint,
     MixPoint,
+    NamedDirection,
     Point,
     TextPairDirection,
     TextPoint,
     VectorDirection,
     VectorPoint,
 )
-from latentspace.indexer.validation import MAX_POINT_DEPTH, check_query_text
+from latentspace.indexer.resolved_point import (
+    CosMulTerms,
+    LinearForm,
+    ResolvedDirection,
+    ResolvedEdit,
+    ResolvedPoint,
+    UsedDirection,
+)
+from latentspace.indexer.validation import MAX_POINT_DEPTH, check_direction_name, check_query_text
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -58,46 +75,18 @@ class PointSource(Protocol):
     @property
     def dimension(self) -> int: ...
     @property
+    def manifest(self) -> CollectionManifest: ...
+    @property
     def modalities(self) -> frozenset[Modality]: ...
     def encode_texts(self, texts: list[str]) -> np.ndarray: ...
     def encode_images(self, images: list[Image.Image]) -> np.ndarray: ...
     def get(self, ids: list[str], *, with_vectors: bool = ...) -> list[StoredItem]: ...
+    def get_direction(self, name: str) -> DirectionRecord | None: ...
 
 
 _TEXT = frozenset({Modality.TEXT})
 _IMAGE = frozenset({Modality.IMAGE})
 _CONTENT = _TEXT | _IMAGE
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedPoint:
-    """A point as a unit vector, with what it was made of.
-
-    ``modality`` is TEXT/IMAGE for those leaves, the stored item's modality for an id and VECTOR for raw
-    vectors and composites. ``input_ids`` are the stored items the point was built from. ``exclude_ids``
-    are ids a search around this point must not return (an analogy's inputs unless ``include_inputs``).
-    ``cos_mul`` holds ``(a, a_star, b)`` when the point is a 3CosMul analogy: a ranking, and ``vector``
-    is then only its 3CosAdd point, the centre to gather candidates around. ``sources`` are the content
-    modalities (text, image) the point's position derives from, so a mix or an edit of a text still
-    counts as text when a distance decides whether a pair crosses modalities.
-    """
-
-    vector: np.ndarray
-    modality: Modality
-    input_ids: frozenset[str] = frozenset()
-    exclude_ids: frozenset[str] = frozenset()
-    cos_mul: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    sources: frozenset[Modality] = frozenset()
-
-
-@dataclass(frozen=True, eq=False)
-class ResolvedEdit:
-    """An edit's parts: the base, the unit direction and its raw norm, and the edited point."""
-
-    base: ResolvedPoint
-    direction: np.ndarray
-    direction_norm: float
-    result: ResolvedPoint
 
 
 @dataclass
@@ -109,9 +98,11 @@ class _Leaves:
     texts: dict[str, str] = field(default_factory=dict)
     images: dict[bytes, str] = field(default_factory=dict)
     ids: dict[str, str] = field(default_factory=dict)
+    directions: dict[str, str] = field(default_factory=dict)
     text_vectors: dict[str, np.ndarray] = field(default_factory=dict)
     image_vectors: dict[bytes, np.ndarray] = field(default_factory=dict)
     items: dict[str, StoredItem] = field(default_factory=dict)
+    named: dict[str, DirectionRecord] = field(default_factory=dict)
 
 
 class PointResolver:
@@ -147,12 +138,32 @@ class PointResolver:
         return self.resolve_many([point], [field], budget)[0]
 
     def direction(self, direction: Direction, field: str = "edit.direction",
-                  budget: RequestBudget | None = None) -> tuple[np.ndarray, float]:
-        """A direction as ``(unit vector, raw norm)``; a small raw norm means a weak direction."""
+                  budget: RequestBudget | None = None) -> ResolvedDirection:
+        """A direction's unit vector and raw norm; a small raw norm means a weak direction."""
         leaves = self._leaves(budget)
         self._gather_direction(direction, field, leaves, depth=0)
         self._fetch(leaves)
         return self._evaluate_direction(direction, field, leaves)
+
+    def direction_samples(self, direction: TextPairDirection | ExamplesDirection, field: str,
+                          budget: RequestBudget | None = None) -> tuple[ResolvedDirection, np.ndarray, np.ndarray]:
+        """A direction as an edit would resolve it, with what it was averaged from: ``(direction,
+        positives, negatives)``, the target's and neutral's prompt encodings of a text pair (one row
+        per template) or the examples' vectors."""
+        leaves = self._leaves(budget)
+        self._gather_direction(direction, field, leaves, depth=0)
+        self._fetch(leaves)
+        resolved = self._evaluate_direction(direction, field, leaves)
+        if isinstance(direction, TextPairDirection):
+            pos = [leaves.text_vectors[p] for p in _prompts(direction.target, direction.use_templates)]
+            neg = [leaves.text_vectors[p] for p in _prompts(direction.neutral, direction.use_templates)]
+        else:
+            pos = [self._evaluate(p, f"{field}.examples.positive[{i}]", leaves, False).vector
+                   for i, p in enumerate(direction.positive)]
+            neg = [self._evaluate(p, f"{field}.examples.negative[{i}]", leaves, False).vector
+                   for i, p in enumerate(direction.negative)]
+        d = self.collection.dimension
+        return resolved, np.stack(pos), np.stack(neg) if neg else np.zeros((0, d), np.float32)
 
     def resolve_edit(self, edit: EditPoint, field: str = "edit", budget: RequestBudget | None = None) -> ResolvedEdit:
         """Resolve an edit and keep its parts (for the Edit RPC's report); ``field`` is the Edit's path."""
@@ -160,10 +171,9 @@ class PointResolver:
         self._gather_edit(edit, field, leaves, depth=0)
         self._fetch(leaves)
         base = self._evaluate(edit.base, f"{field}.base", leaves, root=False)
-        direction, norm = self._evaluate_direction(edit.direction, f"{field}.direction", leaves)
-        vector = _apply_edit(edit, base.vector, direction, field)
-        return ResolvedEdit(base, direction, norm,
-                            ResolvedPoint(vector, Modality.VECTOR, base.input_ids, sources=base.sources))
+        direction = self._evaluate_direction(edit.direction, f"{field}.direction", leaves)
+        result = _edited(edit, base, direction, field)
+        return ResolvedEdit(base, direction.vector, direction.norm, result)
 
     def _leaves(self, budget: RequestBudget | None) -> _Leaves:
         return _Leaves(budget if budget is not None else self.limits.budget())
@@ -197,6 +207,8 @@ class PointResolver:
                 self._gather(part, f"{path}.mix.parts[{i}].query", leaves, depth + 1, root=False)
         elif isinstance(point, EditPoint):
             self._gather_edit(point, f"{path}.edit", leaves, depth)
+        elif isinstance(point, DirectionPoint):
+            self._gather_direction(point.direction, f"{path}.direction", leaves, depth)
         elif isinstance(point, AnalogyPoint):
             if point.method is AnalogyMethod.COS_MUL and not root:
                 raise InvalidInput("a COS_MUL analogy is a ranking of candidates, not a point, so it cannot "
@@ -249,6 +261,9 @@ class PointResolver:
                     self._gather(point, f"{path}.examples.{name}[{i}]", leaves, depth + 1, root=False)
         elif isinstance(direction, VectorDirection):
             self._check_vector(direction.vector, f"{path}.vector")
+        elif isinstance(direction, NamedDirection):
+            check_direction_name(direction.name, f"{path}.name")
+            leaves.directions.setdefault(direction.name, f"{path}.name")
         else:
             raise InvalidInput(f"not a direction: {type(direction).__name__}", field=path)
 
@@ -288,65 +303,85 @@ class PointResolver:
                 if item_id not in leaves.items or leaves.items[item_id].vector is None:
                     raise ItemNotFound(f"no item with id {item_id!r} in collection {self.collection.name!r}",
                                        field=path)
+        for name, path in leaves.directions.items():
+            record = self.collection.get_direction(name)
+            if record is None:
+                raise DirectionNotFound(f"no direction named {name!r} in collection {self.collection.name!r}; "
+                                        "ListDirections shows the stored ones", field=path)
+            check_direction_model(record, self.collection.manifest.fingerprint, self.collection.dimension, path)
+            leaves.named[name] = record
 
     # ------------------------------------------------------------------ pass 3: evaluate
 
     def _evaluate(self, point: Point, path: str, leaves: _Leaves, root: bool) -> ResolvedPoint:
         if isinstance(point, TextPoint):
-            return ResolvedPoint(leaves.text_vectors[point.text], Modality.TEXT, sources=_TEXT)
+            return ResolvedPoint.leaf(leaves.text_vectors[point.text], Modality.TEXT, path, sources=_TEXT)
         if isinstance(point, ImagePoint):
-            return ResolvedPoint(leaves.image_vectors[point.data], Modality.IMAGE, sources=_IMAGE)
+            return ResolvedPoint.leaf(leaves.image_vectors[point.data], Modality.IMAGE, path, sources=_IMAGE)
         if isinstance(point, VectorPoint):
-            return ResolvedPoint(lm.normalize(point.vector, field=f"{path}.vector"), Modality.VECTOR)
+            return ResolvedPoint.leaf(lm.normalize(point.vector, field=f"{path}.vector"), Modality.VECTOR, path)
         if isinstance(point, IdPoint):
             item = leaves.items[point.id]
             assert item.vector is not None  # checked in _fetch
-            return ResolvedPoint(lm.normalize(item.vector, field=f"{path}.id"), item.modality,
-                                 frozenset({point.id}), sources=frozenset({item.modality}) & _CONTENT)
+            return ResolvedPoint.leaf(lm.normalize(item.vector, field=f"{path}.id"), item.modality, path,
+                                      input_ids=frozenset({point.id}),
+                                      sources=frozenset({item.modality}) & _CONTENT)
+        if isinstance(point, DirectionPoint):
+            d = self._evaluate_direction(point.direction, f"{path}.direction", leaves)
+            # A direction is a difference: it carries no modality of its own.
+            return ResolvedPoint.leaf(d.vector, Modality.VECTOR, f"{path}.direction",
+                                      directions=(UsedDirection(f"{path}.direction", d.name, d.vector),))
         if isinstance(point, MixPoint):
             parts = [self._evaluate(p, f"{path}.mix.parts[{i}].query", leaves, False)
                      for i, (p, _) in enumerate(point.parts)]
-            vector = lm.mix(np.stack([p.vector for p in parts]), [w for _, w in point.parts],
-                            field=f"{path}.mix")
+            weights = lm.mix_coefficients(np.stack([p.vector for p in parts]), [w for _, w in point.parts],
+                                          field=f"{path}.mix")
             sources = frozenset().union(*(p.sources for p, (_, w) in zip(parts, point.parts, strict=True) if w))
-            return ResolvedPoint(vector, Modality.VECTOR, _union(parts), sources=sources)
+            form = _flat(parts, weights)
+            return ResolvedPoint(form.point(), Modality.VECTOR, _union(parts), sources=sources, form=form,
+                                 directions=_directions(parts))
         if isinstance(point, EditPoint):
             e = f"{path}.edit"
             base = self._evaluate(point.base, f"{e}.base", leaves, False)
-            direction, _ = self._evaluate_direction(point.direction, f"{e}.direction", leaves)
-            vector = _apply_edit(point, base.vector, direction, e)
-            # A direction is a difference: it carries no modality of its own, the base does.
-            return ResolvedPoint(vector, Modality.VECTOR, base.input_ids, sources=base.sources)
+            direction = self._evaluate_direction(point.direction, f"{e}.direction", leaves)
+            return _edited(point, base, direction, e)
         if isinstance(point, AnalogyPoint):
-            a, a_star, b = (self._evaluate(getattr(point, n), f"{path}.analogy.{n}", leaves, False)
-                            for n in ("a", "a_star", "b"))
-            ids = _union([a, a_star, b])
-            vector = lm.analogy_cos_add(a.vector, a_star.vector, b.vector, field=f"{path}.analogy")
-            cos_mul = (a.vector, a_star.vector, b.vector) if point.method is AnalogyMethod.COS_MUL else None
+            names = ("a", "a_star", "b")
+            a, a_star, b = terms = [self._evaluate(getattr(point, n), f"{path}.analogy.{n}", leaves, False)
+                                    for n in names]
+            ids = _union(terms)
+            signs = lm.analogy_cos_add_coefficients(a.vector, a_star.vector, b.vector, field=f"{path}.analogy")
+            paths = (f"{path}.analogy.a", f"{path}.analogy.a_star", f"{path}.analogy.b")
+            cos_mul = CosMulTerms(a.vector, a_star.vector, b.vector, paths) \
+                if point.method is AnalogyMethod.COS_MUL else None
             exclude = frozenset() if point.include_inputs or not root else ids
             # a* - a cancels when both share a modality, leaving b's; otherwise all of them count.
             sources = b.sources if a.sources == a_star.sources else a.sources | a_star.sources | b.sources
-            return ResolvedPoint(vector, Modality.VECTOR, ids, exclude, cos_mul, sources)
+            form = _flat(terms, signs)
+            return ResolvedPoint(form.point(), Modality.VECTOR, ids, exclude, cos_mul, sources, form,
+                                 _directions(terms))
         raise InvalidInput(f"not a query point: {type(point).__name__}", field=path)
 
-    def _evaluate_direction(self, direction: Direction, path: str,
-                            leaves: _Leaves) -> tuple[np.ndarray, float]:
+    def _evaluate_direction(self, direction: Direction, path: str, leaves: _Leaves) -> ResolvedDirection:
         if isinstance(direction, TextPairDirection):
             f = f"{path}.text_pair"
             targets = [leaves.text_vectors[p] for p in _prompts(direction.target, direction.use_templates)]
             neutrals = [leaves.text_vectors[p] for p in _prompts(direction.neutral, direction.use_templates)]
             # Mean over templates of E(target) - E(neutral) = difference of the two means.
-            return lm.direction_from_examples(np.stack(targets), np.stack(neutrals), field=f)
+            return ResolvedDirection(*lm.direction_from_examples(np.stack(targets), np.stack(neutrals), field=f))
         if isinstance(direction, ExamplesDirection):
             pos = [self._evaluate(p, f"{path}.examples.positive[{i}]", leaves, False)
                    for i, p in enumerate(direction.positive)]
             neg = [self._evaluate(p, f"{path}.examples.negative[{i}]", leaves, False)
                    for i, p in enumerate(direction.negative)]
             negatives = np.stack([n.vector for n in neg]) if neg else np.zeros((0, len(pos[0].vector)))
-            return lm.direction_from_examples(np.stack([p.vector for p in pos]), negatives,
-                                              field=f"{path}.examples")
+            return ResolvedDirection(*lm.direction_from_examples(np.stack([p.vector for p in pos]), negatives,
+                                                                 field=f"{path}.examples"))
+        if isinstance(direction, NamedDirection):
+            record = leaves.named[direction.name]
+            return ResolvedDirection(record.vector, record.norm, record.name)
         raw = np.asarray(direction.vector, dtype=np.float64)
-        return lm.normalize(raw, field=f"{path}.vector"), float(np.linalg.norm(raw))
+        return ResolvedDirection(lm.normalize(raw, field=f"{path}.vector"), float(np.linalg.norm(raw)))
 
 
 def _prompts(text: str, use_templates: bool) -> list[str]:
@@ -357,11 +392,29 @@ def _union(points: Sequence[ResolvedPoint]) -> frozenset[str]:
     return frozenset().union(*(p.input_ids for p in points))
 
 
-def _apply_edit(edit: EditPoint, base: np.ndarray, direction: np.ndarray, path: str) -> np.ndarray:
+def _flat(points: Sequence[ResolvedPoint], coefficients: Sequence[float] | np.ndarray) -> LinearForm:
+    """``sum_i coefficients[i] * points[i]`` over the points' leaves, normalised (see LinearForm.normalised)."""
+    parts = [(p.linear_form, float(c)) for p, c in zip(points, coefficients, strict=True)]
+    return LinearForm.combine(parts).normalised()
+
+
+def _directions(points: Sequence[ResolvedPoint]) -> tuple[UsedDirection, ...]:
+    return tuple(d for p in points for d in p.directions)
+
+
+def _edited(edit: EditPoint, base: ResolvedPoint, direction: ResolvedDirection, path: str) -> ResolvedPoint:
+    """The edited point, as a linear combination of the base and the direction."""
     strength = edit.effective_strength
     if edit.mode is EditMode.ROTATE:
-        return lm.edit_rotate(base, direction, strength, field=path)
-    if edit.mode is EditMode.REMOVE:
-        return lm.edit_remove(base, direction, strength, field=path)
-    return lm.edit_add(base, direction, strength, field=path)
-
+        cb, cd = lm.edit_rotate_coefficients(base.vector, direction.vector, strength, field=path)
+    elif edit.mode is EditMode.REMOVE:
+        cb, cd = lm.edit_remove_coefficients(base.vector, direction.vector, strength, field=path)
+    else:
+        cb, cd = lm.edit_add_coefficients(base.vector, direction.vector, strength, field=path)
+    d_path = f"{path}.direction"
+    used = UsedDirection(d_path, direction.name, direction.vector)
+    leaf = ResolvedPoint.leaf(direction.vector, Modality.VECTOR, d_path)
+    form = _flat([base, leaf], (cb, cd))
+    # A direction is a difference: it carries no modality of its own, the base does.
+    return ResolvedPoint(form.point(), Modality.VECTOR, base.input_ids, sources=base.sources, form=form,
+                         directions=(*base.directions, used))

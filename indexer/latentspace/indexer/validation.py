@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Sequence, Sized
 from typing import Any
 
@@ -43,6 +44,18 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 # ---------------------------------------------------------------- ids and strings
+
+
+#: A direction name: 1-64 letters, digits, '_' or '-', starting with a letter or digit (as collection names).
+DIRECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+
+
+def check_direction_name(name: Any, field: str = "name") -> str:
+    """A name to store a direction under."""
+    if not isinstance(name, str) or not DIRECTION_NAME.fullmatch(name):
+        raise InvalidInput(f"direction name {name!r} is not valid: use 1-64 letters, digits, '_' or '-', "
+                           "starting with a letter or digit", field=field)
+    return name
 
 
 def check_text(value: Any, field: str, what: str) -> str:
@@ -254,3 +267,9 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
                                field=f"{prefix}params.{knob}")
     limits.check_count("max_exclude_ids", len(options.exclude_ids), f"{prefix}exclude_ids", "excluded ids")
     check_filter(options.filter, limits, f"{prefix}filter")
+    if not (math.isfinite(options.diversity) and 0.0 <= options.diversity <= 1.0):
+        raise InvalidInput(f"diversity must be between 0 (plain ranking) and 1, got {options.diversity}",
+                           field=f"{prefix}diversity")
+    if options.pool < 0:
+        raise InvalidInput(f"pool must be 0 (the default) or at least k, got {options.pool}", field=f"{prefix}pool")
+    limits.check_count("max_diversity_pool", options.pool, f"{prefix}pool", "candidates in the diversity pool")

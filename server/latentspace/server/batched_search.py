@@ -13,8 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from latentspace.indexer.collection import Collection
+from latentspace.indexer.directions import DirectionRecord
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, StoredItem
+from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.server.batching import Batcher, BatchObserver
 
@@ -69,6 +73,10 @@ class BatchedSearch:
         return self.collection.dimension
 
     @property
+    def manifest(self) -> CollectionManifest:
+        return self.collection.manifest
+
+    @property
     def modalities(self) -> frozenset[Modality]:
         return self.collection.modalities
 
@@ -83,3 +91,22 @@ class BatchedSearch:
 
     def count(self) -> int:
         return self.collection.count()
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        return self.collection.modality_statistics
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        return self.collection.items_matching(payload_filter, limit)
+
+    def save_direction(self, record: DirectionRecord) -> None:
+        self.collection.save_direction(record)
+
+    def get_direction(self, name: str) -> DirectionRecord | None:
+        return self.collection.get_direction(name)
+
+    def list_directions(self) -> list[DirectionRecord]:
+        return self.collection.list_directions()
+
+    def delete_direction(self, name: str) -> bool:
+        return self.collection.delete_direction(name)

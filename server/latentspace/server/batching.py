@@ -4,8 +4,10 @@ A :class:`Batcher` has one job: take items from many threads, run them as one ba
 caller its own result. There is no batching thread: the caller that finds a free slot becomes the
 *leader*, takes what is queued (up to ``max_batch``), runs it, and passes the lead to the oldest
 waiting caller; so a lone caller runs its own item at once and pays no wait, while under load each
-batch gathers everything that arrived during the previous one. With ``max_wait`` a leader that saw
-a bigger batch last time waits that long for the queue to fill again (under load only).
+batch gathers everything that arrived during the previous one. (A caller that finds nothing
+queued and a slot free skips the queue altogether: no slot, no wake-up.) With ``max_wait`` a
+leader that saw a bigger batch last time waits that long for the queue to fill again (under load
+only).
 
 Each item carries the :class:`~latentspace.indexer.deadline.WorkScope` of its request: an item
 whose caller's deadline passed, or who cancelled, while it waited is dropped when dequeued, before
@@ -84,7 +86,14 @@ class Batcher(Generic[In, Out]):
         Raises :class:`DeadlineExceeded` / :class:`Cancelled` without running it when its request
         gives up while it waits.
         """
-        slot: _Slot[In, Out] = _Slot(item, deadline.scope())
+        scope = deadline.scope()
+        with self._cond:
+            alone = not self._queue and self._leaders < self.concurrency
+            if alone:
+                self._leaders += 1
+        if alone:
+            return self._run_alone(item, scope)
+        slot: _Slot[In, Out] = _Slot(item, scope)
         with self._cond:
             self._queue.append(slot)
             if self._leaders < self.concurrency:
@@ -109,6 +118,24 @@ class Batcher(Generic[In, Out]):
             raise slot.error
         return slot.result  # type: ignore[return-value]  # set with done when error is None
 
+    def _run_alone(self, item: In, scope: deadline.WorkScope) -> Out:
+        """Nothing queued and a free slot: run ``item`` as a batch of one, with no queue entry, no
+        slot and no wake-up, then pass the lead on as :meth:`_lead` does."""
+        size = self._size(item)
+        try:
+            if scope.expired():
+                raise _gave_up(scope, self.name)
+            if self._observer is not None:
+                self._observer.batch_ran(self.name, 1, size)
+            outputs = self._run([item])
+            if len(outputs) != 1:
+                raise RuntimeError(f"batcher {self.name}: {len(outputs)} outputs for 1 item")
+            return outputs[0]
+        finally:
+            with self._cond:
+                self._last_batch = size
+                self._pass_lead()
+
     def _lead(self, own: _Slot[In, Out]) -> None:
         """Run batches until our own item is done (or in another leader's batch), then pass the
         lead on to the oldest waiting caller, or give it up when none waits."""
@@ -118,13 +145,17 @@ class Batcher(Generic[In, Out]):
                 break  # our item is in a batch another leader runs
             self._execute(batch)
         with self._cond:
-            if self._queue:
-                successor = self._queue[0]
-                successor.lead = True
-                if successor.wake is not None:
-                    successor.wake.set()
-            else:
-                self._leaders -= 1
+            self._pass_lead()
+
+    def _pass_lead(self) -> None:
+        """Hand our lead to the oldest waiting caller, or give it up when none waits (lock held)."""
+        if self._queue:
+            successor = self._queue[0]
+            successor.lead = True
+            if successor.wake is not None:
+                successor.wake.set()
+        else:
+            self._leaders -= 1
 
     def _take(self) -> list[_Slot[In, Out]]:
         with self._cond:

@@ -36,6 +36,7 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         modalities=sorted(convert.MODALITY_TO_PROTO[m] for m in collection.modalities),
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
+        **convert.modality_stats_to_proto(collection.modality_statistics),
     )
 
 

@@ -16,11 +16,14 @@ import numpy as np
 from google.protobuf import json_format, struct_pb2
 
 from latentspace.indexer import points as P
+from latentspace.indexer.directions import DirectionDefinition, DirectionMethod, DirectionRecord, LabelsDirection
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.explain import Explanation, ScoreForm
 from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.search_options import SearchOptions
+from latentspace.indexer.modality_stats import ModalityStatistics
+from latentspace.indexer.search_options import ScoreMode, SearchOptions
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 
@@ -29,12 +32,27 @@ MODALITY_TO_PROTO = {
     Modality.IMAGE: pb.MODALITY_IMAGE,
     Modality.VECTOR: pb.MODALITY_VECTOR,
 }
+MODALITY_FROM_PROTO = {value: modality for modality, value in MODALITY_TO_PROTO.items()}
 
 _EDIT_MODES = {
     pb.EDIT_MODE_UNSPECIFIED: P.EditMode.ADD,
     pb.EDIT_MODE_ADD: P.EditMode.ADD,
     pb.EDIT_MODE_ROTATE: P.EditMode.ROTATE,
     pb.EDIT_MODE_REMOVE: P.EditMode.REMOVE,
+}
+_SCORE_MODES = {pb.SCORE_MODE_UNSPECIFIED: ScoreMode.RAW, pb.SCORE_MODE_RAW: ScoreMode.RAW,
+                pb.SCORE_MODE_CALIBRATED: ScoreMode.CALIBRATED}
+_SCORE_FORMS = {ScoreForm.SUM: pb.SCORE_FORM_SUM, ScoreForm.PRODUCT: pb.SCORE_FORM_PRODUCT}
+_DIRECTION_METHODS: dict[int, DirectionMethod] = {
+    api.DIRECTION_METHOD_UNSPECIFIED: DirectionMethod.MEAN_DIFFERENCE,
+    api.DIRECTION_METHOD_MEAN_DIFFERENCE: DirectionMethod.MEAN_DIFFERENCE,
+    api.DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod.LEAST_SQUARES,
+    api.DIRECTION_METHOD_LOGISTIC: DirectionMethod.LOGISTIC,
+}
+DIRECTION_METHOD_TO_PROTO = {
+    DirectionMethod.MEAN_DIFFERENCE: api.DIRECTION_METHOD_MEAN_DIFFERENCE,
+    DirectionMethod.LEAST_SQUARES: api.DIRECTION_METHOD_LEAST_SQUARES,
+    DirectionMethod.LOGISTIC: api.DIRECTION_METHOD_LOGISTIC,
 }
 _ANALOGY_METHODS = {
     pb.ANALOGY_METHOD_UNSPECIFIED: P.AnalogyMethod.COS_ADD,
@@ -140,17 +158,34 @@ def search_options_from_proto(message: api.SearchOptions) -> SearchOptions:
         with_vectors=message.with_vectors,
         ef_search=message.params.ef_search,
         nprobe=message.params.nprobe,
+        explain=message.explain,
+        **_ranking_from_proto(message, "options."),
     )
 
 
-def neighbour_options(
-    filter: pb.Filter, exclude_ids: Sequence[str], with_vectors: bool
-) -> SearchOptions:
+def neighbour_options(request: api.InterpolateRequest | api.EditRequest) -> SearchOptions:
     """Options for the neighbours listed beside computed points (Interpolate, Edit); their own ``k``
     (0 = none) is passed and checked separately, so this k is only a placeholder."""
-    return SearchOptions(
-        k=1, filter=filter_from_proto(filter), exclude_ids=frozenset(exclude_ids), with_vectors=with_vectors
-    )
+    return SearchOptions(k=1, filter=filter_from_proto(request.filter), exclude_ids=frozenset(request.exclude_ids),
+                         with_vectors=request.with_vectors, explain=request.explain,
+                         **_ranking_from_proto(request, ""))
+
+
+def _ranking_from_proto(message: api.SearchOptions | api.InterpolateRequest | api.EditRequest,
+                        prefix: str) -> dict[str, Any]:
+    """``score_mode``, ``modality``, ``diversity`` and ``pool`` (the library checks their values)."""
+    mode = _SCORE_MODES.get(message.score_mode)
+    if mode is None:
+        raise InvalidInput(f"unknown score_mode {message.score_mode}; use RAW or CALIBRATED",
+                           field=f"{prefix}score_mode")
+    if message.modality == pb.MODALITY_UNSPECIFIED:
+        modality = None
+    elif message.modality in MODALITY_FROM_PROTO:
+        modality = MODALITY_FROM_PROTO[message.modality]
+    else:
+        raise InvalidInput(f"unknown modality {message.modality}; use TEXT, IMAGE or VECTOR",
+                           field=f"{prefix}modality")
+    return {"score_mode": mode, "modality": modality, "diversity": message.diversity, "pool": message.pool}
 
 
 # ---------------------------------------------------------------- queries
@@ -176,6 +211,8 @@ def point_from_proto(message: pb.Query, field: str = "query") -> P.Point:
         return P.MixPoint(tuple(converted))
     if kind == "edit":
         return edit_from_proto(message.edit, f"{field}.edit")
+    if kind == "direction":
+        return P.DirectionPoint(direction_from_proto(message.direction, f"{field}.direction"))
     if kind == "analogy":
         analogy = message.analogy
         return P.AnalogyPoint(
@@ -186,7 +223,7 @@ def point_from_proto(message: pb.Query, field: str = "query") -> P.Point:
             include_inputs=analogy.include_inputs,
         )
     raise InvalidInput(
-        "empty query; set one of text, image, vector, id, mix, edit or analogy", field=field
+        "empty query; set one of text, image, vector, id, mix, edit, analogy or direction", field=field
     )
 
 
@@ -218,7 +255,34 @@ def direction_from_proto(message: pb.Direction, field: str) -> P.Direction:
         )
     if kind == "vector":
         return P.VectorDirection(vector_from_proto(message.vector, f"{field}.vector"))
-    raise InvalidInput("empty direction; set one of text_pair, examples or vector", field=field)
+    if kind == "name":
+        return P.NamedDirection(message.name)
+    raise InvalidInput("empty direction; set one of text_pair, examples, vector or name", field=field)
+
+
+def direction_source_from_proto(message: api.DirectionSource, field: str = "source") -> DirectionDefinition:
+    """What ``CreateDirection`` makes a direction from."""
+    kind = message.WhichOneof("kind")
+    if kind == "labels":
+        labels = message.labels
+        return LabelsDirection(
+            field=labels.field,
+            positive=_scalar(labels.positive, f"{field}.labels.positive"),
+            negative=_scalar(labels.negative, f"{field}.labels.negative"),
+            filter=filter_from_proto(labels.filter, f"{field}.labels.filter"),
+        )
+    if kind in ("text_pair", "examples", "vector"):
+        direction = pb.Direction()
+        getattr(direction, kind).CopyFrom(getattr(message, kind))
+        made = direction_from_proto(direction, field)
+        assert not isinstance(made, P.NamedDirection)
+        return made
+    raise InvalidInput("empty source; set one of text_pair, examples, labels or vector", field=field)
+
+
+def direction_method_from_proto(value: int) -> DirectionMethod:
+    method: DirectionMethod = _DIRECTION_METHODS.get(value) or _unknown_enum("method", value)
+    return method
 
 
 def points_from_proto(messages: Sequence[pb.Query], field: str) -> list[P.Point]:
@@ -242,6 +306,54 @@ def hit_to_proto(hit: Hit) -> pb.Hit:
     )
     if hit.vector is not None:
         message.vector.CopyFrom(vector_to_proto(hit.vector))
+    if hit.explanation is not None:
+        message.explanation.CopyFrom(explanation_to_proto(hit.explanation))
+    return message
+
+
+def modality_stats_to_proto(stats: ModalityStatistics) -> dict[str, Any]:
+    """``modality_stats`` and ``cosine_distributions`` of a ``CollectionInfo``."""
+    states = stats.states()
+    return {
+        "modality_stats": [
+            api.ModalityStats(modality=MODALITY_TO_PROTO[m], count=s.count,
+                              centroid_norm=float(np.linalg.norm(s.centroid)), sampled=len(s.order))
+            for m, s in sorted(states.items(), key=lambda ms: MODALITY_TO_PROTO[ms[0]])],
+        "cosine_distributions": [
+            api.CosineDistribution(a=MODALITY_TO_PROTO[d.a], b=MODALITY_TO_PROTO[d.b], pairs=d.pairs, mean=d.mean,
+                                   std=d.std, p05=d.p05, p50=d.p50, p95=d.p95)
+            for d in stats.distributions()],
+    }
+
+
+def explanation_to_proto(explanation: Explanation) -> pb.Explanation:
+    message = pb.Explanation(
+        form=_SCORE_FORMS[explanation.form],
+        terms=[pb.ScoreTerm(path=t.path, cosine=t.cosine, coefficient=t.coefficient, share=t.share,
+                            factor=t.factor, exponent=t.exponent) for t in explanation.terms],
+        projections=[pb.DirectionProjection(path=p.path, name=p.name, projection=p.projection)
+                     for p in explanation.projections],
+        cosine=explanation.cosine, calibration_offset=explanation.offset, calibration_scale=explanation.scale,
+    )
+    if explanation.redundancy is not None:
+        message.redundancy = explanation.redundancy
+    return message
+
+
+def direction_to_proto(record: DirectionRecord, with_vector: bool = True) -> api.DirectionInfo:
+    q = record.quality
+    quality = api.DirectionQuality(
+        evaluated_on=q.evaluated_on.value, positives=q.positives, negatives=q.negatives,
+        held_out_positives=q.held_out_positives, held_out_negatives=q.held_out_negatives, holdout=q.holdout,
+        seed=q.seed)
+    if q.auc is not None:
+        quality.auc = q.auc
+    message = api.DirectionInfo(
+        name=record.name, source=record.source.value, method=DIRECTION_METHOD_TO_PROTO[record.method],
+        description=record.description, norm=record.norm, quality=quality, fingerprint=record.fingerprint,
+        created_at=record.created_at)
+    if with_vector:
+        message.vector.CopyFrom(vector_to_proto(record.vector))
     return message
 
 

@@ -74,6 +74,9 @@ class ServingInterceptor(aio.ServerInterceptor):
         self.gate = gate
         self.metrics = metrics
         self.authenticator = authenticator
+        #: Per method, the servicer's handler and its wrapped form: gRPC asks for the handler on every
+        #: call, and building the wrapper each time cost more than the lookup.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -84,6 +87,14 @@ class ServingInterceptor(aio.ServerInterceptor):
         if handler is None:
             return handler
         method = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap_handler(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap_handler(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap(cast(Behaviour, handler.unary_unary), method),

@@ -44,7 +44,9 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
         def work(serving: CollectionServing) -> api.SearchResponse:
             [hits] = serving.operations.search([point], options, ["query"])
-            return api.SearchResponse(hits=serving.hits.convert(hits))
+            response = api.SearchResponse()
+            serving.hits.fill(response.hits, hits)
+            return response
 
         return await self.state.with_serving(request.collection, work)
 
@@ -56,9 +58,10 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         fields = [f"queries[{i}]" for i in range(len(points))]
 
         def work(serving: CollectionServing) -> api.SearchBatchResponse:
-            results = serving.operations.search(points, options, fields)
-            return api.SearchBatchResponse(
-                results=[api.SearchResponse(hits=serving.hits.convert(hits)) for hits in results])
+            response = api.SearchBatchResponse()
+            for hits in serving.operations.search(points, options, fields):
+                serving.hits.fill(response.results.add().hits, hits)
+            return response
 
         return await self.state.with_serving(request.collection, work)
 
@@ -111,7 +114,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         method = _METHODS.get(request.method)
         if method is None:
             raise InvalidInput(f"unknown interpolation method {request.method}", field="method")
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
+        options = convert.neighbour_options(request)
 
         def work(serving: CollectionServing) -> api.InterpolateResponse:
             result = serving.operations.interpolate(
@@ -144,7 +147,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
 
     async def Edit(self, request: api.EditRequest, context: aio.ServicerContext) -> api.EditResponse:
         edit = convert.edit_from_proto(request.edit)
-        options = convert.neighbour_options(request.filter, request.exclude_ids, request.with_vectors)
+        options = convert.neighbour_options(request)
 
         def work(serving: CollectionServing) -> api.EditResponse:
             result = serving.operations.edit(edit, k=request.k, options=options)
@@ -156,5 +159,37 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 direction_norm=result.direction_norm,
                 hits=serving.hits.convert(result.hits),
             )
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def CreateDirection(
+        self, request: api.CreateDirectionRequest, context: aio.ServicerContext
+    ) -> api.DirectionInfo:
+        source = convert.direction_source_from_proto(request.source)
+        method = convert.direction_method_from_proto(request.method)
+        holdout = request.holdout if request.HasField("holdout") else None
+
+        def work(serving: CollectionServing) -> api.DirectionInfo:
+            record = serving.operations.create_direction(request.name, source, method, holdout=holdout,
+                                                         seed=request.seed)
+            return convert.direction_to_proto(record)
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def ListDirections(
+        self, request: api.ListDirectionsRequest, context: aio.ServicerContext
+    ) -> api.ListDirectionsResponse:
+        def work(serving: CollectionServing) -> api.ListDirectionsResponse:
+            return api.ListDirectionsResponse(directions=[
+                convert.direction_to_proto(r, request.with_vectors) for r in serving.operations.list_directions()])
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def DeleteDirection(
+        self, request: api.DeleteDirectionRequest, context: aio.ServicerContext
+    ) -> api.DeleteDirectionResponse:
+        def work(serving: CollectionServing) -> api.DeleteDirectionResponse:
+            serving.operations.delete_direction(request.name)
+            return api.DeleteDirectionResponse()
 
         return await self.state.with_serving(request.collection, work)

@@ -60,6 +60,7 @@ class Metrics:
                                      "Index snapshots and compactions", ["job"],
                                      buckets=_DURATION_BUCKETS, registry=r)
         self._call_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._batch_children: dict[str, tuple[Any, Any]] = {}
         self._http: WSGIServer | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -77,10 +78,17 @@ class Metrics:
         children[1].observe(seconds)
 
     def batch_ran(self, batcher: str, items: int, size: int) -> None:
-        self.batch_size.labels(batcher).observe(size)
+        self._batcher_children(batcher)[0].observe(size)
 
     def queue_changed(self, batcher: str, delta: int) -> None:
-        self.queued.labels(batcher).inc(delta)
+        self._batcher_children(batcher)[1].inc(delta)
+
+    def _batcher_children(self, batcher: str) -> tuple[Any, Any]:
+        children = self._batch_children.get(batcher)
+        if children is None:  # as in call_finished: resolved once per batcher, not per batch
+            children = self._batch_children[batcher] = (self.batch_size.labels(batcher),
+                                                         self.queued.labels(batcher))
+        return children
 
     def items_encoded(self, model: str, modality: str, count: int) -> None:
         self.encoded.labels(model, modality).inc(count)

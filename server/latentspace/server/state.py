@@ -67,7 +67,12 @@ class ServerState:
                                  report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
         self.metrics.watch_collections(self._collection_sizes)
         self.started = time.monotonic()
-        self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request")
+        # OpenMP's thread count is per thread: set in this one only, the request threads (which run
+        # the searches) would use every core per search, and a team waiting at a barrier for a
+        # descheduled sibling stalls on a shared machine (benchmarks/README.md).
+        self._executor = ThreadPoolExecutor(settings.request_threads(), thread_name_prefix="latent-request",
+                                            initializer=faiss.omp_set_num_threads,
+                                            initargs=(settings.search_threads,))
         self._serving: dict[str, CollectionServing] = {}
         self._lock = threading.Lock()
 

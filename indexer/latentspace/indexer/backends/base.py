@@ -12,7 +12,9 @@ A backend promises what the embedded store promises:
   pass the filter, the exclusions and the score threshold, best first, and k of them whenever k
   items pass;
 - ids are unique; an upsert of an existing id replaces it;
-- vectors are unit-normalised by the backend; ``get`` returns them as stored.
+- vectors are unit-normalised by the backend; ``get`` returns them as stored;
+- named directions (:class:`~latentspace.indexer.directions.DirectionRecord`: a vector and a JSON
+  object) are kept beside the items, are not items, and outlive no drop of the collection.
 
 Optional capabilities, which the interface itself does not require:
 
@@ -31,10 +33,13 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
+from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, ItemRecord, StoredItem
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.modality_stats import ModalityStatistics
 from latentspace.indexer.search_options import SearchOptions
 
 if TYPE_CHECKING:
@@ -75,6 +80,29 @@ class CollectionBackend(Protocol):
         ...
 
     def search(self, queries: np.ndarray, options: SearchOptions) -> list[list[Hit]]: ...
+
+    @property
+    def modality_statistics(self) -> ModalityStatistics:
+        """Per-modality counts, centroids and sampled vectors, kept through every write (calibrated scores)."""
+        ...
+
+    def items_matching(self, payload_filter: PayloadFilter, limit: int) -> list[StoredItem]:
+        """Up to ``limit`` live items whose payload matches, with their vectors (any stable order)."""
+        ...
+
+    # ------------------------------------------------------------------ named directions (plain data)
+    def save_direction(self, record: DirectionRecord) -> None:
+        """Store a direction durably; ``DirectionExists`` (``directions.direction_exists``) when the name is taken."""
+        ...
+
+    def get_direction(self, name: str) -> DirectionRecord | None: ...
+    def list_directions(self) -> list[DirectionRecord]:
+        """Every stored direction, sorted by name."""
+        ...
+
+    def delete_direction(self, name: str) -> bool:
+        """False when there was no direction by that name."""
+        ...
 
     # ------------------------------------------------------------------ engine-specific upkeep
     @property

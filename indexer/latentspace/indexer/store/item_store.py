@@ -26,13 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import ItemRecord, StoredItem
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.store import content_hashes, schema
+from latentspace.indexer.store import content_hashes, direction_table, modality_stats_table, schema
 from latentspace.indexer.store.filter_sql import compile_filter
 from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
+from latentspace.indexer.store.modality_stats_table import ModalityRow
 
 #: Bound parameters per statement; well under SQLite's limit (32766 since 3.32, 999 before).
 _CHUNK = 900
@@ -370,8 +372,9 @@ class ItemStore:
                     keys += [r[0] for r in conn.execute(sql, part)]
         return np.asarray(sorted(keys), dtype=np.int64)
 
-    def keys_for_filter(self, payload_filter: PayloadFilter) -> np.ndarray:
-        """Sorted index keys of the items (retired ones included) whose payload matches ``payload_filter``.
+    def keys_for_filter(self, payload_filter: PayloadFilter, *, retired: bool = True) -> np.ndarray:
+        """Sorted index keys of the items (retired ones included unless ``retired=False``) whose payload
+        matches ``payload_filter``.
 
         The filter is evaluated in SQL with ``json_extract``; the few conditions SQLite cannot
         express exactly are checked in Python on the rows the SQL part selected.
@@ -379,7 +382,7 @@ class ItemStore:
         compiled = compile_filter(payload_filter)
         residual = compiled.residual
         columns = "key, payload" if residual else "key"
-        tables = ("items", "retired") if self._has_retired else ("items",)
+        tables = ("items", "retired") if self._has_retired and retired else ("items",)
         rows: list[tuple[Any, ...]] = []
         with self._read() as conn:
             for table in tables:
@@ -453,6 +456,22 @@ class ItemStore:
         with self.frozen_vectors(batch_size) as (_, batches):
             yield from batches
 
+    # ------------------------------------------------------------------ named directions
+    def insert_direction(self, record: DirectionRecord) -> bool:
+        """Store a named direction durably; False when the name is taken."""
+        with self._transaction() as conn:
+            return direction_table.insert(conn, record)
+
+    def directions(self, name: str | None = None) -> list[DirectionRecord]:
+        """The direction named ``name`` (at most one), or all of them by name."""
+        with self._read() as conn:
+            return direction_table.select(conn, name)
+
+    def delete_direction(self, name: str) -> bool:
+        """Delete a named direction; False when there was none."""
+        with self._transaction() as conn:
+            return direction_table.delete(conn, name)
+
     # ------------------------------------------------------------------ whole-store reads (any thread)
     def backup_to(self, target: Path) -> tuple[int, int]:
         """Copy the store into the new file ``target`` as of one moment, while writes go on (SQLite's
@@ -462,6 +481,41 @@ class ItemStore:
     def frozen_items(self) -> FrozenItems:
         """Every live item with its vector as of one moment, in pages, while writes go on (close it)."""
         return FrozenItems(self.path, self._item, self.dimension * _VECTOR_DTYPE.itemsize)
+
+    # ------------------------------------------------------------------ modality statistics
+    def keys_for_modality(self, modality: Modality) -> np.ndarray:
+        """Sorted index keys of the items of ``modality``, retired ones included (like a filter's)."""
+        tables = ("items", "retired") if self._has_retired else ("items",)
+        with self._read() as conn:
+            keys = modality_stats_table.keys_of(conn, modality, tables)
+        return np.asarray(sorted(keys), dtype=np.int64)
+
+    def load_modality_stats(self) -> tuple[int, list[ModalityRow]] | None:
+        """``(sequence, rows)`` of the saved modality statistics, or None when never saved."""
+        with self._read() as conn:
+            return modality_stats_table.load(conn)
+
+    def save_modality_stats(self, rows: Sequence[ModalityRow], sequence: int) -> None:
+        """Save statistics rows exact at ``sequence``. Not fsynced (they are derived: a store whose
+        saved statistics are behind its sequence is rescanned on open)."""
+        with self._lock:
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._transaction() as conn:
+                    modality_stats_table.save(conn, rows, sequence)
+            finally:
+                self._conn.execute("PRAGMA synchronous=FULL")
+
+    def scan_items(self, batch_size: int = 8192) -> Iterator[tuple[list[str], list[Modality], np.ndarray]]:
+        """Every live item's ``(ids, modalities, vectors)``, ``batch_size`` at a time, from one read."""
+        with self._read() as conn:
+            for rows in modality_stats_table.scan(conn, batch_size):
+                yield ([r[0] for r in rows], [Modality(r[1]) for r in rows], self._vectors(r[2] for r in rows))
+
+    def ids_of_modality(self, modality: Modality) -> list[str]:
+        """The ids of every live item of ``modality``."""
+        with self._read() as conn:
+            return modality_stats_table.ids_of(conn, modality)
 
     def close(self) -> None:
         """Close the write connection and every thread's read connection (idempotent).

@@ -14,8 +14,9 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 ``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
-created when missing), so the schema version is unchanged; so is ``content_hashes`` (see
-``content_hashes.py``).
+created when missing), so the schema version is unchanged; so are ``directions``, the collection's named
+directions (see ``direction_table.py``), ``modality_stats`` (see ``modality_stats_table.py``) and
+``content_hashes`` (see ``content_hashes.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ CREATE TABLE IF NOT EXISTS retired (
     seq         INTEGER NOT NULL,
     retired_seq INTEGER NOT NULL
 );
+-- Named directions (store/direction_table.py): not items, so no sequence number and no index.
+CREATE TABLE IF NOT EXISTS directions (
+    name   TEXT PRIMARY KEY,
+    vector BLOB NOT NULL,                -- float32, little-endian, unit norm
+    record TEXT NOT NULL                 -- a JSON object: norm, source, method, quality, fingerprint, ...
+);
+-- Per-modality statistics (store/modality_stats_table.py): counts, vector sums, sampled ids.
+CREATE TABLE IF NOT EXISTS modality_stats (
+    modality   TEXT PRIMARY KEY,
+    count      INTEGER NOT NULL,
+    vector_sum BLOB    NOT NULL,         -- float64, little-endian: the sum of the unit vectors
+    threshold  REAL    NOT NULL,         -- the sample holds every item whose id hash is <= this
+    sample     TEXT    NOT NULL          -- a JSON list of item ids
+);
+CREATE INDEX IF NOT EXISTS items_modality ON items (modality);
 CREATE TABLE IF NOT EXISTS meta (
     name  TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -15,12 +15,23 @@ class InterpolationMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTERPOLATION_METHOD_UNSPECIFIED: _ClassVar[InterpolationMethod]
     INTERPOLATION_METHOD_SLERP: _ClassVar[InterpolationMethod]
     INTERPOLATION_METHOD_LERP: _ClassVar[InterpolationMethod]
+
+class DirectionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DIRECTION_METHOD_UNSPECIFIED: _ClassVar[DirectionMethod]
+    DIRECTION_METHOD_MEAN_DIFFERENCE: _ClassVar[DirectionMethod]
+    DIRECTION_METHOD_LEAST_SQUARES: _ClassVar[DirectionMethod]
+    DIRECTION_METHOD_LOGISTIC: _ClassVar[DirectionMethod]
 INTERPOLATION_METHOD_UNSPECIFIED: InterpolationMethod
 INTERPOLATION_METHOD_SLERP: InterpolationMethod
 INTERPOLATION_METHOD_LERP: InterpolationMethod
+DIRECTION_METHOD_UNSPECIFIED: DirectionMethod
+DIRECTION_METHOD_MEAN_DIFFERENCE: DirectionMethod
+DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod
+DIRECTION_METHOD_LOGISTIC: DirectionMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +41,8 @@ class CollectionInfo(_message.Message):
     MODALITIES_FIELD_NUMBER: _ClassVar[int]
     FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_STATS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_DISTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -39,7 +52,41 @@ class CollectionInfo(_message.Message):
     modalities: _containers.RepeatedScalarFieldContainer[_types_pb2.Modality]
     fingerprint: str
     sequence: int
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
+    modality_stats: _containers.RepeatedCompositeFieldContainer[ModalityStats]
+    cosine_distributions: _containers.RepeatedCompositeFieldContainer[CosineDistribution]
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ...) -> None: ...
+
+class ModalityStats(_message.Message):
+    __slots__ = ("modality", "count", "centroid_norm", "sampled")
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    CENTROID_NORM_FIELD_NUMBER: _ClassVar[int]
+    SAMPLED_FIELD_NUMBER: _ClassVar[int]
+    modality: _types_pb2.Modality
+    count: int
+    centroid_norm: float
+    sampled: int
+    def __init__(self, modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., count: _Optional[int] = ..., centroid_norm: _Optional[float] = ..., sampled: _Optional[int] = ...) -> None: ...
+
+class CosineDistribution(_message.Message):
+    __slots__ = ("a", "b", "pairs", "mean", "std", "p05", "p50", "p95")
+    A_FIELD_NUMBER: _ClassVar[int]
+    B_FIELD_NUMBER: _ClassVar[int]
+    PAIRS_FIELD_NUMBER: _ClassVar[int]
+    MEAN_FIELD_NUMBER: _ClassVar[int]
+    STD_FIELD_NUMBER: _ClassVar[int]
+    P05_FIELD_NUMBER: _ClassVar[int]
+    P50_FIELD_NUMBER: _ClassVar[int]
+    P95_FIELD_NUMBER: _ClassVar[int]
+    a: _types_pb2.Modality
+    b: _types_pb2.Modality
+    pairs: int
+    mean: float
+    std: float
+    p05: float
+    p50: float
+    p95: float
+    def __init__(self, a: _Optional[_Union[_types_pb2.Modality, str]] = ..., b: _Optional[_Union[_types_pb2.Modality, str]] = ..., pairs: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., p05: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
     __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
@@ -274,20 +321,30 @@ class EncodeResponse(_message.Message):
     def __init__(self, points: _Optional[_Iterable[_Union[EncodedPoint, _Mapping]]] = ...) -> None: ...
 
 class SearchOptions(_message.Message):
-    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params")
+    __slots__ = ("k", "filter", "exclude_ids", "score_threshold", "with_vectors", "params", "explain", "score_mode", "modality", "diversity", "pool")
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     SCORE_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     k: int
     filter: _types_pb2.Filter
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     score_threshold: float
     with_vectors: bool
     params: _types_pb2.SearchParams
-    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ...) -> None: ...
+    explain: bool
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., score_threshold: _Optional[float] = ..., with_vectors: _Optional[bool] = ..., params: _Optional[_Union[_types_pb2.SearchParams, _Mapping]] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
     __slots__ = ("collection", "query", "options")
@@ -386,7 +443,7 @@ class DistanceMatrixResponse(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors")
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -400,6 +457,11 @@ class InterpolateRequest(_message.Message):
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     DISTINCT_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     a: _types_pb2.Query
     b: _types_pb2.Query
@@ -413,7 +475,12 @@ class InterpolateRequest(_message.Message):
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     distinct: bool
     with_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+    explain: bool
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class PathStep(_message.Message):
     __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
@@ -438,20 +505,30 @@ class InterpolateResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors")
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_IDS_FIELD_NUMBER: _ClassVar[int]
     WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EXPLAIN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_MODE_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    DIVERSITY_FIELD_NUMBER: _ClassVar[int]
+    POOL_FIELD_NUMBER: _ClassVar[int]
     collection: str
     edit: _types_pb2.Edit
     k: int
     filter: _types_pb2.Filter
     exclude_ids: _containers.RepeatedScalarFieldContainer[str]
     with_vectors: bool
-    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+    explain: bool
+    score_mode: _types_pb2.ScoreMode
+    modality: _types_pb2.Modality
+    diversity: float
+    pool: int
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
 
 class EditResponse(_message.Message):
     __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")
@@ -468,3 +545,111 @@ class EditResponse(_message.Message):
     direction_norm: float
     hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
     def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+
+class DirectionSource(_message.Message):
+    __slots__ = ("text_pair", "examples", "labels", "vector")
+    TEXT_PAIR_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    text_pair: _types_pb2.TextPair
+    examples: _types_pb2.Examples
+    labels: Labels
+    vector: _types_pb2.Vector
+    def __init__(self, text_pair: _Optional[_Union[_types_pb2.TextPair, _Mapping]] = ..., examples: _Optional[_Union[_types_pb2.Examples, _Mapping]] = ..., labels: _Optional[_Union[Labels, _Mapping]] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ...) -> None: ...
+
+class Labels(_message.Message):
+    __slots__ = ("field", "positive", "negative", "filter")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    POSITIVE_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    positive: _struct_pb2.Value
+    negative: _struct_pb2.Value
+    filter: _types_pb2.Filter
+    def __init__(self, field: _Optional[str] = ..., positive: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., negative: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ...) -> None: ...
+
+class CreateDirectionRequest(_message.Message):
+    __slots__ = ("collection", "name", "source", "method", "holdout", "seed")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    name: str
+    source: DirectionSource
+    method: DirectionMethod
+    holdout: float
+    seed: int
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ..., source: _Optional[_Union[DirectionSource, _Mapping]] = ..., method: _Optional[_Union[DirectionMethod, str]] = ..., holdout: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class DirectionQuality(_message.Message):
+    __slots__ = ("auc", "evaluated_on", "positives", "negatives", "held_out_positives", "held_out_negatives", "holdout", "seed")
+    AUC_FIELD_NUMBER: _ClassVar[int]
+    EVALUATED_ON_FIELD_NUMBER: _ClassVar[int]
+    POSITIVES_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_POSITIVES_FIELD_NUMBER: _ClassVar[int]
+    HELD_OUT_NEGATIVES_FIELD_NUMBER: _ClassVar[int]
+    HOLDOUT_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    auc: float
+    evaluated_on: str
+    positives: int
+    negatives: int
+    held_out_positives: int
+    held_out_negatives: int
+    holdout: float
+    seed: int
+    def __init__(self, auc: _Optional[float] = ..., evaluated_on: _Optional[str] = ..., positives: _Optional[int] = ..., negatives: _Optional[int] = ..., held_out_positives: _Optional[int] = ..., held_out_negatives: _Optional[int] = ..., holdout: _Optional[float] = ..., seed: _Optional[int] = ...) -> None: ...
+
+class DirectionInfo(_message.Message):
+    __slots__ = ("name", "source", "method", "description", "vector", "norm", "quality", "fingerprint", "created_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    NORM_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    FINGERPRINT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    source: str
+    method: DirectionMethod
+    description: str
+    vector: _types_pb2.Vector
+    norm: float
+    quality: DirectionQuality
+    fingerprint: str
+    created_at: str
+    def __init__(self, name: _Optional[str] = ..., source: _Optional[str] = ..., method: _Optional[_Union[DirectionMethod, str]] = ..., description: _Optional[str] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., norm: _Optional[float] = ..., quality: _Optional[_Union[DirectionQuality, _Mapping]] = ..., fingerprint: _Optional[str] = ..., created_at: _Optional[str] = ...) -> None: ...
+
+class ListDirectionsRequest(_message.Message):
+    __slots__ = ("collection", "with_vectors")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    WITH_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    with_vectors: bool
+    def __init__(self, collection: _Optional[str] = ..., with_vectors: _Optional[bool] = ...) -> None: ...
+
+class ListDirectionsResponse(_message.Message):
+    __slots__ = ("directions",)
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    directions: _containers.RepeatedCompositeFieldContainer[DirectionInfo]
+    def __init__(self, directions: _Optional[_Iterable[_Union[DirectionInfo, _Mapping]]] = ...) -> None: ...
+
+class DeleteDirectionRequest(_message.Message):
+    __slots__ = ("collection", "name")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    name: str
+    def __init__(self, collection: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+
+class DeleteDirectionResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -683,6 +683,21 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
                 _registered_method=True)
+        self.CreateDirection = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/CreateDirection',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DirectionInfo.FromString,
+                _registered_method=True)
+        self.ListDirections = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/ListDirections',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteDirection = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/DeleteDirection',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
+                _registered_method=True)
 
 
 class LatentSpaceServicer:
@@ -737,6 +752,29 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateDirection(self, request, context):
+        """Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+        well it separates what it was made from, and store it in the collection under a name, usable
+        as Direction{name}. ALREADY_EXISTS when the name is taken.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDirections(self, request, context):
+        """The collection's stored directions, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteDirection(self, request, context):
+        """Delete a stored direction. NOT_FOUND when there is none by that name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LatentSpaceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -774,6 +812,21 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.Edit,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.SerializeToString,
+            ),
+            'CreateDirection': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDirection,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DirectionInfo.SerializeToString,
+            ),
+            'ListDirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDirections,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.SerializeToString,
+            ),
+            'DeleteDirection': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteDirection,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -965,6 +1018,87 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/Edit',
             latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDirection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/CreateDirection',
+            latentspace_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.DirectionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/ListDirections',
+            latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.ListDirectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteDirection(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/DeleteDirection',
+            latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.DeleteDirectionResponse.FromString,
             options,
             channel_credentials,
             insecure,

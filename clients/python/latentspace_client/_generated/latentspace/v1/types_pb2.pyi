@@ -15,6 +15,12 @@ class Modality(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MODALITY_IMAGE: _ClassVar[Modality]
     MODALITY_VECTOR: _ClassVar[Modality]
 
+class ScoreMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORE_MODE_UNSPECIFIED: _ClassVar[ScoreMode]
+    SCORE_MODE_RAW: _ClassVar[ScoreMode]
+    SCORE_MODE_CALIBRATED: _ClassVar[ScoreMode]
+
 class EditMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EDIT_MODE_UNSPECIFIED: _ClassVar[EditMode]
@@ -27,10 +33,19 @@ class AnalogyMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ANALOGY_METHOD_UNSPECIFIED: _ClassVar[AnalogyMethod]
     ANALOGY_METHOD_COS_ADD: _ClassVar[AnalogyMethod]
     ANALOGY_METHOD_COS_MUL: _ClassVar[AnalogyMethod]
+
+class ScoreForm(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCORE_FORM_UNSPECIFIED: _ClassVar[ScoreForm]
+    SCORE_FORM_SUM: _ClassVar[ScoreForm]
+    SCORE_FORM_PRODUCT: _ClassVar[ScoreForm]
 MODALITY_UNSPECIFIED: Modality
 MODALITY_TEXT: Modality
 MODALITY_IMAGE: Modality
 MODALITY_VECTOR: Modality
+SCORE_MODE_UNSPECIFIED: ScoreMode
+SCORE_MODE_RAW: ScoreMode
+SCORE_MODE_CALIBRATED: ScoreMode
 EDIT_MODE_UNSPECIFIED: EditMode
 EDIT_MODE_ADD: EditMode
 EDIT_MODE_ROTATE: EditMode
@@ -38,6 +53,9 @@ EDIT_MODE_REMOVE: EditMode
 ANALOGY_METHOD_UNSPECIFIED: AnalogyMethod
 ANALOGY_METHOD_COS_ADD: AnalogyMethod
 ANALOGY_METHOD_COS_MUL: AnalogyMethod
+SCORE_FORM_UNSPECIFIED: ScoreForm
+SCORE_FORM_SUM: ScoreForm
+SCORE_FORM_PRODUCT: ScoreForm
 
 class Vector(_message.Message):
     __slots__ = ("dimension", "data")
@@ -48,7 +66,7 @@ class Vector(_message.Message):
     def __init__(self, dimension: _Optional[int] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class Query(_message.Message):
-    __slots__ = ("text", "image", "vector", "id", "mix", "edit", "analogy")
+    __slots__ = ("text", "image", "vector", "id", "mix", "edit", "analogy", "direction")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
@@ -56,6 +74,7 @@ class Query(_message.Message):
     MIX_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     ANALOGY_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
     text: str
     image: bytes
     vector: Vector
@@ -63,7 +82,8 @@ class Query(_message.Message):
     mix: Mix
     edit: Edit
     analogy: Analogy
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., id: _Optional[str] = ..., mix: _Optional[_Union[Mix, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., analogy: _Optional[_Union[Analogy, _Mapping]] = ...) -> None: ...
+    direction: Direction
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[bytes] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., id: _Optional[str] = ..., mix: _Optional[_Union[Mix, _Mapping]] = ..., edit: _Optional[_Union[Edit, _Mapping]] = ..., analogy: _Optional[_Union[Analogy, _Mapping]] = ..., direction: _Optional[_Union[Direction, _Mapping]] = ...) -> None: ...
 
 class WeightedQuery(_message.Message):
     __slots__ = ("query", "weight")
@@ -80,14 +100,16 @@ class Mix(_message.Message):
     def __init__(self, parts: _Optional[_Iterable[_Union[WeightedQuery, _Mapping]]] = ...) -> None: ...
 
 class Direction(_message.Message):
-    __slots__ = ("text_pair", "examples", "vector")
+    __slots__ = ("text_pair", "examples", "vector", "name")
     TEXT_PAIR_FIELD_NUMBER: _ClassVar[int]
     EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
     text_pair: TextPair
     examples: Examples
     vector: Vector
-    def __init__(self, text_pair: _Optional[_Union[TextPair, _Mapping]] = ..., examples: _Optional[_Union[Examples, _Mapping]] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    name: str
+    def __init__(self, text_pair: _Optional[_Union[TextPair, _Mapping]] = ..., examples: _Optional[_Union[Examples, _Mapping]] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class TextPair(_message.Message):
     __slots__ = ("neutral", "target", "use_templates")
@@ -172,20 +194,66 @@ class SearchParams(_message.Message):
     def __init__(self, ef_search: _Optional[int] = ..., nprobe: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
-    __slots__ = ("id", "score", "modality", "payload", "content", "vector")
+    __slots__ = ("id", "score", "modality", "payload", "content", "vector", "explanation")
     ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
     id: str
     score: float
     modality: Modality
     payload: _struct_pb2.Struct
     content: str
     vector: Vector
-    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ...) -> None: ...
+    explanation: Explanation
+    def __init__(self, id: _Optional[str] = ..., score: _Optional[float] = ..., modality: _Optional[_Union[Modality, str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[str] = ..., vector: _Optional[_Union[Vector, _Mapping]] = ..., explanation: _Optional[_Union[Explanation, _Mapping]] = ...) -> None: ...
+
+class Explanation(_message.Message):
+    __slots__ = ("form", "terms", "projections", "cosine", "calibration_offset", "calibration_scale", "redundancy")
+    FORM_FIELD_NUMBER: _ClassVar[int]
+    TERMS_FIELD_NUMBER: _ClassVar[int]
+    PROJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    CALIBRATION_SCALE_FIELD_NUMBER: _ClassVar[int]
+    REDUNDANCY_FIELD_NUMBER: _ClassVar[int]
+    form: ScoreForm
+    terms: _containers.RepeatedCompositeFieldContainer[ScoreTerm]
+    projections: _containers.RepeatedCompositeFieldContainer[DirectionProjection]
+    cosine: float
+    calibration_offset: float
+    calibration_scale: float
+    redundancy: float
+    def __init__(self, form: _Optional[_Union[ScoreForm, str]] = ..., terms: _Optional[_Iterable[_Union[ScoreTerm, _Mapping]]] = ..., projections: _Optional[_Iterable[_Union[DirectionProjection, _Mapping]]] = ..., cosine: _Optional[float] = ..., calibration_offset: _Optional[float] = ..., calibration_scale: _Optional[float] = ..., redundancy: _Optional[float] = ...) -> None: ...
+
+class ScoreTerm(_message.Message):
+    __slots__ = ("path", "cosine", "coefficient", "share", "factor", "exponent")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    COSINE_FIELD_NUMBER: _ClassVar[int]
+    COEFFICIENT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    FACTOR_FIELD_NUMBER: _ClassVar[int]
+    EXPONENT_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    cosine: float
+    coefficient: float
+    share: float
+    factor: float
+    exponent: int
+    def __init__(self, path: _Optional[str] = ..., cosine: _Optional[float] = ..., coefficient: _Optional[float] = ..., share: _Optional[float] = ..., factor: _Optional[float] = ..., exponent: _Optional[int] = ...) -> None: ...
+
+class DirectionProjection(_message.Message):
+    __slots__ = ("path", "name", "projection")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    name: str
+    projection: float
+    def __init__(self, path: _Optional[str] = ..., name: _Optional[str] = ..., projection: _Optional[float] = ...) -> None: ...
 
 class Item(_message.Message):
     __slots__ = ("id", "modality", "payload", "content", "vector", "sequence")

@@ -24,9 +24,10 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct } from "@bufbuild/protobuf/wkt";
 import { file_latentspace_v1_options } from "./options_pb.js";
-import type { Edit, Filter, Hit, Item, Modality, Query, SearchParams, Vector } from "./types_pb.js";
+import type { Edit, Examples, Filter, Hit, Item, Modality, Query, ScoreMode, SearchParams, TextPair, Vector } from "./types_pb.js";
 import { file_latentspace_v1_types } from "./types_pb.js";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -34,7 +35,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/latentspace.proto.
  */
 export const file_latentspace_v1_latentspace: GenFile = /*@__PURE__*/
-  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiyAEKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBCJ0ChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBW1vZGVsGAIgASgJEhEKCWRpbWVuc2lvbhgDIAEoDRISCgppbmRleF9raW5kGAQgASgJEhUKDWlmX25vdF9leGlzdHMYBSABKAgiGAoWTGlzdENvbGxlY3Rpb25zUmVxdWVzdCJOChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIzCgtjb2xsZWN0aW9ucxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIikKGURlc2NyaWJlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIlChVEcm9wQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCSIYChZEcm9wQ29sbGVjdGlvblJlc3BvbnNlIsMBCgpVcHNlcnRJdGVtEgoKAmlkGAEgASgJEg4KBHRleHQYAiABKAlIABIPCgVpbWFnZRgDIAEoDEgAEigKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvckgAEigKB3BheWxvYWQYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhMKC2NvbnRlbnRfcmVmGAYgASgJEhQKDGNvbnRlbnRfaGFzaBgHIAEoCUIJCgdjb250ZW50Ik4KDVVwc2VydFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIpCgVpdGVtcxgCIAMoCzIaLmxhdGVudHNwYWNlLnYxLlVwc2VydEl0ZW0iRwoOVXBzZXJ0UmVzcG9uc2USEAoIdXBzZXJ0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQSEQoJdW5jaGFuZ2VkGAMgASgNIjAKDURlbGV0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRILCgNpZHMYAiADKAkiMwoORGVsZXRlUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoDRIQCghzZXF1ZW5jZRgCIAEoBCJDCgpHZXRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJEhQKDHdpdGhfdmVjdG9ycxgDIAEoCCJDCgtHZXRSZXNwb25zZRIjCgVpdGVtcxgBIAMoCzIULmxhdGVudHNwYWNlLnYxLkl0ZW0SDwoHbWlzc2luZxgCIAMoCSIOCgxTdGF0c1JlcXVlc3QihAEKDVN0YXRzUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbxIVCg1sb2FkZWRfbW9kZWxzGAIgAygJEhYKDnVwdGltZV9zZWNvbmRzGAMgASgBEg8KB3ZlcnNpb24YBCABKAkiMwoPU25hcHNob3RSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCSLXAQoMU25hcHNob3RJbmZvEgwKBG5hbWUYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRISCgpjcmVhdGVkX2F0GAMgASgJEhAKCHNlcXVlbmNlGAQgASgEEg0KBWNvdW50GAUgASgEEg0KBW1vZGVsGAYgASgJEhEKCWRpbWVuc2lvbhgHIAEoDRISCgppbmRleF9raW5kGAggASgJEhMKC2ZpbmdlcnByaW50GAkgASgJEhEKCWhhc19pbmRleBgKIAEoCBISCgpzaXplX2J5dGVzGAsgASgEIhYKFExpc3RTbmFwc2hvdHNSZXF1ZXN0IkgKFUxpc3RTbmFwc2hvdHNSZXNwb25zZRIvCglzbmFwc2hvdHMYASADKAsyHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iMAoOUmVzdG9yZVJlcXVlc3QSEAoIc25hcHNob3QYASABKAkSDAoEbmFtZRgCIAEoCSI2Cg1FeHBvcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSEQoJcGFnZV9zaXplGAIgASgNIqcBCgxFeHBvcnRlZEl0ZW0SCgoCaWQYASABKAkSKgoIbW9kYWxpdHkYAiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRImCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISFAoMcGF5bG9hZF9qc29uGAQgASgJEg8KB2NvbnRlbnQYBSABKAkSEAoIc2VxdWVuY2UYBiABKAQibQoKRXhwb3J0UGFnZRIyCgpjb2xsZWN0aW9uGAEgASgLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SKwoFaXRlbXMYAiADKAsyHC5sYXRlbnRzcGFjZS52MS5FeHBvcnRlZEl0ZW0iSwoNRW5jb2RlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiYKB3F1ZXJpZXMYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSJiCgxFbmNvZGVkUG9pbnQSJgoGdmVjdG9yGAEgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkiPgoORW5jb2RlUmVzcG9uc2USLAoGcG9pbnRzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuRW5jb2RlZFBvaW50Is0BCg1TZWFyY2hPcHRpb25zEgkKAWsYASABKAUSJgoGZmlsdGVyGAIgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAMgAygJEhwKD3Njb3JlX3RocmVzaG9sZBgEIAEoAkgAiAEBEhQKDHdpdGhfdmVjdG9ycxgFIAEoCBIsCgZwYXJhbXMYBiABKAsyHC5sYXRlbnRzcGFjZS52MS5TZWFyY2hQYXJhbXNCEgoQX3Njb3JlX3RocmVzaG9sZCJ5Cg1TZWFyY2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJAoFcXVlcnkYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIuCgdvcHRpb25zGAMgASgLMh0ubGF0ZW50c3BhY2UudjEuU2VhcmNoT3B0aW9ucyIzCg5TZWFyY2hSZXNwb25zZRIhCgRoaXRzGAEgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0IoABChJTZWFyY2hCYXRjaFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiRgoTU2VhcmNoQmF0Y2hSZXNwb25zZRIvCgdyZXN1bHRzGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiTwoJUXVlcnlQYWlyEiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiTwoPRGlzdGFuY2VSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKAoFcGFpcnMYAiADKAsyGS5sYXRlbnRzcGFjZS52MS5RdWVyeVBhaXIirwEKCERpc3RhbmNlEg4KBmNvc2luZRgBIAEoAhIPCgdhbmd1bGFyGAIgASgCEhEKCWV1Y2xpZGVhbhgDIAEoAhITCgtjcm9zc19tb2RhbBgEIAEoCBIsCgphX21vZGFsaXR5GAUgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSLAoKYl9tb2RhbGl0eRgGIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij8KEERpc3RhbmNlUmVzcG9uc2USKwoJZGlzdGFuY2VzGAEgAygLMhgubGF0ZW50c3BhY2UudjEuRGlzdGFuY2UieAoVRGlzdGFuY2VNYXRyaXhSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIwoEcm93cxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiYKB2NvbHVtbnMYAyADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKAAQoWRGlzdGFuY2VNYXRyaXhSZXNwb25zZRIMCgRyb3dzGAEgASgNEg8KB2NvbHVtbnMYAiABKA0SDgoGY29zaW5lGAMgAygCEg8KB2FuZ3VsYXIYBCADKAISEQoJZXVjbGlkZWFuGAUgAygCEhMKC2Nyb3NzX21vZGFsGAYgAygIIu0CChJJbnRlcnBvbGF0ZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIgCgFhGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Eg0KBXN0ZXBzGAQgASgFEgoKAnRzGAUgAygCEjMKBm1ldGhvZBgGIAEoDjIjLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRpb25NZXRob2QSIgoDdmlhGAcgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSGwoTYWxsb3dfZXh0cmFwb2xhdGlvbhgIIAEoCBIJCgFrGAkgASgFEiYKBmZpbHRlchgKIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgLIAMoCRIQCghkaXN0aW5jdBgMIAEoCBIUCgx3aXRoX3ZlY3RvcnMYDSABKAgihAEKCFBhdGhTdGVwEgkKAXQYASABKAISEAoIY29zX3RvX2EYAiABKAISEAoIY29zX3RvX2IYAyABKAISJgoGdmVjdG9yGAQgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEiEKBGhpdHMYBSADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiTQoTSW50ZXJwb2xhdGVSZXNwb25zZRInCgVzdGVwcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLlBhdGhTdGVwEg0KBWFuZ2xlGAIgASgCIqMBCgtFZGl0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiIKBGVkaXQYAiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0EgkKAWsYAyABKAUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyEhMKC2V4Y2x1ZGVfaWRzGAUgAygJEhQKDHdpdGhfdmVjdG9ycxgGIAEoCCK6AQoMRWRpdFJlc3BvbnNlEiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchITCgtjb3NfdG9fYmFzZRgCIAEoAhIXCg9iYXNlX3Byb2plY3Rpb24YAyABKAISGQoRcmVzdWx0X3Byb2plY3Rpb24YBCABKAISFgoOZGlyZWN0aW9uX25vcm0YBSABKAISIQoEaGl0cxgGIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCp6ChNJbnRlcnBvbGF0aW9uTWV0aG9kEiQKIElOVEVSUE9MQVRJT05fTUVUSE9EX1VOU1BFQ0lGSUVEEAASHgoaSU5URVJQT0xBVElPTl9NRVRIT0RfU0xFUlAQARIdChlJTlRFUlBPTEFUSU9OX01FVEhPRF9MRVJQEAIyggkKC0NvbGxlY3Rpb25zEmEKEENyZWF0ZUNvbGxlY3Rpb24SJy5sYXRlbnRzcGFjZS52MS5DcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEmgKD0xpc3RDb2xsZWN0aW9ucxImLmxhdGVudHNwYWNlLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaJy5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXNwb25zZSIEmLgYARJlChJEZXNjcmliZUNvbGxlY3Rpb24SKS5sYXRlbnRzcGFjZS52MS5EZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAESZQoORHJvcENvbGxlY3Rpb24SJS5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlcXVlc3QaJi5sYXRlbnRzcGFjZS52MS5Ecm9wQ29sbGVjdGlvblJlc3BvbnNlIgSYuBgDEk0KBlVwc2VydBIdLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXNwb25zZSIEmLgYAhJVCgxVcHNlcnRTdHJlYW0SHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAIoARJNCgZEZWxldGUSHS5sYXRlbnRzcGFjZS52MS5EZWxldGVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVzcG9uc2UiBJi4GAISRAoDR2V0EhoubGF0ZW50c3BhY2UudjEuR2V0UmVxdWVzdBobLmxhdGVudHNwYWNlLnYxLkdldFJlc3BvbnNlIgSYuBgBEkoKBVN0YXRzEhwubGF0ZW50c3BhY2UudjEuU3RhdHNSZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuU3RhdHNSZXNwb25zZSIEmLgYARJPCghTbmFwc2hvdBIfLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLlNuYXBzaG90SW5mbyIEmLgYAxJiCg1MaXN0U25hcHNob3RzEiQubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1JlcXVlc3QaJS5sYXRlbnRzcGFjZS52MS5MaXN0U25hcHNob3RzUmVzcG9uc2UiBJi4GAMSTwoHUmVzdG9yZRIeLmxhdGVudHNwYWNlLnYxLlJlc3RvcmVSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8iBJi4GAMSSwoGRXhwb3J0Eh0ubGF0ZW50c3BhY2UudjEuRXhwb3J0UmVxdWVzdBoaLmxhdGVudHNwYWNlLnYxLkV4cG9ydFBhZ2UiBJi4GAEwATLsBAoLTGF0ZW50U3BhY2USTQoGRW5jb2RlEh0ubGF0ZW50c3BhY2UudjEuRW5jb2RlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlc3BvbnNlIgSYuBgBEk0KBlNlYXJjaBIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXNwb25zZSIEmLgYARJcCgtTZWFyY2hCYXRjaBIiLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLlNlYXJjaEJhdGNoUmVzcG9uc2UiBJi4GAESUwoIRGlzdGFuY2USHy5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlcXVlc3QaIC5sYXRlbnRzcGFjZS52MS5EaXN0YW5jZVJlc3BvbnNlIgSYuBgBEmUKDkRpc3RhbmNlTWF0cml4EiUubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VNYXRyaXhSZXNwb25zZSIEmLgYARJcCgtJbnRlcnBvbGF0ZRIiLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVxdWVzdBojLmxhdGVudHNwYWNlLnYxLkludGVycG9sYXRlUmVzcG9uc2UiBJi4GAESRwoERWRpdBIbLmxhdGVudHNwYWNlLnYxLkVkaXRSZXF1ZXN0GhwubGF0ZW50c3BhY2UudjEuRWRpdFJlc3BvbnNlIgSYuBgBYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
+  fileDesc("CiBsYXRlbnRzcGFjZS92MS9sYXRlbnRzcGFjZS5wcm90bxIObGF0ZW50c3BhY2UudjEiwQIKDkNvbGxlY3Rpb25JbmZvEgwKBG5hbWUYASABKAkSDQoFbW9kZWwYAiABKAkSEQoJZGltZW5zaW9uGAMgASgNEg4KBm1ldHJpYxgEIAEoCRISCgppbmRleF9raW5kGAUgASgJEg0KBWNvdW50GAYgASgEEiwKCm1vZGFsaXRpZXMYByADKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRITCgtmaW5nZXJwcmludBgIIAEoCRIQCghzZXF1ZW5jZRgJIAEoBBI1Cg5tb2RhbGl0eV9zdGF0cxgKIAMoCzIdLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5U3RhdHMSQAoUY29zaW5lX2Rpc3RyaWJ1dGlvbnMYCyADKAsyIi5sYXRlbnRzcGFjZS52MS5Db3NpbmVEaXN0cmlidXRpb24icgoNTW9kYWxpdHlTdGF0cxIqCghtb2RhbGl0eRgBIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Eg0KBWNvdW50GAIgASgEEhUKDWNlbnRyb2lkX25vcm0YAyABKAISDwoHc2FtcGxlZBgEIAEoDSKvAQoSQ29zaW5lRGlzdHJpYnV0aW9uEiMKAWEYASABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIjCgFiGAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSDQoFcGFpcnMYAyABKAQSDAoEbWVhbhgEIAEoAhILCgNzdGQYBSABKAISCwoDcDA1GAYgASgCEgsKA3A1MBgHIAEoAhILCgNwOTUYCCABKAIidAoXQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVtb2RlbBgCIAEoCRIRCglkaW1lbnNpb24YAyABKA0SEgoKaW5kZXhfa2luZBgEIAEoCRIVCg1pZl9ub3RfZXhpc3RzGAUgASgIIhgKFkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QiTgoXTGlzdENvbGxlY3Rpb25zUmVzcG9uc2USMwoLY29sbGVjdGlvbnMYASADKAsyHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIpChlEZXNjcmliZUNvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiJQoVRHJvcENvbGxlY3Rpb25SZXF1ZXN0EgwKBG5hbWUYASABKAkiGAoWRHJvcENvbGxlY3Rpb25SZXNwb25zZSLDAQoKVXBzZXJ0SXRlbRIKCgJpZBgBIAEoCRIOCgR0ZXh0GAIgASgJSAASDwoFaW1hZ2UYAyABKAxIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBITCgtjb250ZW50X3JlZhgGIAEoCRIUCgxjb250ZW50X2hhc2gYByABKAlCCQoHY29udGVudCJOCg1VcHNlcnRSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSKQoFaXRlbXMYAiADKAsyGi5sYXRlbnRzcGFjZS52MS5VcHNlcnRJdGVtIkcKDlVwc2VydFJlc3BvbnNlEhAKCHVwc2VydGVkGAEgASgNEhAKCHNlcXVlbmNlGAIgASgEEhEKCXVuY2hhbmdlZBgDIAEoDSIwCg1EZWxldGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSCwoDaWRzGAIgAygJIjMKDkRlbGV0ZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKA0SEAoIc2VxdWVuY2UYAiABKAQiQwoKR2V0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgsKA2lkcxgCIAMoCRIUCgx3aXRoX3ZlY3RvcnMYAyABKAgiQwoLR2V0UmVzcG9uc2USIwoFaXRlbXMYASADKAsyFC5sYXRlbnRzcGFjZS52MS5JdGVtEg8KB21pc3NpbmcYAiADKAkiDgoMU3RhdHNSZXF1ZXN0IoQBCg1TdGF0c1Jlc3BvbnNlEjMKC2NvbGxlY3Rpb25zGAEgAygLMh4ubGF0ZW50c3BhY2UudjEuQ29sbGVjdGlvbkluZm8SFQoNbG9hZGVkX21vZGVscxgCIAMoCRIWCg51cHRpbWVfc2Vjb25kcxgDIAEoARIPCgd2ZXJzaW9uGAQgASgJIjMKD1NuYXBzaG90UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAki1wEKDFNuYXBzaG90SW5mbxIMCgRuYW1lGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSEgoKY3JlYXRlZF9hdBgDIAEoCRIQCghzZXF1ZW5jZRgEIAEoBBINCgVjb3VudBgFIAEoBBINCgVtb2RlbBgGIAEoCRIRCglkaW1lbnNpb24YByABKA0SEgoKaW5kZXhfa2luZBgIIAEoCRITCgtmaW5nZXJwcmludBgJIAEoCRIRCgloYXNfaW5kZXgYCiABKAgSEgoKc2l6ZV9ieXRlcxgLIAEoBCIWChRMaXN0U25hcHNob3RzUmVxdWVzdCJIChVMaXN0U25hcHNob3RzUmVzcG9uc2USLwoJc25hcHNob3RzGAEgAygLMhwubGF0ZW50c3BhY2UudjEuU25hcHNob3RJbmZvIjAKDlJlc3RvcmVSZXF1ZXN0EhAKCHNuYXBzaG90GAEgASgJEgwKBG5hbWUYAiABKAkiNgoNRXhwb3J0UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoDSKnAQoMRXhwb3J0ZWRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSJgoGdmVjdG9yGAMgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhQKDHBheWxvYWRfanNvbhgEIAEoCRIPCgdjb250ZW50GAUgASgJEhAKCHNlcXVlbmNlGAYgASgEIm0KCkV4cG9ydFBhZ2USMgoKY29sbGVjdGlvbhgBIAEoCzIeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvEisKBWl0ZW1zGAIgAygLMhwubGF0ZW50c3BhY2UudjEuRXhwb3J0ZWRJdGVtIksKDUVuY29kZVJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRImCgdxdWVyaWVzGAIgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkiYgoMRW5jb2RlZFBvaW50EiYKBnZlY3RvchgBIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5Ij4KDkVuY29kZVJlc3BvbnNlEiwKBnBvaW50cxgBIAMoCzIcLmxhdGVudHNwYWNlLnYxLkVuY29kZWRQb2ludCLaAgoNU2VhcmNoT3B0aW9ucxIJCgFrGAEgASgFEiYKBmZpbHRlchgCIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgDIAMoCRIcCg9zY29yZV90aHJlc2hvbGQYBCABKAJIAIgBARIUCgx3aXRoX3ZlY3RvcnMYBSABKAgSLAoGcGFyYW1zGAYgASgLMhwubGF0ZW50c3BhY2UudjEuU2VhcmNoUGFyYW1zEg8KB2V4cGxhaW4YByABKAgSLQoKc2NvcmVfbW9kZRgIIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgJIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgKIAEoAhIMCgRwb29sGAsgASgFQhIKEF9zY29yZV90aHJlc2hvbGQieQoNU2VhcmNoUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiQKBXF1ZXJ5GAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLgoHb3B0aW9ucxgDIAEoCzIdLmxhdGVudHNwYWNlLnYxLlNlYXJjaE9wdGlvbnMiMwoOU2VhcmNoUmVzcG9uc2USIQoEaGl0cxgBIAMoCzITLmxhdGVudHNwYWNlLnYxLkhpdCKAAQoSU2VhcmNoQmF0Y2hSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSJgoHcXVlcmllcxgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei4KB29wdGlvbnMYAyABKAsyHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hPcHRpb25zIkYKE1NlYXJjaEJhdGNoUmVzcG9uc2USLwoHcmVzdWx0cxgBIAMoCzIeLmxhdGVudHNwYWNlLnYxLlNlYXJjaFJlc3BvbnNlIk8KCVF1ZXJ5UGFpchIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ik8KD0Rpc3RhbmNlUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEigKBXBhaXJzGAIgAygLMhkubGF0ZW50c3BhY2UudjEuUXVlcnlQYWlyIq8BCghEaXN0YW5jZRIOCgZjb3NpbmUYASABKAISDwoHYW5ndWxhchgCIAEoAhIRCglldWNsaWRlYW4YAyABKAISEwoLY3Jvc3NfbW9kYWwYBCABKAgSLAoKYV9tb2RhbGl0eRgFIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EiwKCmJfbW9kYWxpdHkYBiABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eSI/ChBEaXN0YW5jZVJlc3BvbnNlEisKCWRpc3RhbmNlcxgBIAMoCzIYLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlIngKFURpc3RhbmNlTWF0cml4UmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEiMKBHJvd3MYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRImCgdjb2x1bW5zGAMgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkigAEKFkRpc3RhbmNlTWF0cml4UmVzcG9uc2USDAoEcm93cxgBIAEoDRIPCgdjb2x1bW5zGAIgASgNEg4KBmNvc2luZRgDIAMoAhIPCgdhbmd1bGFyGAQgAygCEhEKCWV1Y2xpZGVhbhgFIAMoAhITCgtjcm9zc19tb2RhbBgGIAMoCCL6AwoSSW50ZXJwb2xhdGVSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSIAoBYRgCIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EiAKAWIYAyABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRINCgVzdGVwcxgEIAEoBRIKCgJ0cxgFIAMoAhIzCgZtZXRob2QYBiABKA4yIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0aW9uTWV0aG9kEiIKA3ZpYRgHIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5EhsKE2FsbG93X2V4dHJhcG9sYXRpb24YCCABKAgSCQoBaxgJIAEoBRImCgZmaWx0ZXIYCiABKAsyFi5sYXRlbnRzcGFjZS52MS5GaWx0ZXISEwoLZXhjbHVkZV9pZHMYCyADKAkSEAoIZGlzdGluY3QYDCABKAgSFAoMd2l0aF92ZWN0b3JzGA0gASgIEg8KB2V4cGxhaW4YDiABKAgSLQoKc2NvcmVfbW9kZRgPIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlTW9kZRIqCghtb2RhbGl0eRgQIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EhEKCWRpdmVyc2l0eRgRIAEoAhIMCgRwb29sGBIgASgFIoQBCghQYXRoU3RlcBIJCgF0GAEgASgCEhAKCGNvc190b19hGAIgASgCEhAKCGNvc190b19iGAMgASgCEiYKBnZlY3RvchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIhCgRoaXRzGAUgAygLMhMubGF0ZW50c3BhY2UudjEuSGl0Ik0KE0ludGVycG9sYXRlUmVzcG9uc2USJwoFc3RlcHMYASADKAsyGC5sYXRlbnRzcGFjZS52MS5QYXRoU3RlcBINCgVhbmdsZRgCIAEoAiKwAgoLRWRpdFJlcXVlc3QSEgoKY29sbGVjdGlvbhgBIAEoCRIiCgRlZGl0GAIgASgLMhQubGF0ZW50c3BhY2UudjEuRWRpdBIJCgFrGAMgASgFEiYKBmZpbHRlchgEIAEoCzIWLmxhdGVudHNwYWNlLnYxLkZpbHRlchITCgtleGNsdWRlX2lkcxgFIAMoCRIUCgx3aXRoX3ZlY3RvcnMYBiABKAgSDwoHZXhwbGFpbhgHIAEoCBItCgpzY29yZV9tb2RlGAggASgOMhkubGF0ZW50c3BhY2UudjEuU2NvcmVNb2RlEioKCG1vZGFsaXR5GAkgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSEQoJZGl2ZXJzaXR5GAogASgCEgwKBHBvb2wYCyABKAUiugEKDEVkaXRSZXNwb25zZRImCgZ2ZWN0b3IYASABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEwoLY29zX3RvX2Jhc2UYAiABKAISFwoPYmFzZV9wcm9qZWN0aW9uGAMgASgCEhkKEXJlc3VsdF9wcm9qZWN0aW9uGAQgASgCEhYKDmRpcmVjdGlvbl9ub3JtGAUgASgCEiEKBGhpdHMYBiADKAsyEy5sYXRlbnRzcGFjZS52MS5IaXQiygEKD0RpcmVjdGlvblNvdXJjZRItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZsYWJlbHMYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5MYWJlbHNIABIoCgZ2ZWN0b3IYBCABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIAEIGCgRraW5kIpMBCgZMYWJlbHMSDQoFZmllbGQYASABKAkSKAoIcG9zaXRpdmUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSKAoIbmVnYXRpdmUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSJgoGZmlsdGVyGAQgASgLMhYubGF0ZW50c3BhY2UudjEuRmlsdGVyIswBChZDcmVhdGVEaXJlY3Rpb25SZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSDAoEbmFtZRgCIAEoCRIvCgZzb3VyY2UYAyABKAsyHy5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25Tb3VyY2USLwoGbWV0aG9kGAQgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhQKB2hvbGRvdXQYBSABKAJIAIgBARIMCgRzZWVkGAYgASgEQgoKCF9ob2xkb3V0Ir8BChBEaXJlY3Rpb25RdWFsaXR5EhAKA2F1YxgBIAEoAkgAiAEBEhQKDGV2YWx1YXRlZF9vbhgCIAEoCRIRCglwb3NpdGl2ZXMYAyABKA0SEQoJbmVnYXRpdmVzGAQgASgNEhoKEmhlbGRfb3V0X3Bvc2l0aXZlcxgFIAEoDRIaChJoZWxkX291dF9uZWdhdGl2ZXMYBiABKA0SDwoHaG9sZG91dBgHIAEoAhIMCgRzZWVkGAggASgEQgYKBF9hdWMihQIKDURpcmVjdGlvbkluZm8SDAoEbmFtZRgBIAEoCRIOCgZzb3VyY2UYAiABKAkSLwoGbWV0aG9kGAMgASgOMh8ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uTWV0aG9kEhMKC2Rlc2NyaXB0aW9uGAQgASgJEiYKBnZlY3RvchgFIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvchIMCgRub3JtGAYgASgCEjEKB3F1YWxpdHkYByABKAsyIC5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25RdWFsaXR5EhMKC2ZpbmdlcnByaW50GAggASgJEhIKCmNyZWF0ZWRfYXQYCSABKAkiQQoVTGlzdERpcmVjdGlvbnNSZXF1ZXN0EhIKCmNvbGxlY3Rpb24YASABKAkSFAoMd2l0aF92ZWN0b3JzGAIgASgIIksKFkxpc3REaXJlY3Rpb25zUmVzcG9uc2USMQoKZGlyZWN0aW9ucxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvbkluZm8iOgoWRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBISCgpjb2xsZWN0aW9uGAEgASgJEgwKBG5hbWUYAiABKAkiGQoXRGVsZXRlRGlyZWN0aW9uUmVzcG9uc2UqegoTSW50ZXJwb2xhdGlvbk1ldGhvZBIkCiBJTlRFUlBPTEFUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEh4KGklOVEVSUE9MQVRJT05fTUVUSE9EX1NMRVJQEAESHQoZSU5URVJQT0xBVElPTl9NRVRIT0RfTEVSUBACKpwBCg9EaXJlY3Rpb25NZXRob2QSIAocRElSRUNUSU9OX01FVEhPRF9VTlNQRUNJRklFRBAAEiQKIERJUkVDVElPTl9NRVRIT0RfTUVBTl9ESUZGRVJFTkNFEAESIgoeRElSRUNUSU9OX01FVEhPRF9MRUFTVF9TUVVBUkVTEAISHQoZRElSRUNUSU9OX01FVEhPRF9MT0dJU1RJQxADMoIJCgtDb2xsZWN0aW9ucxJhChBDcmVhdGVDb2xsZWN0aW9uEicubGF0ZW50c3BhY2UudjEuQ3JlYXRlQ29sbGVjdGlvblJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5Db2xsZWN0aW9uSW5mbyIEmLgYAxJoCg9MaXN0Q29sbGVjdGlvbnMSJi5sYXRlbnRzcGFjZS52MS5MaXN0Q29sbGVjdGlvbnNSZXF1ZXN0GicubGF0ZW50c3BhY2UudjEuTGlzdENvbGxlY3Rpb25zUmVzcG9uc2UiBJi4GAESZQoSRGVzY3JpYmVDb2xsZWN0aW9uEikubGF0ZW50c3BhY2UudjEuRGVzY3JpYmVDb2xsZWN0aW9uUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgBEmUKDkRyb3BDb2xsZWN0aW9uEiUubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXF1ZXN0GiYubGF0ZW50c3BhY2UudjEuRHJvcENvbGxlY3Rpb25SZXNwb25zZSIEmLgYAxJNCgZVcHNlcnQSHS5sYXRlbnRzcGFjZS52MS5VcHNlcnRSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVzcG9uc2UiBJi4GAISVQoMVXBzZXJ0U3RyZWFtEh0ubGF0ZW50c3BhY2UudjEuVXBzZXJ0UmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLlVwc2VydFJlc3BvbnNlIgSYuBgCKAESTQoGRGVsZXRlEh0ubGF0ZW50c3BhY2UudjEuRGVsZXRlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkRlbGV0ZVJlc3BvbnNlIgSYuBgCEkQKA0dldBIaLmxhdGVudHNwYWNlLnYxLkdldFJlcXVlc3QaGy5sYXRlbnRzcGFjZS52MS5HZXRSZXNwb25zZSIEmLgYARJKCgVTdGF0cxIcLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVxdWVzdBodLmxhdGVudHNwYWNlLnYxLlN0YXRzUmVzcG9uc2UiBJi4GAESTwoIU25hcHNob3QSHy5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdFJlcXVlc3QaHC5sYXRlbnRzcGFjZS52MS5TbmFwc2hvdEluZm8iBJi4GAMSYgoNTGlzdFNuYXBzaG90cxIkLmxhdGVudHNwYWNlLnYxLkxpc3RTbmFwc2hvdHNSZXF1ZXN0GiUubGF0ZW50c3BhY2UudjEuTGlzdFNuYXBzaG90c1Jlc3BvbnNlIgSYuBgDEk8KB1Jlc3RvcmUSHi5sYXRlbnRzcGFjZS52MS5SZXN0b3JlUmVxdWVzdBoeLmxhdGVudHNwYWNlLnYxLkNvbGxlY3Rpb25JbmZvIgSYuBgDEksKBkV4cG9ydBIdLmxhdGVudHNwYWNlLnYxLkV4cG9ydFJlcXVlc3QaGi5sYXRlbnRzcGFjZS52MS5FeHBvcnRQYWdlIgSYuBgBMAEynQcKC0xhdGVudFNwYWNlEk0KBkVuY29kZRIdLmxhdGVudHNwYWNlLnYxLkVuY29kZVJlcXVlc3QaHi5sYXRlbnRzcGFjZS52MS5FbmNvZGVSZXNwb25zZSIEmLgYARJNCgZTZWFyY2gSHS5sYXRlbnRzcGFjZS52MS5TZWFyY2hSZXF1ZXN0Gh4ubGF0ZW50c3BhY2UudjEuU2VhcmNoUmVzcG9uc2UiBJi4GAESXAoLU2VhcmNoQmF0Y2gSIi5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5TZWFyY2hCYXRjaFJlc3BvbnNlIgSYuBgBElMKCERpc3RhbmNlEh8ubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXF1ZXN0GiAubGF0ZW50c3BhY2UudjEuRGlzdGFuY2VSZXNwb25zZSIEmLgYARJlCg5EaXN0YW5jZU1hdHJpeBIlLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkRpc3RhbmNlTWF0cml4UmVzcG9uc2UiBJi4GAESXAoLSW50ZXJwb2xhdGUSIi5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlcXVlc3QaIy5sYXRlbnRzcGFjZS52MS5JbnRlcnBvbGF0ZVJlc3BvbnNlIgSYuBgBEkcKBEVkaXQSGy5sYXRlbnRzcGFjZS52MS5FZGl0UmVxdWVzdBocLmxhdGVudHNwYWNlLnYxLkVkaXRSZXNwb25zZSIEmLgYARJeCg9DcmVhdGVEaXJlY3Rpb24SJi5sYXRlbnRzcGFjZS52MS5DcmVhdGVEaXJlY3Rpb25SZXF1ZXN0Gh0ubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uSW5mbyIEmLgYAhJlCg5MaXN0RGlyZWN0aW9ucxIlLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVxdWVzdBomLmxhdGVudHNwYWNlLnYxLkxpc3REaXJlY3Rpb25zUmVzcG9uc2UiBJi4GAESaAoPRGVsZXRlRGlyZWN0aW9uEiYubGF0ZW50c3BhY2UudjEuRGVsZXRlRGlyZWN0aW9uUmVxdWVzdBonLmxhdGVudHNwYWNlLnYxLkRlbGV0ZURpcmVjdGlvblJlc3BvbnNlIgSYuBgCYgZwcm90bzM", [file_google_protobuf_struct, file_latentspace_v1_options, file_latentspace_v1_types]);
 
 /**
  * @generated from message latentspace.v1.CollectionInfo
@@ -96,6 +97,19 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
    * @generated from field: uint64 sequence = 9;
    */
   sequence: bigint;
+
+  /**
+   * Per item modality: its count, centroid norm and sample size; and the same- and cross-modal
+   * cosine distributions of the samples (what calibrated scores are measured against).
+   *
+   * @generated from field: repeated latentspace.v1.ModalityStats modality_stats = 10;
+   */
+  modalityStats: ModalityStats[];
+
+  /**
+   * @generated from field: repeated latentspace.v1.CosineDistribution cosine_distributions = 11;
+   */
+  cosineDistributions: CosineDistribution[];
 };
 
 /**
@@ -104,6 +118,98 @@ export type CollectionInfo = Message<"latentspace.v1.CollectionInfo"> & {
  */
 export const CollectionInfoSchema: GenMessage<CollectionInfo> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * One item modality of a collection, kept through every write (docs/latent-operations.md).
+ *
+ * @generated from message latentspace.v1.ModalityStats
+ */
+export type ModalityStats = Message<"latentspace.v1.ModalityStats"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 1;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+
+  /**
+   * The norm of the mean of its unit vectors: 1 when all are equal, near 0 when spread evenly.
+   *
+   * @generated from field: float centroid_norm = 3;
+   */
+  centroidNorm: number;
+
+  /**
+   * Items in its uniform sample (at most 256), which spreads and distributions are measured on.
+   *
+   * @generated from field: uint32 sampled = 4;
+   */
+  sampled: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ModalityStats.
+ * Use `create(ModalityStatsSchema)` to create a new message.
+ */
+export const ModalityStatsSchema: GenMessage<ModalityStats> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 1);
+
+/**
+ * Cosines between sampled items of modalities a and b (distinct pairs when a == b).
+ *
+ * @generated from message latentspace.v1.CosineDistribution
+ */
+export type CosineDistribution = Message<"latentspace.v1.CosineDistribution"> & {
+  /**
+   * @generated from field: latentspace.v1.Modality a = 1;
+   */
+  a: Modality;
+
+  /**
+   * @generated from field: latentspace.v1.Modality b = 2;
+   */
+  b: Modality;
+
+  /**
+   * @generated from field: uint64 pairs = 3;
+   */
+  pairs: bigint;
+
+  /**
+   * @generated from field: float mean = 4;
+   */
+  mean: number;
+
+  /**
+   * @generated from field: float std = 5;
+   */
+  std: number;
+
+  /**
+   * @generated from field: float p05 = 6;
+   */
+  p05: number;
+
+  /**
+   * @generated from field: float p50 = 7;
+   */
+  p50: number;
+
+  /**
+   * @generated from field: float p95 = 8;
+   */
+  p95: number;
+};
+
+/**
+ * Describes the message latentspace.v1.CosineDistribution.
+ * Use `create(CosineDistributionSchema)` to create a new message.
+ */
+export const CosineDistributionSchema: GenMessage<CosineDistribution> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 2);
 
 /**
  * @generated from message latentspace.v1.CreateCollectionRequest
@@ -160,7 +266,7 @@ export type CreateCollectionRequest = Message<"latentspace.v1.CreateCollectionRe
  * Use `create(CreateCollectionRequestSchema)` to create a new message.
  */
 export const CreateCollectionRequestSchema: GenMessage<CreateCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 1);
+  messageDesc(file_latentspace_v1_latentspace, 3);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsRequest
@@ -173,7 +279,7 @@ export type ListCollectionsRequest = Message<"latentspace.v1.ListCollectionsRequ
  * Use `create(ListCollectionsRequestSchema)` to create a new message.
  */
 export const ListCollectionsRequestSchema: GenMessage<ListCollectionsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 2);
+  messageDesc(file_latentspace_v1_latentspace, 4);
 
 /**
  * @generated from message latentspace.v1.ListCollectionsResponse
@@ -190,7 +296,7 @@ export type ListCollectionsResponse = Message<"latentspace.v1.ListCollectionsRes
  * Use `create(ListCollectionsResponseSchema)` to create a new message.
  */
 export const ListCollectionsResponseSchema: GenMessage<ListCollectionsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 3);
+  messageDesc(file_latentspace_v1_latentspace, 5);
 
 /**
  * @generated from message latentspace.v1.DescribeCollectionRequest
@@ -207,7 +313,7 @@ export type DescribeCollectionRequest = Message<"latentspace.v1.DescribeCollecti
  * Use `create(DescribeCollectionRequestSchema)` to create a new message.
  */
 export const DescribeCollectionRequestSchema: GenMessage<DescribeCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 4);
+  messageDesc(file_latentspace_v1_latentspace, 6);
 
 /**
  * @generated from message latentspace.v1.DropCollectionRequest
@@ -224,7 +330,7 @@ export type DropCollectionRequest = Message<"latentspace.v1.DropCollectionReques
  * Use `create(DropCollectionRequestSchema)` to create a new message.
  */
 export const DropCollectionRequestSchema: GenMessage<DropCollectionRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 5);
+  messageDesc(file_latentspace_v1_latentspace, 7);
 
 /**
  * @generated from message latentspace.v1.DropCollectionResponse
@@ -237,7 +343,7 @@ export type DropCollectionResponse = Message<"latentspace.v1.DropCollectionRespo
  * Use `create(DropCollectionResponseSchema)` to create a new message.
  */
 export const DropCollectionResponseSchema: GenMessage<DropCollectionResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 6);
+  messageDesc(file_latentspace_v1_latentspace, 8);
 
 /**
  * One item to upsert: exactly one content field.
@@ -312,7 +418,7 @@ export type UpsertItem = Message<"latentspace.v1.UpsertItem"> & {
  * Use `create(UpsertItemSchema)` to create a new message.
  */
 export const UpsertItemSchema: GenMessage<UpsertItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 7);
+  messageDesc(file_latentspace_v1_latentspace, 9);
 
 /**
  * @generated from message latentspace.v1.UpsertRequest
@@ -334,7 +440,7 @@ export type UpsertRequest = Message<"latentspace.v1.UpsertRequest"> & {
  * Use `create(UpsertRequestSchema)` to create a new message.
  */
 export const UpsertRequestSchema: GenMessage<UpsertRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 8);
+  messageDesc(file_latentspace_v1_latentspace, 10);
 
 /**
  * @generated from message latentspace.v1.UpsertResponse
@@ -367,7 +473,7 @@ export type UpsertResponse = Message<"latentspace.v1.UpsertResponse"> & {
  * Use `create(UpsertResponseSchema)` to create a new message.
  */
 export const UpsertResponseSchema: GenMessage<UpsertResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 9);
+  messageDesc(file_latentspace_v1_latentspace, 11);
 
 /**
  * @generated from message latentspace.v1.DeleteRequest
@@ -389,7 +495,7 @@ export type DeleteRequest = Message<"latentspace.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 10);
+  messageDesc(file_latentspace_v1_latentspace, 12);
 
 /**
  * @generated from message latentspace.v1.DeleteResponse
@@ -411,7 +517,7 @@ export type DeleteResponse = Message<"latentspace.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 11);
+  messageDesc(file_latentspace_v1_latentspace, 13);
 
 /**
  * @generated from message latentspace.v1.GetRequest
@@ -438,7 +544,7 @@ export type GetRequest = Message<"latentspace.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 12);
+  messageDesc(file_latentspace_v1_latentspace, 14);
 
 /**
  * @generated from message latentspace.v1.GetResponse
@@ -464,7 +570,7 @@ export type GetResponse = Message<"latentspace.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 13);
+  messageDesc(file_latentspace_v1_latentspace, 15);
 
 /**
  * @generated from message latentspace.v1.StatsRequest
@@ -477,7 +583,7 @@ export type StatsRequest = Message<"latentspace.v1.StatsRequest"> & {
  * Use `create(StatsRequestSchema)` to create a new message.
  */
 export const StatsRequestSchema: GenMessage<StatsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 14);
+  messageDesc(file_latentspace_v1_latentspace, 16);
 
 /**
  * @generated from message latentspace.v1.StatsResponse
@@ -511,7 +617,7 @@ export type StatsResponse = Message<"latentspace.v1.StatsResponse"> & {
  * Use `create(StatsResponseSchema)` to create a new message.
  */
 export const StatsResponseSchema: GenMessage<StatsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 15);
+  messageDesc(file_latentspace_v1_latentspace, 17);
 
 /**
  * @generated from message latentspace.v1.SnapshotRequest
@@ -536,7 +642,7 @@ export type SnapshotRequest = Message<"latentspace.v1.SnapshotRequest"> & {
  * Use `create(SnapshotRequestSchema)` to create a new message.
  */
 export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 16);
+  messageDesc(file_latentspace_v1_latentspace, 18);
 
 /**
  * @generated from message latentspace.v1.SnapshotInfo
@@ -613,7 +719,7 @@ export type SnapshotInfo = Message<"latentspace.v1.SnapshotInfo"> & {
  * Use `create(SnapshotInfoSchema)` to create a new message.
  */
 export const SnapshotInfoSchema: GenMessage<SnapshotInfo> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 17);
+  messageDesc(file_latentspace_v1_latentspace, 19);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsRequest
@@ -626,7 +732,7 @@ export type ListSnapshotsRequest = Message<"latentspace.v1.ListSnapshotsRequest"
  * Use `create(ListSnapshotsRequestSchema)` to create a new message.
  */
 export const ListSnapshotsRequestSchema: GenMessage<ListSnapshotsRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 18);
+  messageDesc(file_latentspace_v1_latentspace, 20);
 
 /**
  * @generated from message latentspace.v1.ListSnapshotsResponse
@@ -643,7 +749,7 @@ export type ListSnapshotsResponse = Message<"latentspace.v1.ListSnapshotsRespons
  * Use `create(ListSnapshotsResponseSchema)` to create a new message.
  */
 export const ListSnapshotsResponseSchema: GenMessage<ListSnapshotsResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 19);
+  messageDesc(file_latentspace_v1_latentspace, 21);
 
 /**
  * @generated from message latentspace.v1.RestoreRequest
@@ -669,7 +775,7 @@ export type RestoreRequest = Message<"latentspace.v1.RestoreRequest"> & {
  * Use `create(RestoreRequestSchema)` to create a new message.
  */
 export const RestoreRequestSchema: GenMessage<RestoreRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 20);
+  messageDesc(file_latentspace_v1_latentspace, 22);
 
 /**
  * @generated from message latentspace.v1.ExportRequest
@@ -694,7 +800,7 @@ export type ExportRequest = Message<"latentspace.v1.ExportRequest"> & {
  * Use `create(ExportRequestSchema)` to create a new message.
  */
 export const ExportRequestSchema: GenMessage<ExportRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 21);
+  messageDesc(file_latentspace_v1_latentspace, 23);
 
 /**
  * An item with everything needed to re-create it exactly.
@@ -742,7 +848,7 @@ export type ExportedItem = Message<"latentspace.v1.ExportedItem"> & {
  * Use `create(ExportedItemSchema)` to create a new message.
  */
 export const ExportedItemSchema: GenMessage<ExportedItem> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 22);
+  messageDesc(file_latentspace_v1_latentspace, 24);
 
 /**
  * @generated from message latentspace.v1.ExportPage
@@ -766,7 +872,7 @@ export type ExportPage = Message<"latentspace.v1.ExportPage"> & {
  * Use `create(ExportPageSchema)` to create a new message.
  */
 export const ExportPageSchema: GenMessage<ExportPage> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 23);
+  messageDesc(file_latentspace_v1_latentspace, 25);
 
 /**
  * @generated from message latentspace.v1.EncodeRequest
@@ -788,7 +894,7 @@ export type EncodeRequest = Message<"latentspace.v1.EncodeRequest"> & {
  * Use `create(EncodeRequestSchema)` to create a new message.
  */
 export const EncodeRequestSchema: GenMessage<EncodeRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 24);
+  messageDesc(file_latentspace_v1_latentspace, 26);
 
 /**
  * @generated from message latentspace.v1.EncodedPoint
@@ -810,7 +916,7 @@ export type EncodedPoint = Message<"latentspace.v1.EncodedPoint"> & {
  * Use `create(EncodedPointSchema)` to create a new message.
  */
 export const EncodedPointSchema: GenMessage<EncodedPoint> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 25);
+  messageDesc(file_latentspace_v1_latentspace, 27);
 
 /**
  * @generated from message latentspace.v1.EncodeResponse
@@ -827,7 +933,7 @@ export type EncodeResponse = Message<"latentspace.v1.EncodeResponse"> & {
  * Use `create(EncodeResponseSchema)` to create a new message.
  */
 export const EncodeResponseSchema: GenMessage<EncodeResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 26);
+  messageDesc(file_latentspace_v1_latentspace, 28);
 
 /**
  * Options shared by every search-like call.
@@ -872,6 +978,44 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
    * @generated from field: latentspace.v1.SearchParams params = 6;
    */
   params?: SearchParams | undefined;
+
+  /**
+   * Explain each hit's score (Hit.explanation): its share from each leaf of the query.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
+
+  /**
+   * RAW (cosine, the default) or CALIBRATED (comparable across modalities); score_threshold applies to it.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * Only items of this modality (UNSPECIFIED: any).
+   *
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * Maximal marginal relevance in [0, 1]: 0 = plain ranking; higher trades relevance for novelty
+   * (each next hit maximises (1 - diversity) * score - diversity * its largest similarity to the hits
+   * before it). Not for COS_MUL analogies.
+   *
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * With diversity: the candidates it picks from; 0 = diversity_pool_factor (server setting, default 4)
+   * times k. At least k, at most max_diversity_pool (default 10,000). A pool equal to k only reorders.
+   *
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
 };
 
 /**
@@ -879,7 +1023,7 @@ export type SearchOptions = Message<"latentspace.v1.SearchOptions"> & {
  * Use `create(SearchOptionsSchema)` to create a new message.
  */
 export const SearchOptionsSchema: GenMessage<SearchOptions> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 27);
+  messageDesc(file_latentspace_v1_latentspace, 29);
 
 /**
  * @generated from message latentspace.v1.SearchRequest
@@ -906,7 +1050,7 @@ export type SearchRequest = Message<"latentspace.v1.SearchRequest"> & {
  * Use `create(SearchRequestSchema)` to create a new message.
  */
 export const SearchRequestSchema: GenMessage<SearchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 28);
+  messageDesc(file_latentspace_v1_latentspace, 30);
 
 /**
  * @generated from message latentspace.v1.SearchResponse
@@ -923,7 +1067,7 @@ export type SearchResponse = Message<"latentspace.v1.SearchResponse"> & {
  * Use `create(SearchResponseSchema)` to create a new message.
  */
 export const SearchResponseSchema: GenMessage<SearchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 29);
+  messageDesc(file_latentspace_v1_latentspace, 31);
 
 /**
  * @generated from message latentspace.v1.SearchBatchRequest
@@ -950,7 +1094,7 @@ export type SearchBatchRequest = Message<"latentspace.v1.SearchBatchRequest"> & 
  * Use `create(SearchBatchRequestSchema)` to create a new message.
  */
 export const SearchBatchRequestSchema: GenMessage<SearchBatchRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 30);
+  messageDesc(file_latentspace_v1_latentspace, 32);
 
 /**
  * @generated from message latentspace.v1.SearchBatchResponse
@@ -969,7 +1113,7 @@ export type SearchBatchResponse = Message<"latentspace.v1.SearchBatchResponse"> 
  * Use `create(SearchBatchResponseSchema)` to create a new message.
  */
 export const SearchBatchResponseSchema: GenMessage<SearchBatchResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 31);
+  messageDesc(file_latentspace_v1_latentspace, 33);
 
 /**
  * @generated from message latentspace.v1.QueryPair
@@ -991,7 +1135,7 @@ export type QueryPair = Message<"latentspace.v1.QueryPair"> & {
  * Use `create(QueryPairSchema)` to create a new message.
  */
 export const QueryPairSchema: GenMessage<QueryPair> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 32);
+  messageDesc(file_latentspace_v1_latentspace, 34);
 
 /**
  * @generated from message latentspace.v1.DistanceRequest
@@ -1013,7 +1157,7 @@ export type DistanceRequest = Message<"latentspace.v1.DistanceRequest"> & {
  * Use `create(DistanceRequestSchema)` to create a new message.
  */
 export const DistanceRequestSchema: GenMessage<DistanceRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 33);
+  messageDesc(file_latentspace_v1_latentspace, 35);
 
 /**
  * How far apart two points are.
@@ -1066,7 +1210,7 @@ export type Distance = Message<"latentspace.v1.Distance"> & {
  * Use `create(DistanceSchema)` to create a new message.
  */
 export const DistanceSchema: GenMessage<Distance> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 34);
+  messageDesc(file_latentspace_v1_latentspace, 36);
 
 /**
  * @generated from message latentspace.v1.DistanceResponse
@@ -1085,7 +1229,7 @@ export type DistanceResponse = Message<"latentspace.v1.DistanceResponse"> & {
  * Use `create(DistanceResponseSchema)` to create a new message.
  */
 export const DistanceResponseSchema: GenMessage<DistanceResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 35);
+  messageDesc(file_latentspace_v1_latentspace, 37);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixRequest
@@ -1114,7 +1258,7 @@ export type DistanceMatrixRequest = Message<"latentspace.v1.DistanceMatrixReques
  * Use `create(DistanceMatrixRequestSchema)` to create a new message.
  */
 export const DistanceMatrixRequestSchema: GenMessage<DistanceMatrixRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 36);
+  messageDesc(file_latentspace_v1_latentspace, 38);
 
 /**
  * @generated from message latentspace.v1.DistanceMatrixResponse
@@ -1158,7 +1302,7 @@ export type DistanceMatrixResponse = Message<"latentspace.v1.DistanceMatrixRespo
  * Use `create(DistanceMatrixResponseSchema)` to create a new message.
  */
 export const DistanceMatrixResponseSchema: GenMessage<DistanceMatrixResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 37);
+  messageDesc(file_latentspace_v1_latentspace, 39);
 
 /**
  * @generated from message latentspace.v1.InterpolateRequest
@@ -1242,6 +1386,35 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
    * @generated from field: bool with_vectors = 13;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the leaves of a, b (and via).
+   *
+   * @generated from field: bool explain = 14;
+   */
+  explain: boolean;
+
+  /**
+   * Each step's ranking, as in SearchOptions (diversity applies within each step).
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 15;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 16;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 17;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 18;
+   */
+  pool: number;
 };
 
 /**
@@ -1249,7 +1422,7 @@ export type InterpolateRequest = Message<"latentspace.v1.InterpolateRequest"> & 
  * Use `create(InterpolateRequestSchema)` to create a new message.
  */
 export const InterpolateRequestSchema: GenMessage<InterpolateRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 38);
+  messageDesc(file_latentspace_v1_latentspace, 40);
 
 /**
  * @generated from message latentspace.v1.PathStep
@@ -1286,7 +1459,7 @@ export type PathStep = Message<"latentspace.v1.PathStep"> & {
  * Use `create(PathStepSchema)` to create a new message.
  */
 export const PathStepSchema: GenMessage<PathStep> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 39);
+  messageDesc(file_latentspace_v1_latentspace, 41);
 
 /**
  * @generated from message latentspace.v1.InterpolateResponse
@@ -1310,7 +1483,7 @@ export type InterpolateResponse = Message<"latentspace.v1.InterpolateResponse"> 
  * Use `create(InterpolateResponseSchema)` to create a new message.
  */
 export const InterpolateResponseSchema: GenMessage<InterpolateResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 40);
+  messageDesc(file_latentspace_v1_latentspace, 42);
 
 /**
  * @generated from message latentspace.v1.EditRequest
@@ -1347,6 +1520,35 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
    * @generated from field: bool with_vectors = 6;
    */
   withVectors: boolean;
+
+  /**
+   * Explain each hit's score by the base's leaves and the direction.
+   *
+   * @generated from field: bool explain = 7;
+   */
+  explain: boolean;
+
+  /**
+   * The neighbours' ranking, as in SearchOptions.
+   *
+   * @generated from field: latentspace.v1.ScoreMode score_mode = 8;
+   */
+  scoreMode: ScoreMode;
+
+  /**
+   * @generated from field: latentspace.v1.Modality modality = 9;
+   */
+  modality: Modality;
+
+  /**
+   * @generated from field: float diversity = 10;
+   */
+  diversity: number;
+
+  /**
+   * @generated from field: int32 pool = 11;
+   */
+  pool: number;
 };
 
 /**
@@ -1354,7 +1556,7 @@ export type EditRequest = Message<"latentspace.v1.EditRequest"> & {
  * Use `create(EditRequestSchema)` to create a new message.
  */
 export const EditRequestSchema: GenMessage<EditRequest> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 41);
+  messageDesc(file_latentspace_v1_latentspace, 43);
 
 /**
  * @generated from message latentspace.v1.EditResponse
@@ -1405,7 +1607,356 @@ export type EditResponse = Message<"latentspace.v1.EditResponse"> & {
  * Use `create(EditResponseSchema)` to create a new message.
  */
 export const EditResponseSchema: GenMessage<EditResponse> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_latentspace, 42);
+  messageDesc(file_latentspace_v1_latentspace, 44);
+
+/**
+ * What a direction is made from.
+ *
+ * @generated from message latentspace.v1.DirectionSource
+ */
+export type DirectionSource = Message<"latentspace.v1.DirectionSource"> & {
+  /**
+   * @generated from oneof latentspace.v1.DirectionSource.kind
+   */
+  kind: {
+    /**
+     * normalise(E(target) - E(neutral)), over the prompt templates when use_templates: exactly
+     * what Direction{text_pair} gives inline.
+     *
+     * @generated from field: latentspace.v1.TextPair text_pair = 1;
+     */
+    value: TextPair;
+    case: "textPair";
+  } | {
+    /**
+     * Any points; by mean difference exactly what Direction{examples} gives inline.
+     *
+     * @generated from field: latentspace.v1.Examples examples = 2;
+     */
+    value: Examples;
+    case: "examples";
+  } | {
+    /**
+     * The collection's items labelled by a payload field.
+     *
+     * @generated from field: latentspace.v1.Labels labels = 3;
+     */
+    value: Labels;
+    case: "labels";
+  } | {
+    /**
+     * A raw vector of the collection's dimension.
+     *
+     * @generated from field: latentspace.v1.Vector vector = 4;
+     */
+    value: Vector;
+    case: "vector";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionSource.
+ * Use `create(DirectionSourceSchema)` to create a new message.
+ */
+export const DirectionSourceSchema: GenMessage<DirectionSource> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 45);
+
+/**
+ * Items whose payload `field` equals `positive` against items where it equals `negative`, among
+ * those passing `filter`; at most max_label_items (server limit, default 10000) on each side.
+ * Each side needs at least 4 items (INVALID_ARGUMENT, reason TOO_FEW_ITEMS).
+ *
+ * @generated from message latentspace.v1.Labels
+ */
+export type Labels = Message<"latentspace.v1.Labels"> & {
+  /**
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * @generated from field: google.protobuf.Value positive = 2;
+   */
+  positive?: Value | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Value negative = 3;
+   */
+  negative?: Value | undefined;
+
+  /**
+   * @generated from field: latentspace.v1.Filter filter = 4;
+   */
+  filter?: Filter | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Labels.
+ * Use `create(LabelsSchema)` to create a new message.
+ */
+export const LabelsSchema: GenMessage<Labels> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 46);
+
+/**
+ * @generated from message latentspace.v1.CreateDirectionRequest
+ */
+export type CreateDirectionRequest = Message<"latentspace.v1.CreateDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * 1-64 characters of [A-Za-z0-9_-], starting with a letter or digit.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionSource source = 3;
+   */
+  source?: DirectionSource | undefined;
+
+  /**
+   * Examples and labels only; text pairs and vectors take the mean difference.
+   *
+   * @generated from field: latentspace.v1.DirectionMethod method = 4;
+   */
+  method: DirectionMethod;
+
+  /**
+   * The share of each side held out to measure quality (examples and labels), in (0, 1).
+   * Unset: 0.25.
+   *
+   * @generated from field: optional float holdout = 5;
+   */
+  holdout?: number | undefined;
+
+  /**
+   * Seeds the held-out split: the same request measures the same quality.
+   *
+   * @generated from field: uint64 seed = 6;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.CreateDirectionRequest.
+ * Use `create(CreateDirectionRequestSchema)` to create a new message.
+ */
+export const CreateDirectionRequestSchema: GenMessage<CreateDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 47);
+
+/**
+ * How well a direction's projection separates what it was made from.
+ *
+ * @generated from message latentspace.v1.DirectionQuality
+ */
+export type DirectionQuality = Message<"latentspace.v1.DirectionQuality"> & {
+  /**
+   * Area under the ROC curve: the chance that a held-out positive projects higher than a held-out
+   * negative (1 perfect, 0.5 chance). Unset when nothing could be held out (a raw vector, one text
+   * pair, fewer than 2 examples on a side).
+   *
+   * @generated from field: optional float auc = 1;
+   */
+  auc?: number | undefined;
+
+  /**
+   * "held_out": examples or labels, the direction fitted on the rest of each side;
+   * "templates": a text pair over prompt templates, each template's pair scored by the direction
+   * of the other templates; "none".
+   *
+   * @generated from field: string evaluated_on = 2;
+   */
+  evaluatedOn: string;
+
+  /**
+   * What the stored direction was fitted on.
+   *
+   * @generated from field: uint32 positives = 3;
+   */
+  positives: number;
+
+  /**
+   * @generated from field: uint32 negatives = 4;
+   */
+  negatives: number;
+
+  /**
+   * What the AUC was measured on.
+   *
+   * @generated from field: uint32 held_out_positives = 5;
+   */
+  heldOutPositives: number;
+
+  /**
+   * @generated from field: uint32 held_out_negatives = 6;
+   */
+  heldOutNegatives: number;
+
+  /**
+   * @generated from field: float holdout = 7;
+   */
+  holdout: number;
+
+  /**
+   * @generated from field: uint64 seed = 8;
+   */
+  seed: bigint;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionQuality.
+ * Use `create(DirectionQualitySchema)` to create a new message.
+ */
+export const DirectionQualitySchema: GenMessage<DirectionQuality> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 48);
+
+/**
+ * @generated from message latentspace.v1.DirectionInfo
+ */
+export type DirectionInfo = Message<"latentspace.v1.DirectionInfo"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * "text_pair", "examples", "labels" or "vector".
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionMethod method = 3;
+   */
+  method: DirectionMethod;
+
+  /**
+   * What it was made from, in words: "color == \"blue\" against color == \"red\" ...".
+   *
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * The unit direction (ListDirections: only with with_vectors).
+   *
+   * @generated from field: latentspace.v1.Vector vector = 5;
+   */
+  vector?: Vector | undefined;
+
+  /**
+   * The norm of the raw difference or fitted weights before normalising (for a difference of
+   * unit vectors: near 0 means the two sides encode almost alike).
+   *
+   * @generated from field: float norm = 6;
+   */
+  norm: number;
+
+  /**
+   * @generated from field: latentspace.v1.DirectionQuality quality = 7;
+   */
+  quality?: DirectionQuality | undefined;
+
+  /**
+   * The collection's model fingerprint when the direction was made.
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
+
+  /**
+   * ISO 8601, UTC.
+   *
+   * @generated from field: string created_at = 9;
+   */
+  createdAt: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionInfo.
+ * Use `create(DirectionInfoSchema)` to create a new message.
+ */
+export const DirectionInfoSchema: GenMessage<DirectionInfo> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 49);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsRequest
+ */
+export type ListDirectionsRequest = Message<"latentspace.v1.ListDirectionsRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: bool with_vectors = 2;
+   */
+  withVectors: boolean;
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsRequest.
+ * Use `create(ListDirectionsRequestSchema)` to create a new message.
+ */
+export const ListDirectionsRequestSchema: GenMessage<ListDirectionsRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 50);
+
+/**
+ * @generated from message latentspace.v1.ListDirectionsResponse
+ */
+export type ListDirectionsResponse = Message<"latentspace.v1.ListDirectionsResponse"> & {
+  /**
+   * @generated from field: repeated latentspace.v1.DirectionInfo directions = 1;
+   */
+  directions: DirectionInfo[];
+};
+
+/**
+ * Describes the message latentspace.v1.ListDirectionsResponse.
+ * Use `create(ListDirectionsResponseSchema)` to create a new message.
+ */
+export const ListDirectionsResponseSchema: GenMessage<ListDirectionsResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 51);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionRequest
+ */
+export type DeleteDirectionRequest = Message<"latentspace.v1.DeleteDirectionRequest"> & {
+  /**
+   * @generated from field: string collection = 1;
+   */
+  collection: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionRequest.
+ * Use `create(DeleteDirectionRequestSchema)` to create a new message.
+ */
+export const DeleteDirectionRequestSchema: GenMessage<DeleteDirectionRequest> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 52);
+
+/**
+ * @generated from message latentspace.v1.DeleteDirectionResponse
+ */
+export type DeleteDirectionResponse = Message<"latentspace.v1.DeleteDirectionResponse"> & {
+};
+
+/**
+ * Describes the message latentspace.v1.DeleteDirectionResponse.
+ * Use `create(DeleteDirectionResponseSchema)` to create a new message.
+ */
+export const DeleteDirectionResponseSchema: GenMessage<DeleteDirectionResponse> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_latentspace, 53);
 
 /**
  * @generated from enum latentspace.v1.InterpolationMethod
@@ -1438,6 +1989,48 @@ export enum InterpolationMethod {
  */
 export const InterpolationMethodSchema: GenEnum<InterpolationMethod> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_latentspace, 0);
+
+/**
+ * How a direction is fitted from labelled points (examples or payload labels). Each class weighs
+ * half whatever its size.
+ *
+ * @generated from enum latentspace.v1.DirectionMethod
+ */
+export enum DirectionMethod {
+  /**
+   * Same as DIRECTION_METHOD_MEAN_DIFFERENCE.
+   *
+   * @generated from enum value: DIRECTION_METHOD_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * normalise(mean(positive) - mean(negative)): the only method for text pairs and raw vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_MEAN_DIFFERENCE = 1;
+   */
+  MEAN_DIFFERENCE = 1,
+
+  /**
+   * A linear probe: ridge least squares of +1 / -1 on the centred vectors.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LEAST_SQUARES = 2;
+   */
+  LEAST_SQUARES = 2,
+
+  /**
+   * A linear probe: L2-regularised logistic regression.
+   *
+   * @generated from enum value: DIRECTION_METHOD_LOGISTIC = 3;
+   */
+  LOGISTIC = 3,
+}
+
+/**
+ * Describes the enum latentspace.v1.DirectionMethod.
+ */
+export const DirectionMethodSchema: GenEnum<DirectionMethod> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_latentspace, 1);
 
 /**
  * @generated from service latentspace.v1.Collections
@@ -1655,6 +2248,38 @@ export const LatentSpace: GenService<{
     methodKind: "unary";
     input: typeof EditRequestSchema;
     output: typeof EditResponseSchema;
+  },
+  /**
+   * Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
+   * well it separates what it was made from, and store it in the collection under a name, usable
+   * as Direction{name}. ALREADY_EXISTS when the name is taken.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.CreateDirection
+   */
+  createDirection: {
+    methodKind: "unary";
+    input: typeof CreateDirectionRequestSchema;
+    output: typeof DirectionInfoSchema;
+  },
+  /**
+   * The collection's stored directions, by name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.ListDirections
+   */
+  listDirections: {
+    methodKind: "unary";
+    input: typeof ListDirectionsRequestSchema;
+    output: typeof ListDirectionsResponseSchema;
+  },
+  /**
+   * Delete a stored direction. NOT_FOUND when there is none by that name.
+   *
+   * @generated from rpc latentspace.v1.LatentSpace.DeleteDirection
+   */
+  deleteDirection: {
+    methodKind: "unary";
+    input: typeof DeleteDirectionRequestSchema;
+    output: typeof DeleteDirectionResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_latentspace_v1_latentspace, 1);

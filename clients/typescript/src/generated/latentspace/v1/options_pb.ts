@@ -37,7 +37,7 @@ export enum Scope {
   READ = 1,
 
   /**
-   * Adds changes to items: upsert and delete.
+   * Adds changes to items and named directions: upsert, delete, create and delete directions.
    *
    * @generated from enum value: SCOPE_WRITE = 2;
    */

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file latentspace/v1/types.proto.
  */
 export const file_latentspace_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChpsYXRlbnRzcGFjZS92MS90eXBlcy5wcm90bxIObGF0ZW50c3BhY2UudjEiKQoGVmVjdG9yEhEKCWRpbWVuc2lvbhgBIAEoDRIMCgRkYXRhGAIgASgMIt4BCgVRdWVyeRIOCgR0ZXh0GAEgASgJSAASDwoFaW1hZ2UYAiABKAxIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIMCgJpZBgEIAEoCUgAEiIKA21peBgFIAEoCzITLmxhdGVudHNwYWNlLnYxLk1peEgAEiQKBGVkaXQYBiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0SAASKgoHYW5hbG9neRgHIAEoCzIXLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lIAEIGCgRraW5kIlUKDVdlaWdodGVkUXVlcnkSJAoFcXVlcnkYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRITCgZ3ZWlnaHQYAiABKAJIAIgBAUIJCgdfd2VpZ2h0IjMKA01peBIsCgVwYXJ0cxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLldlaWdodGVkUXVlcnkimgEKCURpcmVjdGlvbhItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIAEIGCgRraW5kIkIKCFRleHRQYWlyEg8KB25ldXRyYWwYASABKAkSDgoGdGFyZ2V0GAIgASgJEhUKDXVzZV90ZW1wbGF0ZXMYAyABKAgiXAoIRXhhbXBsZXMSJwoIcG9zaXRpdmUYASADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRInCghuZWdhdGl2ZRgCIAMoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5IqUBCgRFZGl0EiMKBGJhc2UYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIsCglkaXJlY3Rpb24YAiABKAsyGS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb24SJgoEbW9kZRgDIAEoDjIYLmxhdGVudHNwYWNlLnYxLkVkaXRNb2RlEhUKCHN0cmVuZ3RoGAQgASgCSACIAQFCCwoJX3N0cmVuZ3RoIrsBCgdBbmFsb2d5EiAKAWEYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIlCgZhX3N0YXIYAiABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRIgCgFiGAMgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLQoGbWV0aG9kGAQgASgOMh0ubGF0ZW50c3BhY2UudjEuQW5hbG9neU1ldGhvZBIWCg5pbmNsdWRlX2lucHV0cxgFIAEoCCIxCgZGaWx0ZXISJwoEbXVzdBgBIAMoCzIZLmxhdGVudHNwYWNlLnYxLkNvbmRpdGlvbiKjAQoJQ29uZGl0aW9uEg0KBWZpZWxkGAEgASgJEigKBmVxdWFscxgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZUgAEiwKBmFueV9vZhgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5MaXN0VmFsdWVIABImCgVyYW5nZRgEIAEoCzIVLmxhdGVudHNwYWNlLnYxLlJhbmdlSABCBwoFbWF0Y2giawoFUmFuZ2USDwoCZ3QYASABKAFIAIgBARIQCgNndGUYAiABKAFIAYgBARIPCgJsdBgDIAEoAUgCiAEBEhAKA2x0ZRgEIAEoAUgDiAEBQgUKA19ndEIGCgRfZ3RlQgUKA19sdEIGCgRfbHRlIjEKDFNlYXJjaFBhcmFtcxIRCgllZl9zZWFyY2gYASABKA0SDgoGbnByb2JlGAIgASgNIq8BCgNIaXQSCgoCaWQYASABKAkSDQoFc2NvcmUYAiABKAISKgoIbW9kYWxpdHkYAyABKA4yGC5sYXRlbnRzcGFjZS52MS5Nb2RhbGl0eRIoCgdwYXlsb2FkGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIPCgdjb250ZW50GAUgASgJEiYKBnZlY3RvchgGIAEoCzIWLmxhdGVudHNwYWNlLnYxLlZlY3RvciKzAQoESXRlbRIKCgJpZBgBIAEoCRIqCghtb2RhbGl0eRgCIAEoDjIYLmxhdGVudHNwYWNlLnYxLk1vZGFsaXR5EigKB3BheWxvYWQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg8KB2NvbnRlbnQYBCABKAkSJgoGdmVjdG9yGAUgASgLMhYubGF0ZW50c3BhY2UudjEuVmVjdG9yEhAKCHNlcXVlbmNlGAYgASgEKmAKCE1vZGFsaXR5EhgKFE1PREFMSVRZX1VOU1BFQ0lGSUVEEAASEQoNTU9EQUxJVFlfVEVYVBABEhIKDk1PREFMSVRZX0lNQUdFEAISEwoPTU9EQUxJVFlfVkVDVE9SEAMqZAoIRWRpdE1vZGUSGQoVRURJVF9NT0RFX1VOU1BFQ0lGSUVEEAASEQoNRURJVF9NT0RFX0FERBABEhQKEEVESVRfTU9ERV9ST1RBVEUQAhIUChBFRElUX01PREVfUkVNT1ZFEAMqZwoNQW5hbG9neU1ldGhvZBIeChpBTkFMT0dZX01FVEhPRF9VTlNQRUNJRklFRBAAEhoKFkFOQUxPR1lfTUVUSE9EX0NPU19BREQQARIaChZBTkFMT0dZX01FVEhPRF9DT1NfTVVMEAJiBnByb3RvMw", [file_google_protobuf_struct]);
+  fileDesc("ChpsYXRlbnRzcGFjZS92MS90eXBlcy5wcm90bxIObGF0ZW50c3BhY2UudjEiKQoGVmVjdG9yEhEKCWRpbWVuc2lvbhgBIAEoDRIMCgRkYXRhGAIgASgMIo4CCgVRdWVyeRIOCgR0ZXh0GAEgASgJSAASDwoFaW1hZ2UYAiABKAxIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIMCgJpZBgEIAEoCUgAEiIKA21peBgFIAEoCzITLmxhdGVudHNwYWNlLnYxLk1peEgAEiQKBGVkaXQYBiABKAsyFC5sYXRlbnRzcGFjZS52MS5FZGl0SAASKgoHYW5hbG9neRgHIAEoCzIXLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lIABIuCglkaXJlY3Rpb24YCCABKAsyGS5sYXRlbnRzcGFjZS52MS5EaXJlY3Rpb25IAEIGCgRraW5kIlUKDVdlaWdodGVkUXVlcnkSJAoFcXVlcnkYASABKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeRITCgZ3ZWlnaHQYAiABKAJIAIgBAUIJCgdfd2VpZ2h0IjMKA01peBIsCgVwYXJ0cxgBIAMoCzIdLmxhdGVudHNwYWNlLnYxLldlaWdodGVkUXVlcnkiqgEKCURpcmVjdGlvbhItCgl0ZXh0X3BhaXIYASABKAsyGC5sYXRlbnRzcGFjZS52MS5UZXh0UGFpckgAEiwKCGV4YW1wbGVzGAIgASgLMhgubGF0ZW50c3BhY2UudjEuRXhhbXBsZXNIABIoCgZ2ZWN0b3IYAyABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3JIABIOCgRuYW1lGAQgASgJSABCBgoEa2luZCJCCghUZXh0UGFpchIPCgduZXV0cmFsGAEgASgJEg4KBnRhcmdldBgCIAEoCRIVCg11c2VfdGVtcGxhdGVzGAMgASgIIlwKCEV4YW1wbGVzEicKCHBvc2l0aXZlGAEgAygLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJwoIbmVnYXRpdmUYAiADKAsyFS5sYXRlbnRzcGFjZS52MS5RdWVyeSKlAQoERWRpdBIjCgRiYXNlGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSLAoJZGlyZWN0aW9uGAIgASgLMhkubGF0ZW50c3BhY2UudjEuRGlyZWN0aW9uEiYKBG1vZGUYAyABKA4yGC5sYXRlbnRzcGFjZS52MS5FZGl0TW9kZRIVCghzdHJlbmd0aBgEIAEoAkgAiAEBQgsKCV9zdHJlbmd0aCK7AQoHQW5hbG9neRIgCgFhGAEgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSJQoGYV9zdGFyGAIgASgLMhUubGF0ZW50c3BhY2UudjEuUXVlcnkSIAoBYhgDIAEoCzIVLmxhdGVudHNwYWNlLnYxLlF1ZXJ5Ei0KBm1ldGhvZBgEIAEoDjIdLmxhdGVudHNwYWNlLnYxLkFuYWxvZ3lNZXRob2QSFgoOaW5jbHVkZV9pbnB1dHMYBSABKAgiMQoGRmlsdGVyEicKBG11c3QYASADKAsyGS5sYXRlbnRzcGFjZS52MS5Db25kaXRpb24iowEKCUNvbmRpdGlvbhINCgVmaWVsZBgBIAEoCRIoCgZlcXVhbHMYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWVIABIsCgZhbnlfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuTGlzdFZhbHVlSAASJgoFcmFuZ2UYBCABKAsyFS5sYXRlbnRzcGFjZS52MS5SYW5nZUgAQgcKBW1hdGNoImsKBVJhbmdlEg8KAmd0GAEgASgBSACIAQESEAoDZ3RlGAIgASgBSAGIAQESDwoCbHQYAyABKAFIAogBARIQCgNsdGUYBCABKAFIA4gBAUIFCgNfZ3RCBgoEX2d0ZUIFCgNfbHRCBgoEX2x0ZSIxCgxTZWFyY2hQYXJhbXMSEQoJZWZfc2VhcmNoGAEgASgNEg4KBm5wcm9iZRgCIAEoDSLhAQoDSGl0EgoKAmlkGAEgASgJEg0KBXNjb3JlGAIgASgCEioKCG1vZGFsaXR5GAMgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgFIAEoCRImCgZ2ZWN0b3IYBiABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISMAoLZXhwbGFuYXRpb24YByABKAsyGy5sYXRlbnRzcGFjZS52MS5FeHBsYW5hdGlvbiKJAgoLRXhwbGFuYXRpb24SJwoEZm9ybRgBIAEoDjIZLmxhdGVudHNwYWNlLnYxLlNjb3JlRm9ybRIoCgV0ZXJtcxgCIAMoCzIZLmxhdGVudHNwYWNlLnYxLlNjb3JlVGVybRI4Cgtwcm9qZWN0aW9ucxgDIAMoCzIjLmxhdGVudHNwYWNlLnYxLkRpcmVjdGlvblByb2plY3Rpb24SDgoGY29zaW5lGAQgASgCEhoKEmNhbGlicmF0aW9uX29mZnNldBgFIAEoAhIZChFjYWxpYnJhdGlvbl9zY2FsZRgGIAEoAhIXCgpyZWR1bmRhbmN5GAcgASgCSACIAQFCDQoLX3JlZHVuZGFuY3kibwoJU2NvcmVUZXJtEgwKBHBhdGgYASABKAkSDgoGY29zaW5lGAIgASgCEhMKC2NvZWZmaWNpZW50GAMgASgCEg0KBXNoYXJlGAQgASgCEg4KBmZhY3RvchgFIAEoAhIQCghleHBvbmVudBgGIAEoBSJFChNEaXJlY3Rpb25Qcm9qZWN0aW9uEgwKBHBhdGgYASABKAkSDAoEbmFtZRgCIAEoCRISCgpwcm9qZWN0aW9uGAMgASgCIrMBCgRJdGVtEgoKAmlkGAEgASgJEioKCG1vZGFsaXR5GAIgASgOMhgubGF0ZW50c3BhY2UudjEuTW9kYWxpdHkSKAoHcGF5bG9hZBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDwoHY29udGVudBgEIAEoCRImCgZ2ZWN0b3IYBSABKAsyFi5sYXRlbnRzcGFjZS52MS5WZWN0b3ISEAoIc2VxdWVuY2UYBiABKAQqYAoITW9kYWxpdHkSGAoUTU9EQUxJVFlfVU5TUEVDSUZJRUQQABIRCg1NT0RBTElUWV9URVhUEAESEgoOTU9EQUxJVFlfSU1BR0UQAhITCg9NT0RBTElUWV9WRUNUT1IQAypWCglTY29yZU1vZGUSGgoWU0NPUkVfTU9ERV9VTlNQRUNJRklFRBAAEhIKDlNDT1JFX01PREVfUkFXEAESGQoVU0NPUkVfTU9ERV9DQUxJQlJBVEVEEAIqZAoIRWRpdE1vZGUSGQoVRURJVF9NT0RFX1VOU1BFQ0lGSUVEEAASEQoNRURJVF9NT0RFX0FERBABEhQKEEVESVRfTU9ERV9ST1RBVEUQAhIUChBFRElUX01PREVfUkVNT1ZFEAMqZwoNQW5hbG9neU1ldGhvZBIeChpBTkFMT0dZX01FVEhPRF9VTlNQRUNJRklFRBAAEhoKFkFOQUxPR1lfTUVUSE9EX0NPU19BREQQARIaChZBTkFMT0dZX01FVEhPRF9DT1NfTVVMEAIqUwoJU2NvcmVGb3JtEhoKFlNDT1JFX0ZPUk1fVU5TUEVDSUZJRUQQABISCg5TQ09SRV9GT1JNX1NVTRABEhYKElNDT1JFX0ZPUk1fUFJPRFVDVBACYgZwcm90bzM", [file_google_protobuf_struct]);
 
 /**
  * A dense vector: `dimension` float32 values packed little-endian in `data`
@@ -109,6 +109,17 @@ export type Query = Message<"latentspace.v1.Query"> & {
      */
     value: Analogy;
     case: "analogy";
+  } | {
+    /**
+     * A direction's unit vector as a point. Searched alone it ranks items by their projection
+     * on the direction; as a weighted mix part it moves the other parts along it (a Mix of a
+     * base with weight 1 and a direction with weight s is the ADD edit of strength s). Carries
+     * no modality of its own. Named directions go here as Direction{name}.
+     *
+     * @generated from field: latentspace.v1.Direction direction = 8;
+     */
+    value: Direction;
+    case: "direction";
   } | { case: undefined; value?: undefined };
 };
 
@@ -196,6 +207,16 @@ export type Direction = Message<"latentspace.v1.Direction"> & {
      */
     value: Vector;
     case: "vector";
+  } | {
+    /**
+     * A direction stored in the collection (CreateDirection). NOT_FOUND when there is none by
+     * that name; FAILED_PRECONDITION (DIRECTION_MODEL_MISMATCH) when it was made under another
+     * model fingerprint than the collection's now.
+     *
+     * @generated from field: string name = 4;
+     */
+    value: string;
+    case: "name";
   } | { case: undefined; value?: undefined };
 };
 
@@ -469,7 +490,8 @@ export type Hit = Message<"latentspace.v1.Hit"> & {
   id: string;
 
   /**
-   * Cosine similarity to the query point (for COS_MUL analogies: the 3CosMul score).
+   * Cosine similarity to the query point (for COS_MUL analogies: the 3CosMul score; under
+   * SCORE_MODE_CALIBRATED the calibrated score). Under diversity, hits are in MMR order, not by score.
    *
    * @generated from field: float score = 2;
    */
@@ -500,6 +522,13 @@ export type Hit = Message<"latentspace.v1.Hit"> & {
    * @generated from field: latentspace.v1.Vector vector = 6;
    */
   vector?: Vector | undefined;
+
+  /**
+   * Only when asked for (explain): why the hit scored as it did.
+   *
+   * @generated from field: latentspace.v1.Explanation explanation = 7;
+   */
+  explanation?: Explanation | undefined;
 };
 
 /**
@@ -508,6 +537,152 @@ export type Hit = Message<"latentspace.v1.Hit"> & {
  */
 export const HitSchema: GenMessage<Hit> = /*@__PURE__*/
   messageDesc(file_latentspace_v1_types, 13);
+
+/**
+ * A hit's score split over the leaves of the query. The query point is q = sum_j c_j v_j over its
+ * leaves v_j (texts, images, vectors, ids, directions), with q exactly the point searched, so
+ * score(x) = q . x = sum_j c_j (v_j . x): each leaf's share is c_j (v_j . x), and the shares add
+ * up to the score (within float32 rounding). docs/latent-operations.md gives each c_j.
+ *
+ * @generated from message latentspace.v1.Explanation
+ */
+export type Explanation = Message<"latentspace.v1.Explanation"> & {
+  /**
+   * @generated from field: latentspace.v1.ScoreForm form = 1;
+   */
+  form: ScoreForm;
+
+  /**
+   * One per leaf, in request order; a leaf used twice appears twice.
+   *
+   * @generated from field: repeated latentspace.v1.ScoreTerm terms = 2;
+   */
+  terms: ScoreTerm[];
+
+  /**
+   * The hit's projection on each direction the query used.
+   *
+   * @generated from field: repeated latentspace.v1.DirectionProjection projections = 3;
+   */
+  projections: DirectionProjection[];
+
+  /**
+   * The raw cosine (SUM form: the sum of the shares; PRODUCT form: the score). The score is
+   * (cosine - calibration_offset) / calibration_scale: offset 0 and scale 1 unless the score mode is
+   * CALIBRATED, where they are q.c_m and sigma_m(q) of the hit's modality.
+   *
+   * @generated from field: float cosine = 4;
+   */
+  cosine: number;
+
+  /**
+   * @generated from field: float calibration_offset = 5;
+   */
+  calibrationOffset: number;
+
+  /**
+   * @generated from field: float calibration_scale = 6;
+   */
+  calibrationScale: number;
+
+  /**
+   * With diversity: the MMR penalty that placed the hit, its largest similarity to a hit ranked before
+   * it (cosine, or calibrated under CALIBRATED). Unset for the first hit and without diversity.
+   *
+   * @generated from field: optional float redundancy = 7;
+   */
+  redundancy?: number | undefined;
+};
+
+/**
+ * Describes the message latentspace.v1.Explanation.
+ * Use `create(ExplanationSchema)` to create a new message.
+ */
+export const ExplanationSchema: GenMessage<Explanation> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_types, 14);
+
+/**
+ * @generated from message latentspace.v1.ScoreTerm
+ */
+export type ScoreTerm = Message<"latentspace.v1.ScoreTerm"> & {
+  /**
+   * The leaf's request path, e.g. "query.mix.parts[1].query", "query.edit.direction", "a".
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * cos(leaf, hit).
+   *
+   * @generated from field: float cosine = 2;
+   */
+  cosine: number;
+
+  /**
+   * SUM form: the leaf's coefficient c_j in the unit query vector, and its share c_j * cosine.
+   *
+   * @generated from field: float coefficient = 3;
+   */
+  coefficient: number;
+
+  /**
+   * @generated from field: float share = 4;
+   */
+  share: number;
+
+  /**
+   * PRODUCT form: (1 + cosine) / 2 (plus 0.001 for the divisor a), raised to exponent (1 or -1).
+   *
+   * @generated from field: float factor = 5;
+   */
+  factor: number;
+
+  /**
+   * @generated from field: int32 exponent = 6;
+   */
+  exponent: number;
+};
+
+/**
+ * Describes the message latentspace.v1.ScoreTerm.
+ * Use `create(ScoreTermSchema)` to create a new message.
+ */
+export const ScoreTermSchema: GenMessage<ScoreTerm> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_types, 15);
+
+/**
+ * @generated from message latentspace.v1.DirectionProjection
+ */
+export type DirectionProjection = Message<"latentspace.v1.DirectionProjection"> & {
+  /**
+   * The direction's request path, e.g. "query.edit.direction".
+   *
+   * @generated from field: string path = 1;
+   */
+  path: string;
+
+  /**
+   * Its stored name; empty for a direction given inline.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * hit . direction.
+   *
+   * @generated from field: float projection = 3;
+   */
+  projection: number;
+};
+
+/**
+ * Describes the message latentspace.v1.DirectionProjection.
+ * Use `create(DirectionProjectionSchema)` to create a new message.
+ */
+export const DirectionProjectionSchema: GenMessage<DirectionProjection> = /*@__PURE__*/
+  messageDesc(file_latentspace_v1_types, 16);
 
 /**
  * A stored item.
@@ -555,7 +730,7 @@ export type Item = Message<"latentspace.v1.Item"> & {
  * Use `create(ItemSchema)` to create a new message.
  */
 export const ItemSchema: GenMessage<Item> = /*@__PURE__*/
-  messageDesc(file_latentspace_v1_types, 14);
+  messageDesc(file_latentspace_v1_types, 17);
 
 /**
  * What a point or an item came from.
@@ -591,6 +766,42 @@ export enum Modality {
  */
 export const ModalitySchema: GenEnum<Modality> = /*@__PURE__*/
   enumDesc(file_latentspace_v1_types, 0);
+
+/**
+ * How hits are scored and ranked (docs/latent-operations.md, "Calibrated scores").
+ *
+ * @generated from enum latentspace.v1.ScoreMode
+ */
+export enum ScoreMode {
+  /**
+   * The same as RAW.
+   *
+   * @generated from enum value: SCORE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Cosine similarity to the query point.
+   *
+   * @generated from enum value: SCORE_MODE_RAW = 1;
+   */
+  RAW = 1,
+
+  /**
+   * The cosine standardised against the hit's own modality: (q.x - q.c_m) / sigma_m(q), with c_m the
+   * centroid of the collection's items of modality m and sigma_m(q) the spread of the query's cosines
+   * to them (from a sample of up to 256), so text and image hits rank on one scale.
+   *
+   * @generated from enum value: SCORE_MODE_CALIBRATED = 2;
+   */
+  CALIBRATED = 2,
+}
+
+/**
+ * Describes the enum latentspace.v1.ScoreMode.
+ */
+export const ScoreModeSchema: GenEnum<ScoreMode> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_types, 1);
 
 /**
  * @generated from enum latentspace.v1.EditMode
@@ -630,7 +841,7 @@ export enum EditMode {
  * Describes the enum latentspace.v1.EditMode.
  */
 export const EditModeSchema: GenEnum<EditMode> = /*@__PURE__*/
-  enumDesc(file_latentspace_v1_types, 1);
+  enumDesc(file_latentspace_v1_types, 2);
 
 /**
  * @generated from enum latentspace.v1.AnalogyMethod
@@ -664,5 +875,37 @@ export enum AnalogyMethod {
  * Describes the enum latentspace.v1.AnalogyMethod.
  */
 export const AnalogyMethodSchema: GenEnum<AnalogyMethod> = /*@__PURE__*/
-  enumDesc(file_latentspace_v1_types, 2);
+  enumDesc(file_latentspace_v1_types, 3);
+
+/**
+ * How an explanation's terms make the hit's score.
+ *
+ * @generated from enum latentspace.v1.ScoreForm
+ */
+export enum ScoreForm {
+  /**
+   * @generated from enum value: SCORE_FORM_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * score = the sum of the terms' shares (every query that is a point: cosine is linear in it).
+   *
+   * @generated from enum value: SCORE_FORM_SUM = 1;
+   */
+  SUM = 1,
+
+  /**
+   * score = the product of factor^exponent over the terms (3CosMul analogies).
+   *
+   * @generated from enum value: SCORE_FORM_PRODUCT = 2;
+   */
+  PRODUCT = 2,
+}
+
+/**
+ * Describes the enum latentspace.v1.ScoreForm.
+ */
+export const ScoreFormSchema: GenEnum<ScoreForm> = /*@__PURE__*/
+  enumDesc(file_latentspace_v1_types, 4);
 
