@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
     from latentspace.indexer.pipeline.read_options import ReadOptions
+    from latentspace.indexer.pipeline.rejects import RejectsFile
     from latentspace.server.settings import Settings
 
 #: Skip reasons printed in full; the rest are counted.
@@ -88,6 +89,13 @@ def register(subparsers: Any) -> None:
     remote.add_argument("--server", metavar="ADDR", help="index through the server at ADDR (host:port) "
                         "instead of opening a data dir")
     connection_options.add_arguments(remote)
+    engine = parser.add_argument_group("encoding on a Ray cluster (the `ray` extra; docs/ray.md)")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: threads on this machine (default); ray: a Ray Data pipeline with one "
+                        "encoder actor per model replica, written into the collection from here")
+    engine.add_argument("--ray-address", metavar="ADDR", help="the cluster to join (ray.init address: auto, "
+                        "ray://HEAD:10001); default a local Ray")
+    engine.add_argument("--replicas", type=int, default=1, help="encoder actors (model replicas) for --engine ray")
     parser.set_defaults(handler=run_index)
 
 
@@ -134,18 +142,21 @@ def run_index(args: argparse.Namespace) -> int:
         with DataDir.open(settings.data_dir, encoders) as data, rejects:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
             show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
-            report = index_source(
-                collection,
-                records,
-                batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-                max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
-                max_pixels=settings.limits.max_image_pixels,
-                max_text_chars=settings.limits.max_text_chars,
-                progress=show_progress,
-                total=estimate_records(args.source) if show_progress else None,
-                delete_missing=args.delete_missing,
-                rejects=rejects,
-            )
+            if args.engine == "ray":
+                report = index_with_ray(args, collection, settings, rejects)
+            else:
+                report = index_source(
+                    collection,
+                    records,
+                    batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+                    max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
+                    max_pixels=settings.limits.max_image_pixels,
+                    max_text_chars=settings.limits.max_text_chars,
+                    progress=show_progress,
+                    total=estimate_records(args.source) if show_progress else None,
+                    delete_missing=args.delete_missing,
+                    rejects=rejects,
+                )
             total = collection.count()
     except LatentSpaceError as error:
         return fail(str(error))
@@ -159,6 +170,26 @@ def run_index(args: argparse.Namespace) -> int:
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 
 
+def index_with_ray(args: argparse.Namespace, collection: Collection, settings: Settings,
+                   rejects: RejectsFile) -> IndexReport:
+    """``--engine ray``: encode on a Ray cluster (or a local Ray), write into ``collection`` from here."""
+    from latentspace.indexer.errors import InvalidInput
+    from latentspace.indexer.pipeline.ray_runner import RayPlan, index_source_ray
+    from latentspace.indexer.pipeline.stages import ItemLimits
+
+    if collection.manifest.model is None:
+        raise InvalidInput("--engine ray encodes texts and images; this collection has no model", field="engine")
+    if args.replicas < 1:
+        raise InvalidInput(f"--replicas must be at least 1, got {args.replicas}", field="replicas")
+    return index_source_ray(
+        collection, args.source, model=collection.manifest.model,
+        encoder_options=indexing_encoder_options(settings, args.threads),
+        limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
+                          max_text_chars=settings.limits.max_text_chars),
+        batch_size=args.batch_size or 256, plan=RayPlan(address=args.ray_address, replicas=args.replicas),
+        rejects=rejects)
+
+
 def run_index_through_server(args: argparse.Namespace) -> int:
     """``latent index --server``: read and hash here, encode and write on the server."""
     from latentspace.cli.connection_options import Connection
@@ -170,6 +201,8 @@ def run_index_through_server(args: argparse.Namespace) -> int:
     from latentspace.server.settings import Settings
     from latentspace_client import Client, LatentSpaceError
 
+    if args.engine == "ray":
+        return fail("--engine ray writes into a data dir; with --server use the local engine (for now)")
     if args.delete_missing:
         return fail("--delete-missing is not available with --server yet; run `latent delete` with the ids")
     if args.batch_size is not None and args.batch_size < 1:
