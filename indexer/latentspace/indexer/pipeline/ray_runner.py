@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,10 +78,13 @@ def index_source_ray(
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=plan.address, runtime_env=plan.runtime_env, log_to_driver=False)
+        ray.init(address=plan.address, runtime_env=plan.runtime_env, log_to_driver=False,
+                 logging_level=logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # written in source order, as a local run
     context.enable_progress_bars = False
+    # One summary at the end, as a local run: not Ray Data's per-dataset log lines and warnings.
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     gpus = plan.gpus_per_replica
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
