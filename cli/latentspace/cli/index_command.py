@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from latentspace.indexer.pipeline.bulk import IndexReport
     from latentspace.indexer.pipeline.read_options import ReadOptions
     from latentspace.indexer.pipeline.rejects import RejectsFile
+    from latentspace.indexer.pipeline.stages import ItemLimits
     from latentspace.server.settings import Settings
+    from latentspace_client import Client
 
 #: Skip reasons printed in full; the rest are counted.
 SHOWN_SKIPS = 20
@@ -190,6 +192,23 @@ def index_with_ray(args: argparse.Namespace, collection: Collection, settings: S
         rejects=rejects)
 
 
+def index_with_ray_into_server(args: argparse.Namespace, client: Client, settings: Settings, limits: ItemLimits,
+                               rejects: RejectsFile) -> IndexReport:
+    """``--engine ray --server``: encode on Ray, write the vectors through the server."""
+    from latentspace.cli.server_indexing import ServerSink, server_target
+    from latentspace.indexer.errors import InvalidInput
+    from latentspace.indexer.pipeline.ray_runner import RayPlan, index_source_ray
+
+    model = client.describe_collection(args.collection).model
+    if not model:
+        raise InvalidInput("--engine ray encodes texts and images; this collection has no model", field="engine")
+    return index_source_ray(
+        (server_target(client, args.collection), ServerSink(client, args.collection)), args.source, model=model,
+        encoder_options=indexing_encoder_options(settings, args.threads), limits=limits,
+        batch_size=args.batch_size or 256, plan=RayPlan(address=args.ray_address, replicas=args.replicas),
+        rejects=rejects)
+
+
 def run_index_through_server(args: argparse.Namespace) -> int:
     """``latent index --server``: read and hash here, encode and write on the server."""
     from latentspace.cli.connection_options import Connection
@@ -201,25 +220,27 @@ def run_index_through_server(args: argparse.Namespace) -> int:
     from latentspace.server.settings import Settings
     from latentspace_client import Client, LatentSpaceError
 
-    if args.engine == "ray":
-        return fail("--engine ray writes into a data dir; with --server use the local engine (for now)")
     if args.delete_missing:
         return fail("--delete-missing is not available with --server yet; run `latent delete` with the ids")
     if args.batch_size is not None and args.batch_size < 1:
         return fail(f"--batch-size must be at least 1, got {args.batch_size}")
-    settings = Settings.load(os.environ)
+    settings = Settings.load(os.environ, model_cache=args.model_cache, device=args.device,
+                             allow_download=False if args.no_download else (True if args.allow_download else None))
     batch_size = args.batch_size or DEFAULT_BATCH_SIZE
     try:
         records = open_source(args.source, read_options(args))
         rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
         with Client(args.server, timeout=None, **Connection.from_args(args).client_options()) as client, rejects:
             ensure_collection(client, args.collection, args.model, args.dimension, args.index_kind)
-            report = index_through_server(
-                client, args.collection, records, batch_size=batch_size,
-                max_images_per_batch=min(settings.batch_size, batch_size),
-                limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
-                                  max_text_chars=settings.limits.max_text_chars),
-                rejects=rejects, progress=not args.no_progress and (args.progress or sys.stderr.isatty()))
+            limits = ItemLimits(max_pixels=settings.limits.max_image_pixels,
+                                max_text_chars=settings.limits.max_text_chars)
+            if args.engine == "ray":  # encoded on Ray, written through the server
+                report = index_with_ray_into_server(args, client, settings, limits, rejects)
+            else:
+                report = index_through_server(
+                    client, args.collection, records, batch_size=batch_size,
+                    max_images_per_batch=min(settings.batch_size, batch_size), limits=limits,
+                    rejects=rejects, progress=not args.no_progress and (args.progress or sys.stderr.isatty()))
             total = client.describe_collection(args.collection).count
     except (LatentSpaceError, LibraryError, OSError, ValueError) as error:
         return fail(str(error))

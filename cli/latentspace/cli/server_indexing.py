@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -32,6 +32,7 @@ from typing import Any
 from tqdm import tqdm
 
 from latentspace.indexer.ingest import IngestTarget, NewItem, check_items
+from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.bulk import IndexReport
 from latentspace.indexer.pipeline.content_hash import item_hash
@@ -96,8 +97,7 @@ def index_through_server(
     ``limits`` are the server's (the defaults unless the operator changed them): an item over them
     is rejected here.
     """
-    info = client.describe_collection(collection)
-    target = IngestTarget(info.name, info.dimension, frozenset(Modality(name) for name in info.modalities))
+    target = server_target(client, collection)
     batches = read_batches(records, batch_size=batch_size, max_images=max_images_per_batch)
     tally = _Tally()
     started = time.perf_counter()
@@ -216,3 +216,38 @@ def ensure_collection(client: Client, name: str, model: str | None, dimension: i
     if model is not None and parse_model_spec(model).canonical != (info.model or None):
         raise ValueError(f"collection {name!r} already holds vectors of model {info.model}, not {model}; "
                          "leave out --model to add to it, or choose another --collection")
+
+
+class ServerSink:
+    """Where ``--engine ray --server`` writes: vectors with their content hashes, through the server
+    (which skips the unchanged ones). A refused item is retried alone, so one bad item costs itself."""
+
+    def __init__(self, client: Client, collection: str) -> None:
+        self.client, self.collection = client, collection
+
+    def write(self, records: Sequence[ItemRecord]) -> tuple[int, int, int, list[tuple[str, str]]]:
+        items: list[dict[str, Any]] = [
+            {"id": r.id, "vector": r.vector, "payload": r.payload, "content_hash": r.content_hash,
+             "content_ref": r.content or None} for r in records]
+        try:
+            result = self.client.upsert(items, collection=self.collection, batch_size=len(items))
+            return result.upserted, result.unchanged, result.sequence, []
+        except LatentSpaceError:
+            pass
+        written = unchanged = sequence = 0
+        refused: list[tuple[str, str]] = []
+        for item in items:
+            try:
+                result = self.client.upsert([item], collection=self.collection)
+            except LatentSpaceError as error:
+                refused.append((item["id"], error.details))
+                continue
+            written, unchanged = written + result.upserted, unchanged + result.unchanged
+            sequence = result.sequence or sequence
+        return written, unchanged, sequence, refused
+
+
+def server_target(client: Client, collection: str) -> IngestTarget:
+    """What to check items against: the server's collection's dimension and modalities."""
+    info = client.describe_collection(collection)
+    return IngestTarget(info.name, info.dimension, frozenset(Modality(name) for name in info.modalities))

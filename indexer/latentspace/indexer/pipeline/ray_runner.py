@@ -23,7 +23,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -63,8 +63,30 @@ class RayPlan:
     runtime_env: dict[str, Any] | None = None
 
 
+class BatchSink(Protocol):
+    """Where the driver writes encoded batches: a collection here, or a server (the CLI's ``--server``)."""
+
+    def write(self, records: Sequence[ItemRecord]) -> tuple[int, int, int, list[tuple[str, str]]]:
+        """Write ``records`` (each with its content hash), skipping those whose id holds their hash:
+        (written, unchanged, sequence or 0, (id, reason) of the refused)."""
+        ...
+
+
+class CollectionSink:
+    """Writes into a local collection, skipping unchanged items by their stored content hash."""
+
+    def __init__(self, collection: Collection) -> None:
+        self.collection = collection
+
+    def write(self, records: Sequence[ItemRecord]) -> tuple[int, int, int, list[tuple[str, str]]]:
+        stored = self.collection.content_hashes([record.id for record in records])
+        fresh = [record for record in records if stored.get(record.id) != record.content_hash]
+        sequence, refused = write_records(self.collection, fresh)
+        return len(fresh) - len(refused), len(records) - len(fresh), sequence, refused
+
+
 def index_source_ray(
-    collection: Collection,
+    collection: Collection | tuple[IngestTarget, BatchSink],
     source: Path,
     *,
     model: str,
@@ -74,7 +96,11 @@ def index_source_ray(
     plan: RayPlan = RayPlan(),
     rejects: RejectsFile | None = None,
 ) -> IndexReport:
-    """Index ``source`` (a folder, .jsonl, .csv or .parquet file) into ``collection`` on Ray."""
+    """Index ``source`` (a folder, .jsonl, .csv or .parquet file) into ``collection`` on Ray.
+
+    ``collection`` is a local collection, or what to check items against and where to write them
+    (a server's collection: the server skips the unchanged items itself).
+    """
     import ray
 
     if not ray.is_initialized():
@@ -88,7 +114,10 @@ def index_source_ray(
     gpus = plan.gpus_per_replica
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-    target = IngestTarget.of(collection)
+    if isinstance(collection, tuple):
+        target, sink = collection
+    else:
+        target, sink = IngestTarget.of(collection), CollectionSink(collection)
     dataset = read_dataset(source)
     encoded = dataset.map_batches(
         _EncodeReplica,
@@ -106,12 +135,9 @@ def index_source_ray(
     for batch in encoded.iter_batches(batch_size=batch_size, batch_format="numpy"):
         records, batch_rejects = _from_columns(batch)
         if records:
-            stored = collection.content_hashes([record.id for record in records])
-            fresh = [record for record in records if stored.get(record.id) != record.content_hash]
-            unchanged += len(records) - len(fresh)
-            sequence_now, refused = write_records(collection, fresh)
+            batch_written, batch_unchanged, sequence_now, refused = sink.write(records)
+            written, unchanged = written + batch_written, unchanged + batch_unchanged
             sequence = sequence_now or sequence
-            written += len(fresh) - len(refused)
             batch_rejects += [Reject(record_id, record_id, reason) for record_id, reason in refused]
         skipped_count += len(batch_rejects)
         skipped += batch_rejects[:max(0, MAX_REASONS_KEPT - len(skipped))]
