@@ -1,4 +1,4 @@
-# latentspace service image: the `latent` command (serve, index, demo, health, client commands).
+# latentspace service image: the `latent` command (serve, index, demo, health, explore, client commands).
 FROM python:3.11-slim
 
 ENV PIP_NO_CACHE_DIR=1 \
@@ -14,7 +14,8 @@ COPY clients/python clients/python
 COPY indexer indexer
 COPY server server
 COPY cli cli
-RUN pip install -c constraints.txt ./clients/python . \
+COPY explorer explorer
+RUN pip install -c constraints.txt ./clients/python ".[milvus]" \
     && useradd --create-home --uid 1000 latent \
     && mkdir -p /data /models && chown latent:latent /data /models
 

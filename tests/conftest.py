@@ -30,7 +30,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         HF_HUB_OFFLINE="1",
         LATENTSPACE_ALLOW_DOWNLOAD="0",
-        PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("indexer", "server", "cli", "clients/python")),
+        PYTHONPATH=os.pathsep.join(str(REPO / p) for p in ("indexer", "server", "cli", "explorer", "clients/python")),
     )
     env.update(extra)
     return env

@@ -118,10 +118,12 @@ def load_fixtures() -> dict[str, Fixture]:
     return fixtures
 
 
-def load_scenarios() -> list[Scenario]:
+def load_scenarios(path: Path | None = None) -> list[Scenario]:
+    """The scenarios of the shared file, or of another file in the same format (same fixtures)."""
+    document = _document() if path is None else json.loads(path.read_text())
     return [
         Scenario(s["name"], tuple(s["steps"]), s.get("raises"), s.get("fixture", "vectors"))
-        for s in _document()["scenarios"]
+        for s in document["scenarios"]
     ]
 
 
@@ -230,7 +232,8 @@ def attempt(body: Callable[[], Any]) -> tuple[Any, ...]:
 
 
 def plain(value: Any) -> Any:
-    """A result as JSON: dataclasses as objects of their fields, arrays and tuples as lists."""
+    """A result as JSON: dataclasses as objects of their fields, arrays and tuples as lists, bytes
+    (images) as base64."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {field.name: plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, np.ndarray):
@@ -241,6 +244,8 @@ def plain(value: Any) -> Any:
         return {key: plain(v) for key, v in value.items()}
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
     return value
 
 

@@ -344,7 +344,16 @@ def test_edit_request() -> None:
         "c", Id("b"), TextPair("x", "y", use_templates=True), mode="rotate", strength=0.3, k=0
     )
     assert request.edit.mode == tpb.EDIT_MODE_ROTATE and request.edit.direction.text_pair.use_templates
-    assert request.k == 0 and not request.HasField("filter")
+    assert request.k == 0 and not request.HasField("filter") and not request.decode
+
+
+def test_decode_requests() -> None:
+    request = rq.decode_request("c", ["a red circle", Id("x"), [1.0, 0.0]])
+    assert isinstance(request, pb.DecodeRequest) and request.collection == "c"
+    assert [q.WhichOneof("kind") for q in request.queries] == ["text", "id", "vector"]
+    assert rq.interpolate_request("c", "a", "b", steps=3, decode=True).decode
+    assert not rq.interpolate_request("c", "a", "b", steps=3).decode
+    assert rq.edit_request("c", "a", [1.0, 0.0], decode=True).decode
 
 
 def test_distance_requests() -> None:

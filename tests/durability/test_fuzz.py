@@ -92,6 +92,9 @@ def strategies() -> MessageStrategies:
         "field": st.sampled_from(["i", "parity", "tag", "a.b", "", "$", "i.j"]),
         "ef_search": st.sampled_from([0, 16, 10_000, 10_001]),
         "nprobe": st.sampled_from([0, 1, 65_536, 65_537]),
+        "sample_size": st.sampled_from([0, 1, 30, 10_000, 10_001]),
+        "clusters": st.sampled_from([0, 1, 3, 64, 65]),
+        "color_by": st.sampled_from(["", "parity", "tag.a.b", "missing", "$"]),
     }
     simple_queries = st.one_of(
         st.sampled_from(IDS).map(lambda i: pb.Query(id=i)),

@@ -298,3 +298,15 @@ def test_delete_missing_removes_the_ids_the_source_no_longer_has() -> None:
     # Without the flag nothing is deleted.
     report = index_source(collection, texts[:2], batch_size=4, progress=False, **LIMITS)
     assert report.deleted == 0 and len(collection.items) == 7
+
+
+def test_the_staged_pipeline_gives_each_image_its_thumbnail(photo_folder: Path) -> None:
+    collection = FakeCollection()
+    index_source(collection, open_source(photo_folder), batch_size=4, progress=False, thumbnail_side=16, **LIMITS)
+    red = collection.items["red/0.png"].thumbnail
+    assert red is not None and red.media_type == "image/webp"
+    assert Image.open(io.BytesIO(red.data)).size == (12, 12)  # never enlarged
+    assert collection.items["notes.txt"].thumbnail is None
+    none = FakeCollection()
+    index_source(none, open_source(photo_folder), batch_size=4, progress=False, thumbnail_side=0, **LIMITS)
+    assert none.items["red/0.png"].thumbnail is None

@@ -28,8 +28,8 @@ from tests.tls_files import Pki, make_pki
 REPO = Path(__file__).resolve().parents[2]
 SECURITY_DOC = REPO / "docs" / "security.md"
 
-READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Get",
-        "ListCollections", "DescribeCollection", "Stats", "Export", "ListDirections"}
+READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Decode", "Get",
+        "ListCollections", "DescribeCollection", "Stats", "Export", "GetThumbnails", "Map", "ListDirections"}
 WRITE = {"Upsert", "UpsertStream", "Delete", "CreateDirection", "DeleteDirection"}
 ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
 

@@ -1,7 +1,8 @@
 """docker-compose.yml and the Dockerfile must agree with the CLI (no Docker engine runs here).
 
-The compose commands are parsed by the real ``latent`` argument parser, and the server's
-command and healthcheck are run for real, on a loopback port and a temporary data dir.
+The latentspace services' commands are parsed by the real ``latent`` argument parser, and the
+servers' commands and healthchecks are run for real, on a loopback port and a temporary data dir
+(the ``milvus`` profile's server against a Milvus Lite file instead of the Milvus service).
 """
 
 from __future__ import annotations
@@ -19,29 +20,39 @@ from tests.conftest import LATENT, ServerProcess, subprocess_env
 REPO = Path(__file__).resolve().parents[2]
 
 
+SERVERS = ("server", "server-milvus")
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load((REPO / "docker-compose.yml").read_text())
 
 
+def latentspace_services(compose: dict) -> dict[str, dict]:
+    return {name: s for name, s in compose["services"].items() if s.get("image", "").startswith("latentspace:")}
+
+
 def test_compose_commands_are_valid_latent_invocations(compose):
     parser = build_parser()
-    for name, service in compose["services"].items():
+    assert set(latentspace_services(compose)) == {"indexer", *SERVERS}
+    for name, service in latentspace_services(compose).items():
         args = parser.parse_args(service["command"])
         assert callable(args.handler), name
-    healthcheck = compose["services"]["server"]["healthcheck"]["test"]
-    assert healthcheck[:2] == ["CMD", "latent"]
-    assert parser.parse_args(healthcheck[2:]).command == "health"
+    for name in SERVERS:
+        healthcheck = compose["services"][name]["healthcheck"]["test"]
+        assert healthcheck[:2] == ["CMD", "latent"]
+        assert parser.parse_args(healthcheck[2:]).command == "health"
 
 
 def test_a_server_without_keys_is_published_on_loopback_only(compose):
-    server = compose["services"]["server"]
-    environment = server.get("environment") or {}
-    has_keys = "--api-keys" in server["command"] or {"LATENTSPACE_API_KEYS", "LATENTSPACE_API_KEYS_FILE"} & set(
-        environment)
-    if not has_keys:
-        assert "--insecure-public" in server["command"]  # it binds 0.0.0.0 inside the container
-        assert all(port.startswith("127.0.0.1:") for port in server["ports"]), server["ports"]
+    for name in SERVERS:
+        server = compose["services"][name]
+        environment = server.get("environment") or {}
+        has_keys = "--api-keys" in server["command"] or {"LATENTSPACE_API_KEYS", "LATENTSPACE_API_KEYS_FILE"} & set(
+            environment)
+        if not has_keys:
+            assert "--insecure-public" in server["command"]  # it binds 0.0.0.0 inside the container
+            assert all(port.startswith("127.0.0.1:") for port in server["ports"]), server["ports"]
 
 
 def test_services_share_the_data_and_model_volumes(compose):
@@ -49,7 +60,7 @@ def test_services_share_the_data_and_model_volumes(compose):
     assert mounts["server"] == {"data:/data", "models:/models"}
     # The indexer also reads the corpus, read-only; `index /corpus` sends it through the server.
     assert mounts["indexer"] == {"data:/data", "models:/models", "./corpus:/corpus:ro"}
-    assert set(compose["volumes"]) == {"data", "models"}
+    assert {"data", "models"} <= set(compose["volumes"])
     assert compose["services"]["server"]["depends_on"]["indexer"]["condition"] == "service_completed_successfully"
     assert compose["services"]["indexer"]["restart"] == "no"
 
@@ -60,20 +71,44 @@ def test_dockerfile_entrypoint_and_paths_match_compose(compose):
     assert "LATENTSPACE_DATA_DIR=/data" in dockerfile and "LATENTSPACE_MODEL_CACHE=/models" in dockerfile
     port = compose["services"]["server"]["ports"][0].split(":")[-1]
     assert f"EXPOSE {port}" in dockerfile
-    for folder in ("indexer", "server", "cli", "clients/python"):
+    for folder in ("indexer", "server", "cli", "explorer", "clients/python"):
         assert re.search(rf"^COPY {re.escape(folder)} ", dockerfile, re.MULTILINE), folder
 
 
-def test_server_command_serves_and_the_healthcheck_passes(compose, tmp_path):
-    command = list(compose["services"]["server"]["command"])
-    # The same invocation, pointed at a temporary data dir and a free loopback port.
+def test_the_milvus_profile_is_milvus_standalone_and_a_server_using_it(compose):
+    services = compose["services"]
+    profiled = {name for name, s in services.items() if "milvus" in s.get("profiles", [])}
+    assert profiled == {"milvus-etcd", "milvus-minio", "milvus", "server-milvus"}
+    assert all(not s.get("profiles") for name, s in services.items() if name not in profiled)  # `up` is unchanged
+    milvus = services["milvus"]
+    assert milvus["command"] == ["milvus", "run", "standalone"]
+    assert {"ETCD_ENDPOINTS": "milvus-etcd:2379", "MINIO_ADDRESS": "milvus-minio:9000"}.items() <= \
+        milvus["environment"].items()
+    assert set(milvus["depends_on"]) == {"milvus-etcd", "milvus-minio"}
+    assert all(port.startswith("127.0.0.1:") for name in profiled for port in services[name].get("ports", []))
+    server = services["server-milvus"]
+    command = server["command"]
+    assert command[command.index("--milvus-uri") + 1] == "http://milvus:19530"
+    assert command[command.index("--default-backend") + 1] == "milvus"
+    assert server["depends_on"]["milvus"]["condition"] == "service_healthy"
+    assert "LATENTSPACE_MILVUS_TOKEN" not in str(command)  # the token only ever comes from the environment
+    assert 'pip install -c constraints.txt ./clients/python ".[milvus]"' in (REPO / "Dockerfile").read_text()
+
+
+@pytest.mark.parametrize("name", SERVERS)
+def test_server_command_serves_and_the_healthcheck_passes(compose, tmp_path, name):
+    command = list(compose["services"][name]["command"])
+    # The same invocation, pointed at a temporary data dir and a free loopback port (and, for the
+    # Milvus profile's server, at a Milvus Lite file in place of the Milvus service).
     command[command.index("--data") + 1] = str(tmp_path / "data")
     command[command.index("--host") + 1] = "127.0.0.1"
     command[command.index("--port") + 1] = "0"
+    if "--milvus-uri" in command:
+        command[command.index("--milvus-uri") + 1] = str(tmp_path / "milvus.db")
     assert command[0] == "serve"
     server = ServerProcess(tmp_path / "data", *command[1:])
     try:
-        probe = compose["services"]["server"]["healthcheck"]["test"][2:]
+        probe = compose["services"][name]["healthcheck"]["test"][2:]
         probe[probe.index("--server") + 1] = server.address
         result = subprocess.run([*LATENT, *probe], capture_output=True, text=True, timeout=60, env=subprocess_env())
         assert result.returncode == 0, result.stderr

@@ -42,6 +42,23 @@ def test_model_batches_use_every_core_and_threads_follow_the_in_flight_bound(mon
     assert Settings.load({}).metrics_port is None
 
 
+def test_milvus_is_an_operator_setting_with_the_token_from_the_environment_only():
+    env = {"LATENTSPACE_MILVUS_URI": "http://milvus:19530", "LATENTSPACE_MILVUS_TOKEN": "root:secret",
+           "LATENTSPACE_DEFAULT_BACKEND": "milvus"}
+    settings = Settings.load(env)
+    target = settings.milvus_target()
+    assert target is not None and (target.uri, target.token, target.consistency) == \
+        ("http://milvus:19530", "root:secret", "Strong")
+    assert "secret" not in repr(settings) and "secret" not in repr(target)
+    assert Settings().milvus_target() is None and Settings().default_backend == "embedded"
+    with pytest.raises(InvalidInput, match="--milvus-uri"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "milvus"})
+    with pytest.raises(InvalidInput, match="LATENTSPACE_DEFAULT_BACKEND"):
+        Settings.load({"LATENTSPACE_DEFAULT_BACKEND": "faiss"})
+    with pytest.raises(InvalidInput, match="consistency"):
+        Settings.load(env | {"LATENTSPACE_MILVUS_CONSISTENCY": "Sometimes"}).milvus_target()
+
+
 def test_the_trust_boundary_is_closed_by_default():
     settings = Settings.load({})
     options = settings.encoder_options()

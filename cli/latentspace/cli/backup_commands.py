@@ -23,6 +23,7 @@ from latentspace.cli import output
 from latentspace.cli.query_commands import common_options, handler
 
 if TYPE_CHECKING:
+    from latentspace.indexer.backends.base import CollectionCatalog
     from latentspace.indexer.export_file import ExportHeader
 
 #: The deadline of a whole export through a server when --timeout is not given.
@@ -217,13 +218,14 @@ def _remote_export(client: Any, args: argparse.Namespace) -> None:
 
 
 def _local_export(args: argparse.Namespace) -> None:
+    from latentspace.indexer.backends.base import exporter_of
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.export_file import ExportHeader, write_export
 
     with DataDir.open(_settings(args).data_dir) as data:
         collection = data.collection(_collection_name(args))
         manifest = collection.manifest
-        with collection.export_items() as items:
+        with exporter_of(collection).export_items() as items:
             header = ExportHeader(collection.name, manifest.model, manifest.fingerprint, manifest.dimension,
                                   manifest.index_kind, items.count, items.sequence, manifest.metric)
             pages = iter(lambda: items.next_page(EXPORT_PAGE_SIZE, 1 << 24), [])
@@ -261,11 +263,14 @@ def _print_export(args: argparse.Namespace, header: ExportHeader, written: int) 
 # ---------------------------------------------------------------- latent index EXPORT.parquet
 
 
-def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any) -> tuple[int, int]:
-    """Load an export into ``args.collection`` of the data dir, creating it like the exported one
-    (its model, or vector-only of its dimension; its index kind unless ``--index-kind``) when missing.
-    The vectors are written as exported: the model is loaded only to prove it is the same (fingerprint).
-    Returns ``(items loaded, items in the collection)``."""
+def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any,
+                 catalogs: Sequence[CollectionCatalog] = ()) -> tuple[int, int, str]:
+    """Load an export into ``args.collection`` of the data dir (or of a catalog: ``--backend``),
+    creating it like the exported one (its model, or vector-only of its dimension; its index kind
+    unless ``--index-kind``) when missing. The vectors are written as exported: the model is loaded
+    only to prove it is the same (fingerprint). Returns ``(items loaded, items in the collection,
+    its backend)``."""
+    from latentspace.cli.index_command import check_backend_of
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import InvalidInput, ModelMismatch
@@ -284,9 +289,10 @@ def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any) 
                            field="dimension")
     # The operator's own tool, as for any `latent index`: any model folder, any hub spec when downloads are on.
     registry = EncoderRegistry(settings.encoder_options(operator_tool=True))
-    with DataDir.open(settings.data_dir, registry) as data:
+    with DataDir.open(settings.data_dir, registry, catalogs=catalogs) as data:
         if args.collection in data.names():
             collection = data.collection(args.collection)
+            check_backend_of(collection, args.backend)
         else:
             if header.model is not None:
                 loaded = registry.get(parse_model_spec(header.model)).fingerprint
@@ -297,6 +303,7 @@ def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any) 
                         field="model")
             collection = data.create_collection(args.collection, header.model,
                                                 dimension=None if header.model else header.dimension,
-                                                index_kind=args.index_kind or header.index_kind)
+                                                index_kind=args.index_kind or header.index_kind,
+                                                backend=args.backend)
         loaded_count = load_export(collection, args.source, header)
-        return loaded_count, collection.count()
+        return loaded_count, collection.count(), collection.manifest.backend

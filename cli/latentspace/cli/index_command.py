@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 from latentspace.cli import connection_options
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
+    from latentspace.indexer.backends.milvus import MilvusTarget
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
@@ -55,6 +56,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, help="records per written batch (default 512; a batch holds "
                         "at most LATENTSPACE_BATCH_SIZE images, the model's batch, default 64)")
     parser.add_argument("--index-kind", help="FAISS index kind for a new collection, e.g. Flat or HNSW32")
+    parser.add_argument("--backend", choices=("embedded", "milvus"),
+                        help="where a new collection's items live (default embedded: the data dir); milvus "
+                             "needs --milvus-uri")
+    parser.add_argument("--milvus-uri", metavar="URI",
+                        help="Milvus for --backend milvus: http://host:19530 or a Milvus Lite file ending in .db "
+                             "(LATENTSPACE_MILVUS_URI; the token from LATENTSPACE_MILVUS_TOKEN)")
     parser.add_argument("--model-cache", type=Path, help="model weights cache (LATENTSPACE_MODEL_CACHE)")
     parser.add_argument("--allow-download", action="store_true",
                         help="fetch hub weights missing from the cache (LATENTSPACE_ALLOW_DOWNLOAD=1; default off)")
@@ -126,23 +133,27 @@ def run_index(args: argparse.Namespace) -> int:
             model_cache=args.model_cache,
             allow_download=False if args.no_download else (True if args.allow_download else None),
             device=args.device,
+            milvus_uri=args.milvus_uri,
         )
+        target = settings.milvus_target()
         export = read_export_header(args.source)
         if export is not None:  # a `latent export` file: its rows are loaded as they were stored
             from latentspace.cli.backup_commands import index_export
 
-            loaded, total = index_export(args, export, settings)
+            loaded, total, backend = index_export(args, export, settings, _catalogs(target))
             print(f"{args.source} (export of collection {export.collection!r}) -> collection "
-                  f"{args.collection!r} in {settings.data_dir}\nloaded   {loaded} items; the collection now "
-                  f"holds {total}")
+                  f"{args.collection!r} in {_where(settings, target, backend)}\nloaded   {loaded} items; "
+                  f"the collection now holds {total}")
             return 0
         # Opened before any model loads: a wrong path fails in milliseconds, not after a model load.
         records = open_source(args.source, read_options(args))
+        catalogs = _catalogs(target)
         # The operator's own tool: any model folder, and any hub spec when downloads are on.
         encoders = EncoderRegistry(indexing_encoder_options(settings, args.threads))
         rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
-        with DataDir.open(settings.data_dir, encoders) as data, rejects:
-            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension)
+        with DataDir.open(settings.data_dir, encoders, catalogs=catalogs) as data, rejects:
+            collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension,
+                                        args.backend)
             show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
             if args.engine == "ray":
                 report = index_with_ray(args, collection, settings, rejects)
@@ -158,6 +169,7 @@ def run_index(args: argparse.Namespace) -> int:
                     total=estimate_records(args.source) if show_progress else None,
                     delete_missing=args.delete_missing,
                     rejects=rejects,
+                    thumbnail_side=settings.thumbnail_side,
                 )
             total = collection.count()
     except LatentSpaceError as error:
@@ -167,12 +179,13 @@ def run_index(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; the batches written before stay indexed", file=sys.stderr)
         return 130
-    print(f"{args.source} -> collection {args.collection!r} in {settings.data_dir}")
+    print(f"{args.source} -> collection {args.collection!r} in "
+          f"{_where(settings, target, collection.manifest.backend)}")
     print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 
 
-def index_with_ray(args: argparse.Namespace, collection: Collection, settings: Settings,
+def index_with_ray(args: argparse.Namespace, collection: CollectionBackend, settings: Settings,
                    rejects: RejectsFile) -> IndexReport:
     """``--engine ray``: encode on a Ray cluster (or a local Ray), write into ``collection`` from here."""
     from latentspace.indexer.errors import InvalidInput
@@ -187,7 +200,7 @@ def index_with_ray(args: argparse.Namespace, collection: Collection, settings: S
         collection, args.source, model=collection.manifest.model,
         encoder_options=indexing_encoder_options(settings, args.threads),
         limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
-                          max_text_chars=settings.limits.max_text_chars),
+                          max_text_chars=settings.limits.max_text_chars, thumbnail_side=settings.thumbnail_side),
         batch_size=args.batch_size or 256, plan=RayPlan(address=args.ray_address, replicas=args.replicas),
         rejects=rejects)
 
@@ -272,11 +285,36 @@ def indexing_encoder_options(settings: Settings, threads: int | None) -> Encoder
     return dataclasses.replace(options, threads=threads) if threads else options
 
 
-def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
-                   dimension: int | None = None) -> Collection:
-    """The named collection; created with ``model`` (or as vector-only of ``dimension``) when missing.
+def _catalogs(target: MilvusTarget | None) -> list[CollectionCatalog]:
+    """The Milvus catalog when a Milvus is configured (connected here: an unreachable one fails first)."""
+    if target is None:
+        return []
+    from latentspace.indexer.backends.milvus import MilvusCatalog
 
-    Refuses an existing collection of another model.
+    return [MilvusCatalog(target)]
+
+
+def _where(settings: Settings, target: MilvusTarget | None, backend: str) -> str:
+    """Where the collection lives, as the summary names it (a Milvus without its credentials)."""
+    return f"Milvus at {target.location}" if target is not None and backend == "milvus" else str(settings.data_dir)
+
+
+def check_backend_of(collection: CollectionBackend, backend: str | None) -> None:
+    """Refuse an existing collection on another backend than the ``--backend`` named."""
+    from latentspace.indexer.errors import AlreadyExists
+
+    if backend is not None and collection.manifest.backend != backend:
+        raise AlreadyExists(f"collection {collection.name!r} already exists on the {collection.manifest.backend} "
+                            f"backend, not {backend}; leave out --backend to add to it, or choose another "
+                            "--collection")
+
+
+def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
+                   dimension: int | None = None, backend: str | None = None) -> CollectionBackend:
+    """The named collection; created with ``model`` (or as vector-only of ``dimension``) in ``backend``
+    when missing.
+
+    Refuses an existing collection of another model, or of another backend than the one named.
     """
     from latentspace.indexer.errors import AlreadyExists, InvalidInput
     from latentspace.indexer.model_spec import parse_model_spec
@@ -289,11 +327,12 @@ def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str 
             raise AlreadyExists(
                 f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
                 f"not {model}; leave out --model to add to it, or choose another --collection")
+        check_backend_of(collection, backend)
         return collection
     if model is None and dimension is None:
         raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "
                            "(or --dimension for precomputed vectors)")
-    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind)
+    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind, backend=backend)
 
 
 def summary(report: IndexReport, *, total: int | None = None, rejects: Path | None = None) -> str:

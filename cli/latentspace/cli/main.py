@@ -14,14 +14,17 @@ from latentspace.cli import (
     backup_commands,
     demo_command,
     direction_command,
+    explore_command,
     index_command,
     keys_command,
+    map_command,
     query_commands,
     serve_command,
 )
 
 COMMAND_MODULES = (
     index_command, serve_command, keys_command, demo_command, query_commands, direction_command, backup_commands,
+    map_command, explore_command,
 )
 
 

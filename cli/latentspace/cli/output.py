@@ -165,6 +165,7 @@ def collection_details(info: Any) -> str:
             ("dimension", info.dimension),
             ("metric", info.metric),
             ("index", info.index_kind),
+            ("backend", info.backend),
             ("count", info.count),
             ("modalities", ", ".join(info.modalities) or "vector"),
             ("fingerprint", info.fingerprint or "-"),
@@ -190,8 +191,13 @@ def vector_preview(vector: Any, shown: int = 4) -> str:
 # ---------------------------------------------------------------- JSON
 
 
+#: Result fields that hold PNG bytes.
+IMAGE_FIELDS = frozenset({"image", "base_image", "images"})
+
+
 def jsonable(value: Any, *, round_floats: bool = True) -> Any:
-    """Plain JSON values: dataclasses as dicts (None vectors and explanations left out), arrays as lists.
+    """Plain JSON values: dataclasses as dicts (None vectors and explanations left out, and every image:
+    images go to files, see ``decode_command``), arrays as lists.
 
     Result floats are rounded to 6 decimals because the wire carries float32 and more digits
     are noise; payloads are the caller's own data and pass unrounded.
@@ -201,7 +207,7 @@ def jsonable(value: Any, *, round_floats: bool = True) -> Any:
         return {
             k: jsonable(v, round_floats=round_floats and k != "payload")
             for k, v in fields.items()
-            if not (k in ("vector", "explanation") and v is None)
+            if not (k in ("vector", "explanation") and v is None) and k not in IMAGE_FIELDS
         }
     if isinstance(value, dict):
         return {str(k): jsonable(v, round_floats=round_floats) for k, v in value.items()}

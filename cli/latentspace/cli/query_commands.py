@@ -1,5 +1,5 @@
 """Client commands: ``latent search``, ``distance``, ``midpoint``, ``interpolate``, ``edit``, ``analogy``,
-``encode``, ``collections``, ``get``, ``delete``, ``stats`` — each a thin layer over the Python SDK.
+``encode``, ``decode``, ``collections``, ``get``, ``delete``, ``stats`` — each a thin layer over the Python SDK.
 
 Every command takes ``--server HOST:PORT`` (env ``LATENTSPACE_SERVER``), ``--collection``
 (env ``LATENTSPACE_COLLECTION``), ``--timeout``, ``--json``, and the API key and TLS options of
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from latentspace.cli import connection_options, output
+from latentspace.cli import connection_options, decode_command, output
 from latentspace.cli.point_parsing import POINT_HELP, parse_filter, parse_point
 
 ENV_SERVER = "LATENTSPACE_SERVER"
@@ -139,9 +139,16 @@ def _interpolate(client: Any, args: argparse.Namespace) -> None:
         allow_extrapolation=args.extrapolate,
         filter=parse_filter(args.filter),
         **_ranking(args),
+        decode=args.decode_dir is not None,
     )
     data = {"angle": round(path.angle, 6), "steps": [_step_json(s) for s in path.steps]}
     text = f"angle {path.angle:.4f} rad\n\n" + "\n\n".join(_step_text(s) for s in path.steps)
+    if args.decode_dir is not None:
+        named = [(decode_command.step_file(i, s.t), s.image) for i, s in enumerate(path.steps)]
+        files = decode_command.write_pngs(args.decode_dir, named)
+        for step, file in zip(data["steps"], files, strict=True):
+            step["image_file"] = file
+        text += f"\n\n{len(files)} images in {args.decode_dir}"
     emit(args, data, text)
 
 
@@ -165,6 +172,7 @@ def _edit(client: Any, args: argparse.Namespace) -> None:
         filter=parse_filter(args.filter),
         explain=args.explain,
         **_ranking(args),
+        decode=args.decode_dir is not None,
     )
     data = {**output.jsonable(result), "hits": output.hits_json(result.hits)}
     data.pop("vector", None)
@@ -172,6 +180,11 @@ def _edit(client: Any, args: argparse.Namespace) -> None:
         f"cos_to_base={result.cos_to_base:.4f}  projection {result.base_projection:.4f} -> "
         f"{result.result_projection:.4f}  direction_norm={result.direction_norm:.4f}"
     )
+    if args.decode_dir is not None:
+        files = decode_command.write_pngs(args.decode_dir, [("base.png", result.base_image),
+                                                            ("edited.png", result.image)])
+        data["image_files"] = files
+        summary += f"\nimages: {', '.join(files)}"
     emit(args, data, summary + "\n" + output.hits_table(result.hits, explained=args.explain))
 
 
@@ -222,6 +235,7 @@ def _collections(client: Any, args: argparse.Namespace) -> None:
             dimension=args.dimension,
             index_kind=args.index_kind,
             if_not_exists=args.if_not_exists,
+            backend=args.backend,
         )
     else:
         info = client.describe_collection(args.name)
@@ -334,6 +348,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--k", "-k", type=int, default=3, help="neighbours per step (default 3)")
     p.add_argument("--distinct", action="store_true", help="drop the ends' ids and items already shown")
     p.add_argument("--extrapolate", action="store_true", help="allow t outside [0, 1]")
+    decode_command.add_decode_dir(p, "each step")
     add_filter(p)
     add_ranking(p)
 
@@ -346,6 +361,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--strength", type=float, help="add/remove: 1.0, rotate: 0.5 by default")
     p.add_argument("--templates", action="store_true", help="average the direction over prompt templates")
     p.add_argument("--k", "-k", type=int, default=5)
+    decode_command.add_decode_dir(p, "the base and the edited point")
     add_filter(p)
     add_explain(p)
     add_ranking(p)
@@ -362,6 +378,9 @@ def register(subparsers: Any) -> None:
     p = add("encode", _encode, "the unit vectors of points")
     p.add_argument("points", nargs="+", metavar="POINT")
 
+    p = add("decode", decode_command.decode, "draw points with the collection's decoder, as PNG files")
+    decode_command.add_arguments(p)
+
     p = add("collections", _collections, "list, describe, create or drop collections", points=False)
     p.add_argument("action", nargs="?", default="list", choices=("list", "describe", "create", "drop"))
     p.add_argument("name", nargs="?", metavar="NAME")
@@ -369,6 +388,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--dimension", type=int, help="create: dimension of a vector-only collection")
     p.add_argument("--index-kind", help="create: FAISS index kind (default: the server's choice)")
     p.add_argument("--if-not-exists", action="store_true", help="create: no error when it exists")
+    p.add_argument("--backend", choices=("embedded", "milvus"),
+                   help="create: where the items live (default: the server's; milvus needs a server started "
+                        "with --milvus-uri)")
 
     p = add("get", _get, "fetch items by id", points=False)
     p.add_argument("ids", nargs="+", metavar="ID")

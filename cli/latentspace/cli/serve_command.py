@@ -43,6 +43,14 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--no-micro-batching", action="store_true",
                        help="run each encode and search alone (LATENTSPACE_MICRO_BATCHING=0)")
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING (LATENTSPACE_LOG_LEVEL)")
+    milvus = serve.add_argument_group("Milvus backend (docs/milvus.md)")
+    milvus.add_argument("--milvus-uri", metavar="URI",
+                        help="serve collections kept in Milvus: http://host:19530 or a Milvus Lite file "
+                             "ending in .db (LATENTSPACE_MILVUS_URI; the token is read from "
+                             "LATENTSPACE_MILVUS_TOKEN only)")
+    milvus.add_argument("--default-backend", choices=("embedded", "milvus"),
+                        help="where CreateCollection puts a collection that names no backend "
+                             "(LATENTSPACE_DEFAULT_BACKEND, default embedded)")
     security = serve.add_argument_group("security (docs/security.md)")
     security.add_argument("--api-keys", type=Path, metavar="FILE",
                           help="require API keys listed in FILE (LATENTSPACE_API_KEYS_FILE; or the lines "
@@ -101,6 +109,8 @@ def run_serve(args: argparse.Namespace) -> int:
             tls_cert=args.tls_cert,
             tls_key=args.tls_key,
             tls_client_ca=args.tls_client_ca,
+            milvus_uri=args.milvus_uri,
+            default_backend=args.default_backend,
         )
         logging.basicConfig(
             level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -138,7 +138,8 @@ def load_batch(batch: RecordBatch, *, pool: ThreadPoolExecutor, target: IngestTa
                          batch.header.ignored)
     loaded, skipped = load_items(batch.records, pool, max_text_chars=limits.max_text_chars)
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
-                          max_text_chars=limits.max_text_chars, decode_executor=pool)
+                          max_text_chars=limits.max_text_chars, decode_executor=pool,
+                          thumbnail_side=0)  # the server makes the thumbnails of what it writes
     skipped += [Reject(loaded[failure.index][0].location, loaded[failure.index][0].id, failure.reason)
                 for failure in checked.failures]
     good = [loaded[item.index] for item in checked.good]

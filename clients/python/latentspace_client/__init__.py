@@ -35,6 +35,7 @@ from latentspace_client.requests import UpsertItem
 from latentspace_client.results import (
     CollectionInfo,
     CosineDistribution,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     DirectionProjection,
@@ -54,6 +55,7 @@ from latentspace_client.results import (
     Stats,
     UpsertResult,
 )
+from latentspace_client.view_results import CollectionMap, MapCluster, MapPoint, PlacedPoint, Thumbnail, Thumbnails
 
 __version__ = "0.1.0"
 
@@ -64,8 +66,10 @@ __all__ = [
     "Cancelled",
     "Client",
     "CollectionInfo",
+    "CollectionMap",
     "CosineDistribution",
     "DeadlineExceeded",
+    "DecodedImages",
     "DeleteResult",
     "DirectionInfo",
     "DirectionProjection",
@@ -87,17 +91,22 @@ __all__ = [
     "Item",
     "Labels",
     "LatentSpaceError",
+    "MapCluster",
+    "MapPoint",
     "Mix",
     "ModalityStats",
     "NamedDirection",
     "NotFound",
     "PathStep",
     "PermissionDenied",
+    "PlacedPoint",
     "ResourceExhausted",
     "ScoreTerm",
     "SnapshotInfo",
     "Stats",
     "TextPair",
+    "Thumbnail",
+    "Thumbnails",
     "Unauthenticated",
     "Unavailable",
     "UpsertItem",

@@ -32,6 +32,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as
 from latentspace_client.errors import Internal, translate
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     Distance,
@@ -46,6 +47,7 @@ from latentspace_client.results import (
     UpsertResult,
     hits_from_proto,
 )
+from latentspace_client.view_results import CollectionMap, Thumbnails
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 # The server accepts messages up to 64 MiB by default; gRPC's client default of 4 MiB would
@@ -132,6 +134,7 @@ UPSERT = Rpc(Service.COLLECTIONS, "Upsert", UpsertResult.from_proto)
 UPSERT_STREAM = Rpc(Service.COLLECTIONS, "UpsertStream", UpsertResult.from_proto)
 DELETE = Rpc(Service.COLLECTIONS, "Delete", DeleteResult.from_proto)
 GET = Rpc(Service.COLLECTIONS, "Get", _items)
+GET_THUMBNAILS = Rpc(Service.COLLECTIONS, "GetThumbnails", Thumbnails.from_proto)
 STATS = Rpc(Service.COLLECTIONS, "Stats", Stats.from_proto)
 SNAPSHOT = Rpc(Service.COLLECTIONS, "Snapshot", SnapshotInfo.from_proto)
 LIST_SNAPSHOTS = Rpc(Service.COLLECTIONS, "ListSnapshots", _snapshots)
@@ -145,9 +148,11 @@ DISTANCE = Rpc(Service.LATENT_SPACE, "Distance", _distances)
 DISTANCE_MATRIX = Rpc(Service.LATENT_SPACE, "DistanceMatrix", DistanceMatrix.from_proto)
 INTERPOLATE = Rpc(Service.LATENT_SPACE, "Interpolate", Interpolation.from_proto)
 EDIT = Rpc(Service.LATENT_SPACE, "Edit", EditResult.from_proto)
+MAP = Rpc(Service.LATENT_SPACE, "Map", CollectionMap.from_proto)
 CREATE_DIRECTION = Rpc(Service.LATENT_SPACE, "CreateDirection", DirectionInfo.from_proto)
 LIST_DIRECTIONS = Rpc(Service.LATENT_SPACE, "ListDirections", _directions)
 DELETE_DIRECTION = Rpc(Service.LATENT_SPACE, "DeleteDirection", _nothing)
+DECODE = Rpc(Service.LATENT_SPACE, "Decode", DecodedImages.from_proto)
 
 ALL_RPCS: tuple[Rpc[Any], ...] = (
     CREATE_COLLECTION,
@@ -158,6 +163,7 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     UPSERT_STREAM,
     DELETE,
     GET,
+    GET_THUMBNAILS,
     STATS,
     SNAPSHOT,
     LIST_SNAPSHOTS,
@@ -170,9 +176,11 @@ ALL_RPCS: tuple[Rpc[Any], ...] = (
     DISTANCE_MATRIX,
     INTERPOLATE,
     EDIT,
+    MAP,
     CREATE_DIRECTION,
     LIST_DIRECTIONS,
     DELETE_DIRECTION,
+    DECODE,
 )
 
 

@@ -22,6 +22,7 @@ from latentspace_client.connection import Connection
 from latentspace_client.points import Direction, Point, point_from_keywords
 from latentspace_client.results import (
     CollectionInfo,
+    DecodedImages,
     DeleteResult,
     DirectionInfo,
     Distance,
@@ -36,6 +37,7 @@ from latentspace_client.results import (
     Stats,
     UpsertResult,
 )
+from latentspace_client.view_results import CollectionMap, Thumbnails
 
 __all__ = ["DEFAULT_ADDRESS", "DEFAULT_OPTIONS", "Client"]
 
@@ -63,14 +65,16 @@ class Client(Connection):
         dimension: int | None = None,
         index_kind: str | None = None,
         if_not_exists: bool = False,
+        backend: str | None = None,
         *,
         timeout: float | None = None,
     ) -> CollectionInfo:
         """Create a collection bound to ``model`` (a spec or alias), or vector-only of ``dimension``.
 
+        ``backend``: ``"embedded"`` or ``"milvus"`` (None: the server's default; docs/milvus.md).
         ``client.create_collection("shapes", model="shapes-clip")``
         """
-        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists)
+        request = rq.create_collection_request(name, model, dimension, index_kind, if_not_exists, backend)
         return self._send(calls.CREATE_COLLECTION, request, timeout)
 
     def list_collections(self, *, timeout: float | None = None) -> list[CollectionInfo]:
@@ -126,6 +130,17 @@ class Client(Connection):
         """Fetch items by id, in request order; ids that do not exist are left out."""
         request = rq.get_request(self._name(collection), ids, with_vectors)
         return self._send(calls.GET, request, timeout)
+
+    def get_thumbnails(
+        self, ids: Iterable[str], *, collection: str | None = None, timeout: float | None = None
+    ) -> Thumbnails:
+        """The small previews stored with image items (``.thumbnails``, in request order; ``.missing``: ids
+        without one: unknown, not an image, or written before the server made thumbnails).
+
+        ``client.get_thumbnails(["img-1", "img-2"]).by_id()["img-1"].data``
+        """
+        request = rq.get_thumbnails_request(self._name(collection), ids)
+        return self._send(calls.GET_THUMBNAILS, request, timeout)
 
     def stats(self, *, timeout: float | None = None) -> Stats:
         """Server-wide figures: collections, loaded models, uptime, version."""
@@ -332,13 +347,15 @@ class Client(Connection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> Interpolation:
         """Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each.
 
         Give one of ``t``, ``steps`` (evenly spaced, ends included) or ``ts``; none gives the midpoint.
-        ``distinct`` drops the ends' own ids and items shown at an earlier step.
+        ``distinct`` drops the ends' own ids and items shown at an earlier step. ``decode`` draws each
+        step with the collection's decoder (``PathStep.image``, PNG bytes).
         ``client.interpolate("a red circle", "a blue square", steps=5, k=3)``
         """
         request = rq.interpolate_request(
@@ -361,6 +378,7 @@ class Client(Connection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return self._send(calls.INTERPOLATE, request, timeout)
 
@@ -380,11 +398,12 @@ class Client(Connection):
         modality: str | None = None,
         diversity: float = 0.0,
         pool: int = 0,
+        decode: bool = False,
         collection: str | None = None,
         timeout: float | None = None,
     ) -> EditResult:
         """Move ``base`` along ``direction`` (``TextPair``, ``Examples``, ``NamedDirection`` or a vector)
-        and search there.
+        and search there; ``decode`` draws the base and the result (``base_image``, ``image``: PNG bytes).
 
         ``client.edit(Id("red-circle-1"), TextPair("a red shape", "a blue shape"), strength=0.8)``
         """
@@ -403,8 +422,20 @@ class Client(Connection):
             modality=modality,
             diversity=diversity,
             pool=pool,
+            decode=decode,
         )
         return self._send(calls.EDIT, request, timeout)
+
+    def decode(
+        self, *points: Point, collection: str | None = None, timeout: float | None = None
+    ) -> DecodedImages:
+        """Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+
+        FailedPrecondition (reason NO_DECODER) when the model has none.
+        ``client.decode("a red circle", Id("blue-star-3")).images[0]``
+        """
+        request = rq.decode_request(self._name(collection), points)
+        return self._send(calls.DECODE, request, timeout)
 
     def analogy(
         self,
@@ -430,6 +461,28 @@ class Client(Connection):
         options = rq.search_options(k, filter, exclude_ids, score_threshold, with_vectors, explain=explain)
         request = rq.analogy_request(self._name(collection), a, a_star, b, method, include_inputs, options)
         return self._send(calls.SEARCH, request, timeout)
+
+    # ------------------------------------------------------------ maps
+
+    def map(
+        self,
+        *queries: Point,
+        sample_size: int = 0,
+        seed: int = 0,
+        clusters: int = 0,
+        color_by: str | None = None,
+        collection: str | None = None,
+        timeout: float | None = None,
+    ) -> CollectionMap:
+        """A 2-D map of the collection: ``sample_size`` items (0: the server's default, 1000) drawn with
+        ``seed`` and projected on their two principal axes, ``clusters`` k-means clusters (0: automatic)
+        labelled by their nearest text item, each point carrying its ``color_by`` payload value, and
+        ``queries`` (any points) placed on it. The same items and seed give the same map.
+
+        ``client.map("a red circle", sample_size=500, color_by="color")``
+        """
+        request = rq.map_request(self._name(collection), queries, sample_size, seed, clusters, color_by)
+        return self._send(calls.MAP, request, timeout)
 
     # ------------------------------------------------------------ named directions
 

@@ -79,15 +79,18 @@ def resolve_collection(collection: str | None, default: str | None) -> str:
 
 
 def create_collection_request(
-    name: str, model: str | None, dimension: int | None, index_kind: str | None, if_not_exists: bool
+    name: str, model: str | None, dimension: int | None, index_kind: str | None, if_not_exists: bool,
+    backend: str | None = None,
 ) -> pb.CreateCollectionRequest:
-    """CreateCollection: a model-backed collection, or vector-only when ``model`` is None."""
+    """CreateCollection: a model-backed collection, or vector-only when ``model`` is None; ``backend``
+    ``"embedded"`` or ``"milvus"`` (None: the server's default)."""
     return pb.CreateCollectionRequest(
         name=name,
         model=model or "",
         dimension=dimension or 0,
         index_kind=index_kind or "",
         if_not_exists=if_not_exists,
+        backend=backend or "",
     )
 
 
@@ -135,6 +138,11 @@ def delete_request(collection: str, ids: Iterable[str]) -> pb.DeleteRequest:
 def get_request(collection: str, ids: Iterable[str], with_vectors: bool) -> pb.GetRequest:
     """Get by ids (at least one)."""
     return pb.GetRequest(collection=collection, ids=_some_ids(ids), with_vectors=with_vectors)
+
+
+def get_thumbnails_request(collection: str, ids: Iterable[str]) -> pb.GetThumbnailsRequest:
+    """The thumbnails of items by id (at least one)."""
+    return pb.GetThumbnailsRequest(collection=collection, ids=_some_ids(ids))
 
 
 def export_request(collection: str, page_size: int) -> pb.ExportRequest:
@@ -254,6 +262,11 @@ def distance_matrix_request(
     )
 
 
+def decode_request(collection: str, points: Iterable[Point]) -> pb.DecodeRequest:
+    """Draw many points with the collection's decoder."""
+    return pb.DecodeRequest(collection=collection, queries=to_queries(points))
+
+
 def interpolate_request(
     collection: str,
     a: Point,
@@ -275,6 +288,7 @@ def interpolate_request(
     modality: str | None = None,
     diversity: float = 0.0,
     pool: int = 0,
+    decode: bool = False,
 ) -> pb.InterpolateRequest:
     """A path a -> b: one ``t``, ``steps`` evenly spaced t, or explicit ``ts`` (none: the midpoint)."""
     given = [name for name, value in (("t", t), ("steps", steps), ("ts", ts)) if value is not None]
@@ -294,6 +308,7 @@ def interpolate_request(
         with_vectors=with_vectors,
         explain=explain,
         **ranking_fields(score_mode, modality, diversity, pool),
+        decode=decode,
     )
     if via is not None:
         request.via.CopyFrom(to_query(via))
@@ -317,6 +332,7 @@ def edit_request(
     modality: str | None = None,
     diversity: float = 0.0,
     pool: int = 0,
+    decode: bool = False,
 ) -> pb.EditRequest:
     """Move ``base`` along ``direction`` and search around the result (k = 0: no search)."""
     request = pb.EditRequest(
@@ -327,9 +343,27 @@ def edit_request(
         with_vectors=with_vectors,
         explain=explain,
         **ranking_fields(score_mode, modality, diversity, pool),
+        decode=decode,
     )
     _set_filter(request, filter)
     return request
+
+
+def map_request(
+    collection: str,
+    queries: Iterable[Point],
+    sample_size: int,
+    seed: int,
+    clusters: int,
+    color_by: str | None,
+) -> pb.MapRequest:
+    """A map of ``sample_size`` items (0: the server's default) drawn with ``seed``, in ``clusters``
+    clusters (0: automatic), coloured by the payload field ``color_by``, with ``queries`` placed on it."""
+    for name, value in (("sample_size", sample_size), ("seed", seed), ("clusters", clusters)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return pb.MapRequest(collection=collection, queries=to_queries(queries), sample_size=sample_size, seed=seed,
+                         clusters=clusters, color_by=color_by or "")
 
 
 def create_direction_request(

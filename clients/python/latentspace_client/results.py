@@ -216,6 +216,8 @@ class CollectionInfo:
     sequence: int
     modality_stats: tuple[ModalityStats, ...] = ()
     cosine_distributions: tuple[CosineDistribution, ...] = ()
+    #: "embedded" or "milvus".
+    backend: str = "embedded"
 
     @classmethod
     def from_proto(cls, message: pb.CollectionInfo) -> CollectionInfo:
@@ -235,6 +237,7 @@ class CollectionInfo:
             cosine_distributions=tuple(
                 CosineDistribution(modality_name(d.a), modality_name(d.b), d.pairs, d.mean, d.std, d.p05, d.p50, d.p95)
                 for d in message.cosine_distributions),
+            backend=message.backend or "embedded",
         )
 
 
@@ -384,13 +387,15 @@ class DistanceMatrix:
 
 @dataclass(frozen=True)
 class PathStep:
-    """One point on a path from a to b: its t, cosines to both ends, vector (on request) and hits."""
+    """One point on a path from a to b: its t, cosines to both ends, vector (on request), hits, and
+    its image (PNG bytes) when the path was decoded."""
 
     t: float
     cos_to_a: float
     cos_to_b: float
     vector: FloatVector | None
     hits: tuple[Hit, ...]
+    image: bytes | None = None
 
     @classmethod
     def from_proto(cls, message: pb.PathStep) -> PathStep:
@@ -400,6 +405,7 @@ class PathStep:
             cos_to_b=message.cos_to_b,
             vector=unpack_optional(message),
             hits=tuple(hits_from_proto(message.hits)),
+            image=message.image or None,
         )
 
 
@@ -419,7 +425,8 @@ class Interpolation:
 class EditResult:
     """An edited point, how far it moved (cos_to_base), its projections on the direction, and hits.
 
-    A small ``direction_norm`` means the direction came from a weak, noisy difference.
+    A small ``direction_norm`` means the direction came from a weak, noisy difference. With
+    ``decode``, ``base_image`` and ``image`` are the base and the edited point drawn (PNG bytes).
     """
 
     vector: FloatVector | None
@@ -428,6 +435,8 @@ class EditResult:
     result_projection: float
     direction_norm: float
     hits: tuple[Hit, ...]
+    base_image: bytes | None = None
+    image: bytes | None = None
 
     @classmethod
     def from_proto(cls, message: pb.EditResponse) -> EditResult:
@@ -438,6 +447,8 @@ class EditResult:
             result_projection=message.result_projection,
             direction_norm=message.direction_norm,
             hits=tuple(hits_from_proto(message.hits)),
+            base_image=message.base_image or None,
+            image=message.image or None,
         )
 
 
@@ -499,3 +510,19 @@ class DirectionInfo:
             created_at=message.created_at,
             vector=unpack_optional(message),
         )
+
+
+@dataclass(frozen=True)
+class DecodedImages:
+    """Points drawn by the collection's decoder: one PNG (bytes) per point, the decoder's name, and
+    the size of every image."""
+
+    images: tuple[bytes, ...]
+    decoder: str
+    width: int
+    height: int
+
+    @classmethod
+    def from_proto(cls, message: pb.DecodeResponse) -> DecodedImages:
+        return cls(images=tuple(message.images), decoder=message.decoder, width=message.width,
+                   height=message.height)

@@ -30,6 +30,7 @@ import {
   distanceFromProto,
   distanceMatrixFromProto,
   editResultFromProto,
+  decodedImagesFromProto,
   encodedPointFromProto,
   exportPageFromProto,
   hitsFromProto,
@@ -42,6 +43,7 @@ import {
   type Item,
   upsertResultFromProto,
 } from "./results.js";
+import { mapFromProto, thumbnailsFromProto } from "./views.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:50051";
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -76,6 +78,7 @@ export const RPCS = {
   upsertStream: rpc(collections.upsertStream, upsertResultFromProto),
   delete: rpc(collections.delete, deleteResultFromProto),
   get: rpc(collections.get, (reply) => reply.items.map(itemFromProto)),
+  getThumbnails: rpc(collections.getThumbnails, thumbnailsFromProto),
   stats: rpc(collections.stats, statsFromProto),
   snapshot: rpc(collections.snapshot, snapshotInfoFromProto),
   listSnapshots: rpc(collections.listSnapshots, (reply) => reply.snapshots.map(snapshotInfoFromProto)),
@@ -89,6 +92,8 @@ export const RPCS = {
   distanceMatrix: rpc(latentSpace.distanceMatrix, distanceMatrixFromProto),
   interpolate: rpc(latentSpace.interpolate, interpolationFromProto),
   edit: rpc(latentSpace.edit, editResultFromProto),
+  map: rpc(latentSpace.map, mapFromProto),
+  decode: rpc(latentSpace.decode, decodedImagesFromProto),
   createDirection: rpc(latentSpace.createDirection, directionInfoFromProto),
   listDirections: rpc(latentSpace.listDirections, (reply) => reply.directions.map(directionInfoFromProto)),
   deleteDirection: rpc(latentSpace.deleteDirection, (): void => undefined),

@@ -28,6 +28,7 @@ import type {
   DirectionInfo,
   Distance,
   DistanceMatrix,
+  DecodedImages,
   EditResult,
   EncodedPoint,
   Hit,
@@ -38,6 +39,7 @@ import type {
   Stats,
   UpsertResult,
 } from "./results.js";
+import type { CollectionMap, Thumbnails } from "./views.js";
 
 /** Per call: a deadline in milliseconds overriding the client's (null: none). */
 export interface CallOptions {
@@ -119,10 +121,19 @@ export class Client {
 
   // ------------------------------------------------------------ collections
 
-  /** Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`. */
+  /**
+   * Create a collection bound to `model` (a spec or alias), or vector-only of `dimension`; `backend`
+   * "embedded" or "milvus" (not given: the server's default; docs/milvus.md).
+   */
   async createCollection(
     name: string,
-    options: CallOptions & { model?: string | null; dimension?: number | null; indexKind?: string | null; ifNotExists?: boolean } = {},
+    options: CallOptions & {
+      model?: string | null;
+      dimension?: number | null;
+      indexKind?: string | null;
+      ifNotExists?: boolean;
+      backend?: string | null;
+    } = {},
   ): Promise<CollectionInfo> {
     return this.connection.unary(RPCS.createCollection, rq.createCollectionRequest(name, options), options.timeoutMs);
   }
@@ -177,6 +188,15 @@ export class Client {
   async get(ids: rq.Ids, options: CollectionCallOptions & { withVectors?: boolean } = {}): Promise<Item[]> {
     const request = rq.getRequest(this.name(options.collection), ids, options.withVectors ?? false);
     return this.connection.unary(RPCS.get, request, options.timeoutMs);
+  }
+
+  /**
+   * The small previews stored with image items (`thumbnails`, in request order; `missing`: ids
+   * without one: unknown, not an image, or written before the server made thumbnails).
+   */
+  async getThumbnails(ids: rq.Ids, options: CollectionCallOptions = {}): Promise<Thumbnails> {
+    const request = rq.getThumbnailsRequest(this.name(options.collection), ids);
+    return this.connection.unary(RPCS.getThumbnails, request, options.timeoutMs);
   }
 
   /** Server-wide figures: collections, loaded models, uptime, version. */
@@ -281,7 +301,8 @@ export class Client {
   /**
    * Points on the path a -> b ("slerp" or "lerp") and the k items nearest to each. Give one of
    * `t`, `steps` (evenly spaced, ends included) or `ts`; none gives the midpoint. `distinct`
-   * drops the ends' own ids and items shown at an earlier step.
+   * drops the ends' own ids and items shown at an earlier step. `decode` draws each step with the
+   * collection's decoder (`PathStep.image`, PNG bytes).
    */
   async interpolate(
     a: Point,
@@ -292,10 +313,21 @@ export class Client {
     return this.connection.unary(RPCS.interpolate, request, options.timeoutMs);
   }
 
-  /** Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there. */
+  /**
+   * Move `base` along `direction` (TextPair, Examples, NamedDirection or a vector) and search there;
+   * `decode` draws the base and the result (`baseImage`, `image`: PNG bytes).
+   */
   async edit(base: Point, direction: Direction, options: CollectionCallOptions & rq.EditOptions = {}): Promise<EditResult> {
     const request = rq.editRequest(this.name(options.collection), base, direction, options);
     return this.connection.unary(RPCS.edit, request, options.timeoutMs);
+  }
+
+  /**
+   * Draw points with the decoder of the collection's model: one PNG (bytes) per point.
+   * FailedPrecondition (reason NO_DECODER) when the model has none.
+   */
+  async decode(points: Iterable<Point>, options: CollectionCallOptions = {}): Promise<DecodedImages> {
+    return this.connection.unary(RPCS.decode, rq.decodeRequest(this.name(options.collection), points), options.timeoutMs);
   }
 
   /** a : aStar :: b : ? — a search whose point is the analogy ("cos_add" or "cos_mul"). */
@@ -311,6 +343,21 @@ export class Client {
       rq.searchOptions({ k, filter, excludeIds, scoreThreshold, withVectors, explain }),
     );
     return this.connection.unary(RPCS.search, request, options.timeoutMs);
+  }
+
+  // ------------------------------------------------------------ maps
+
+  /**
+   * A 2-D map of the collection: `sampleSize` items (0: the server's default, 1000) drawn with
+   * `seed` and projected on their two principal axes, `clusters` k-means clusters (0: automatic)
+   * labelled by their nearest text item, each point carrying its `colorBy` payload value, and
+   * `queries` (any points) placed on it. The same items and seed give the same map.
+   *
+   * `await client.map(["a red circle"], { sampleSize: 500, colorBy: "color" })`
+   */
+  async map(queries: Iterable<Point> = [], options: CollectionCallOptions & rq.MapInit = {}): Promise<CollectionMap> {
+    const request = rq.mapRequest(this.name(options.collection), queries, options);
+    return this.connection.unary(RPCS.map, request, options.timeoutMs);
   }
 
   // ------------------------------------------------------------ named directions

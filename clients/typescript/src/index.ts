@@ -70,6 +70,7 @@ export type {
   Ids,
   InterpolateOptions,
   InterpolationMethodName,
+  MapInit,
   RankingInit,
   RankingModalityName,
   ScoreModeName,
@@ -78,6 +79,7 @@ export type {
 export type {
   CollectionInfo,
   CosineDistribution,
+  DecodedImages,
   DeleteResult,
   DirectionInfo,
   DirectionProjection,
@@ -100,3 +102,4 @@ export type {
   UpsertResult,
 } from "./results.js";
 export { packVector, unpackVector, type VectorLike } from "./vectors.js";
+export type { CollectionMap, MapCluster, MapPoint, PlacedPoint, Thumbnail, Thumbnails } from "./views.js";

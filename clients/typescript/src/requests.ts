@@ -23,16 +23,22 @@ import {
   DistanceRequestSchema,
   type EditRequest,
   EditRequestSchema,
+  type DecodeRequest,
+  DecodeRequestSchema,
   type EncodeRequest,
   EncodeRequestSchema,
   type ExportRequest,
   ExportRequestSchema,
   type GetRequest,
   GetRequestSchema,
+  type GetThumbnailsRequest,
+  GetThumbnailsRequestSchema,
   type InterpolateRequest,
   InterpolateRequestSchema,
   InterpolationMethod,
   LabelsSchema,
+  type MapRequest,
+  MapRequestSchema,
   QueryPairSchema,
   type RestoreRequest,
   RestoreRequestSchema,
@@ -163,10 +169,19 @@ export function resolveCollection(collection: string | null | undefined, fallbac
 
 // ---------------------------------------------------------------- collections
 
-/** CreateCollection: a model-backed collection, or vector-only when `model` is not given. */
+/**
+ * CreateCollection: a model-backed collection, or vector-only when `model` is not given; `backend`
+ * "embedded" or "milvus" (not given: the server's default).
+ */
 export function createCollectionRequest(
   name: string,
-  options: { model?: string | null; dimension?: number | null; indexKind?: string | null; ifNotExists?: boolean },
+  options: {
+    model?: string | null;
+    dimension?: number | null;
+    indexKind?: string | null;
+    ifNotExists?: boolean;
+    backend?: string | null;
+  },
 ): CreateCollectionRequest {
   return create(CreateCollectionRequestSchema, {
     name,
@@ -174,6 +189,7 @@ export function createCollectionRequest(
     dimension: options.dimension ?? 0,
     indexKind: options.indexKind ?? "",
     ifNotExists: options.ifNotExists ?? false,
+    backend: options.backend ?? "",
   });
 }
 
@@ -235,6 +251,11 @@ export function getRequest(collection: string, ids: Ids, withVectors: boolean): 
   return create(GetRequestSchema, { collection, ids: someIds(ids), withVectors });
 }
 
+/** The thumbnails of items by id (at least one). */
+export function getThumbnailsRequest(collection: string, ids: Ids): GetThumbnailsRequest {
+  return create(GetThumbnailsRequestSchema, { collection, ids: someIds(ids) });
+}
+
 /** Export a collection in pages of `pageSize` items (0: the server's default). */
 export function exportRequest(collection: string, pageSize = 0): ExportRequest {
   if (!Number.isInteger(pageSize) || pageSize < 0) {
@@ -261,6 +282,11 @@ export function restoreRequest(snapshot: string, name?: string | null): RestoreR
 /** Encode many points. */
 export function encodeRequest(collection: string, points: Iterable<Point>): EncodeRequest {
   return create(EncodeRequestSchema, { collection, queries: toQueries(points) });
+}
+
+/** Draw many points with the collection's decoder. */
+export function decodeRequest(collection: string, points: Iterable<Point>): DecodeRequest {
+  return create(DecodeRequestSchema, { collection, queries: toQueries(points) });
 }
 
 /** The options shared by Search and SearchBatch (k is checked by the server against its limit). */
@@ -334,6 +360,8 @@ export interface InterpolateOptions extends RankingInit {
   filter?: FilterSpec | null;
   excludeIds?: Ids;
   explain?: boolean;
+  /** Draw each step with the collection's decoder (PathStep.image). */
+  decode?: boolean;
 }
 
 /** A path a -> b: one `t`, `steps` evenly spaced t, or explicit `ts` (none: the midpoint). */
@@ -358,6 +386,7 @@ export function interpolateRequest(collection: string, a: Point, b: Point, optio
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
     ...rankingFields(options),
+    decode: options.decode ?? false,
   });
   if (options.via !== null && options.via !== undefined) request.via = toQuery(options.via);
   return request;
@@ -372,6 +401,8 @@ export interface EditOptions extends RankingInit {
   excludeIds?: Ids;
   withVectors?: boolean;
   explain?: boolean;
+  /** Draw the base and the edited point with the collection's decoder (baseImage, image). */
+  decode?: boolean;
 }
 
 /** Move `base` along `direction` and search around the result (k = 0: no search). */
@@ -386,6 +417,7 @@ export function editRequest(collection: string, base: Point, direction: Directio
     withVectors: options.withVectors ?? false,
     explain: options.explain ?? false,
     ...rankingFields(options),
+    decode: options.decode ?? false,
   });
 }
 
@@ -441,4 +473,32 @@ function idList(ids: Ids): string[] {
   // A lone string is an iterable of characters: almost always a mistake for [id].
   if (typeof ids === "string") return [ids];
   return Array.from(ids, String);
+}
+
+/** What a map is made of besides its query points (the Python SDK's `map` keywords). */
+export interface MapInit {
+  /** Items to sample (0: the server's default, 1000). */
+  sampleSize?: number;
+  /** Seeds the sample and k-means: the same items and seed give the same map. */
+  seed?: number;
+  /** k-means clusters (0: automatic). */
+  clusters?: number;
+  /** A payload field whose value each point carries as its `color`. */
+  colorBy?: string | null;
+}
+
+/** A map of a sample of the collection with `queries` placed on it. */
+export function mapRequest(collection: string, queries: Iterable<Point>, init: MapInit = {}): MapRequest {
+  const numbers = { sampleSize: init.sampleSize ?? 0, seed: init.seed ?? 0, clusters: init.clusters ?? 0 };
+  for (const [name, value] of Object.entries(numbers)) {
+    if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
+  }
+  return create(MapRequestSchema, {
+    collection,
+    queries: toQueries(queries),
+    sampleSize: numbers.sampleSize,
+    seed: BigInt(numbers.seed),
+    clusters: numbers.clusters,
+    colorBy: init.colorBy ?? "",
+  });
 }

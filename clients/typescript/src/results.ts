@@ -14,6 +14,7 @@ import type {
   DirectionInfo as DirectionInfoMessage,
   Distance as DistanceMessage,
   DistanceMatrixResponse,
+  DecodeResponse,
   EditResponse,
   EncodedPoint as EncodedPointMessage,
   ExportedItem as ExportedItemMessage,
@@ -110,6 +111,8 @@ export interface CollectionInfo {
   modalityStats: ModalityStats[];
   /** The same- and cross-modal cosine distributions of the samples. */
   cosineDistributions: CosineDistribution[];
+  /** "embedded" or "milvus". */
+  backend: string;
 }
 
 /** One item modality of a collection. */
@@ -208,13 +211,17 @@ export interface DistanceMatrix {
   crossModal: boolean[][];
 }
 
-/** One point on a path from a to b: its t, cosines to both ends, vector (on request) and hits. */
+/**
+ * One point on a path from a to b: its t, cosines to both ends, vector (on request), hits, and
+ * its image (PNG bytes) when the path was decoded.
+ */
 export interface PathStep {
   t: number;
   cosToA: number;
   cosToB: number;
   vector: Float32Array | null;
   hits: Hit[];
+  image: Uint8Array | null;
 }
 
 /** The steps of a path and the angle between its ends, in radians. */
@@ -225,7 +232,8 @@ export interface Interpolation {
 
 /**
  * An edited point, how far it moved (`cosToBase`), its projections on the direction, and hits.
- * A small `directionNorm` means the direction came from a weak, noisy difference.
+ * A small `directionNorm` means the direction came from a weak, noisy difference. With `decode`,
+ * `baseImage` and `image` are the base and the edited point drawn (PNG bytes).
  */
 export interface EditResult {
   vector: Float32Array | null;
@@ -234,6 +242,16 @@ export interface EditResult {
   resultProjection: number;
   directionNorm: number;
   hits: Hit[];
+  baseImage: Uint8Array | null;
+  image: Uint8Array | null;
+}
+
+/** Points drawn by the collection's decoder: one PNG per point, the decoder's name, the images' size. */
+export interface DecodedImages {
+  images: Uint8Array[];
+  decoder: string;
+  width: number;
+  height: number;
 }
 
 const MODALITY_NAMES: Readonly<Record<Modality, ModalityName>> = {
@@ -370,6 +388,7 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
       p50: d.p50,
       p95: d.p95,
     })),
+    backend: message.backend || "embedded",
   };
 }
 
@@ -429,6 +448,7 @@ export function pathStepFromProto(message: PathStepMessage): PathStep {
     cosToB: message.cosToB,
     vector: unpackOptional(message.vector),
     hits: hitsFromProto(message.hits),
+    image: optionalBytes(message.image),
   };
 }
 
@@ -444,6 +464,8 @@ export function editResultFromProto(message: EditResponse): EditResult {
     resultProjection: message.resultProjection,
     directionNorm: message.directionNorm,
     hits: hitsFromProto(message.hits),
+    baseImage: optionalBytes(message.baseImage),
+    image: optionalBytes(message.image),
   };
 }
 
@@ -502,4 +524,18 @@ export function directionInfoFromProto(message: DirectionInfoMessage): Direction
     createdAt: message.createdAt,
     vector: unpackOptional(message.vector),
   };
+}
+
+export function decodedImagesFromProto(message: DecodeResponse): DecodedImages {
+  return {
+    images: message.images.map((image) => new Uint8Array(image)),
+    decoder: message.decoder,
+    width: message.width,
+    height: message.height,
+  };
+}
+
+/** An image field: null when unset (empty); a copy, since a decoded field may view a pooled buffer. */
+function optionalBytes(value: Uint8Array): Uint8Array | null {
+  return value.length > 0 ? new Uint8Array(value) : null;
 }

@@ -222,6 +222,15 @@ test("interpolate takes one of t, steps, ts; search options default like Python'
   assert.throws(() => rq.resolveCollection(undefined, null), RangeError);
 });
 
+test("decode: points as everywhere else, and the decode flag on interpolate and edit", () => {
+  const request = rq.decodeRequest("c", ["a red circle", new Id("x"), [1, 0]]);
+  assert.equal(request.collection, "c");
+  assert.deepEqual(request.queries.map((q) => q.kind.case), ["text", "id", "vector"]);
+  assert.equal(rq.interpolateRequest("c", "a", "b", { steps: 3, decode: true }).decode, true);
+  assert.equal(rq.interpolateRequest("c", "a", "b", { steps: 3 }).decode, false);
+  assert.equal(rq.editRequest("c", "a", [1, 0], { decode: true }).decode, true);
+});
+
 test("what the SDK can see is refused before sending: NaN, nesting past the server's bounds, no ids", () => {
   assert.throws(() => packVector([1, Number.NaN]), /finite/);
   assert.throws(() => packVector(new Float32Array([Number.POSITIVE_INFINITY])), RangeError);

@@ -186,8 +186,9 @@ export async function call(client: Client, method: string, args: unknown[], kwar
   if (typeof fn !== "function") throw new Error(`the TypeScript client has no method ${name} (Python ${method})`);
   const options = Object.fromEntries(Object.entries(kwargs).map(([k, v]) => [camel(k), v]));
   if (method === "upsert") args = [(args[0] as Record<string, unknown>[]).map(camelKeys)];
-  // Python's encode(*points) takes the points as separate arguments; TypeScript's takes one array.
-  const positional = method === "encode" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
+  // Python's encode(*points), decode(*points) and map(*queries) take the points as separate arguments;
+  // TypeScript's take one array.
+  const positional = method === "encode" || method === "decode" || method === "map" ? [args] : [...args, ...Array(Math.max(0, fn.length - args.length)).fill(undefined)];
   return fn.call(client, ...positional, options);
 }
 
@@ -256,10 +257,14 @@ export async function attempt(body: () => Promise<unknown>): Promise<Outcome> {
   }
 }
 
-/** A result as JSON: Float32Arrays as arrays, SDK field names in snake_case (payloads kept as they are). */
+/**
+ * A result as JSON: Float32Arrays as arrays, bytes (images) as base64, SDK field names in snake_case
+ * (payloads kept as they are).
+ */
 export function plain(value: unknown, key = ""): unknown {
   if (value === undefined || value === null) return null;
   if (value instanceof Float32Array) return Array.from(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
   if (Array.isArray(value)) return value.map((v) => plain(v));
   if (typeof value === "object" && key !== "payload") {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [snake(k), plain(v, k)]));

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from latentspace.indexer.backends.base import CollectionBackend
 from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
 from latentspace.indexer.errors import AlreadyExists, FailedPrecondition, InvalidInput, SnapshotNotFound
@@ -108,9 +109,16 @@ class BackupDir:
         self.path.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------ taking
-    def snapshot(self, collection: Collection, name: str | None = None) -> SnapshotInfo:
+    def snapshot(self, collection: CollectionBackend, name: str | None = None) -> SnapshotInfo:
         """Write a consistent copy of ``collection`` as snapshot ``name`` (default
-        ``<collection>-<UTC date>-<time>-<4 hex>``) while it serves; ALREADY_EXISTS if the name is taken."""
+        ``<collection>-<UTC date>-<time>-<4 hex>``) while it serves; ALREADY_EXISTS if the name is taken.
+        Embedded collections only: another backend's collection is FAILED_PRECONDITION (its engine
+        keeps its own backups)."""
+        if not isinstance(collection, Collection):
+            raise FailedPrecondition(
+                f"collection {collection.name!r} is on the {collection.manifest.backend} backend, whose engine keeps "
+                "its own backups (for Milvus, its backup tool); snapshots here copy embedded collections",
+                field="collection", reason="BACKEND_UNSUPPORTED")
         name = _new_name(collection.name) if name is None else check_snapshot_name(name)
         if (self.path / name).exists():
             raise _exists(name)
@@ -172,7 +180,7 @@ class BackupDir:
             raise FailedPrecondition(f"snapshot {name!r} is not valid: {exc}", field=field) from None
 
     # ------------------------------------------------------------------ restoring
-    def restore(self, data: DataDir, snapshot: str, name: str | None = None) -> Collection:
+    def restore(self, data: DataDir, snapshot: str, name: str | None = None) -> CollectionBackend:
         """Bring snapshot ``snapshot`` back as collection ``name`` (default: the collection it was
         taken of) in ``data``; ALREADY_EXISTS when that collection exists (nothing is overwritten)."""
         info = self.describe(snapshot)

@@ -37,7 +37,6 @@ from latentspace.indexer.directions import DirectionRecord, direction_exists
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
     CollectionNotFound,
-    InvalidInput,
     StoreDamaged,
     Unavailable,
 )
@@ -45,11 +44,12 @@ from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.index import FaissIndex, SearchParams
 from latentspace.indexer.index.auto_kind import AUTO, AutoIndexPolicy
 from latentspace.indexer.index.snapshot import INDEX_FILE, INDEX_META_FILE
-from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.live_index import LiveIndex, MaintenanceReport
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.modality_stats import ModalityStatistics
+from latentspace.indexer.search_checks import check_query_matrix, check_search_options
 from latentspace.indexer.search_options import SearchOptions
 from latentspace.indexer.store import ItemStore
 from latentspace.indexer.store.atomic_files import fsync_file, remove_temp_files
@@ -238,6 +238,13 @@ class Collection:
         with self._reading():
             return self._store.get(wanted, with_vectors=with_vectors)
 
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The stored thumbnails of the items among ``ids`` that have one (see ``StoresThumbnails``)."""
+        self._check_open()
+        wanted = check_ids(ids)
+        with self._reading():
+            return self._store.thumbnails(wanted)
+
     def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
         """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
         self._check_open()
@@ -285,8 +292,8 @@ class Collection:
         shared, so do not modify them.
         """
         self._check_open()
-        matrix = self._check_queries(queries)
-        _check_options(options)
+        matrix = check_query_matrix(queries, self.dimension, self.name)
+        check_search_options(options)
         with self._reading() as index:
             if len(matrix) == 0 or index.ntotal == 0:
                 return [[] for _ in range(len(matrix))]
@@ -363,25 +370,6 @@ class Collection:
             if len(hits) == options.k:
                 break
         return hits
-
-    def _check_queries(self, queries: np.ndarray) -> np.ndarray:
-        matrix = np.asarray(queries)
-        if matrix.dtype != np.float32:
-            try:
-                matrix = matrix.astype(np.float32)
-            except (TypeError, ValueError):
-                raise InvalidInput("query vectors must be numbers", field="query") from None
-        if matrix.ndim != 2 or matrix.shape[1] != self.dimension:
-            raise InvalidInput(f"query vectors have shape {matrix.shape}; collection {self.name!r} needs "
-                               f"(n, {self.dimension})", field="query")
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        if not np.all(np.isfinite(norms)):
-            raise InvalidInput("query vector contains NaN or infinity", field="query")
-        if np.any(norms < 1e-12):
-            raise InvalidInput("query vector is zero (it has no direction)", field="query")
-        if np.all(np.abs(norms - 1.0) < 1e-6):
-            return np.ascontiguousarray(matrix)  # already unit rows (the usual case): no copy
-        return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
     @property
     def modality_statistics(self) -> ModalityStatistics:
@@ -525,22 +513,14 @@ def _is_damage(error: sqlite3.Error) -> bool:
     return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
-def _check_options(options: SearchOptions) -> None:
-    if isinstance(options.k, bool) or not isinstance(options.k, int) or options.k < 1:
-        raise InvalidInput(f"k must be an integer >= 1, got {options.k!r}", field="k")
-    threshold = options.score_threshold
-    if threshold is not None and not np.isfinite(threshold):
-        raise InvalidInput("score_threshold must be a finite number", field="score_threshold")
-    for name in ("ef_search", "nprobe"):
-        if getattr(options, name) < 0:
-            raise InvalidInput(f"{name} must be >= 0 (0 = the index default)", field=name)
-
-
 if TYPE_CHECKING:
-    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems
+    from latentspace.indexer.backends.base import CollectionBackend, ExportsItems, StoresThumbnails
 
     def _is_a_backend(collection: Collection) -> CollectionBackend:
         return collection  # mypy checks that the embedded collection implements the interface
 
     def _exports_items(collection: Collection) -> ExportsItems:
         return collection  # ... and the optional export capability
+
+    def _stores_thumbnails(collection: Collection) -> StoresThumbnails:
+        return collection  # ... and the optional thumbnail capability

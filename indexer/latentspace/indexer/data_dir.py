@@ -19,6 +19,10 @@ collection wait for the open, each no longer than its own deadline.
 
 Index snapshots and compactions run on one background thread per data dir
 (:class:`~latentspace.indexer.maintenance.MaintenanceQueue`).
+
+Collections of other backends (Milvus) are not folders: a :class:`CollectionCatalog` per backend
+lists, creates, opens and drops them, and keeps their manifests where every process sees them. The
+data dir hands them out beside its own, by name (a name is unique across backends).
 """
 
 from __future__ import annotations
@@ -38,12 +42,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
 
 from latentspace.indexer import deadline
+from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
 from latentspace.indexer.collection import SNAPSHOT_EVERY, Collection
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.errors import (
@@ -62,10 +67,11 @@ from latentspace.indexer.index.index_kind_gate import vet_index_kind
 from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
 from latentspace.indexer.live_index import MaintenanceReport
 from latentspace.indexer.maintenance import MaintenanceQueue
-from latentspace.indexer.manifest import MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
+from latentspace.indexer.manifest import EMBEDDED, MANIFEST_FILE, MAX_DIMENSION, CollectionManifest
 from latentspace.indexer.model_access import ModelAccess
 from latentspace.indexer.model_spec import ModelSpec, parse_model_spec
 from latentspace.indexer.store.atomic_files import fsync_dir
+from latentspace.indexer.validation import check_backend
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +111,11 @@ class DataDir:
 
     def __init__(self, path: Path, lock_fd: int, encoder_registry: EncoderSource | None, snapshot_every: int,
                  background: bool = True, report: MaintenanceReport | None = None,
-                 auto_policy: AutoIndexPolicy | None = None):
+                 auto_policy: AutoIndexPolicy | None = None, catalogs: Sequence[CollectionCatalog] = (),
+                 default_backend: str = EMBEDDED):
         """Use :meth:`DataDir.open`, which takes the lock first."""
+        self._catalogs = {catalog.backend: catalog for catalog in catalogs}
+        self.default_backend = default_backend
         self.auto_policy = auto_policy or AutoIndexPolicy()
         self.path = path
         self._collections_path = path / COLLECTIONS_FOLDER
@@ -115,7 +124,7 @@ class DataDir:
         self._snapshot_every = snapshot_every
         self._report = report
         self.maintenance = MaintenanceQueue() if background else None
-        self._open: dict[str, Collection] = {}
+        self._open: dict[str, CollectionBackend] = {}
         # Collections being opened outside the lock: other callers wait on the future.
         self._opening: dict[str, _Opening] = {}
         # Guards the cache and folder changes; collections lock themselves for their own work.
@@ -135,16 +144,21 @@ class DataDir:
         background: bool = True,
         report: MaintenanceReport | None = None,
         auto_policy: AutoIndexPolicy | None = None,
+        catalogs: Sequence[CollectionCatalog] = (),
+        default_backend: str = EMBEDDED,
     ) -> DataDir:
         """Lock and open a data dir (created if absent); :class:`DataDirLocked` at once if in use.
 
         ``background=False`` runs snapshots and compactions inline, in the writer's thread (tools
         that write and exit); ``report(job, collection, seconds)`` hears about each one.
+        ``catalogs`` add the collections of other backends (closed with the data dir);
+        ``default_backend`` is where a create that names none puts a collection.
         """
         root = Path(path).expanduser().resolve()
         (root / COLLECTIONS_FOLDER).mkdir(parents=True, exist_ok=True)
         fd = _acquire_lock(root)
-        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report, auto_policy)
+        data_dir = cls(root, fd, encoder_registry, snapshot_every, background, report, auto_policy, catalogs,
+                       default_backend)
         data_dir._remove_leftovers()
         return data_dir
 
@@ -164,8 +178,9 @@ class DataDir:
         index_kind: str | None = None,
         if_not_exists: bool = False,
         index_kind_limits: IndexKindLimits | None = None,
+        backend: str | None = None,
         model_access: ModelAccess | None = None,
-    ) -> Collection:
+    ) -> CollectionBackend:
         """Create a collection for ``model`` (a spec or alias) or, with ``model=None``, raw vectors.
 
         For a model, the encoder is loaded to learn its dimension and weights fingerprint; a given
@@ -173,31 +188,37 @@ class DataDir:
         With ``if_not_exists`` an existing collection of the same model is returned as is.
         ``index_kind`` None (or ``auto``) lets the kind follow the collection's size (see
         :mod:`~latentspace.indexer.index.auto_kind`); ``index_kind_limits`` bound the kinds a
-        caller may name (default: ``IndexKindLimits()``). ``model_access`` is what a remote caller
-        may name (the server passes its operator's; local tools pass None, full access): checked
-        before anything is read for the model.
+        caller may name (default: ``IndexKindLimits()``). ``backend`` (default: the data dir's
+        default) is ``embedded`` or the backend of a configured catalog (``milvus``).
+        ``model_access`` is what a remote caller may name (the server passes its operator's; local
+        tools pass None, full access): checked before anything is read for the model.
         """
         check_name(name)
         spec = parse_model_spec(model) if model is not None else None
         if spec is not None and model_access is not None:
             model_access.check(spec)
         kind = (index_kind or AUTO).strip()
+        catalog = self._catalog_for(backend)
         with self._lock:
             self._check_open()
             if (self._collections_path / name).exists():
                 return self._existing(name, spec, dimension, if_not_exists)
+        if self._catalogs and self._in_catalog(name) is not None:
+            return self._existing(name, spec, dimension, if_not_exists)
         # A create in progress uses its model: held until the new collection, open, holds it itself,
         # and released on failure, so a failed create leaves no model loaded.
         if spec is not None and self._registry is not None:
             self._registry.acquire(spec)
         try:
+            if catalog is not None:
+                return self._create_in(catalog, name, spec, dimension, kind, if_not_exists, index_kind_limits)
             return self._create(name, spec, dimension, kind, if_not_exists, index_kind_limits)
         finally:
             if spec is not None and self._registry is not None:
                 self._registry.release(spec)
 
     def _create(self, name: str, spec: ModelSpec | None, dimension: int | None, kind: str,
-                if_not_exists: bool, index_kind_limits: IndexKindLimits | None) -> Collection:
+                if_not_exists: bool, index_kind_limits: IndexKindLimits | None) -> CollectionBackend:
         # The slow part runs without the data dir's lock: loading the model, trial-running the index
         # kind and writing the new folder must not stall requests on other collections.
         manifest = self._new_manifest(name, spec, dimension, kind, index_kind_limits)
@@ -218,7 +239,39 @@ class DataDir:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # gone already once renamed into place
 
-    def add_collection(self, name: str, populate: Callable[[Path], None]) -> Collection:
+    def _catalog_for(self, backend: str | None) -> CollectionCatalog | None:
+        """The catalog of ``backend`` (None: the embedded one); FailedPrecondition when not configured."""
+        backend = check_backend(backend) or self.default_backend
+        if backend == EMBEDDED:
+            return None
+        catalog = self._catalogs.get(backend)
+        if catalog is None:
+            raise FailedPrecondition(f"backend {backend!r} is not configured on this server; its operator sets "
+                                     f"--{backend}-uri (LATENTSPACE_{backend.upper()}_URI)", field="backend",
+                                     reason="BACKEND_NOT_CONFIGURED")
+        return catalog
+
+    def _in_catalog(self, name: str) -> CollectionCatalog | None:
+        """The catalog that holds collection ``name`` (None: none does)."""
+        for catalog in self._catalogs.values():
+            if catalog.exists(name):
+                return catalog
+        return None
+
+    def _create_in(self, catalog: CollectionCatalog, name: str, spec: ModelSpec | None, dimension: int | None,
+                   kind: str, if_not_exists: bool, limits: IndexKindLimits | None) -> CollectionBackend:
+        """Create ``name`` in another backend's catalog: the same manifest, the backend's index kinds."""
+        manifest = self._new_manifest(name, spec, dimension, kind, limits, catalog)
+        try:
+            catalog.create(manifest)
+        except AlreadyExists:  # created meanwhile by another caller or another server
+            return self._existing(name, spec, dimension, if_not_exists)
+        collection = self.collection(name)
+        if collection.manifest != manifest:  # another server created it at the same moment
+            return self._existing(name, spec, dimension, if_not_exists)
+        return collection
+
+    def add_collection(self, name: str, populate: Callable[[Path], None]) -> CollectionBackend:
         """Create collection ``name`` from whole files, e.g. a backup being restored.
 
         ``populate(folder)`` writes a collection's files (its manifest and store, optionally an index
@@ -231,6 +284,8 @@ class DataDir:
             self._check_open()
             if (self._collections_path / name).exists():
                 raise self._taken(name)
+        if self._catalogs and self._in_catalog(name) is not None:  # a name is unique across backends
+            raise self._taken(name)
         tmp = self._collections_path / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
@@ -256,7 +311,7 @@ class DataDir:
                              field="name")
 
     def _existing(self, name: str, spec: ModelSpec | None, dimension: int | None,
-                  if_not_exists: bool) -> Collection:
+                  if_not_exists: bool) -> CollectionBackend:
         existing = self.collection(name)
         wanted = spec.canonical if spec is not None else None
         same = existing.manifest.model == wanted and dimension in (None, existing.dimension)
@@ -269,8 +324,9 @@ class DataDir:
                + (f" and dimension {dimension}" if dimension is not None else ""))
             + ". Drop it first or choose another name.", field="name")
 
-    def _new_manifest(self, name: str, spec: ModelSpec | None, dimension: int | None,
-                      kind: str, index_kind_limits: IndexKindLimits | None = None) -> CollectionManifest:
+    def _new_manifest(self, name: str, spec: ModelSpec | None, dimension: int | None, kind: str,
+                      index_kind_limits: IndexKindLimits | None = None,
+                      catalog: CollectionCatalog | None = None) -> CollectionManifest:
         fingerprint = None
         if spec is not None:
             if self._registry is None:
@@ -285,6 +341,10 @@ class DataDir:
                 or not 1 <= dimension <= MAX_DIMENSION:
             raise InvalidInput(f"a vector-only collection needs a dimension in 1..{MAX_DIMENSION}, "
                                f"got {dimension!r}", field="dimension")
+        if catalog is not None:  # the backend builds its own kinds, in its own processes
+            catalog.check_index_kind(kind, dimension, index_kind_limits)
+            return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint,
+                                          backend=catalog.backend)
         try:  # the grammar, then (kinds that train) a trial run in a child process
             if kind != AUTO:
                 vet_index_kind(dimension, kind, index_kind_limits)
@@ -292,7 +352,7 @@ class DataDir:
             raise InvalidInput(str(exc), field="index_kind") from None
         return CollectionManifest.new(name, spec.canonical if spec else None, dimension, kind, fingerprint)
 
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str) -> CollectionBackend:
         """The open collection ``name``; :class:`CollectionNotFound` naming the known ones.
 
         A collection that is not open yet is opened outside the data dir's lock (its index may take
@@ -301,11 +361,13 @@ class DataDir:
         with self._lock:
             self._check_open()
             if name in self._open:
-                return self._open[name]
+                if self._still_current(self._open[name]):
+                    return self._open[name]
+                self._close(self._open.pop(name), dropped=True)  # gone from its backend: look again
             opening = self._opening.get(name)
             leader = opening is None
             if opening is None:
-                if not self._on_disk(name):
+                if not self._on_disk(name) and not (self._catalogs and self._in_catalog(name)):
                     raise self._not_found(name)
                 opening = self._opening[name] = _Opening()
         if not leader:
@@ -319,7 +381,7 @@ class DataDir:
             raise
         with self._lock:
             del self._opening[name]
-            if self._lock_fd is None or name in self._dropping or not self._on_disk(name):
+            if self._lock_fd is None or name in self._dropping or not self._exists(name, collection):
                 # Closed or dropped while it was opening: hand out nothing of it.
                 self._close(collection, dropped=self._lock_fd is not None)
                 gone: LatentSpaceError = Unavailable(f"data dir {self.path.name!r} is closed") \
@@ -330,6 +392,13 @@ class DataDir:
         opening.finish(collection=collection)
         return collection
 
+    def _still_current(self, collection: CollectionBackend) -> bool:
+        catalog = self._catalogs.get(collection.manifest.backend)
+        return catalog is None or catalog.is_current(collection)
+
+    def _exists(self, name: str, collection: CollectionBackend) -> bool:
+        return self._on_disk(name) if collection.manifest.backend == EMBEDDED else self._still_current(collection)
+
     def _on_disk(self, name: str) -> bool:
         return isinstance(name, str) and bool(NAME_PATTERN.fullmatch(name)) \
             and (self._collections_path / name / MANIFEST_FILE).is_file()
@@ -339,13 +408,15 @@ class DataDir:
         # Names only: a caller must never learn where the server keeps its data.
         return CollectionNotFound(f"no collection {name!r} (known: {known})", field="name")
 
-    def _open_collection(self, name: str) -> Collection:
+    def _open_collection(self, name: str) -> CollectionBackend:
         collection = self._make_collection(name)
         self._open[name] = collection
         return collection
 
-    def _make_collection(self, name: str) -> Collection:
+    def _make_collection(self, name: str) -> CollectionBackend:
         """Open a collection; while open it counts as a user of its model (see :meth:`_close`)."""
+        if not self._on_disk(name):
+            return self._open_from_catalog(name)
         folder = self._collections_path / name
         model = CollectionManifest.load(folder).model
         spec = parse_model_spec(model) if model is not None and self._registry is not None else None
@@ -360,13 +431,29 @@ class DataDir:
                 self._registry.release(spec)
             raise
 
+    def _open_from_catalog(self, name: str) -> CollectionBackend:
+        catalog = self._in_catalog(name) if self._catalogs else None
+        if catalog is None:
+            raise self._not_found(name)
+        collection = catalog.open(name, lambda manifest: self._loader(self._spec_of(manifest)),
+                                  self.maintenance.schedule if self.maintenance else None)
+        # Counted once open (its model loads lazily, on first use), released by _close as an embedded one.
+        spec = self._spec_of(collection.manifest)
+        if spec is not None and self._registry is not None:
+            self._registry.acquire(spec)
+        return collection
+
+    def _spec_of(self, manifest: CollectionManifest) -> ModelSpec | None:
+        return parse_model_spec(manifest.model) if manifest.model is not None and self._registry is not None \
+            else None
+
     def _loader(self, spec: ModelSpec | None) -> Callable[[], Encoder] | None:
         registry = self._registry
         if spec is None or registry is None:
             return None
         return lambda: registry.get(spec)
 
-    def _close(self, collection: Collection, *, dropped: bool = False) -> None:
+    def _close(self, collection: CollectionBackend, *, dropped: bool = False) -> None:
         """Close a collection this data dir opened, and release its model (evicted if it was the last user)."""
         try:
             collection.close(dropped=dropped)
@@ -375,13 +462,16 @@ class DataDir:
                 self._registry.release(parse_model_spec(collection.manifest.model))
 
     def names(self) -> list[str]:
-        """Names of the collections in this data dir, sorted."""
-        return sorted(
+        """Names of the collections in this data dir and in the configured catalogs, sorted."""
+        names = {
             entry.name for entry in self._collections_path.iterdir()
             if NAME_PATTERN.fullmatch(entry.name) and (entry / MANIFEST_FILE).is_file()
-        )
+        }
+        for catalog in self._catalogs.values():
+            names.update(n for n in catalog.names() if NAME_PATTERN.fullmatch(n))
+        return sorted(names)
 
-    def list_collections(self) -> list[Collection]:
+    def list_collections(self) -> list[CollectionBackend]:
         """Every collection, opened (one that cannot be opened is logged and left out)."""
         collections = []
         for name in self.names():
@@ -409,6 +499,9 @@ class DataDir:
         with self._lock:
             self._check_open()
             collection = self._open.get(name)
+            if not self._on_disk(name) and self._catalogs:
+                self._drop_from_catalog(name, collection)
+                return
             if collection is None and not self._on_disk(name):
                 raise self._not_found(name)
             if collection is not None:
@@ -435,6 +528,22 @@ class DataDir:
                     self._changed.notify_all()
             shutil.rmtree(trash, ignore_errors=True)
 
+    def _drop_from_catalog(self, name: str, collection: CollectionBackend | None) -> None:
+        """Drop a collection of another backend (under the data dir's lock, held by the caller)."""
+        catalog = self._in_catalog(name)
+        if catalog is None:
+            if collection is not None:  # dropped elsewhere already: forget ours
+                self._close(self._open.pop(name), dropped=True)
+            raise self._not_found(name)
+        if collection is not None:
+            collection.mark_dropped()
+            del self._open[name]
+        try:
+            catalog.drop(name)
+        finally:
+            if collection is not None:
+                self._close(collection, dropped=True)
+
     # ------------------------------------------------------------------ lifetime
     def _check_open(self) -> None:
         if self._lock_fd is None:
@@ -457,6 +566,8 @@ class DataDir:
             for collection in self._open.values():
                 self._close(collection)
             self._open.clear()
+            for catalog in self._catalogs.values():
+                catalog.close()
             fd, self._lock_fd = self._lock_fd, None
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)  # while still holding it, so a new holder's details are never erased
@@ -484,14 +595,14 @@ class _Opening:
 
     def __init__(self) -> None:
         self.settled = threading.Event()
-        self._collection: Collection | None = None
+        self._collection: CollectionBackend | None = None
         self._error: BaseException | None = None
 
-    def finish(self, collection: Collection | None = None, error: BaseException | None = None) -> None:
+    def finish(self, collection: CollectionBackend | None = None, error: BaseException | None = None) -> None:
         self._collection, self._error = collection, error
         self.settled.set()
 
-    def wait(self, name: str) -> Collection:
+    def wait(self, name: str) -> CollectionBackend:
         remaining = deadline.remaining()
         if not self.settled.wait(None if remaining is None else max(remaining, 0.0)):
             raise DeadlineExceeded(f"collection {name!r} is still opening (loading its index); "

@@ -95,6 +95,12 @@ class ModelUnavailable(FailedPrecondition):
     default_reason = "MODEL_UNAVAILABLE"
 
 
+class NoDecoder(FailedPrecondition):
+    """Images were asked of a collection whose model has no decoder (or a vector-only collection)."""
+
+    default_reason = "NO_DECODER"
+
+
 class DataDirLocked(FailedPrecondition):
     """Another process holds the data directory."""
 

@@ -39,7 +39,7 @@ from latentspace.indexer.store.item_store import encode_payload
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
 
 METADATA_KEY = b"latentspace.export"
 #: The export format this code writes and reads.
@@ -204,7 +204,7 @@ def _vectors(column: Any, dimension: int, name: str) -> np.ndarray:
     return values.reshape(len(column), dimension)
 
 
-def check_target(header: ExportHeader, collection: Collection) -> None:
+def check_target(header: ExportHeader, collection: CollectionBackend) -> None:
     """Refuse to load an export into a collection of another dimension or model fingerprint."""
     manifest = collection.manifest
     if manifest.dimension != header.dimension:
@@ -218,7 +218,7 @@ def check_target(header: ExportHeader, collection: Collection) -> None:
             "Load it into a new collection, which takes the export's model", field="model")
 
 
-def load_export(collection: Collection, path: Path, header: ExportHeader,
+def load_export(collection: CollectionBackend, path: Path, header: ExportHeader,
                 batch_size: int = ROWS_PER_GROUP) -> int:
     """Upsert every row of an export into ``collection`` (checked with :func:`check_target`), one
     durable batch at a time; returns the number of items written."""

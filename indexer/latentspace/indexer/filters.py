@@ -59,6 +59,12 @@ def _lookup(payload: dict[str, Any], path: str) -> Any:
     return value
 
 
+def field_value(payload: dict[str, Any], path: str) -> Any:
+    """The value at a field path (``"color"``, ``"a.b"``) of a payload as filters read it; None when absent."""
+    value = _lookup(payload, path)
+    return None if value is _MISSING else value
+
+
 def _same(a: Any, b: Any) -> bool:
     # JSON has no int/bool distinction worth keeping apart from numbers, but True must not equal 1.
     if isinstance(a, bool) or isinstance(b, bool):

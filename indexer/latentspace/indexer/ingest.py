@@ -7,7 +7,8 @@ stages: :func:`check_items` (per-item checks and image decoding, no model) and :
 (joins the checked items with the model's vectors). Each item is checked on its own, so one bad item
 is reported with its index and field instead of failing the batch; the good items of a batch are
 encoded with one model call per modality, because encoders are far faster on batches than on
-single items.
+single items. Each image item also gets its thumbnail in :func:`check_items`, from the image the
+model sees (:mod:`latentspace.indexer.thumbnails`), so every way of writing an item makes one.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from latentspace.indexer.errors import (
     ModelMismatch,
 )
 from latentspace.indexer.images import decode_image
-from latentspace.indexer.items import ItemRecord, JsonObject
+from latentspace.indexer.items import ItemRecord, JsonObject, Thumbnail
 from latentspace.indexer.limits import RequestBudget
 from latentspace.indexer.modality import Modality
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE, make_thumbnail
 from latentspace.indexer.validation import (
     check_id,
     check_payload_object,
@@ -125,6 +127,8 @@ class CheckedItem:
     #: Vector items only: the given vector, normalised.
     vector: np.ndarray | None = None
     content_hash: str = ""
+    #: Image items only (and only when thumbnails are made): the stored preview.
+    thumbnail: Thumbnail | None = None
 
 
 @dataclass
@@ -149,6 +153,7 @@ def prepare_records(
     max_text_chars: int,
     decode_executor: Executor | None = None,
     budget: RequestBudget | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> tuple[list[ItemRecord], list[ItemFailure]]:
     """Validate, decode and encode ``items`` for ``collection``.
 
@@ -156,12 +161,14 @@ def prepare_records(
     All texts of the batch go to the model in one ``encode_texts`` call and all images in one
     ``encode_images`` call. ``decode_executor`` (e.g. a thread pool) decodes the images in parallel;
     without it they are decoded in this thread, one by one. ``budget`` is the request's (the server's
-    Upsert): texts and decoded images draw on it. Errors of the model itself are not per-item and
+    Upsert): texts and decoded images draw on it. Each image record carries a thumbnail whose longer
+    side is at most ``thumbnail_side`` pixels (0: none). Errors of the model itself are not per-item and
     propagate. The bulk pipeline runs the same two steps (:func:`check_items`, then the model, then
     :func:`to_records`) in separate stages.
     """
     checked = check_items(IngestTarget.of(collection), items, max_pixels=max_pixels,
-                          max_text_chars=max_text_chars, decode_executor=decode_executor, budget=budget)
+                          max_text_chars=max_text_chars, decode_executor=decode_executor, budget=budget,
+                          thumbnail_side=thumbnail_side)
     text_vectors = collection.encode_texts(checked.texts) if checked.texts else None
     image_vectors = collection.encode_images(checked.images) if checked.images else None
     return to_records(checked.good, text_vectors, image_vectors), checked.failures
@@ -175,8 +182,10 @@ def check_items(
     max_text_chars: int,
     decode_executor: Executor | None = None,
     budget: RequestBudget | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> CheckedItems:
-    """Check each item on its own (id, payload, content, limits) and decode the images.
+    """Check each item on its own (id, payload, content, limits), decode the images and make their
+    thumbnails (longer side at most ``thumbnail_side``; 0: none), in ``decode_executor`` when given.
 
     Needs no model: the returned texts and images are what the model is to encode.
     """
@@ -204,6 +213,7 @@ def check_items(
                                         type(refused)))
 
     images = _decode_all(image_bytes, max_pixels, decode_executor, items, failures, budget)
+    thumbnails = _thumbnails(images, thumbnail_side, decode_executor)
     good: list[CheckedItem] = []
     for index in sorted([*texts, *images, *vectors]):
         item = items[index]
@@ -214,7 +224,7 @@ def check_items(
         else:
             modality, content = Modality.VECTOR, ""
         good.append(CheckedItem(index, item.id, modality, dict(item.payload), item.content_ref or content,
-                                vectors.get(index), item.content_hash))
+                                vectors.get(index), item.content_hash, thumbnails.get(index)))
     failures.sort(key=lambda failure: failure.index)
     return CheckedItems(good=good,
                         texts=[texts[g.index] for g in good if g.modality is Modality.TEXT],
@@ -246,6 +256,7 @@ def to_records(
             modality=item.modality,
             payload=item.payload,
             content=item.content,
+            thumbnail=item.thumbnail,
             content_hash=item.content_hash,
         ))
     return records
@@ -318,3 +329,17 @@ def _decode_all(
         else:
             images[index] = result
     return images
+
+
+def _thumbnails(images: dict[int, Image.Image], side: int, executor: Executor | None) -> dict[int, Thumbnail]:
+    """Each decoded image's thumbnail (none when ``side`` is 0), in ``executor`` when there is one."""
+    if side <= 0 or not images:
+        return {}
+
+    def make(image: Image.Image) -> Thumbnail:
+        return make_thumbnail(image, side)
+
+    indexes = list(images)
+    pictures = [images[i] for i in indexes]
+    made = list(executor.map(make, pictures)) if executor else [make(p) for p in pictures]
+    return dict(zip(indexes, made, strict=True))

@@ -25,9 +25,19 @@ class ItemRecord:
     payload: JsonObject = field(default_factory=dict)
     #: The text itself, or the image's URI / path / hash.
     content: str = ""
+    #: Image items: a small preview stored with the item (see :mod:`latentspace.indexer.thumbnails`).
+    thumbnail: Thumbnail | None = None
     #: The hash of the source content the item was made from (bulk runs; "" otherwise): a re-run
     #: skips an item whose id and hash are already stored.
     content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A small encoded preview of an image item: its media type (``image/webp``) and bytes."""
+
+    media_type: str
+    data: bytes
 
 
 @dataclass(frozen=True)

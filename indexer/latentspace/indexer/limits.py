@@ -43,6 +43,8 @@ class Limits:
     max_exclude_ids: int = 10_000  # ids one search may exclude
     max_ids: int = 10_000  # ids of one Get or Delete
     max_hits: int = 100_000  # hits in one response: queries x k, steps x k
+    max_map_sample: int = 10_000  # items one Map may sample (each is read, projected and clustered)
+    max_decoded_images: int = 64  # images one Decode, Interpolate or Edit may draw with a decoder
     max_label_items: int = 10_000  # items read for each side of a direction made from payload labels
     # Diverse results (MMR): the default candidate pool is this many times k, and no pool is larger.
     diversity_pool_factor: int = 4

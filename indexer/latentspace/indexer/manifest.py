@@ -1,7 +1,8 @@
 """``collection.json``: what a collection folder holds, read before anything else in it.
 
-Loading a collection replays its manifest (the model spec, dimension, metric, index kind and the
-fingerprint of the model's weights); nothing is inferred from the index file or the database.
+Loading a collection replays its manifest (the model spec, dimension, metric, index kind, the
+fingerprint of the model's weights and the backend); nothing is inferred from the index file or the
+database. A Milvus collection carries the same manifest text in its collection properties.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ FORMAT_VERSION = 1
 MANIFEST_FILE = "collection.json"
 METRICS = ("cosine",)
 MAX_DIMENSION = 65_536
+#: Where a collection's items live: this process's SQLite + FAISS store, or a Milvus collection.
+EMBEDDED, MILVUS = "embedded", "milvus"
+BACKENDS = (EMBEDDED, MILVUS)
 
 
 def library_versions() -> dict[str, str]:
@@ -54,24 +58,27 @@ class CollectionManifest:
     model: str | None
     dimension: int
     metric: str = "cosine"
-    #: A FAISS factory string (without IDMap).
+    #: A FAISS factory string (without IDMap), or ``auto``.
     index_kind: str = "Flat"
     #: A digest of the model's weights; None for vector-only collections.
     fingerprint: str | None = None
     format_version: int = FORMAT_VERSION
     library_versions: dict[str, str] = field(default_factory=dict, hash=False)
     created_at: str = ""
+    #: Which engine holds the items (manifests written before it existed are embedded ones).
+    backend: str = EMBEDDED
 
     def __post_init__(self) -> None:
         self.validate()
 
     @classmethod
     def new(cls, name: str, model: str | None, dimension: int, index_kind: str = "Flat",
-            fingerprint: str | None = None) -> CollectionManifest:
+            fingerprint: str | None = None, backend: str = EMBEDDED) -> CollectionManifest:
         """A manifest for a collection created now, stamped with the current library versions."""
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return cls(name=name, model=model, dimension=dimension, index_kind=index_kind,
-                   fingerprint=fingerprint, library_versions=library_versions(), created_at=created)
+                   fingerprint=fingerprint, library_versions=library_versions(), created_at=created,
+                   backend=backend)
 
     def validate(self) -> None:
         """Raise :class:`InvalidInput` naming the first field that is not acceptable."""
@@ -93,6 +100,9 @@ class CollectionManifest:
                                field="index_kind")
         if self.format_version != FORMAT_VERSION:
             raise _unsupported_format(f"collection {self.name!r}", self.format_version)
+        if self.backend not in BACKENDS:
+            raise InvalidInput(f"backend {self.backend!r} is not known; use one of {', '.join(BACKENDS)}",
+                               field="backend")
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as a JSON object."""
@@ -100,9 +110,29 @@ class CollectionManifest:
 
     def save(self, folder_or_file: Path) -> None:
         """Write the manifest atomically (``collection.json`` when given a folder)."""
-        path = _manifest_path(folder_or_file)
-        text = json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
-        write_atomic(path, text.encode("utf-8"))
+        write_atomic(_manifest_path(folder_or_file), self.to_text().encode("utf-8"))
+
+    def to_text(self) -> str:
+        """The manifest as the JSON text ``save`` writes (also what a Milvus collection carries)."""
+        return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, raw: Any, where: str) -> CollectionManifest:
+        """Validate a decoded manifest; :class:`FailedPrecondition` naming ``where`` (e.g. "the manifest
+        of collection 'x'", never a server path) if it is not one."""
+        if not isinstance(raw, dict):
+            raise FailedPrecondition(f"{where} is not a JSON object")
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise _unsupported_format(where, raw.get("format_version"))
+        known = {f.name for f in dataclasses.fields(cls)}
+        missing = {"name", "model", "dimension"} - raw.keys()
+        if missing:
+            raise FailedPrecondition(f"{where} lacks {sorted(missing)}")
+        try:
+            # Unknown keys are ignored so a newer minor writer does not lock out this reader.
+            return cls(**{k: v for k, v in raw.items() if k in known})
+        except (InvalidInput, TypeError) as exc:
+            raise FailedPrecondition(f"{where} is invalid: {exc}") from exc
 
     @classmethod
     def load(cls, folder_or_file: Path) -> CollectionManifest:
@@ -117,19 +147,7 @@ class CollectionManifest:
         except (OSError, ValueError) as exc:
             log.warning("collection manifest %s is unreadable: %s", path, exc)
             raise FailedPrecondition(f"{where} is unreadable ({type(exc).__name__})") from exc
-        if not isinstance(raw, dict):
-            raise FailedPrecondition(f"{where} is not a JSON object")
-        if raw.get("format_version") != FORMAT_VERSION:
-            raise _unsupported_format(where, raw.get("format_version"))
-        known = {f.name for f in dataclasses.fields(cls)}
-        missing = {"name", "model", "dimension"} - raw.keys()
-        if missing:
-            raise FailedPrecondition(f"{where} lacks {sorted(missing)}")
-        try:
-            # Unknown keys are ignored so a newer minor writer does not lock out this reader.
-            return cls(**{k: v for k, v in raw.items() if k in known})
-        except (InvalidInput, TypeError) as exc:
-            raise FailedPrecondition(f"{where} is invalid: {exc}") from exc
+        return cls.from_json(raw, where)
 
 
 def _unsupported_format(where: str, version: Any) -> FailedPrecondition:

@@ -8,16 +8,17 @@ searches of one request go to the collection as one batch wherever the semantics
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from latentspace.indexer import latent_math as lm
+from latentspace.indexer.decoders.base import Decoder
 from latentspace.indexer.direction_builder import DirectionBuilder, DirectionStore
 from latentspace.indexer.directions import DirectionDefinition, DirectionMethod, DirectionRecord
-from latentspace.indexer.errors import DirectionNotFound, InvalidInput
+from latentspace.indexer.errors import DirectionNotFound, InvalidInput, NoDecoder
 from latentspace.indexer.explain import explain_hits
 from latentspace.indexer.items import Hit
 from latentspace.indexer.limits import Limits, RequestBudget
@@ -28,7 +29,12 @@ from latentspace.indexer.ranking import pool_size, ranked_search
 from latentspace.indexer.resolved_point import CosMulTerms, LinearForm, ResolvedPoint, UsedDirection
 from latentspace.indexer.resolver import PointResolver
 from latentspace.indexer.search_options import ScoreMode, SearchOptions
-from latentspace.indexer.validation import check_batch, check_direction_name, check_search_options
+from latentspace.indexer.validation import (
+    check_batch,
+    check_decoded_images,
+    check_direction_name,
+    check_search_options,
+)
 
 #: 3CosMul re-ranks candidates gathered around three points; this many (at least) around each.
 COS_MUL_MIN_CANDIDATES = 200
@@ -77,6 +83,8 @@ class PathStep:
     cos_to_b: float
     vector: np.ndarray
     hits: list[Hit]
+    #: The point drawn by the collection's decoder (PNG), when the request asked to decode.
+    image: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,20 @@ class EditResult:
     result_projection: float
     direction_norm: float
     hits: list[Hit]
+    #: The base and the edited point drawn by the collection's decoder (PNG), when asked to decode.
+    base_image: bytes | None = None
+    image: bytes | None = None
+
+
+@dataclass(frozen=True)
+class DecodedImages:
+    """Points drawn as images by the collection's decoder (proto ``DecodeResponse``)."""
+
+    #: One PNG per point, in order.
+    images: list[bytes]
+    #: The decoder's name and version, and the ``(width, height)`` of every image.
+    decoder: str
+    size: tuple[int, int]
 
 
 class LatentOperations:
@@ -106,11 +128,15 @@ class LatentOperations:
     (default: a fresh one per call, which is one request), drawn on by texts and decoded images.
     """
 
-    def __init__(self, collection: SearchableCollection, limits: Limits | None = None) -> None:
+    def __init__(self, collection: SearchableCollection, limits: Limits | None = None, *,
+                 decoder: Callable[[], Decoder] | None = None) -> None:
+        """``decoder`` loads the decoder of the collection's model (raising :class:`NoDecoder` when it
+        has none); without one, every request to decode is refused with :class:`NoDecoder`."""
         self.collection = collection
         self.limits = limits or Limits()
         self.resolver = PointResolver(collection, self.limits)
         self.directions = DirectionBuilder(collection, self.resolver, self.limits)
+        self._decoder = decoder
 
     # ------------------------------------------------------------------ Encode
 
@@ -122,6 +148,30 @@ class LatentOperations:
         resolved = self.resolver.resolve_many(points, paths, budget)
         _require_points(resolved, paths, "Encode")
         return resolved
+
+    # ------------------------------------------------------------------ Decode
+
+    def decode(self, points: Sequence[Point], fields: Sequence[str] | None = None,
+               budget: RequestBudget | None = None) -> DecodedImages:
+        """Each point drawn as an image (PNG) by the decoder of the collection's model.
+
+        :class:`NoDecoder` (FAILED_PRECONDITION) when the model has none; at most
+        ``max_decoded_images`` points. A COS_MUL analogy is refused (not a point).
+        """
+        paths = list(fields) if fields is not None else _paths("queries", len(points))
+        self._check_batch(points, "queries")
+        decoder = self._decoder_for(len(points), "queries")
+        resolved = self.resolver.resolve_many(points, paths, budget)
+        _require_points(resolved, paths, "Decode")
+        return DecodedImages(decoder.decode_png(_stack(resolved)), decoder.name, decoder.output_size)
+
+    def _decoder_for(self, count: int, field: str) -> Decoder:
+        # Checked before any point is resolved: a request that cannot be drawn costs no model call.
+        check_decoded_images(count, self.limits, field)
+        if self._decoder is None:
+            raise NoDecoder(f"collection {self.collection.name!r} is served without a decoder, so its points "
+                            "cannot be drawn as images", field="collection")
+        return self._decoder()
 
     # ------------------------------------------------------------------ Search
 
@@ -257,7 +307,7 @@ class LatentOperations:
     def interpolate(self, a: Point, b: Point, *, ts: Sequence[float] | None = None, steps: int = 0,
                     method: InterpolationMethod = InterpolationMethod.SLERP, via: Point | None = None,
                     allow_extrapolation: bool = False, k: int = 0, options: SearchOptions | None = None,
-                    distinct: bool = False, with_vectors: bool | None = None,
+                    distinct: bool = False, with_vectors: bool | None = None, decode: bool = False,
                     budget: RequestBudget | None = None) -> InterpolationResult:
         """Points between ``a`` and ``b`` and the ``k`` items nearest to each.
 
@@ -265,7 +315,8 @@ class LatentOperations:
         the midpoint alone. ``options`` supplies the filter, exclusions, threshold and index knobs (its
         ``k`` is ignored); ``with_vectors`` overrides ``options.with_vectors`` for the hits. ``distinct``
         drops the endpoints' own ids and items already shown at an earlier step. Its filter and
-        exclusions are named as the top-level ``filter`` and ``exclude_ids`` of the request.
+        exclusions are named as the top-level ``filter`` and ``exclude_ids`` of the request. ``decode``
+        draws each step with the collection's decoder (at most ``max_decoded_images`` steps).
         """
         t_values = self._path(ts, steps, allow_extrapolation)
         self._check_k(k, "k", low=0)
@@ -274,6 +325,7 @@ class LatentOperations:
         if options is not None:
             check_search_options(options, self.limits, "")
             self._check_pool(len(t_values), dataclasses.replace(options, k=max(k, 1)), "")
+        decoder = self._decoder_for(len(t_values), "decode") if decode else None
         names = ["a", "b"] + (["via"] if via is not None else [])
         resolved = self.resolver.resolve_many([a, b] + ([via] if via is not None else []), names, budget)
         _require_points(resolved, names, "Interpolate")
@@ -297,8 +349,9 @@ class LatentOperations:
             hits = self._search_distinct(vectors, searched, banned) if distinct else self._rank(vectors, searched)
             used = tuple(d for p in ends for d in p.directions)
             hits = [_explained(h, base, form, used) for h, form in zip(hits, forms, strict=True)]
-        steps_out = [PathStep(float(t), float(ca), float(cb), v, h)
-                     for t, ca, cb, v, h in zip(t_values, cos_a, cos_b, vectors, hits, strict=True)]
+        images: list[bytes | None] = list(decoder.decode_png(vectors)) if decoder else [None] * len(t_values)
+        steps_out = [PathStep(float(t), float(ca), float(cb), v, h, image)
+                     for t, ca, cb, v, h, image in zip(t_values, cos_a, cos_b, vectors, hits, images, strict=True)]
         return InterpolationResult(steps_out, lm.angle_between(va, vb))
 
     def _search_distinct(self, vectors: np.ndarray, options: SearchOptions,
@@ -342,16 +395,18 @@ class LatentOperations:
     # ------------------------------------------------------------------ Edit
 
     def edit(self, edit: EditPoint, k: int = 0, options: SearchOptions | None = None,
-             field: str = "edit", budget: RequestBudget | None = None) -> EditResult:
+             field: str = "edit", budget: RequestBudget | None = None, decode: bool = False) -> EditResult:
         """Move a base point along a direction; report how far it moved and its ``k`` neighbours.
 
         ``options`` supplies the filter, exclusions, threshold, with_vectors and index knobs (its ``k``
         is ignored); they are named as the request's top-level ``filter`` and ``exclude_ids``.
+        ``decode`` draws the base and the edited point with the collection's decoder.
         """
         self._check_k(k, "k", low=0)
         if options is not None:
             check_search_options(options, self.limits, "")
             self._check_pool(1, dataclasses.replace(options, k=max(k, 1)), "")
+        decoder = self._decoder_for(2, "decode") if decode else None
         parts = self.resolver.resolve_edit(edit, field, budget)
         result, base, d = parts.result.vector, parts.base.vector, parts.direction
         hits: list[Hit] = []
@@ -359,6 +414,7 @@ class LatentOperations:
             around = dataclasses.replace(options or SearchOptions(), k=k)
             found = self._rank(result[None, :], _for_collection(around))[0]
             hits = _explained(found, around, parts.result.form, parts.result.directions)
+        base_image, image = decoder.decode_png(np.stack([base, result])) if decoder else (None, None)
         return EditResult(
             vector=result,
             cos_to_base=lm.cosine(result, base),
@@ -366,6 +422,8 @@ class LatentOperations:
             result_projection=float(np.dot(result.astype(np.float64), d)),
             direction_norm=parts.direction_norm,
             hits=hits,
+            base_image=base_image,
+            image=image,
         )
 
     # ------------------------------------------------------------------ named directions

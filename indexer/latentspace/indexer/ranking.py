@@ -100,6 +100,10 @@ def _calibrated(collection: RankingCollection, stats: ModalityStatistics, querie
     return out
 
 
+#: MMR values closer than this are ties (float32 scores differ by ~1e-7 between engines).
+TIE = 1e-6
+
+
 def maximal_marginal_relevance(pool: list[Hit], k: int, diversity: float,
                                stats: ModalityStatistics | None = None) -> list[Hit]:
     """Pick ``k`` hits of ``pool`` (best first, with vectors) by MMR (see the module docstring).
@@ -116,7 +120,11 @@ def maximal_marginal_relevance(pool: list[Hit], k: int, diversity: float,
     picked: list[Hit] = []
     for step in range(min(k, len(pool))):
         value = relevance if step == 0 else (1.0 - diversity) * relevance - diversity * best
-        j = int(np.argmax(np.where(left, value, -np.inf)))
+        open_value = np.where(left, value, -np.inf)
+        # Near-equal values go to the more relevant candidate (the pool is best first): a query that
+        # is itself an item makes every value after the first pick 0 up to rounding, and rounding
+        # differs between engines.
+        j = int(np.flatnonzero(open_value >= open_value.max() - TIE)[0])
         left[j] = False
         hit = pool[j]
         note = hit.ranking or RankNote(hit.score)

@@ -24,6 +24,7 @@ from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.filters import AnyOf, Equals, PayloadFilter, Range
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.limits import Limits, RequestBudget
+from latentspace.indexer.manifest import BACKENDS
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 
@@ -118,6 +119,17 @@ def check_query_text(text: Any, field: str, max_chars: int, budget: RequestBudge
     if budget is not None:
         budget.spend_text(len(text), field)
     return text
+
+
+def check_backend(value: Any, field: str = "backend") -> str | None:
+    """The backend a create asks for (``embedded``, ``milvus``); None when empty (the server's default)."""
+    if value is None or value == "":
+        return None
+    check_text(value, field, "backend")
+    if value not in BACKENDS:
+        raise InvalidInput(f"backend {value!r} is not known; use one of {', '.join(BACKENDS)}, or leave it "
+                           "empty for the server's default", field=field)
+    return str(value)
 
 
 def check_batch(items: Sized, limits: Limits, field: str, *, allow_empty: bool = False) -> None:
@@ -273,3 +285,11 @@ def check_search_options(options: SearchOptions, limits: Limits, prefix: str = "
     if options.pool < 0:
         raise InvalidInput(f"pool must be 0 (the default) or at least k, got {options.pool}", field=f"{prefix}pool")
     limits.check_count("max_diversity_pool", options.pool, f"{prefix}pool", "candidates in the diversity pool")
+
+
+# ---------------------------------------------------------------- decoded images
+
+
+def check_decoded_images(count: int, limits: Limits, field: str) -> None:
+    """A request draws at most ``limits.max_decoded_images`` images with a decoder (LimitExceeded)."""
+    limits.check_count("max_decoded_images", count, field, "images to decode in one request")

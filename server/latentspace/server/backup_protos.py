@@ -5,9 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from latentspace.indexer.backends.base import ItemPages
+from latentspace.indexer.backends.base import CollectionBackend, ItemPages, exporter_of
 from latentspace.indexer.backup import SnapshotInfo
-from latentspace.indexer.collection import Collection
 from latentspace.indexer.errors import InvalidInput, LimitExceeded
 from latentspace.indexer.items import StoredItem
 from latentspace.indexer.store.item_store import encode_payload
@@ -47,15 +46,16 @@ def export_page_size(requested: int, max_batch: int) -> int:
 class ExportPages:
     """The pages of one export, built one at a time on a request thread; close it when done."""
 
-    def __init__(self, collection: Collection, page_size: int,
-                 describe: Callable[[Collection], api.CollectionInfo]) -> None:
-        """Start reading ``collection`` as of now; ``describe`` builds its description (first page)."""
+    def __init__(self, collection: CollectionBackend, page_size: int,
+                 describe: Callable[[CollectionBackend], api.CollectionInfo]) -> None:
+        """Start reading ``collection`` as of now; ``describe`` builds its description (first page).
+        FAILED_PRECONDITION for a backend without the export capability (:class:`ExportsItems`)."""
         if page_size < 1:
             raise InvalidInput(f"page_size must be at least 1, got {page_size}", field="page_size")
         self._collection = collection
         self._page_size = page_size
         self._describe = describe
-        self._items: ItemPages = collection.export_items()
+        self._items: ItemPages = exporter_of(collection).export_items()
         self._first = True
         # The read runs on request threads; a cancelled call closes it from the event loop.
         self._reading = threading.Lock()

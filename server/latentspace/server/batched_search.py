@@ -1,7 +1,7 @@
 """A collection shared by concurrent requests: their searches run as common FAISS batches.
 
 Searches are grouped by their options (k, filter, exclusions, threshold, knobs: what FAISS and the
-collection need per call); each group runs as one ``Collection.search`` over all its query rows,
+collection need per call); each group runs as one ``CollectionBackend.search`` over all its query rows,
 so the result of every row is the one a search of it alone would give.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspace.indexer.collection import Collection
+from latentspace.indexer.backends.base import CollectionBackend
 from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.filters import PayloadFilter
 from latentspace.indexer.items import Hit, StoredItem
@@ -31,7 +31,7 @@ _Search = tuple[np.ndarray, SearchOptions]
 class BatchedSearch:
     """``collection`` with its ``search`` behind a batcher; everything else is the collection's own."""
 
-    def __init__(self, collection: Collection, *, max_batch: int, max_wait: float, concurrency: int,
+    def __init__(self, collection: CollectionBackend, *, max_batch: int, max_wait: float, concurrency: int,
                  enabled: bool = True, observer: BatchObserver | None = None) -> None:
         self.collection = collection
         self._enabled = enabled

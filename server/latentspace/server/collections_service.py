@@ -10,21 +10,28 @@ from collections.abc import AsyncIterator, Sequence
 import numpy as np
 from grpc import aio
 
+from latentspace.indexer.backends.base import CollectionBackend, KeepsContentHashes, StoresThumbnails
 from latentspace.indexer.backup import check_snapshot_name
-from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import check_name
-from latentspace.indexer.errors import InvalidInput, LatentSpaceError
+from latentspace.indexer.errors import FailedPrecondition, InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
 from latentspace.indexer.ingest import IngestTarget, NewItem, check_items, to_records
-from latentspace.indexer.validation import check_batch, check_content_hash, check_requested_ids
+from latentspace.indexer.validation import (
+    check_backend,
+    check_batch,
+    check_content_hash,
+    check_ids,
+    check_requested_ids,
+)
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
+from latentspace.server.map_protos import thumbnails_to_proto
 from latentspace.server.state import ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 
 
-def collection_info(collection: Collection) -> api.CollectionInfo:
+def collection_info(collection: CollectionBackend) -> api.CollectionInfo:
     manifest = collection.manifest
     return api.CollectionInfo(
         name=collection.name,
@@ -37,17 +44,19 @@ def collection_info(collection: Collection) -> api.CollectionInfo:
         fingerprint=manifest.fingerprint or "",
         sequence=collection.sequence,
         **convert.modality_stats_to_proto(collection.modality_statistics),
+        backend=manifest.backend,
     )
 
 
-def changed_positions(collection: Collection, items: Sequence[NewItem]) -> list[int]:
+def changed_positions(collection: CollectionBackend, items: Sequence[NewItem]) -> list[int]:
     """The positions of the items to write: all but those whose id already holds their content hash.
 
     Checked before any decoding or encoding, so a client re-sending an unchanged corpus costs one
-    lookup per batch, no model call and no write.
+    lookup per batch, no model call and no write. A backend that keeps no content hashes (Milvus)
+    skips nothing: every item is written.
     """
     hashed = [item.id for item in items if item.content_hash]
-    stored = collection.content_hashes(hashed) if hashed else {}
+    stored = collection.content_hashes(hashed) if hashed and isinstance(collection, KeepsContentHashes) else {}
     return [position for position, item in enumerate(items)
             if not item.content_hash or stored.get(item.id) != item.content_hash]
 
@@ -67,6 +76,7 @@ class CollectionsService(rpc.CollectionsServicer):
             request.index_kind or None,
             request.if_not_exists,
             self.state.limits.index_kind_limits(),
+            check_backend(request.backend),
             self.state.model_access,  # a caller's model folders only under the operator's model root
         )
         return collection_info(collection)
@@ -122,7 +132,8 @@ class CollectionsService(rpc.CollectionsServicer):
             if not changed:
                 return 0, 0
             checked = check_items(IngestTarget.of(collection), changed, max_pixels=limits.max_image_pixels,
-                                  max_text_chars=limits.max_text_chars, budget=limits.budget())
+                                  max_text_chars=limits.max_text_chars, budget=limits.budget(),
+                                  thumbnail_side=self.state.settings.thumbnail_side)
             if checked.failures:
                 # The first refused item decides the status (bad input, over a limit, wrong modality);
                 # its index is the one in the request, unchanged items counted. Refused before the
@@ -167,6 +178,22 @@ class CollectionsService(rpc.CollectionsServicer):
             found = {item.id for item in items}
             return api.GetResponse(items=[convert.item_to_proto(item) for item in items],
                                    missing=[i for i in ids if i not in found])
+
+        return await self.state.run(read)
+
+    async def GetThumbnails(
+        self, request: api.GetThumbnailsRequest, context: aio.ServicerContext
+    ) -> api.GetThumbnailsResponse:
+        check_batch(request.ids, self.state.limits, "ids")
+        ids = check_ids(list(request.ids))
+
+        def read() -> api.GetThumbnailsResponse:
+            collection = self.state.collection(request.collection)
+            if not isinstance(collection, StoresThumbnails):
+                raise FailedPrecondition(f"collection {request.collection!r} is held by an engine that stores no "
+                                         "thumbnails; show its items from their content instead",
+                                         field="collection", reason="THUMBNAILS_NOT_STORED")
+            return thumbnails_to_proto(ids, collection.thumbnails(ids))
 
         return await self.state.run(read)
 

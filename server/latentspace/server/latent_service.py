@@ -10,7 +10,9 @@ from grpc import aio
 
 from latentspace.indexer import points as P
 from latentspace.indexer.errors import InvalidInput
+from latentspace.indexer.maps import MapSpec, make_map
 from latentspace.server import convert
+from latentspace.server.map_protos import map_to_proto
 from latentspace.server.state import CollectionServing, ServerState
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
@@ -128,6 +130,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 k=request.k,
                 options=options,
                 distinct=request.distinct,
+                decode=request.decode,
             )
             return api.InterpolateResponse(
                 angle=result.angle,
@@ -138,6 +141,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                         cos_to_b=step.cos_to_b,
                         vector=convert.vector_to_proto(step.vector) if request.with_vectors else None,
                         hits=serving.hits.convert(step.hits),
+                        image=step.image,
                     )
                     for step in result.steps
                 ],
@@ -150,7 +154,7 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
         options = convert.neighbour_options(request)
 
         def work(serving: CollectionServing) -> api.EditResponse:
-            result = serving.operations.edit(edit, k=request.k, options=options)
+            result = serving.operations.edit(edit, k=request.k, options=options, decode=request.decode)
             return api.EditResponse(
                 vector=convert.vector_to_proto(result.vector),
                 cos_to_base=result.cos_to_base,
@@ -158,7 +162,29 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
                 result_projection=result.result_projection,
                 direction_norm=result.direction_norm,
                 hits=serving.hits.convert(result.hits),
+                base_image=result.base_image,
+                image=result.image,
             )
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def Map(self, request: api.MapRequest, context: aio.ServicerContext) -> api.MapResponse:
+        queries = convert.points_from_proto(request.queries, "queries")
+        spec = MapSpec(sample_size=request.sample_size, seed=request.seed, clusters=request.clusters,
+                       color_by=request.color_by)
+
+        def work(serving: CollectionServing) -> api.MapResponse:
+            return map_to_proto(make_map(serving.collection, serving.operations, spec, queries))
+
+        return await self.state.with_serving(request.collection, work)
+
+    async def Decode(self, request: api.DecodeRequest, context: aio.ServicerContext) -> api.DecodeResponse:
+        points = convert.points_from_proto(request.queries, "queries")
+
+        def work(serving: CollectionServing) -> api.DecodeResponse:
+            decoded = serving.operations.decode(points)
+            width, height = decoded.size
+            return api.DecodeResponse(images=decoded.images, decoder=decoded.decoder, width=width, height=height)
 
         return await self.state.with_serving(request.collection, work)
 

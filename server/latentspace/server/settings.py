@@ -12,14 +12,19 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from latentspace.indexer.collection import SNAPSHOT_EVERY
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.index.auto_kind import AutoIndexPolicy
 from latentspace.indexer.limits import Limits
+from latentspace.indexer.manifest import BACKENDS, EMBEDDED, MILVUS
 from latentspace.indexer.model_access import DEFAULT_DOWNLOAD_ALLOW, ModelAccess, download_allow_list
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE, check_thumbnail_side
+
+if TYPE_CHECKING:
+    from latentspace.indexer.backends.milvus import MilvusTarget
 
 __all__ = ["ENV_PREFIX", "Limits", "Settings"]
 
@@ -83,8 +88,40 @@ class Settings:
     #: Snapshot a collection's index after this many written rows (or a tenth of the collection,
     #: whichever is larger); lower means less catch-up on open and more snapshot writing.
     snapshot_every: int = SNAPSHOT_EVERY
+    #: The longer side of the thumbnail each image item keeps (pixels, 16..1024; 0 = none).
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE
     log_level: str = "INFO"
+    #: Milvus for collections created with backend "milvus" (docs/milvus.md): http(s)://host:19530
+    #: for a cluster, or a Milvus Lite file ending in .db; empty: no Milvus.
+    milvus_uri: str = ""
+    #: "user:password" or an API token, from the environment only (LATENTSPACE_MILVUS_TOKEN).
+    milvus_token: str = field(default="", repr=False)
+    #: The consistency level of Milvus reads: Strong (a read sees every acknowledged write, from any
+    #: server), Session, Bounded or Eventually.
+    milvus_consistency: str = "Strong"
+    #: Where a CreateCollection that names no backend puts the collection: embedded or milvus.
+    default_backend: str = EMBEDDED
     limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        try:
+            check_thumbnail_side(self.thumbnail_side)
+        except ValueError as error:
+            raise InvalidInput(str(error), field=ENV_PREFIX + "THUMBNAIL_SIDE") from None
+        if self.default_backend not in BACKENDS:
+            raise InvalidInput(f"default backend {self.default_backend!r} is not one of {', '.join(BACKENDS)}",
+                               field="LATENTSPACE_DEFAULT_BACKEND")
+        if self.default_backend == MILVUS and not self.milvus_uri:
+            raise InvalidInput("the default backend is milvus but no Milvus is configured; set --milvus-uri "
+                               "(LATENTSPACE_MILVUS_URI)", field="LATENTSPACE_DEFAULT_BACKEND")
+
+    def milvus_target(self) -> MilvusTarget | None:
+        """Where the Milvus backend is (None when not configured); nothing is imported or connected here."""
+        if not self.milvus_uri:
+            return None
+        from latentspace.indexer.backends.milvus import MilvusTarget
+
+        return MilvusTarget(self.milvus_uri, self.milvus_token, self.milvus_consistency)
 
     def threads_per_call(self) -> int:
         """CPU threads of one model batch."""

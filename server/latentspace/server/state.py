@@ -22,9 +22,11 @@ from typing import TypeVar
 import faiss
 
 from latentspace.indexer import deadline
+from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
 from latentspace.indexer.backup import BackupDir
-from latentspace.indexer.collection import Collection
 from latentspace.indexer.data_dir import DataDir
+from latentspace.indexer.decoders.base import Decoder
+from latentspace.indexer.decoders.registry import DecoderRegistry
 from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.errors import BackupDirNotSet
@@ -42,7 +44,7 @@ T = TypeVar("T")
 class CollectionServing:
     """One open collection as the handlers use it: operations over batched search, hit messages."""
 
-    collection: Collection
+    collection: CollectionBackend
     operations: LatentOperations
     hits: HitProtos
 
@@ -63,9 +65,17 @@ class ServerState:
         )
         # Before the data dir's lock is taken: a backup folder that cannot be made fails the start cleanly.
         self._backups = BackupDir(settings.backup_dir) if settings.backup_dir is not None else None
-        self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
-                                 report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy())
+        catalogs = _catalogs(settings)
+        try:
+            self.data = DataDir.open(settings.data_dir, self.encoders, snapshot_every=settings.snapshot_every,
+                                     report=self.metrics.maintenance_ran, auto_policy=settings.auto_index_policy(),
+                                     catalogs=catalogs, default_backend=settings.default_backend)
+        except BaseException:
+            for catalog in catalogs:
+                catalog.close()
+            raise
         self.metrics.watch_collections(self._collection_sizes)
+        self.decoders = DecoderRegistry()
         self.started = time.monotonic()
         # OpenMP's thread count is per thread: set in this one only, the request threads (which run
         # the searches) would use every core per search, and a team waiting at a barrier for a
@@ -94,7 +104,7 @@ class ServerState:
         """``work(the serving objects of collection name)`` on a request thread, in one hop."""
         return await self.run(lambda: work(self.serving(name)))
 
-    def collection(self, name: str) -> Collection:
+    def collection(self, name: str) -> CollectionBackend:
         return self.data.collection(name)
 
     def backups(self) -> BackupDir:
@@ -120,13 +130,18 @@ class ServerState:
         with self._lock:
             self._serving.pop(name, None)
 
-    def _serve(self, collection: Collection) -> CollectionServing:
+    def _serve(self, collection: CollectionBackend) -> CollectionServing:
         settings = self.settings
         searcher = BatchedSearch(collection, max_batch=settings.search_batch_size,
                                  max_wait=settings.batch_wait_ms / 1000,
                                  concurrency=settings.search_batches_at_once(),
                                  enabled=settings.micro_batching, observer=self.metrics)
-        operations = LatentOperations(searcher, self.limits)
+        manifest = collection.manifest
+
+        def decoder() -> Decoder:
+            return self.decoders.for_collection(collection.name, manifest.model, manifest.fingerprint)
+
+        operations = LatentOperations(searcher, self.limits, decoder=decoder)
         return CollectionServing(collection, operations, HitProtos())
 
     def _collection_sizes(self) -> dict[str, int]:
@@ -143,6 +158,16 @@ class ServerState:
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.data.close()
+
+
+def _catalogs(settings: Settings) -> list[CollectionCatalog]:
+    """The catalogs of the backends the operator configured (Milvus connects here, at start)."""
+    target = settings.milvus_target()
+    if target is None:
+        return []
+    from latentspace.indexer.backends.milvus import MilvusCatalog
+
+    return [MilvusCatalog(target)]
 
 
 def _started(fn: Callable[..., T], *args: object) -> T:

@@ -16,10 +16,21 @@ A backend promises what the embedded store promises:
 - named directions (:class:`~latentspace.indexer.directions.DirectionRecord`: a vector and a JSON
   object) are kept beside the items, are not items, and outlive no drop of the collection.
 
+A backend other than the embedded one also has a :class:`CollectionCatalog`: how the data dir lists,
+creates, opens and drops its collections.
+
 Optional capabilities, which the interface itself does not require:
 
 - exports (:class:`ExportsItems`): every item with its vector as of one moment, in pages. Any engine
   that can read its items as of one moment can offer it; the server's Export RPC needs it.
+- thumbnails (:class:`StoresThumbnails`): the small preview each image record carries
+  (``ItemRecord.thumbnail``), stored with the item, replaced and deleted with it, read back by id.
+  A backend without it ignores ``ItemRecord.thumbnail``; the server's GetThumbnails RPC then answers
+  FAILED_PRECONDITION (reason ``THUMBNAILS_NOT_STORED``), so a caller can tell "this engine keeps
+  none" from "this item has none".
+- content hashes (:class:`KeepsContentHashes`): the source-content hash a bulk run stored with an
+  item, so a resumed or repeated ``latent index`` skips what is unchanged. Embedded only (its item
+  store keeps them); on another backend every run encodes and writes every item again.
 - backups (``Collection.backup``): embedded only. A snapshot is a copy of the embedded collection's
   folder (its SQLite store and FAISS index snapshot, :mod:`latentspace.indexer.backup`), so it is not
   part of any interface here; an engine with its own backups (Milvus's) keeps them.
@@ -27,7 +38,7 @@ Optional capabilities, which the interface itself does not require:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -35,8 +46,10 @@ import numpy as np
 
 from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.errors import FailedPrecondition
 from latentspace.indexer.filters import PayloadFilter
-from latentspace.indexer.items import Hit, ItemRecord, StoredItem
+from latentspace.indexer.index.index_kind_grammar import IndexKindLimits
+from latentspace.indexer.items import Hit, ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.manifest import CollectionManifest
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.modality_stats import ModalityStatistics
@@ -73,6 +86,9 @@ class CollectionBackend(Protocol):
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> list[StoredItem]: ...
     def count(self) -> int: ...
+    def all_ids(self) -> Iterator[list[str]]:
+        """Every stored id, in pages (any order)."""
+        ...
 
     @property
     def sequence(self) -> int:
@@ -122,6 +138,47 @@ class CollectionBackend(Protocol):
     def close(self, *, dropped: bool = False) -> None: ...
 
 
+#: ``schedule(job key, job)``: the data dir's maintenance queue, for a backend's background upkeep.
+MaintenanceScheduler = Callable[[str, Callable[[], None]], None]
+#: The model loader of a collection, from its manifest (None for a vector-only collection).
+LoaderFor = Callable[[CollectionManifest], Callable[[], Encoder] | None]
+
+
+class CollectionCatalog(Protocol):
+    """The collections of one backend other than the embedded one, as the data dir lists, creates,
+    opens and drops them (the embedded collections are the data dir's own folders)."""
+
+    backend: str
+
+    def names(self) -> list[str]:
+        """The names of the collections the backend holds, sorted."""
+        ...
+
+    def exists(self, name: str) -> bool: ...
+
+    def check_index_kind(self, index_kind: str, dimension: int, limits: IndexKindLimits | None = None) -> None:
+        """Raise InvalidInput (field ``index_kind``) for a kind the backend cannot build."""
+        ...
+
+    def create(self, manifest: CollectionManifest) -> str:
+        """Create the collection; AlreadyExists when it exists. Returns the manifest it holds after."""
+        ...
+
+    def manifest(self, name: str) -> tuple[CollectionManifest, str]:
+        """The collection's manifest and its text; CollectionNotFound when it does not exist."""
+        ...
+
+    def open(self, name: str, encoder_loader: LoaderFor,
+             maintenance: MaintenanceScheduler | None = None) -> CollectionBackend: ...
+
+    def is_current(self, collection: object) -> bool:
+        """Whether an open collection may still be handed out (another process may have dropped it)."""
+        ...
+
+    def drop(self, name: str) -> None: ...
+    def close(self) -> None: ...
+
+
 class ItemPages(Protocol):
     """Every live item of a collection as of one moment (``sequence``, ``count``), with its vector,
     page by page; writes made meanwhile are not in it. Close it (or use it as a context manager)."""
@@ -146,3 +203,32 @@ class ExportsItems(Protocol):
     def export_items(self) -> ItemPages:
         """Every item with its vector as of one moment, in pages, while writes go on (close it)."""
         ...
+
+
+@runtime_checkable
+class StoresThumbnails(Protocol):
+    """The optional thumbnail capability of a backend (see the module docstring)."""
+
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The thumbnails of the live items among ``ids`` that have one; other ids are left out."""
+        ...
+
+
+@runtime_checkable
+class KeepsContentHashes(Protocol):
+    """The optional content-hash capability of a backend (see the module docstring)."""
+
+    def content_hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """The source-content hash a bulk run stored with each of ``ids`` (ids without one left out)."""
+        ...
+
+
+def exporter_of(collection: CollectionBackend) -> ExportsItems:
+    """``collection`` as an exporter; FAILED_PRECONDITION (``BACKEND_UNSUPPORTED``) for a backend without
+    the capability."""
+    if not isinstance(collection, ExportsItems):
+        raise FailedPrecondition(
+            f"collection {collection.name!r} is on the {collection.manifest.backend} backend, which cannot read "
+            "its items as of one moment; export it with its engine's own tools",
+            field="collection", reason="BACKEND_UNSUPPORTED")
+    return collection

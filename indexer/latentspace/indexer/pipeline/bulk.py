@@ -7,9 +7,10 @@ model never waits for reading, tokenising or writing. Bounded queues between the
 few batches in memory whatever the corpus size. A bad record, an unreadable file or an undecodable
 image is reported and passed over; it never aborts the run.
 
-Runs are incremental: an item whose id already holds its content hash is neither encoded nor
-written again (see :mod:`~latentspace.indexer.pipeline.stages`), and ``delete_missing`` removes the
-ids the source no longer has, once the whole source was read.
+Runs are incremental where the backend keeps content hashes (``KeepsContentHashes``: the embedded
+one): an item whose id already holds its content hash is neither encoded nor written again (see
+:mod:`~latentspace.indexer.pipeline.stages`); elsewhere every item is encoded and written. On any
+backend ``delete_missing`` removes the ids the source no longer has, once the whole source was read.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
+from latentspace.indexer.backends.base import KeepsContentHashes
 from latentspace.indexer.ingest import IngestTarget
 from latentspace.indexer.limits import Limits
 from latentspace.indexer.pipeline.local_runner import DEFAULT_QUEUE_SIZE, Stage, run_stages
@@ -32,15 +34,17 @@ from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceR
 from latentspace.indexer.pipeline.stages import (
     BatchResult,
     ItemLimits,
+    StoredHashes,
     encode_batch,
     prepare_batch,
     read_batches,
     write_batch,
 )
 from latentspace.indexer.pipeline.vector_blocks import VectorBlock
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
 if TYPE_CHECKING:
-    from latentspace.indexer.collection import Collection
+    from latentspace.indexer.backends.base import CollectionBackend
     from latentspace.indexer.encoders.base import Encoder
 
 #: Records per written batch, and the most images in one (see index_source).
@@ -102,7 +106,7 @@ class _Tally:
 
 
 def index_source(
-    collection: Collection,
+    collection: CollectionBackend,
     records: Iterable[SourceEntry],
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -117,6 +121,7 @@ def index_source(
     incremental: bool = True,
     delete_missing: bool = False,
     rejects: RejectsFile | None = None,
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE,
 ) -> IndexReport:
     """Index a stream of source entries into ``collection``, ``batch_size`` records at a time.
 
@@ -138,7 +143,7 @@ def index_source(
     """
     seen: set[str] | None = set() if delete_missing else None
     batches = read_batches(_noting_ids(records, seen), batch_size=batch_size, max_images=max_images_per_batch)
-    limits = ItemLimits(max_pixels=max_pixels, max_text_chars=max_text_chars)
+    limits = ItemLimits(max_pixels=max_pixels, max_text_chars=max_text_chars, thumbnail_side=thumbnail_side)
 
     def encoder() -> Encoder:
         return collection.encoder  # loaded on first use: a source of vectors needs no model
@@ -151,7 +156,7 @@ def index_source(
         stages = [
             Stage("prepare", partial(prepare_batch, target=IngestTarget.of(collection), encoder=encoder,
                                      limits=limits, pool=pool,
-                                     stored_hashes=collection.content_hashes if incremental else None)),
+                                     stored_hashes=_stored_hashes(collection) if incremental else None)),
             Stage("encode", partial(encode_batch, encoder=encoder)),
             Stage("write", partial(write_batch, collection=collection)),
         ]
@@ -194,7 +199,13 @@ def _noting_ids(entries: Iterable[SourceEntry], seen: set[str] | None) -> Iterat
         yield entry
 
 
-def _delete_missing(collection: Collection, seen: set[str]) -> int:
+def _stored_hashes(collection: CollectionBackend) -> StoredHashes | None:
+    """The collection's stored content hashes, or None on a backend that keeps none (every item is
+    then encoded and written again)."""
+    return collection.content_hashes if isinstance(collection, KeepsContentHashes) else None
+
+
+def _delete_missing(collection: CollectionBackend, seen: set[str]) -> int:
     """Delete the collection's ids not in ``seen``; returns how many."""
     stale = [item_id for page in collection.all_ids() for item_id in page if item_id not in seen]
     deleted = 0

@@ -27,10 +27,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from latentspace.indexer.collection import Collection
+from latentspace.indexer.backends.base import CollectionBackend, KeepsContentHashes
 from latentspace.indexer.encoders.base import EncoderOptions
 from latentspace.indexer.ingest import IngestTarget, check_items, to_records
-from latentspace.indexer.items import ItemRecord
+from latentspace.indexer.items import ItemRecord, Thumbnail
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.bulk import IndexReport
 from latentspace.indexer.pipeline.content_hash import item_hash
@@ -73,20 +73,22 @@ class BatchSink(Protocol):
 
 
 class CollectionSink:
-    """Writes into a local collection, skipping unchanged items by their stored content hash."""
+    """Writes into a local collection, skipping unchanged items by their stored content hash (on a
+    backend that keeps none, such as Milvus, every item is written)."""
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(self, collection: CollectionBackend) -> None:
         self.collection = collection
 
     def write(self, records: Sequence[ItemRecord]) -> tuple[int, int, int, list[tuple[str, str]]]:
-        stored = self.collection.content_hashes([record.id for record in records])
+        stored = (self.collection.content_hashes([record.id for record in records])
+                  if isinstance(self.collection, KeepsContentHashes) else {})
         fresh = [record for record in records if stored.get(record.id) != record.content_hash]
         sequence, refused = write_records(self.collection, fresh)
         return len(fresh) - len(refused), len(records) - len(fresh), sequence, refused
 
 
 def index_source_ray(
-    collection: Collection | tuple[IngestTarget, BatchSink],
+    collection: CollectionBackend | tuple[IngestTarget, BatchSink],
     source: Path,
     *,
     model: str,
@@ -202,7 +204,8 @@ class _EncodeReplica:
         items = [item for _, item in loaded]
         items = [dataclasses.replace(item, content_hash=item_hash(item)) for item in items]
         checked = check_items(self.target, items, max_pixels=self.limits.max_pixels,
-                              max_text_chars=self.limits.max_text_chars)
+                              max_text_chars=self.limits.max_text_chars,
+                              thumbnail_side=self.limits.thumbnail_side)
         rejects += [Reject(loaded[f.index][0].location, loaded[f.index][0].id, f.reason) for f in checked.failures]
         texts = self.encoder.encode_texts(checked.texts) if checked.texts else None
         images = self.encoder.encode_images(checked.images) if checked.images else None
@@ -231,7 +234,7 @@ def _to_columns(records: Sequence[ItemRecord], rejects: Sequence[Reject], dimens
     if records:
         vectors[:len(records)] = np.stack([record.vector for record in records])
 
-    def strings(values: list[str]) -> np.ndarray:
+    def strings(values: Sequence[str | bytes]) -> np.ndarray:
         return np.array(values, dtype=object)
 
     return {
@@ -241,6 +244,9 @@ def _to_columns(records: Sequence[ItemRecord], rejects: Sequence[Reject], dimens
         "payload": strings([json.dumps(r.payload, ensure_ascii=False) for r in records] + ["{}"] * len(rejects)),
         "content": strings([r.content for r in records] + [""] * len(rejects)),
         "content_hash": strings([r.content_hash for r in records] + [""] * len(rejects)),
+        "thumbnail_type": strings([r.thumbnail.media_type if r.thumbnail else "" for r in records]
+                                  + [""] * len(rejects)),
+        "thumbnail": strings([r.thumbnail.data if r.thumbnail else b"" for r in records] + [b""] * len(rejects)),
         "location": strings([""] * len(records) + [r.location for r in rejects]),
         "reason": strings([""] * len(records) + [r.reason for r in rejects]),
     }
@@ -255,5 +261,7 @@ def _from_columns(batch: dict[str, np.ndarray]) -> tuple[list[ItemRecord], list[
         records.append(ItemRecord(id=str(batch["id"][i]), vector=np.ascontiguousarray(batch["vector"][i]),
                                   modality=Modality(str(batch["modality"][i])),
                                   payload=json.loads(str(batch["payload"][i])),
-                                  content=str(batch["content"][i]), content_hash=str(batch["content_hash"][i])))
+                                  content=str(batch["content"][i]), content_hash=str(batch["content_hash"][i]),
+                                  thumbnail=(Thumbnail(str(batch["thumbnail_type"][i]), bytes(batch["thumbnail"][i]))
+                                             if batch["thumbnail_type"][i] else None)))
     return records, rejects

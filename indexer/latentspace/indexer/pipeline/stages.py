@@ -41,6 +41,7 @@ from latentspace.indexer.pipeline.read_options import fetch_url
 from latentspace.indexer.pipeline.rejects import Reject
 from latentspace.indexer.pipeline.sources import BadRecord, IgnoredFile, SourceEntry, SourceRecord
 from latentspace.indexer.pipeline.vector_blocks import VectorBlock, check_block
+from latentspace.indexer.thumbnails import DEFAULT_THUMBNAIL_SIDE
 
 #: Gives the collection's encoder, loading it on first call; never called for a batch without
 #: texts or images, so vector-only collections need no model.
@@ -63,6 +64,8 @@ class ItemLimits:
 
     max_pixels: int
     max_text_chars: int = Limits.max_text_chars
+    #: The longer side of image items' thumbnails (0: none).
+    thumbnail_side: int = DEFAULT_THUMBNAIL_SIDE
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,8 @@ def prepare_batch(
         changed = [(record, item) for record, item in loaded if stored.get(item.id) != item.content_hash]
         unchanged, loaded = len(loaded) - len(changed), changed
     checked = check_items(target, [item for _, item in loaded], max_pixels=limits.max_pixels,
-                          max_text_chars=limits.max_text_chars, decode_executor=pool)
+                          max_text_chars=limits.max_text_chars, decode_executor=pool,
+                          thumbnail_side=limits.thumbnail_side)
     skipped += [Reject(loaded[failure.index][0].location, loaded[failure.index][0].id, failure.reason)
                 for failure in checked.failures]
     texts = encoder().prepare_texts(checked.texts) if checked.texts else None

@@ -29,9 +29,9 @@ import numpy as np
 from latentspace.indexer.directions import DirectionRecord
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.filters import PayloadFilter
-from latentspace.indexer.items import ItemRecord, StoredItem
+from latentspace.indexer.items import ItemRecord, StoredItem, Thumbnail
 from latentspace.indexer.modality import Modality
-from latentspace.indexer.store import content_hashes, direction_table, modality_stats_table, schema
+from latentspace.indexer.store import content_hashes, direction_table, modality_stats_table, schema, thumbnail_table
 from latentspace.indexer.store.filter_sql import compile_filter
 from latentspace.indexer.store.frozen_reads import FrozenItems, copy_store
 from latentspace.indexer.store.modality_stats_table import ModalityRow
@@ -203,8 +203,9 @@ class ItemStore:
         """Insert or replace ``records`` in one transaction; return its sequence number.
 
         Ids must be unique within ``records`` (the collection validates that). A replaced item's
-        old key is logged as removed (its row retired) and the new row gets a new key. An empty
-        batch writes nothing and returns the current sequence.
+        old key is logged as removed (its row retired, its thumbnail deleted) and the new row gets a
+        new key, with the record's thumbnail if it has one. An empty batch writes nothing and returns
+        the current sequence.
         """
         if not records:
             return self._sequence
@@ -220,6 +221,7 @@ class ItemStore:
                 "INSERT INTO items (id, modality, payload, content, vector, seq) VALUES (?, ?, ?, ?, ?, ?)",
                 [(*row, seq) for row in rows],
             )
+            thumbnail_table.insert(conn, [(r.id, r.thumbnail) for r in records if r.thumbnail is not None])
             content_hashes.record_hashes(conn, [(r.id, r.content_hash) for r in records])
             conn.execute("UPDATE meta SET value = ? WHERE name = 'sequence'", (str(seq),))
         self._sequence = seq
@@ -260,6 +262,7 @@ class ItemStore:
                 f"SELECT key, id, modality, payload, content, vector, seq, ? FROM items "
                 f"WHERE key IN ({_marks(len(keys))})", [seq, *keys])
             conn.execute(f"DELETE FROM items WHERE key IN ({_marks(len(keys))})", keys)
+            thumbnail_table.delete_keys(conn, keys)
         conn.executemany("INSERT INTO removed (key, seq, added_seq) VALUES (?, ?, ?)",
                          [(key, seq, added) for key, added in old])
         return len(old)
@@ -330,6 +333,15 @@ class ItemStore:
                     item = self._item(row)
                     found[item.id] = item
         return [found[i] for i in ids if i in found]
+
+    def thumbnails(self, ids: Sequence[str]) -> dict[str, Thumbnail]:
+        """The thumbnails of the live items among ``ids`` that have one (image items written since
+        thumbnails exist)."""
+        found: dict[str, Thumbnail] = {}
+        with self._read() as conn:
+            for part in _chunks(list(dict.fromkeys(ids))):
+                found.update(thumbnail_table.select(conn, part))
+        return found
 
     def _item(self, row: tuple[Any, ...]) -> StoredItem:
         _key, item_id, modality, payload, content, seq, blob = row

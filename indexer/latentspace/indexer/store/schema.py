@@ -14,9 +14,10 @@ S is caught up by removing ``removed.seq > S AND added_seq <= S`` and adding ``i
 ``retired`` keeps the rows a write deleted or replaced until the in-memory index has dropped their
 keys, so that a search running on the index as it was before the write can still read the rows it
 finds (a key's row never changes, so reading it late is never wrong). Added in place (the table is
-created when missing), so the schema version is unchanged; so are ``directions``, the collection's named
-directions (see ``direction_table.py``), ``modality_stats`` (see ``modality_stats_table.py``) and
-``content_hashes`` (see ``content_hashes.py``).
+created when missing), so the schema version is unchanged; so are ``thumbnails``, a small preview per
+image row (``thumbnail_table.py``): a store written before it simply has none, ``directions``, the
+collection's named directions (see ``direction_table.py``), ``modality_stats`` (see
+``modality_stats_table.py``) and ``content_hashes`` (see ``content_hashes.py``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ CREATE TABLE IF NOT EXISTS retired (
     vector      BLOB    NOT NULL,
     seq         INTEGER NOT NULL,
     retired_seq INTEGER NOT NULL
+);
+-- One preview per image row, deleted with the row's retirement (store/thumbnail_table.py).
+CREATE TABLE IF NOT EXISTS thumbnails (
+    key        INTEGER PRIMARY KEY,      -- items.key
+    media_type TEXT    NOT NULL,         -- image/webp (or image/jpeg)
+    data       BLOB    NOT NULL
 );
 -- Named directions (store/direction_table.py): not items, so no sequence number and no index.
 CREATE TABLE IF NOT EXISTS directions (

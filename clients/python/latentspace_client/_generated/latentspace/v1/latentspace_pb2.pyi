@@ -31,7 +31,7 @@ DIRECTION_METHOD_LEAST_SQUARES: DirectionMethod
 DIRECTION_METHOD_LOGISTIC: DirectionMethod
 
 class CollectionInfo(_message.Message):
-    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions")
+    __slots__ = ("name", "model", "dimension", "metric", "index_kind", "count", "modalities", "fingerprint", "sequence", "modality_stats", "cosine_distributions", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +43,7 @@ class CollectionInfo(_message.Message):
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MODALITY_STATS_FIELD_NUMBER: _ClassVar[int]
     COSINE_DISTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
@@ -54,7 +55,8 @@ class CollectionInfo(_message.Message):
     sequence: int
     modality_stats: _containers.RepeatedCompositeFieldContainer[ModalityStats]
     cosine_distributions: _containers.RepeatedCompositeFieldContainer[CosineDistribution]
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., metric: _Optional[str] = ..., index_kind: _Optional[str] = ..., count: _Optional[int] = ..., modalities: _Optional[_Iterable[_Union[_types_pb2.Modality, str]]] = ..., fingerprint: _Optional[str] = ..., sequence: _Optional[int] = ..., modality_stats: _Optional[_Iterable[_Union[ModalityStats, _Mapping]]] = ..., cosine_distributions: _Optional[_Iterable[_Union[CosineDistribution, _Mapping]]] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ModalityStats(_message.Message):
     __slots__ = ("modality", "count", "centroid_norm", "sampled")
@@ -89,18 +91,20 @@ class CosineDistribution(_message.Message):
     def __init__(self, a: _Optional[_Union[_types_pb2.Modality, str]] = ..., b: _Optional[_Union[_types_pb2.Modality, str]] = ..., pairs: _Optional[int] = ..., mean: _Optional[float] = ..., std: _Optional[float] = ..., p05: _Optional[float] = ..., p50: _Optional[float] = ..., p95: _Optional[float] = ...) -> None: ...
 
 class CreateCollectionRequest(_message.Message):
-    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists")
+    __slots__ = ("name", "model", "dimension", "index_kind", "if_not_exists", "backend")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     DIMENSION_FIELD_NUMBER: _ClassVar[int]
     INDEX_KIND_FIELD_NUMBER: _ClassVar[int]
     IF_NOT_EXISTS_FIELD_NUMBER: _ClassVar[int]
+    BACKEND_FIELD_NUMBER: _ClassVar[int]
     name: str
     model: str
     dimension: int
     index_kind: str
     if_not_exists: bool
-    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ...) -> None: ...
+    backend: str
+    def __init__(self, name: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., index_kind: _Optional[str] = ..., if_not_exists: _Optional[bool] = ..., backend: _Optional[str] = ...) -> None: ...
 
 class ListCollectionsRequest(_message.Message):
     __slots__ = ()
@@ -197,6 +201,32 @@ class GetResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[_types_pb2.Item]
     missing: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, items: _Optional[_Iterable[_Union[_types_pb2.Item, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetThumbnailsRequest(_message.Message):
+    __slots__ = ("collection", "ids")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, collection: _Optional[str] = ..., ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Thumbnail(_message.Message):
+    __slots__ = ("id", "media_type", "data")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    media_type: str
+    data: bytes
+    def __init__(self, id: _Optional[str] = ..., media_type: _Optional[str] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class GetThumbnailsResponse(_message.Message):
+    __slots__ = ("thumbnails", "missing")
+    THUMBNAILS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    thumbnails: _containers.RepeatedCompositeFieldContainer[Thumbnail]
+    missing: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, thumbnails: _Optional[_Iterable[_Union[Thumbnail, _Mapping]]] = ..., missing: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class StatsRequest(_message.Message):
     __slots__ = ()
@@ -443,7 +473,7 @@ class DistanceMatrixResponse(_message.Message):
     def __init__(self, rows: _Optional[int] = ..., columns: _Optional[int] = ..., cosine: _Optional[_Iterable[float]] = ..., angular: _Optional[_Iterable[float]] = ..., euclidean: _Optional[_Iterable[float]] = ..., cross_modal: _Optional[_Iterable[bool]] = ...) -> None: ...
 
 class InterpolateRequest(_message.Message):
-    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
+    __slots__ = ("collection", "a", "b", "steps", "ts", "method", "via", "allow_extrapolation", "k", "filter", "exclude_ids", "distinct", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool", "decode")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
@@ -462,6 +492,7 @@ class InterpolateRequest(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    DECODE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     a: _types_pb2.Query
     b: _types_pb2.Query
@@ -480,21 +511,24 @@ class InterpolateRequest(_message.Message):
     modality: _types_pb2.Modality
     diversity: float
     pool: int
-    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
+    decode: bool
+    def __init__(self, collection: _Optional[str] = ..., a: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., b: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., steps: _Optional[int] = ..., ts: _Optional[_Iterable[float]] = ..., method: _Optional[_Union[InterpolationMethod, str]] = ..., via: _Optional[_Union[_types_pb2.Query, _Mapping]] = ..., allow_extrapolation: _Optional[bool] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., distinct: _Optional[bool] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ..., decode: _Optional[bool] = ...) -> None: ...
 
 class PathStep(_message.Message):
-    __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits")
+    __slots__ = ("t", "cos_to_a", "cos_to_b", "vector", "hits", "image")
     T_FIELD_NUMBER: _ClassVar[int]
     COS_TO_A_FIELD_NUMBER: _ClassVar[int]
     COS_TO_B_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     t: float
     cos_to_a: float
     cos_to_b: float
     vector: _types_pb2.Vector
     hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
-    def __init__(self, t: _Optional[float] = ..., cos_to_a: _Optional[float] = ..., cos_to_b: _Optional[float] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+    image: bytes
+    def __init__(self, t: _Optional[float] = ..., cos_to_a: _Optional[float] = ..., cos_to_b: _Optional[float] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ..., image: _Optional[bytes] = ...) -> None: ...
 
 class InterpolateResponse(_message.Message):
     __slots__ = ("steps", "angle")
@@ -505,7 +539,7 @@ class InterpolateResponse(_message.Message):
     def __init__(self, steps: _Optional[_Iterable[_Union[PathStep, _Mapping]]] = ..., angle: _Optional[float] = ...) -> None: ...
 
 class EditRequest(_message.Message):
-    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool")
+    __slots__ = ("collection", "edit", "k", "filter", "exclude_ids", "with_vectors", "explain", "score_mode", "modality", "diversity", "pool", "decode")
     COLLECTION_FIELD_NUMBER: _ClassVar[int]
     EDIT_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -517,6 +551,7 @@ class EditRequest(_message.Message):
     MODALITY_FIELD_NUMBER: _ClassVar[int]
     DIVERSITY_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
+    DECODE_FIELD_NUMBER: _ClassVar[int]
     collection: str
     edit: _types_pb2.Edit
     k: int
@@ -528,23 +563,128 @@ class EditRequest(_message.Message):
     modality: _types_pb2.Modality
     diversity: float
     pool: int
-    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ...) -> None: ...
+    decode: bool
+    def __init__(self, collection: _Optional[str] = ..., edit: _Optional[_Union[_types_pb2.Edit, _Mapping]] = ..., k: _Optional[int] = ..., filter: _Optional[_Union[_types_pb2.Filter, _Mapping]] = ..., exclude_ids: _Optional[_Iterable[str]] = ..., with_vectors: _Optional[bool] = ..., explain: _Optional[bool] = ..., score_mode: _Optional[_Union[_types_pb2.ScoreMode, str]] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., diversity: _Optional[float] = ..., pool: _Optional[int] = ..., decode: _Optional[bool] = ...) -> None: ...
 
 class EditResponse(_message.Message):
-    __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits")
+    __slots__ = ("vector", "cos_to_base", "base_projection", "result_projection", "direction_norm", "hits", "base_image", "image")
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     COS_TO_BASE_FIELD_NUMBER: _ClassVar[int]
     BASE_PROJECTION_FIELD_NUMBER: _ClassVar[int]
     RESULT_PROJECTION_FIELD_NUMBER: _ClassVar[int]
     DIRECTION_NORM_FIELD_NUMBER: _ClassVar[int]
     HITS_FIELD_NUMBER: _ClassVar[int]
+    BASE_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     vector: _types_pb2.Vector
     cos_to_base: float
     base_projection: float
     result_projection: float
     direction_norm: float
     hits: _containers.RepeatedCompositeFieldContainer[_types_pb2.Hit]
-    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ...) -> None: ...
+    base_image: bytes
+    image: bytes
+    def __init__(self, vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., cos_to_base: _Optional[float] = ..., base_projection: _Optional[float] = ..., result_projection: _Optional[float] = ..., direction_norm: _Optional[float] = ..., hits: _Optional[_Iterable[_Union[_types_pb2.Hit, _Mapping]]] = ..., base_image: _Optional[bytes] = ..., image: _Optional[bytes] = ...) -> None: ...
+
+class DecodeRequest(_message.Message):
+    __slots__ = ("collection", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class DecodeResponse(_message.Message):
+    __slots__ = ("images", "decoder", "width", "height")
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    DECODER_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedScalarFieldContainer[bytes]
+    decoder: str
+    width: int
+    height: int
+    def __init__(self, images: _Optional[_Iterable[bytes]] = ..., decoder: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
+
+class MapRequest(_message.Message):
+    __slots__ = ("collection", "sample_size", "seed", "clusters", "color_by", "queries")
+    COLLECTION_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    COLOR_BY_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    collection: str
+    sample_size: int
+    seed: int
+    clusters: int
+    color_by: str
+    queries: _containers.RepeatedCompositeFieldContainer[_types_pb2.Query]
+    def __init__(self, collection: _Optional[str] = ..., sample_size: _Optional[int] = ..., seed: _Optional[int] = ..., clusters: _Optional[int] = ..., color_by: _Optional[str] = ..., queries: _Optional[_Iterable[_Union[_types_pb2.Query, _Mapping]]] = ...) -> None: ...
+
+class MapPoint(_message.Message):
+    __slots__ = ("id", "x", "y", "cluster", "modality", "payload", "content", "color")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    COLOR_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    x: float
+    y: float
+    cluster: int
+    modality: _types_pb2.Modality
+    payload: _struct_pb2.Struct
+    content: str
+    color: _struct_pb2.Value
+    def __init__(self, id: _Optional[str] = ..., x: _Optional[float] = ..., y: _Optional[float] = ..., cluster: _Optional[int] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content: _Optional[str] = ..., color: _Optional[_Union[_struct_pb2.Value, _Mapping]] = ...) -> None: ...
+
+class MapCluster(_message.Message):
+    __slots__ = ("x", "y", "size", "label", "label_id", "nearest_id")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    LABEL_ID_FIELD_NUMBER: _ClassVar[int]
+    NEAREST_ID_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    size: int
+    label: str
+    label_id: str
+    nearest_id: str
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., size: _Optional[int] = ..., label: _Optional[str] = ..., label_id: _Optional[str] = ..., nearest_id: _Optional[str] = ...) -> None: ...
+
+class MapPlacedPoint(_message.Message):
+    __slots__ = ("x", "y", "cluster", "modality")
+    X_FIELD_NUMBER: _ClassVar[int]
+    Y_FIELD_NUMBER: _ClassVar[int]
+    CLUSTER_FIELD_NUMBER: _ClassVar[int]
+    MODALITY_FIELD_NUMBER: _ClassVar[int]
+    x: float
+    y: float
+    cluster: int
+    modality: _types_pb2.Modality
+    def __init__(self, x: _Optional[float] = ..., y: _Optional[float] = ..., cluster: _Optional[int] = ..., modality: _Optional[_Union[_types_pb2.Modality, str]] = ...) -> None: ...
+
+class MapResponse(_message.Message):
+    __slots__ = ("points", "clusters", "queries", "count", "explained_x", "explained_y")
+    POINTS_FIELD_NUMBER: _ClassVar[int]
+    CLUSTERS_FIELD_NUMBER: _ClassVar[int]
+    QUERIES_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_X_FIELD_NUMBER: _ClassVar[int]
+    EXPLAINED_Y_FIELD_NUMBER: _ClassVar[int]
+    points: _containers.RepeatedCompositeFieldContainer[MapPoint]
+    clusters: _containers.RepeatedCompositeFieldContainer[MapCluster]
+    queries: _containers.RepeatedCompositeFieldContainer[MapPlacedPoint]
+    count: int
+    explained_x: float
+    explained_y: float
+    def __init__(self, points: _Optional[_Iterable[_Union[MapPoint, _Mapping]]] = ..., clusters: _Optional[_Iterable[_Union[MapCluster, _Mapping]]] = ..., queries: _Optional[_Iterable[_Union[MapPlacedPoint, _Mapping]]] = ..., count: _Optional[int] = ..., explained_x: _Optional[float] = ..., explained_y: _Optional[float] = ...) -> None: ...
 
 class DirectionSource(_message.Message):
     __slots__ = ("text_pair", "examples", "labels", "vector")

@@ -75,6 +75,11 @@ class CollectionsStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.GetRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.GetResponse.FromString,
                 _registered_method=True)
+        self.GetThumbnails = channel.unary_unary(
+                '/latentspace.v1.Collections/GetThumbnails',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.FromString,
+                _registered_method=True)
         self.Stats = channel.unary_unary(
                 '/latentspace.v1.Collections/Stats',
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.StatsRequest.SerializeToString,
@@ -158,6 +163,15 @@ class CollectionsServicer:
 
     def Get(self, request, context):
         """Fetch items by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetThumbnails(self, request, context):
+        """The small previews stored with image items (made when each was written), so a caller can show
+        items without the server's files or paths. FAILED_PRECONDITION (THUMBNAILS_NOT_STORED) when the
+        collection's engine keeps no thumbnails.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -250,6 +264,11 @@ def add_CollectionsServicer_to_server(servicer, server):
                     servicer.Get,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.GetRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.GetResponse.SerializeToString,
+            ),
+            'GetThumbnails': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetThumbnails,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.SerializeToString,
             ),
             'Stats': grpc.unary_unary_rpc_method_handler(
                     servicer.Stats,
@@ -504,6 +523,33 @@ class Collections:
             _registered_method=True)
 
     @staticmethod
+    def GetThumbnails(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.Collections/GetThumbnails',
+            latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.GetThumbnailsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def Stats(request,
             target,
             options=(),
@@ -683,6 +729,16 @@ class LatentSpaceStub:
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
                 response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
                 _registered_method=True)
+        self.Map = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Map',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.MapRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.MapResponse.FromString,
+                _registered_method=True)
+        self.Decode = channel.unary_unary(
+                '/latentspace.v1.LatentSpace/Decode',
+                request_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+                response_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
+                _registered_method=True)
         self.CreateDirection = channel.unary_unary(
                 '/latentspace.v1.LatentSpace/CreateDirection',
                 request_serializer=latentspace_dot_v1_dot_latentspace__pb2.CreateDirectionRequest.SerializeToString,
@@ -752,6 +808,24 @@ class LatentSpaceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Map(self, request, context):
+        """A 2-D map of a collection: a seeded sample projected on its two principal axes, clustered by
+        k-means with each cluster labelled by the text item nearest its centre, and where the request's
+        points fall. Reads every item once. FAILED_PRECONDITION (MAP_NOT_SUPPORTED) when the
+        collection's engine cannot read its items as of one moment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Decode(self, request, context):
+        """Draw points (any Query form) as images with the decoder of the collection's model: what a
+        point of the space looks like. FAILED_PRECONDITION (reason NO_DECODER) when the model has none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateDirection(self, request, context):
         """Make a direction (from a text pair, examples, payload labels or a raw vector), measure how
         well it separates what it was made from, and store it in the collection under a name, usable
@@ -812,6 +886,16 @@ def add_LatentSpaceServicer_to_server(servicer, server):
                     servicer.Edit,
                     request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.EditRequest.FromString,
                     response_serializer=latentspace_dot_v1_dot_latentspace__pb2.EditResponse.SerializeToString,
+            ),
+            'Map': grpc.unary_unary_rpc_method_handler(
+                    servicer.Map,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.MapRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.MapResponse.SerializeToString,
+            ),
+            'Decode': grpc.unary_unary_rpc_method_handler(
+                    servicer.Decode,
+                    request_deserializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.FromString,
+                    response_serializer=latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.SerializeToString,
             ),
             'CreateDirection': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDirection,
@@ -1018,6 +1102,60 @@ class LatentSpace:
             '/latentspace.v1.LatentSpace/Edit',
             latentspace_dot_v1_dot_latentspace__pb2.EditRequest.SerializeToString,
             latentspace_dot_v1_dot_latentspace__pb2.EditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Map(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Map',
+            latentspace_dot_v1_dot_latentspace__pb2.MapRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.MapResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Decode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/latentspace.v1.LatentSpace/Decode',
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeRequest.SerializeToString,
+            latentspace_dot_v1_dot_latentspace__pb2.DecodeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,7 +29,7 @@ export enum Scope {
   UNSPECIFIED = 0,
 
   /**
-   * Queries and reads: encode, search, distance, interpolate, edit, get, list, describe, stats,
+   * Queries and reads: encode, search, distance, interpolate, edit, decode, get, list, describe, stats,
    * export.
    *
    * @generated from enum value: SCOPE_READ = 1;
