@@ -127,6 +127,26 @@ def test_upsert_streams_many_batches(client: Client) -> None:
     assert client.describe_collection().count == len(VECTORS) + 7
 
 
+def test_items_whose_id_holds_their_content_hash_are_unchanged(client: Client) -> None:
+    def corpus(changed: str = "") -> list[dict]:
+        return [{"id": f"h{i}", "vector": [1.0, float(i), 0.0, 0.0], "content_hash": f"v{i}{changed * (i == 2)}",
+                 "payload": {"i": i}} for i in range(5)]
+
+    first = client.upsert(corpus(), batch_size=2)
+    assert (first.upserted, first.unchanged) == (5, 0)
+    again = client.upsert(corpus(), batch_size=2)
+    assert (again.upserted, again.unchanged, again.sequence) == (0, 5, 0)  # nothing written
+    one = client.upsert(corpus("x"), batch_size=2)
+    assert (one.upserted, one.unchanged) == (1, 4) and one.sequence > first.sequence
+    # Without a hash the item is written (and its stored hash dropped): the next hashed send writes it.
+    assert client.upsert([{"id": "h0", "vector": [1.0, 0.0, 0.0, 0.0]}]).upserted == 1
+    assert client.upsert(corpus("x")[:1]).upserted == 1
+    # A refused item is named by its position in the request, unchanged items counted.
+    with pytest.raises(InvalidArgument) as caught:
+        client.upsert([*corpus("x")[:2], {"id": "h9", "vector": [1.0, 2.0]}])
+    assert "items[2].vector" in caught.value.details
+
+
 def test_a_bad_item_in_a_later_batch_raises_its_own_error(client: Client) -> None:
     batches = [{"id": "ok1", "vector": [1.0, 2.0, 3.0, 4.0]}, {"id": "ok2", "vector": [4.0, 3.0, 2.0, 1.0]}]
     batches += [{"id": "bad", "text": "x", "vector": [1.0]}]

@@ -57,7 +57,9 @@ def test_a_server_without_keys_is_published_on_loopback_only(compose):
 
 def test_services_share_the_data_and_model_volumes(compose):
     mounts = {name: set(service["volumes"]) for name, service in compose["services"].items()}
-    assert mounts["server"] == mounts["indexer"] == {"data:/data", "models:/models"}
+    assert mounts["server"] == {"data:/data", "models:/models"}
+    # The indexer also reads the corpus, read-only; `index /corpus` sends it through the server.
+    assert mounts["indexer"] == {"data:/data", "models:/models", "./corpus:/corpus:ro"}
     assert {"data", "models"} <= set(compose["volumes"])
     assert compose["services"]["server"]["depends_on"]["indexer"]["condition"] == "service_completed_successfully"
     assert compose["services"]["indexer"]["restart"] == "no"
@@ -115,3 +117,36 @@ def test_server_command_serves_and_the_healthcheck_passes(compose, tmp_path, nam
         assert server.terminate() == 0
     down = subprocess.run([*LATENT, *probe], capture_output=True, text=True, timeout=60, env=subprocess_env())
     assert down.returncode == 1
+
+
+def documented_index_commands() -> list[list[str]]:
+    """The ``docker compose run --rm indexer index ...`` lines of docker-compose.yml and the README."""
+    found = []
+    for path in (REPO / "docker-compose.yml", REPO / "README.md"):
+        text = path.read_text().replace("\\\n", " ")
+        for match in re.finditer(r"docker compose run --rm indexer (index [^\n#]*)", text):
+            found.append(match.group(1).split())
+    return found
+
+
+def test_the_documented_index_command_indexes_through_a_running_server(compose, tmp_path):
+    commands = documented_index_commands()
+    assert len(commands) == 2 and commands[0] == commands[1], commands
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("a note about rivers")
+    (corpus / "b.md").write_text("# maps\nold maps of the coast")
+    server = ServerProcess(tmp_path / "data")
+    try:
+        command = [str(corpus) if part == "/corpus" else part for part in commands[0]]
+        assert command[command.index("--server") + 1] == "server:50051"  # the compose service's port
+        command[command.index("--server") + 1] = server.address
+        command[command.index("--rejects") + 1] = str(tmp_path / "rejects.jsonl")
+        assert "--data" not in command  # the server holds the data dir's lock
+        for expected in ("2 written, 0 unchanged", "0 written, 2 unchanged"):
+            result = subprocess.run([*LATENT, *command, "--no-progress"], capture_output=True, text=True,
+                                    timeout=300, env=subprocess_env())
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert expected in result.stdout, result.stdout
+    finally:
+        assert server.terminate() == 0

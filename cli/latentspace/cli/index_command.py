@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from latentspace.cli import connection_options
+
 if TYPE_CHECKING:
     from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
     from latentspace.indexer.backends.milvus import MilvusTarget
@@ -16,7 +18,10 @@ if TYPE_CHECKING:
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
     from latentspace.indexer.pipeline.read_options import ReadOptions
+    from latentspace.indexer.pipeline.rejects import RejectsFile
+    from latentspace.indexer.pipeline.stages import ItemLimits
     from latentspace.server.settings import Settings
+    from latentspace_client import Client
 
 #: Skip reasons printed in full; the rest are counted.
 SHOWN_SKIPS = 20
@@ -85,6 +90,21 @@ def register(subparsers: Any) -> None:
     progress.add_argument("--progress", action="store_true",
                           help="show the progress bar even when stderr is not a terminal")
     progress.add_argument("--no-progress", action="store_true", help="no progress bar, and no library's either")
+    remote = parser.add_argument_group(
+        "indexing through a running server",
+        "With --server the records are read and hashed here and streamed to the server (UpsertStream), "
+        "which encodes and writes them: the way to index while `latent serve` holds the data dir. Items "
+        "the collection already holds unchanged are skipped by the server without encoding.")
+    remote.add_argument("--server", metavar="ADDR", help="index through the server at ADDR (host:port) "
+                        "instead of opening a data dir")
+    connection_options.add_arguments(remote)
+    engine = parser.add_argument_group("encoding on a Ray cluster (the `ray` extra; docs/ray.md)")
+    engine.add_argument("--engine", choices=("local", "ray"), default="local",
+                        help="local: threads on this machine (default); ray: a Ray Data pipeline with one "
+                        "encoder actor per model replica, written into the collection from here")
+    engine.add_argument("--ray-address", metavar="ADDR", help="the cluster to join (ray.init address: auto, "
+                        "ray://HEAD:10001); default a local Ray")
+    engine.add_argument("--replicas", type=int, default=1, help="encoder actors (model replicas) for --engine ray")
     parser.set_defaults(handler=run_index)
 
 
@@ -100,6 +120,8 @@ def run_index(args: argparse.Namespace) -> int:
     from latentspace.indexer.pipeline.source_size import estimate_records
     from latentspace.server.settings import Settings
 
+    if args.server is not None:
+        return run_index_through_server(args)
     try:
         if args.batch_size is not None and args.batch_size < 1:
             return fail(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -133,19 +155,22 @@ def run_index(args: argparse.Namespace) -> int:
             collection = open_or_create(data, args.collection, args.model, args.index_kind, args.dimension,
                                         args.backend)
             show_progress = not args.no_progress and (args.progress or sys.stderr.isatty())
-            report = index_source(
-                collection,
-                records,
-                batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
-                max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
-                max_pixels=settings.limits.max_image_pixels,
-                max_text_chars=settings.limits.max_text_chars,
-                progress=show_progress,
-                total=estimate_records(args.source) if show_progress else None,
-                delete_missing=args.delete_missing,
-                rejects=rejects,
-                thumbnail_side=settings.thumbnail_side,
-            )
+            if args.engine == "ray":
+                report = index_with_ray(args, collection, settings, rejects)
+            else:
+                report = index_source(
+                    collection,
+                    records,
+                    batch_size=args.batch_size or DEFAULT_BATCH_SIZE,
+                    max_images_per_batch=min(settings.batch_size, args.batch_size or settings.batch_size),
+                    max_pixels=settings.limits.max_image_pixels,
+                    max_text_chars=settings.limits.max_text_chars,
+                    progress=show_progress,
+                    total=estimate_records(args.source) if show_progress else None,
+                    delete_missing=args.delete_missing,
+                    rejects=rejects,
+                    thumbnail_side=settings.thumbnail_side,
+                )
             total = collection.count()
     except LatentSpaceError as error:
         return fail(str(error))
@@ -156,6 +181,86 @@ def run_index(args: argparse.Namespace) -> int:
         return 130
     print(f"{args.source} -> collection {args.collection!r} in "
           f"{_where(settings, target, collection.manifest.backend)}")
+    print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
+    return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
+
+
+def index_with_ray(args: argparse.Namespace, collection: CollectionBackend, settings: Settings,
+                   rejects: RejectsFile) -> IndexReport:
+    """``--engine ray``: encode on a Ray cluster (or a local Ray), write into ``collection`` from here."""
+    from latentspace.indexer.errors import InvalidInput
+    from latentspace.indexer.pipeline.ray_runner import RayPlan, index_source_ray
+    from latentspace.indexer.pipeline.stages import ItemLimits
+
+    if collection.manifest.model is None:
+        raise InvalidInput("--engine ray encodes texts and images; this collection has no model", field="engine")
+    if args.replicas < 1:
+        raise InvalidInput(f"--replicas must be at least 1, got {args.replicas}", field="replicas")
+    return index_source_ray(
+        collection, args.source, model=collection.manifest.model,
+        encoder_options=indexing_encoder_options(settings, args.threads),
+        limits=ItemLimits(max_pixels=settings.limits.max_image_pixels,
+                          max_text_chars=settings.limits.max_text_chars, thumbnail_side=settings.thumbnail_side),
+        batch_size=args.batch_size or 256, plan=RayPlan(address=args.ray_address, replicas=args.replicas),
+        rejects=rejects)
+
+
+def index_with_ray_into_server(args: argparse.Namespace, client: Client, settings: Settings, limits: ItemLimits,
+                               rejects: RejectsFile) -> IndexReport:
+    """``--engine ray --server``: encode on Ray, write the vectors through the server."""
+    from latentspace.cli.server_indexing import ServerSink, server_target
+    from latentspace.indexer.errors import InvalidInput
+    from latentspace.indexer.pipeline.ray_runner import RayPlan, index_source_ray
+
+    model = client.describe_collection(args.collection).model
+    if not model:
+        raise InvalidInput("--engine ray encodes texts and images; this collection has no model", field="engine")
+    return index_source_ray(
+        (server_target(client, args.collection), ServerSink(client, args.collection)), args.source, model=model,
+        encoder_options=indexing_encoder_options(settings, args.threads), limits=limits,
+        batch_size=args.batch_size or 256, plan=RayPlan(address=args.ray_address, replicas=args.replicas),
+        rejects=rejects)
+
+
+def run_index_through_server(args: argparse.Namespace) -> int:
+    """``latent index --server``: read and hash here, encode and write on the server."""
+    from latentspace.cli.connection_options import Connection
+    from latentspace.cli.server_indexing import ensure_collection, index_through_server
+    from latentspace.indexer.errors import LatentSpaceError as LibraryError
+    from latentspace.indexer.pipeline import RejectsFile, default_rejects_path, open_source
+    from latentspace.indexer.pipeline.bulk import DEFAULT_BATCH_SIZE
+    from latentspace.indexer.pipeline.stages import ItemLimits
+    from latentspace.server.settings import Settings
+    from latentspace_client import Client, LatentSpaceError
+
+    if args.delete_missing:
+        return fail("--delete-missing is not available with --server yet; run `latent delete` with the ids")
+    if args.batch_size is not None and args.batch_size < 1:
+        return fail(f"--batch-size must be at least 1, got {args.batch_size}")
+    settings = Settings.load(os.environ, model_cache=args.model_cache, device=args.device,
+                             allow_download=False if args.no_download else (True if args.allow_download else None))
+    batch_size = args.batch_size or DEFAULT_BATCH_SIZE
+    try:
+        records = open_source(args.source, read_options(args))
+        rejects = RejectsFile(args.rejects or default_rejects_path(args.source))
+        with Client(args.server, timeout=None, **Connection.from_args(args).client_options()) as client, rejects:
+            ensure_collection(client, args.collection, args.model, args.dimension, args.index_kind)
+            limits = ItemLimits(max_pixels=settings.limits.max_image_pixels,
+                                max_text_chars=settings.limits.max_text_chars)
+            if args.engine == "ray":  # encoded on Ray, written through the server
+                report = index_with_ray_into_server(args, client, settings, limits, rejects)
+            else:
+                report = index_through_server(
+                    client, args.collection, records, batch_size=batch_size,
+                    max_images_per_batch=min(settings.batch_size, batch_size), limits=limits,
+                    rejects=rejects, progress=not args.no_progress and (args.progress or sys.stderr.isatty()))
+            total = client.describe_collection(args.collection).count
+    except (LatentSpaceError, LibraryError, OSError, ValueError) as error:
+        return fail(str(error))
+    except KeyboardInterrupt:
+        print("interrupted; the batches the server acknowledged stay indexed", file=sys.stderr)
+        return 130
+    print(f"{args.source} -> collection {args.collection!r} on {args.server}")
     print(summary(report, total=total, rejects=rejects.path if rejects.count else None))
     return 0 if report.indexed + report.unchanged > 0 or report.skipped_count == 0 else 1
 

@@ -59,9 +59,12 @@ class UpsertItem:
     vector: Any = None
     payload: Mapping[str, Any] | None = None
     content_ref: str | None = None
+    #: A hash of the source content, stored with the item: the server skips (counts as unchanged)
+    #: an item whose id already holds this hash, without encoding it.
+    content_hash: str | None = None
 
 
-_ITEM_KEYS = frozenset({"id", "text", "image", "vector", "payload", "content_ref"})
+_ITEM_KEYS = frozenset({"id", "text", "image", "vector", "payload", "content_ref", "content_hash"})
 
 
 def resolve_collection(collection: str | None, default: str | None) -> str:
@@ -107,7 +110,8 @@ def upsert_item(item: UpsertItem | Mapping[str, Any], position: int = 0) -> pb.U
     content = {k: fields[k] for k in ("text", "image", "vector") if fields.get(k) is not None}
     if "id" not in fields or len(content) != 1:
         raise ValueError(f"items[{position}]: an item needs an id and exactly one of text, image, vector")
-    message = pb.UpsertItem(id=str(fields["id"]), content_ref=fields.get("content_ref") or "")
+    message = pb.UpsertItem(id=str(fields["id"]), content_ref=fields.get("content_ref") or "",
+                            content_hash=fields.get("content_hash") or "")
     ((kind, value),) = content.items()
     if kind == "text":
         message.text = value

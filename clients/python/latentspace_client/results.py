@@ -279,14 +279,16 @@ class SnapshotInfo:
 
 @dataclass(frozen=True)
 class UpsertResult:
-    """How many items an upsert wrote and the sequence number of its last write."""
+    """How many items an upsert wrote, the sequence number of its last write, and how many it skipped
+    because their id already held their ``content_hash``."""
 
     upserted: int
     sequence: int
+    unchanged: int = 0
 
     @classmethod
     def from_proto(cls, message: pb.UpsertResponse) -> UpsertResult:
-        return cls(upserted=message.upserted, sequence=message.sequence)
+        return cls(upserted=message.upserted, sequence=message.sequence, unchanged=message.unchanged)
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ export class Client {
       if (next.done) break;
       head.push(next.value);
     }
-    if (head.length === 0) return { upserted: 0, sequence: 0 };
+    if (head.length === 0) return { upserted: 0, sequence: 0, unchanged: 0 };
     if (head.length === 1) return this.connection.unary(RPCS.upsert, head[0]!, options.timeoutMs);
     async function* all(): AsyncGenerator<UpsertRequest> {
       yield* head;

@@ -85,6 +85,9 @@ export interface UpsertItem {
   payload?: { readonly [key: string]: unknown } | null;
   /** Overrides the stored content reference (e.g. the image's URI). */
   contentRef?: string | null;
+  /** A hash of the source content, stored with the item: the server skips (counts as unchanged) an
+   * item whose id already holds this hash, without encoding it. */
+  contentHash?: string | null;
 }
 
 /** Ids: an array, or a lone string meaning that one id. */
@@ -157,7 +160,7 @@ export const DIRECTION_METHODS: Readonly<Record<DirectionMethodName, DirectionMe
   logistic: DirectionMethod.LOGISTIC,
 };
 
-const ITEM_KEYS = new Set(["id", "text", "image", "vector", "payload", "contentRef"]);
+const ITEM_KEYS = new Set(["id", "text", "image", "vector", "payload", "contentRef", "contentHash"]);
 
 /** The collection a call addresses: the argument, else the client's default. */
 export function resolveCollection(collection: string | null | undefined, fallback: string | null): string {
@@ -205,7 +208,11 @@ export function upsertItem(item: UpsertItem, position = 0): UpsertItemMessage {
   if (item.id === undefined || item.id === null || content.length !== 1) {
     throw new RangeError(`items[${position}]: an item needs an id and exactly one of text, image, vector`);
   }
-  const message = create(UpsertItemSchema, { id: String(item.id), contentRef: item.contentRef ?? "" });
+  const message = create(UpsertItemSchema, {
+    id: String(item.id),
+    contentRef: item.contentRef ?? "",
+    contentHash: item.contentHash ?? "",
+  });
   if (item.text !== null && item.text !== undefined) message.content = { case: "text", value: item.text };
   else if (item.image instanceof Uint8Array) message.content = { case: "image", value: item.image };
   else if (item.image !== null && item.image !== undefined) {

@@ -162,6 +162,8 @@ export interface ExportPage {
 /** How many items an upsert wrote and the sequence number of its last write. */
 export interface UpsertResult {
   upserted: number;
+  /** Items skipped because their id already held their `contentHash`. */
+  unchanged: number;
   sequence: number;
 }
 
@@ -391,7 +393,11 @@ export function collectionInfoFromProto(message: CollectionInfoMessage): Collect
 }
 
 export function upsertResultFromProto(message: UpsertResponse): UpsertResult {
-  return { upserted: message.upserted, sequence: safeNumber(message.sequence, "sequence") };
+  return {
+    upserted: message.upserted,
+    sequence: safeNumber(message.sequence, "sequence"),
+    unchanged: message.unchanged,
+  };
 }
 
 export function deleteResultFromProto(message: DeleteResponse): DeleteResult {

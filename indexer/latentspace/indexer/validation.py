@@ -32,6 +32,8 @@ from latentspace.indexer.modality import Modality
 from latentspace.indexer.search_options import SearchOptions
 
 MAX_ID_LENGTH = 512
+#: A client's content hash is an opaque string of at most this many characters.
+MAX_CONTENT_HASH_LENGTH = 128
 #: Payloads nest at most this deep (a dict or list inside another counts one level).
 MAX_PAYLOAD_DEPTH = 32
 #: Composite points (mix, edit, analogy) nest at most this deep: each mix part, edit base, example
@@ -80,6 +82,16 @@ def check_id(value: Any, field: str) -> str:
         raise InvalidInput("id must not be empty", field=field)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInput(f"id has {len(value)} characters; the limit is {MAX_ID_LENGTH}", field=field)
+    return str(value)
+
+
+def check_content_hash(value: Any, field: str) -> str:
+    """A content hash sent with an item: an opaque string ("" for none) of at most
+    ``MAX_CONTENT_HASH_LENGTH`` characters."""
+    check_text(value, field, "content_hash")
+    if len(value) > MAX_CONTENT_HASH_LENGTH:
+        raise InvalidInput(f"content_hash has {len(value)} characters; the limit is {MAX_CONTENT_HASH_LENGTH} "
+                           "(send a digest, not the content)", field=field)
     return str(value)
 
 

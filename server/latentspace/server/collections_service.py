@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib.metadata
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -11,13 +12,20 @@ from concurrent.futures import Future
 import numpy as np
 from grpc import aio
 
-from latentspace.indexer.backends.base import CollectionBackend, StoresThumbnails, reindexer_of
+from latentspace.indexer.backends.base import CollectionBackend, KeepsContentHashes, StoresThumbnails, reindexer_of
 from latentspace.indexer.backup import check_snapshot_name
 from latentspace.indexer.data_dir import check_name
 from latentspace.indexer.errors import FailedPrecondition, InvalidInput, LatentSpaceError
 from latentspace.indexer.index.auto_kind import AUTO
-from latentspace.indexer.ingest import NewItem, prepare_records
-from latentspace.indexer.validation import check_backend, check_batch, check_ids, check_index_kind, check_requested_ids
+from latentspace.indexer.ingest import IngestTarget, NewItem, check_items, to_records
+from latentspace.indexer.validation import (
+    check_backend,
+    check_batch,
+    check_content_hash,
+    check_ids,
+    check_index_kind,
+    check_requested_ids,
+)
 from latentspace.server import convert
 from latentspace.server.backup_protos import ExportPages, export_page_size, snapshot_to_proto
 from latentspace.server.map_protos import thumbnails_to_proto
@@ -49,6 +57,19 @@ def _index_kind(chosen: str, serving: str) -> str:
     if chosen == AUTO:
         return f"{AUTO} ({serving})"
     return chosen if chosen == serving else f"{chosen} (being built; {serving} serves meanwhile)"
+
+
+def changed_positions(collection: CollectionBackend, items: Sequence[NewItem]) -> list[int]:
+    """The positions of the items to write: all but those whose id already holds their content hash.
+
+    Checked before any decoding or encoding, so a client re-sending an unchanged corpus costs one
+    lookup per batch, no model call and no write. A backend that keeps no content hashes (Milvus)
+    skips nothing: every item is written.
+    """
+    hashed = [item.id for item in items if item.content_hash]
+    stored = collection.content_hashes(hashed) if hashed and isinstance(collection, KeepsContentHashes) else {}
+    return [position for position, item in enumerate(items)
+            if not item.content_hash or stored.get(item.id) != item.content_hash]
 
 
 class CollectionsService(rpc.CollectionsServicer):
@@ -103,42 +124,53 @@ class CollectionsService(rpc.CollectionsServicer):
         return collection_info(collection)
 
     async def Upsert(self, request: api.UpsertRequest, context: aio.ServicerContext) -> api.UpsertResponse:
-        upserted, sequence = await self._upsert(request)
-        return api.UpsertResponse(upserted=upserted, sequence=sequence)
+        upserted, unchanged, sequence = await self._upsert(request)
+        return api.UpsertResponse(upserted=upserted, sequence=sequence, unchanged=unchanged)
 
     async def UpsertStream(
         self, requests: AsyncIterator[api.UpsertRequest], context: aio.ServicerContext
     ) -> api.UpsertResponse:
-        total, sequence, index = 0, 0, 0
+        total, unchanged_total, sequence, index = 0, 0, 0, 0
         async for request in requests:
             try:
-                upserted, sequence = await self._upsert(request)
+                upserted, unchanged, batch_sequence = await self._upsert(request)
             except LatentSpaceError as error:
                 # Name the failing message too: items[i] alone is ambiguous across a stream.
                 error.field = f"requests[{index}]" + (f".{error.field}" if error.field else "")
                 raise
             total += upserted
+            unchanged_total += unchanged
+            sequence = batch_sequence or sequence
             index += 1
-        return api.UpsertResponse(upserted=total, sequence=sequence)
+        return api.UpsertResponse(upserted=total, sequence=sequence, unchanged=unchanged_total)
 
-    async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int]:
+    async def _upsert(self, request: api.UpsertRequest) -> tuple[int, int, int]:
+        """Write one request's items: (written, unchanged, sequence; 0 when nothing was written)."""
         limits = self.state.limits
         check_batch(request.items, limits, "items")
         items = [self._new_item(item, f"items[{i}]") for i, item in enumerate(request.items)]
 
-        def write() -> int:
+        def write() -> tuple[int, int]:
             collection = self.state.collection(request.collection)
-            records, failures = prepare_records(
-                collection, items, max_pixels=limits.max_image_pixels, max_text_chars=limits.max_text_chars,
-                budget=limits.budget(), thumbnail_side=self.state.settings.thumbnail_side,
-            )
-            if failures:
-                # The first refused item decides the status (bad input, over a limit, wrong modality).
-                raise failures[0].as_error()
-            return collection.upsert(records)
+            positions = changed_positions(collection, items)
+            changed = [items[position] for position in positions]
+            if not changed:
+                return 0, 0
+            checked = check_items(IngestTarget.of(collection), changed, max_pixels=limits.max_image_pixels,
+                                  max_text_chars=limits.max_text_chars, budget=limits.budget(),
+                                  thumbnail_side=self.state.settings.thumbnail_side)
+            if checked.failures:
+                # The first refused item decides the status (bad input, over a limit, wrong modality);
+                # its index is the one in the request, unchanged items counted. Refused before the
+                # model runs: the request writes nothing, so its encoding would be wasted.
+                failure = checked.failures[0]
+                raise dataclasses.replace(failure, index=positions[failure.index]).as_error()
+            text_vectors = collection.encode_texts(checked.texts) if checked.texts else None
+            image_vectors = collection.encode_images(checked.images) if checked.images else None
+            return len(changed), collection.upsert(to_records(checked.good, text_vectors, image_vectors))
 
-        sequence = await self.state.run(write)
-        return len(items), sequence
+        written, sequence = await self.state.run(write)
+        return written, len(items) - written, sequence
 
     @staticmethod
     def _new_item(item: api.UpsertItem, field: str) -> NewItem:
@@ -155,6 +187,7 @@ class CollectionsService(rpc.CollectionsServicer):
             vector=vector,
             payload=convert.payload_from_proto(item.payload, f"{field}.payload"),
             content_ref=item.content_ref,
+            content_hash=check_content_hash(item.content_hash, f"{field}.content_hash"),
         )
 
     async def Delete(self, request: api.DeleteRequest, context: aio.ServicerContext) -> api.DeleteResponse:

@@ -141,20 +141,22 @@ class ReindexRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., index_kind: _Optional[str] = ...) -> None: ...
 
 class UpsertItem(_message.Message):
-    __slots__ = ("id", "text", "image", "vector", "payload", "content_ref")
+    __slots__ = ("id", "text", "image", "vector", "payload", "content_ref", "content_hash")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     VECTOR_FIELD_NUMBER: _ClassVar[int]
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     CONTENT_REF_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
     id: str
     text: str
     image: bytes
     vector: _types_pb2.Vector
     payload: _struct_pb2.Struct
     content_ref: str
-    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content_ref: _Optional[str] = ...) -> None: ...
+    content_hash: str
+    def __init__(self, id: _Optional[str] = ..., text: _Optional[str] = ..., image: _Optional[bytes] = ..., vector: _Optional[_Union[_types_pb2.Vector, _Mapping]] = ..., payload: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., content_ref: _Optional[str] = ..., content_hash: _Optional[str] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
     __slots__ = ("collection", "items")
@@ -165,12 +167,14 @@ class UpsertRequest(_message.Message):
     def __init__(self, collection: _Optional[str] = ..., items: _Optional[_Iterable[_Union[UpsertItem, _Mapping]]] = ...) -> None: ...
 
 class UpsertResponse(_message.Message):
-    __slots__ = ("upserted", "sequence")
+    __slots__ = ("upserted", "sequence", "unchanged")
     UPSERTED_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     upserted: int
     sequence: int
-    def __init__(self, upserted: _Optional[int] = ..., sequence: _Optional[int] = ...) -> None: ...
+    unchanged: int
+    def __init__(self, upserted: _Optional[int] = ..., sequence: _Optional[int] = ..., unchanged: _Optional[int] = ...) -> None: ...
 
 class DeleteRequest(_message.Message):
     __slots__ = ("collection", "ids")
