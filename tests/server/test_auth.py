@@ -31,7 +31,7 @@ SECURITY_DOC = REPO / "docs" / "security.md"
 READ = {"Encode", "Search", "SearchBatch", "Distance", "DistanceMatrix", "Interpolate", "Edit", "Decode", "Get",
         "ListCollections", "DescribeCollection", "Stats", "Export", "GetThumbnails", "Map", "ListDirections"}
 WRITE = {"Upsert", "UpsertStream", "Delete", "CreateDirection", "DeleteDirection"}
-ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore"}
+ADMIN = {"CreateCollection", "DropCollection", "Snapshot", "ListSnapshots", "Restore", "Reindex"}
 
 
 def test_every_rpc_declares_the_scope_the_design_gives_it() -> None:
