@@ -19,6 +19,7 @@ import pytest
 from latentspace.indexer.store import item_store
 from latentspace_client import Client, Item, LatentSpaceError
 from tests.conftest import ServerThread
+from tests.server.searchers import Searchers
 
 DIM = 24
 SEARCHERS = 4
@@ -33,50 +34,6 @@ def items(rng: np.random.Generator, ids: list[str]) -> list[dict[str, Any]]:
 
 def all_items(client: Client, collection: str) -> dict[str, Item]:
     return {item.id: item for item in client.export(collection)}
-
-
-class Searchers:
-    """Client threads searching in a loop (bounded); counts answers per thread, records any error."""
-
-    def __init__(self, address: str, queries: np.ndarray) -> None:
-        self.address, self.queries = address, queries
-        self.answered = [0] * SEARCHERS
-        self.errors: list[BaseException] = []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(n,)) for n in range(SEARCHERS)]
-
-    def _run(self, n: int) -> None:
-        with Client(self.address, collection="c", timeout=WAIT) as client:
-            for i in range(100_000):
-                if self.stop.is_set():
-                    return
-                try:
-                    assert len(client.search(self.queries[(n + i) % len(self.queries)], k=10)) == 10
-                except BaseException as exc:
-                    self.errors.append(exc)
-                    return
-                self.answered[n] += 1
-
-    def each_answers(self, more: int, while_: Callable[[], bool]) -> bool:
-        """Wait until every thread answered ``more`` searches beyond now, while ``while_()`` holds."""
-        target = [a + more for a in self.answered]
-        for _ in range(WAIT * 20):
-            if all(a >= t for a, t in zip(self.answered, target, strict=True)):
-                return while_()
-            if self.errors:
-                return False
-            threading.Event().wait(0.05)
-        return False
-
-    def __enter__(self) -> Searchers:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(WAIT)
 
 
 @pytest.fixture
@@ -106,7 +63,7 @@ def test_a_snapshot_taken_while_clients_search_restores_to_an_equal_collection(
         client.delete(ids[::9])
         taken: list[Any] = []
         snapshotter = threading.Thread(target=lambda: taken.append(client.snapshot(name="under-load")))
-        with Searchers(server.address, rng.normal(size=(32, DIM)).astype(np.float32)) as searchers:
+        with Searchers(server.address, rng.normal(size=(32, DIM)).astype(np.float32), SEARCHERS) as searchers:
             snapshotter.start()
             try:
                 assert entered.wait(WAIT)

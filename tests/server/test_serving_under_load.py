@@ -19,6 +19,7 @@ from latentspace.indexer import live_index
 from latentspace.indexer.live_index import LiveIndex
 from latentspace_client import Client
 from tests.conftest import ServerThread
+from tests.server.searchers import Searchers
 
 DIM = 32
 SEARCHERS = 8
@@ -35,52 +36,6 @@ class Pause:
     def hold(self) -> None:
         self.entered.set()
         assert self.released.wait(WAIT), "the test never released the pause"
-
-
-class Searchers:
-    """Client threads searching in a loop; counts answers per thread, records any error."""
-
-    def __init__(self, address: str, queries: np.ndarray) -> None:
-        self.address = address
-        self.queries = queries
-        self.answered = [0] * SEARCHERS
-        self.errors: list[BaseException] = []
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(i,)) for i in range(SEARCHERS)]
-
-    def _run(self, n: int) -> None:
-        with Client(self.address, collection="c", timeout=WAIT) as client:
-            for i in range(100_000):  # bounded; stopped long before
-                if self.stop.is_set():
-                    return
-                try:
-                    hits = client.search(self.queries[(n + i) % len(self.queries)], k=10)
-                    assert len(hits) == 10
-                except BaseException as exc:
-                    self.errors.append(exc)
-                    return
-                self.answered[n] += 1
-
-    def each_answers(self, more: int, while_: Callable[[], bool]) -> bool:
-        """Wait until every thread answered ``more`` searches beyond now, while ``while_()`` holds."""
-        target = [a + more for a in self.answered]
-        for _ in range(WAIT * 20):
-            if all(a >= t for a, t in zip(self.answered, target, strict=True)):
-                return while_()
-            if self.errors:
-                return False
-            threading.Event().wait(0.05)
-        return False
-
-    def __enter__(self) -> Searchers:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(WAIT)
 
 
 def test_searches_answer_during_writes_snapshots_and_compactions(tmp_path: Path, monkeypatch) -> None:
@@ -133,7 +88,7 @@ def test_searches_answer_during_writes_snapshots_and_compactions(tmp_path: Path,
                 write_errors.append(exc)
 
         writer = threading.Thread(target=write)
-        with Searchers(server.address, queries) as searchers:
+        with Searchers(server.address, queries, SEARCHERS) as searchers:
             writer.start()
             # The first snapshot falls due after 10,000 written rows; it is held open here.
             assert snapshot_pause.entered.wait(WAIT)
