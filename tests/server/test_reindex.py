@@ -23,7 +23,8 @@ from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.modality import Modality
 from latentspace_client import Client, LatentSpaceError
 from tests.conftest import ServerThread
-from tests.server.test_backups import WAIT, Searchers, all_items
+from tests.server.searchers import WAIT, Searchers
+from tests.server.test_backups import all_items
 
 DIM = 24
 #: IVF-PQ that trains on a few thousand vectors: 32 lists, 4-bit codes (16 centroids per codebook).
@@ -67,7 +68,7 @@ def test_reindex_keeps_every_id_and_searches_answer_while_it_builds(
         client.upsert(items(rows), batch_size=1000)
         answers: list[Any] = []
         reindexer = threading.Thread(target=lambda: answers.append(client.reindex(kind)))
-        with Searchers(server.address, rows[:32]) as searchers:
+        with Searchers(server.address, rows[:32], count=4) as searchers:
             reindexer.start()
             try:
                 assert entered.wait(WAIT)
