@@ -234,6 +234,24 @@ def test_hnsw_searches_at_the_default_ef_unless_the_request_sets_one(
     assert distances(SearchParams(ef_search=2 * default_ef)) > distances(None)
 
 
+def test_ivf_probes_the_default_share_of_lists_unless_the_request_sets_nprobe(
+    data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    keys, vectors = data
+    index, _ = build("IVF32,Flat", keys, vectors)
+
+    def lists_probed(params: SearchParams | None) -> int:
+        faiss.cvar.indexIVF_stats.reset()
+        index.search(vectors[:1], 10, params=params)
+        return int(faiss.cvar.indexIVF_stats.nlist)
+
+    # FAISS's own default (1 list) misses a third of the top-10 on clustered vectors; the default
+    # probes 16 lists, or one in 128 of many, and never more than there are.
+    assert [faiss_index_module.default_nprobe(n) for n in (8, 32, 2048, 4096, 65536)] == [8, 16, 16, 32, 512]
+    assert lists_probed(None) == 16
+    assert lists_probed(SearchParams(nprobe=2)) == 2  # the request's knob wins
+
+
 # --------------------------------------------------------------------------- removal keeps ids right
 #: Kinds whose storage compacts in IDMap2's order remove for real; the rest keep tombstones.
 #: ("np": no polysemous training, which costs seconds and changes nothing tested here.)

@@ -56,11 +56,24 @@ DEFAULT_EF_CONSTRUCTION = 80
 DEFAULT_EF_SEARCH = 128
 #: Above ``DEFAULT_EF_SEARCH / EF_SEARCH_PER_K`` results, efSearch grows with k.
 EF_SEARCH_PER_K = 2
+# IVF defaults, from benchmarks/million_vectors.py (benchmarks/README.md, "A million vectors"):
+# FAISS's own nprobe (1 list) finds 0.71 of the exact top-10 on 200k clustered vectors in
+# IVF2048,PQ96x8; 16 lists (1/128 of them) find 0.96. The share of lists, not their number, is what
+# holds recall as nlist grows with the collection.
+#: The least ``nprobe`` an IVF search uses when the request sets none (see :func:`default_nprobe`).
+DEFAULT_NPROBE = 16
+#: Past ``DEFAULT_NPROBE * NLIST_PER_PROBE`` lists, a default search probes one list in this many.
+NLIST_PER_PROBE = 128
 
 
 def default_ef_search(k: int) -> int:
     """The efSearch of an HNSW search for ``k`` results when the request sets none."""
     return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k)
+
+
+def default_nprobe(nlist: int) -> int:
+    """The nprobe of an IVF search over ``nlist`` lists when the request sets none."""
+    return min(nlist, max(DEFAULT_NPROBE, nlist // NLIST_PER_PROBE))
 
 
 def rerank_depth(k: int, requested: int = 0) -> int:
@@ -367,7 +380,8 @@ class FaissIndex(VectorIndex):
 
     def _nprobe(self, params: SearchParams, widen: int) -> int:
         assert self._ivf is not None
-        return int(min(self._ivf.nlist, (params.nprobe or self._ivf.nprobe) * widen))
+        nlist = int(self._ivf.nlist)
+        return min(nlist, (params.nprobe or default_nprobe(nlist)) * widen)
 
     def _search_widening(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None, params: SearchParams

@@ -464,7 +464,7 @@ export type SearchParams = Message<"latentspace.v1.SearchParams"> & {
   efSearch: number;
 
   /**
-   * IVF nprobe; 0 = the index default.
+   * IVF nprobe; 0 = the index default (max(16, nlist / 128) lists on the embedded store).
    *
    * @generated from field: uint32 nprobe = 2;
    */
