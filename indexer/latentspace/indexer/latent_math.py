@@ -16,6 +16,7 @@ coefficients down to a query's leaves to explain scores (:mod:`latentspace.index
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,9 +57,12 @@ def _with_norm(v: ArrayLike, field: str | None, scale: float = 0.0,
     x = np.asarray(v, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise InvalidInput(f"expected a non-empty 1-D vector, got shape {x.shape}", field=field)
-    _finite(x, field)
-    norm = float(np.linalg.norm(x))
-    if norm == 0.0 or norm <= CANCEL_TOLERANCE * scale or not np.isfinite(norm):
+    # NaN or infinity in x makes the norm non-finite, so one dot product checks both; the
+    # element-wise pass runs only to give a refusal its reason.
+    norm = math.sqrt(float(x @ x))
+    if not math.isfinite(norm):
+        _finite(x, field)
+    if norm == 0.0 or norm <= CANCEL_TOLERANCE * scale or not math.isfinite(norm):
         raise InvalidInput(zero_message or "the vector is zero and has no direction; send a non-zero vector",
                            field=field, reason="ZERO_VECTOR")
     return x, norm

@@ -210,8 +210,11 @@ class LatentOperations:
         # One batch call for every point: each asks for k plus its own exclusion count, so dropping its
         # excluded ids afterwards still leaves k (an id appears at most once in one result list).
         extra = max(len(p.exclude_ids) for p in points)
-        lists = self.collection.search(np.stack([p.vector for p in points]),
-                                       _for_collection(dataclasses.replace(options, k=options.k + extra)))
+        searched = _for_collection(dataclasses.replace(options, k=options.k + extra) if extra else options)
+        queries = points[0].vector[None, :] if len(points) == 1 else np.stack([p.vector for p in points])
+        lists = self.collection.search(queries, searched)
+        if not extra:
+            return [_explained(hits, options, p.form, p.directions) for p, hits in zip(points, lists, strict=True)]
         return [_explained([h for h in hits if h.id not in p.exclude_ids][: options.k], options, p.form, p.directions)
                 for p, hits in zip(points, lists, strict=True)]
 
