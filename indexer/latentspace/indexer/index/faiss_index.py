@@ -20,6 +20,7 @@ What a kind cannot do is made up for here, so callers never need to know the kin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,10 @@ DEFAULT_EF_CONSTRUCTION = 80
 DEFAULT_EF_SEARCH = 128
 #: Above ``DEFAULT_EF_SEARCH / EF_SEARCH_PER_K`` results, efSearch grows with k.
 EF_SEARCH_PER_K = 2
+#: Past ``DEFAULT_EF_SEARCH * VECTORS_PER_EF`` vectors, efSearch grows with the graph: at a fixed
+#: efSearch recall falls as it grows (1M clustered vectors: 0.89 at 128, 0.95 at 256, 0.96 at 384-512,
+#: where efConstruction 80 caps it; 200k: 0.98 at 128).
+VECTORS_PER_EF = 2500
 # IVF defaults, from benchmarks/million_vectors.py (benchmarks/README.md, "A million vectors"):
 # FAISS's own nprobe (1 list) finds 0.71 of the exact top-10 on 200k clustered vectors in
 # IVF2048,PQ96x8; 16 lists (1/128 of them) find 0.96. The share of lists, not their number, is what
@@ -66,9 +71,10 @@ DEFAULT_NPROBE = 16
 NLIST_PER_PROBE = 128
 
 
-def default_ef_search(k: int) -> int:
-    """The efSearch of an HNSW search for ``k`` results when the request sets none."""
-    return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k)
+def default_ef_search(k: int, vectors: int = 0) -> int:
+    """The efSearch of an HNSW search for ``k`` results in a graph of ``vectors`` when the request
+    sets none."""
+    return max(DEFAULT_EF_SEARCH, EF_SEARCH_PER_K * k, vectors // VECTORS_PER_EF)
 
 
 def default_nprobe(nlist: int) -> int:
@@ -90,6 +96,22 @@ def _as_vectors(vectors: np.ndarray, dimension: int) -> np.ndarray:
     if array.ndim != 2 or array.shape[1] != dimension:
         raise ValueError(f"vectors have shape {array.shape}, expected (n, {dimension})")
     return array
+
+
+# FAISS only reads its search parameters, so one object per value serves every search at once;
+# making one costs about as much as the rest of the Python around a search.
+@functools.lru_cache(maxsize=64)
+def _hnsw_params(ef_search: int) -> faiss.SearchParameters:
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
+    params.efSearch = ef_search
+    return params
+
+
+@functools.lru_cache(maxsize=64)
+def _ivf_params(nprobe: int) -> faiss.SearchParameters:
+    params = faiss.SearchParametersIVF()
+    params.nprobe = nprobe
+    return params
 
 
 def _file_sha256(path: Path, chunk: int = 1 << 22) -> str:
@@ -368,14 +390,9 @@ class FaissIndex(VectorIndex):
     ) -> faiss.SearchParameters | None:
         """Per-request knobs, raised with the candidate width so a wider pass also looks further."""
         if self._hnsw is not None:
-            ef_search = params.ef_search or default_ef_search(k)
-            hnsw_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
-            hnsw_params.efSearch = max(ef_search, width)
-            return hnsw_params
+            return _hnsw_params(max(params.ef_search or default_ef_search(k, int(self._index.ntotal)), width))
         if self._ivf is not None:
-            ivf_params = faiss.SearchParametersIVF()
-            ivf_params.nprobe = self._nprobe(params, widen)
-            return ivf_params
+            return _ivf_params(self._nprobe(params, widen))
         return None
 
     def _nprobe(self, params: SearchParams, widen: int) -> int:
