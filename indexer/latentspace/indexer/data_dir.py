@@ -387,6 +387,14 @@ class DataDir:
         opening.finish(collection=collection)
         return collection
 
+    def opened(self, name: str) -> CollectionBackend | None:
+        """The collection ``name`` if it is open and embedded, else None; never opens one or asks a
+        remote catalog (for callers that must not wait)."""
+        # No lock: a drop may hold it across a remote call. One dict read is atomic, and a
+        # collection closed just after it is read refuses its searches as closed.
+        collection = self._open.get(name)
+        return collection if collection is not None and collection.manifest.backend == EMBEDDED else None
+
     def _still_current(self, collection: CollectionBackend) -> bool:
         catalog = self._catalogs.get(collection.manifest.backend)
         return catalog is None or catalog.is_current(collection)

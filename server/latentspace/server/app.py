@@ -79,10 +79,11 @@ async def build_server(settings: Settings) -> RunningServer:
     authenticator = auth.Authenticator(keys)
     metrics = Metrics()
     state = await asyncio.to_thread(ServerState, settings, metrics)
+    state.adopt_loop_thread()
     metrics_port = None
     try:
         limit = settings.limits.max_message_bytes
-        gate = AdmissionGate(settings.max_in_flight)
+        gate = state.gate
         server = aio.server(
             interceptors=[ServingInterceptor(gate, metrics, authenticator)],
             options=[

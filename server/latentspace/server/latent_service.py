@@ -23,6 +23,9 @@ _METHODS = {
     api.INTERPOLATION_METHOD_LERP: P.InterpolationMethod.LERP,
 }
 
+#: A search for more hits than this is never run on the event loop (see ServerState.with_serving).
+SHORT_SEARCH_MAX_K = 100
+
 
 class LatentSpaceService(rpc.LatentSpaceServicer):
     def __init__(self, state: ServerState) -> None:
@@ -50,7 +53,10 @@ class LatentSpaceService(rpc.LatentSpaceServicer):
             serving.hits.fill(response.hits, hits)
             return response
 
-        return await self.state.with_serving(request.collection, work)
+        # A vector or an item's own vector needs no model, and without a filter or a long result
+        # list the k-NN search is the whole of the work (about a millisecond).
+        short = isinstance(point, P.VectorPoint | P.IdPoint) and not options.filter and options.k <= SHORT_SEARCH_MAX_K
+        return await self.state.with_serving(request.collection, work, short=short)
 
     async def SearchBatch(
         self, request: api.SearchBatchRequest, context: aio.ServicerContext

@@ -31,6 +31,7 @@ from latentspace.indexer.encoders.base import Encoder
 from latentspace.indexer.encoders.registry import EncoderRegistry
 from latentspace.indexer.errors import BackupDirNotSet
 from latentspace.indexer.operations import LatentOperations
+from latentspace.server.admission import AdmissionGate
 from latentspace.server.batched_encoder import BatchedEncoder
 from latentspace.server.batched_search import BatchedSearch
 from latentspace.server.hit_protos import HitProtos
@@ -57,6 +58,8 @@ class ServerState:
         self.limits = settings.limits
         self.model_access = settings.model_access()
         self.metrics = metrics or Metrics()
+        #: The bound on calls in flight (the interceptor admits through it).
+        self.gate = AdmissionGate(settings.max_in_flight)
         faiss.omp_set_num_threads(settings.search_threads)
         self.encoders = EncoderRegistry(
             settings.encoder_options(),
@@ -91,6 +94,11 @@ class ServerState:
                               max_wait=self.settings.batch_wait_ms / 1000, observer=self.metrics,
                               encoded=self.metrics.items_encoded)
 
+    def adopt_loop_thread(self) -> None:
+        """Call on the event loop's thread: it runs short searches too (:meth:`with_serving`), with
+        the request threads' FAISS threads."""
+        faiss.omp_set_num_threads(self.settings.search_threads)
+
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """Run blocking work on a request thread, keeping the request's context (id, deadline).
 
@@ -100,9 +108,26 @@ class ServerState:
         call = functools.partial(context.run, _started, fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    async def with_serving(self, name: str, work: Callable[[CollectionServing], T]) -> T:
-        """``work(the serving objects of collection name)`` on a request thread, in one hop."""
+    async def with_serving(self, name: str, work: Callable[[CollectionServing], T], *, short: bool = False) -> T:
+        """``work(the serving objects of collection name)`` on a request thread, in one hop.
+
+        ``short`` work (a k-NN search needing no model: about a millisecond) runs on the event loop
+        itself when the call is alone: no other call is waiting for the loop, and the two thread
+        hand-offs cost about half as much again as the search (benchmarks/README.md, Benchmark 1).
+        """
+        if short and self.gate.alone():
+            serving = self._opened(name)
+            if serving is not None:
+                return _started(work, serving)
         return await self.run(lambda: work(self.serving(name)))
+
+    def _opened(self, name: str) -> CollectionServing | None:
+        """The serving objects of an open embedded collection already served, else None (without
+        opening anything: the caller is on the event loop)."""
+        collection = self.data.opened(name)
+        with self._lock:
+            cached = self._serving.get(name)
+        return cached if cached is not None and collection is not None and cached.collection is collection else None
 
     def collection(self, name: str) -> CollectionBackend:
         return self.data.collection(name)
