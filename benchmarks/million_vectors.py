@@ -8,7 +8,8 @@ without an index kind (``auto``), ``Collection.upsert`` in batches of ``--batch`
 live index, background maintenance: the automatic rebuilds and snapshots run as they would in the
 server). Then:
 
-  auto      the kind the collection chose by itself (HNSW32 at 1M with the default thresholds);
+  auto      the kind the collection chose by itself (HNSW32 from 20,000, IVF-PQ from 1,000,000 with
+            the default thresholds);
   IVF-PQ    ``Collection.reindex`` into the kind the automatic policy picks past ``auto_ivfpq_from``
             for this size (IVF4096,PQ96x8 at 1M): trained on a sample, codes re-ranked exactly;
   Flat      ``Collection.reindex("Flat")``: exact search, the reference for speed.
@@ -27,6 +28,7 @@ shared cores the times are upper bounds.
 
     .venv/bin/python benchmarks/million_vectors.py --n 200000      # about 15 minutes on 2 cores
     nice -n 19 .venv/bin/python benchmarks/million_vectors.py      # 1M: an hour or more on 2 cores
+    .venv/bin/python benchmarks/million_vectors.py --kinds auto,ivfpq --dir /tmp/m1   # keep the data dir
 """
 
 from __future__ import annotations

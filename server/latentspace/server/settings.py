@@ -80,7 +80,7 @@ class Settings:
     #: Collections created without an index kind follow their size: HNSW32 from this many items on ...
     auto_hnsw_from: int = 20_000
     #: ... and IVF + PQ (re-ranked exactly) from this many (see benchmarks/README.md).
-    auto_ivfpq_from: int = 2_000_000
+    auto_ivfpq_from: int = 1_000_000
     #: Port of the Prometheus /metrics endpoint (on ``host``); None = off, 0 = a free port.
     metrics_port: int | None = None
     #: Seconds in-flight calls get to finish on shutdown.

@@ -32,7 +32,7 @@ class AutoIndexPolicy:
     #: From this many items on, HNSW32 (below it an exact scan is about as fast and needs no build).
     hnsw_from: int = 20_000
     #: From this many items on, IVF + PQ (HNSW's memory, ~1.6 KB a 384-d vector, gets expensive).
-    ivfpq_from: int = 2_000_000
+    ivfpq_from: int = 1_000_000
 
     def __post_init__(self) -> None:
         if not 0 < self.hnsw_from <= self.ivfpq_from:
