@@ -137,7 +137,7 @@ def test_examples_direction() -> None:
     assert [q.WhichOneof("kind") for q in direction.examples.positive] == ["text", "id"]
     assert direction.examples.negative[0].image == b"img"
     with pytest.raises(TypeError):
-        to_direction(Examples("not a list"))  # type: ignore[arg-type]
+        to_direction(Examples("not a list"))
     with pytest.raises(TypeError, match="direction"):
         to_direction("a blue shape")
 
@@ -175,7 +175,7 @@ def test_keyword_points(tmp_path) -> None:
     with pytest.raises(ValueError, match="point, text"):
         point_from_keywords("x", text="y")
     with pytest.raises(TypeError):
-        point_from_keywords(text=3)  # type: ignore[arg-type]
+        point_from_keywords(text=3)
 
 
 # ---------------------------------------------------------------- filters and payloads
@@ -226,7 +226,7 @@ def test_empty_and_passthrough_filters() -> None:
 )
 def test_bad_filters(spec: object, error: type[Exception]) -> None:
     with pytest.raises(error):
-        to_filter(spec)  # type: ignore[arg-type]
+        to_filter(spec)
 
 
 def test_payload_round_trip_keeps_integers() -> None:

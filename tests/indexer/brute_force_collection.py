@@ -73,7 +73,7 @@ class BruteForceCollection:
                if i not in options.exclude_ids and options.filter.matches(it.payload)]
         if not ids:
             return [[] for _ in queries]
-        matrix = np.stack([self.items[i].vector for i in ids])  # type: ignore[misc]
+        matrix = np.stack([self.items[i].vector for i in ids])
         out = []
         for q in np.atleast_2d(queries):
             scores = matrix @ q

@@ -92,7 +92,7 @@ def test_streams_a_bounded_number_of_batches_ahead() -> None:
     """The source is read ahead of the writes by a few batches at most: a corpus is never held in memory."""
     pulled = 0
 
-    def entries():  # type: ignore[no-untyped-def]
+    def entries():
         nonlocal pulled
         for i in range(200):
             pulled += 1
@@ -149,14 +149,14 @@ def test_a_model_error_stops_the_run_and_keeps_the_batches_written_before() -> N
     collection = FakeCollection()
     calls = 0
 
-    def failing_encode(texts):  # type: ignore[no-untyped-def]
+    def failing_encode(texts):
         nonlocal calls
         calls += 1
         if calls == 3:
             raise ModelBroke("out of memory")
         return FakeCollection.encode_texts(collection, texts)
 
-    collection.encode_texts = failing_encode  # type: ignore[method-assign]
+    collection.encode_texts = failing_encode
     records = [SourceRecord(f"t{i}", f"loc{i}", Modality.TEXT, text=f"text {i}") for i in range(100)]
     results: list[BatchResult] = []
     with pytest.raises(ModelBroke, match="out of memory") as caught:

@@ -62,7 +62,9 @@ def test_decode_draws_each_point_as_the_decoder_does(decoder: Decoder) -> None:
     ops, brute = operations(decoder)
     vector = np.random.default_rng(5).normal(size=D)
     decoded = ops.decode([TextPoint("a red circle"), IdPoint("v3"), VectorPoint(vector)])
-    expected = decoder.decode_png(np.stack([text_vector("a red circle", D), brute.items["v3"].vector, unit(vector)]))
+    stored = brute.items["v3"].vector
+    assert stored is not None
+    expected = decoder.decode_png(np.stack([text_vector("a red circle", D), stored, unit(vector)]))
     assert decoded.images == expected
     assert decoded.decoder == decoder.name and decoded.size == decoder.output_size
 

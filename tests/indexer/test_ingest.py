@@ -157,5 +157,5 @@ def test_vector_only_collection_round_trip(tmp_path: Path) -> None:
 @pytest.mark.parametrize("bad", [["a", "b"], "not a vector", [[1.0, 0.0, 0.0, 0.0]]])
 def test_vector_shapes_are_checked(bad: object) -> None:
     collection = FakeCollection(dimension=4)
-    _, [failure] = prepare_records(collection, [NewItem("v", vector=bad)], **LIMITS)  # type: ignore[arg-type]
+    _, [failure] = prepare_records(collection, [NewItem("v", vector=bad)], **LIMITS)
     assert failure.field == "vector"

@@ -118,7 +118,7 @@ def image_server(tmp_path: Path) -> Iterator[str]:
     (tmp_path / "big.bin").write_bytes(b"\0" * 200_000)
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, *args, **kwargs) -> None:
             super().__init__(*args, directory=str(tmp_path), **kwargs)
 
         def log_message(self, *args: object) -> None:

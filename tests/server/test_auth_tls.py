@@ -31,7 +31,7 @@ from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2_grpc as rpc
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
 from tests.conftest import ServerThread
-from tests.server.wire import reason_of, vector_items
+from tests.server.wire import reason_of, trailers, vector_items
 from tests.tls_files import Keys, Pki, make_keys, make_pki
 
 DIM = 8
@@ -157,7 +157,7 @@ def test_refused_calls_get_their_code_and_reason_and_the_server_keeps_serving(ca
     assert error.code() is code, error.details()
     assert reason_of(error) == reason
     assert fragment in error.details()
-    assert dict(error.trailing_metadata() or ()).get("latentspace-request-id")
+    assert trailers(error).get("latentspace-request-id")
     assert_still_serving(wire, keys)
     assert len(wire.collections.DescribeCollection(api.DescribeCollectionRequest(name="vec"), timeout=FAST,
                                                    metadata=bearer(keys.read)).name) > 0

@@ -12,7 +12,7 @@ from latentspace.indexer.validation import MAX_POINT_DEPTH
 from latentspace.server.settings import Limits
 from latentspace_client._generated.latentspace.v1 import latentspace_pb2 as api
 from latentspace_client._generated.latentspace.v1 import types_pb2 as pb
-from tests.server.wire import Stubs, reason_of, search, vec, vector_items
+from tests.server.wire import Stubs, reason_of, search, trailers, vec, vector_items
 
 DIM = 8
 rng = np.random.default_rng(7)
@@ -229,7 +229,7 @@ def test_bad_input_gets_its_status_and_the_server_keeps_serving(stubs, case):
     if field:
         assert field in error.details()
     assert reason_of(error)
-    assert dict(error.trailing_metadata())["latentspace-request-id"]
+    assert trailers(error)["latentspace-request-id"]
     # Still serving, with the same answers.
     hits = search(stubs, "vec", pb.Query(id="v3"), k=3)
     assert hits[0].id == "v3"
@@ -240,7 +240,7 @@ def test_caller_request_id_is_echoed(stubs):
         stubs.latent.Search(api.SearchRequest(collection="nope", query=pb.Query(id="x"),
                                               options=api.SearchOptions(k=1)),
                             metadata=(("x-request-id", "trace-123"),), timeout=30)
-    assert dict(caught.value.trailing_metadata())["latentspace-request-id"] == "trace-123"
+    assert trailers(caught.value)["latentspace-request-id"] == "trace-123"
 
 
 def test_a_refused_batch_in_a_stream_is_named_and_earlier_batches_stay(stubs):

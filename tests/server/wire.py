@@ -45,5 +45,11 @@ def search(stubs: Stubs, collection: str, query: pb.Query, k: int = 5, **options
     return list(stubs.latent.Search(request, timeout=60).hits)
 
 
+def trailers(error: grpc.RpcError) -> dict[str, str]:
+    """The error's trailing metadata by key (text keys only: the server sends no ``-bin`` trailers)."""
+    # grpc-stubs types the items as an object with .key/.value; on the wire they are (key, value) pairs.
+    return dict(error.trailing_metadata() or ())
+
+
 def reason_of(error: grpc.RpcError) -> str | None:
-    return dict(error.trailing_metadata() or ()).get("latentspace-reason")
+    return trailers(error).get("latentspace-reason")
