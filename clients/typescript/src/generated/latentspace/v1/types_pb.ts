@@ -457,7 +457,7 @@ export const RangeSchema: GenMessage<Range> = /*@__PURE__*/
  */
 export type SearchParams = Message<"latentspace.v1.SearchParams"> & {
   /**
-   * HNSW efSearch; 0 = the index default.
+   * HNSW efSearch; 0 = the index default (max(128, 2 k, vectors / 2500) on the embedded store).
    *
    * @generated from field: uint32 ef_search = 1;
    */
@@ -472,7 +472,7 @@ export type SearchParams = Message<"latentspace.v1.SearchParams"> & {
 
   /**
    * How many candidates index kinds that store compressed codes (IVF-PQ, PQ, SQ) re-rank with the
-   * exact stored vectors; 0 = the index default (max(4 k, 32)); never fewer than k.
+   * exact stored vectors; 0 = the index default (max(10 k, 64)); never fewer than k.
    *
    * @generated from field: uint32 rerank = 3;
    */
