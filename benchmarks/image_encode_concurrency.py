@@ -181,7 +181,9 @@ def main(argv: list[str] | None = None) -> None:
               f"{args.clients}, {args.rounds} rounds | {platform.machine()} {os.cpu_count()} cpus, torch "
               f"{torch.__version__} ({torch.get_num_threads()} threads), python {platform.python_version()}")
 
-        server = ServedProcess(Path(tmp, "data"), settings=settings, metrics=True).start()
+        # The random ViT-B-32 is a local folder: the server loads such models only under its model root.
+        server = ServedProcess(Path(tmp, "data"), settings={**settings, "LATENTSPACE_MODEL_ROOT": tmp},
+                               metrics=True).start()
         try:
             with Client(server.address, timeout=600) as client:
                 for _, collection, spec, _, _ in models:
