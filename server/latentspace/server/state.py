@@ -112,8 +112,8 @@ class ServerState:
         """``work(the serving objects of collection name)`` on a request thread, in one hop.
 
         ``short`` work (a k-NN search needing no model: about a millisecond) runs on the event loop
-        itself when the call is alone: no other call is waiting for the loop, and the two thread
-        hand-offs cost about half as much again as the search (benchmarks/README.md, Benchmark 1).
+        itself when the call is alone: no other call is waiting for the loop, and the hop would cost
+        two thread wake-ups and ~0.1 ms of CPU (benchmarks/README.md, Benchmark 1).
         """
         if short and self.gate.alone():
             serving = self._opened(name)
@@ -125,8 +125,9 @@ class ServerState:
         """The serving objects of an open embedded collection already served, else None (without
         opening anything: the caller is on the event loop)."""
         collection = self.data.opened(name)
-        with self._lock:
-            cached = self._serving.get(name)
+        # No lock: serving() holds it while it builds serving objects (a model may load meanwhile);
+        # one dict read is atomic.
+        cached = self._serving.get(name)
         return cached if cached is not None and collection is not None and cached.collection is collection else None
 
     def collection(self, name: str) -> CollectionBackend:
