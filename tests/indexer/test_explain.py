@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from latentspace.indexer.directions import DirectionMethod
 from latentspace.indexer.errors import InvalidInput
-from latentspace.indexer.explain import ScoreForm
+from latentspace.indexer.explanation import ScoreForm
 from latentspace.indexer.items import ItemRecord
 from latentspace.indexer.latent_math import COS_MUL_EPS
 from latentspace.indexer.modality import Modality

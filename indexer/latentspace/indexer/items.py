@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from latentspace.indexer.explanation import Explanation
 from latentspace.indexer.modality import Modality
-
-if TYPE_CHECKING:
-    from latentspace.indexer.explain import Explanation
 
 JsonObject = dict[str, Any]
 

@@ -18,7 +18,7 @@ from google.protobuf import json_format, struct_pb2
 from latentspace.indexer import points as P
 from latentspace.indexer.directions import DirectionDefinition, DirectionMethod, DirectionRecord, LabelsDirection
 from latentspace.indexer.errors import InvalidInput
-from latentspace.indexer.explain import Explanation, ScoreForm
+from latentspace.indexer.explanation import Explanation, ScoreForm
 from latentspace.indexer.filters import AnyOf, Condition, Equals, PayloadFilter, Range
 from latentspace.indexer.items import Hit, StoredItem
 from latentspace.indexer.modality import Modality
