@@ -270,7 +270,7 @@ def index_export(args: argparse.Namespace, header: ExportHeader, settings: Any,
     unless ``--index-kind``) when missing. The vectors are written as exported: the model is loaded
     only to prove it is the same (fingerprint). Returns ``(items loaded, items in the collection,
     its backend)``."""
-    from latentspace.cli.index_command import check_backend_of
+    from latentspace.cli.index_target import check_backend_of
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import InvalidInput, ModelMismatch

@@ -14,7 +14,6 @@ from latentspace.cli import connection_options
 if TYPE_CHECKING:
     from latentspace.indexer.backends.base import CollectionBackend, CollectionCatalog
     from latentspace.indexer.backends.milvus import MilvusTarget
-    from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.base import EncoderOptions
     from latentspace.indexer.pipeline.bulk import IndexReport
     from latentspace.indexer.pipeline.read_options import ReadOptions
@@ -111,6 +110,7 @@ def register(subparsers: Any) -> None:
 def run_index(args: argparse.Namespace) -> int:
     """Handler of ``latent index``: 0 when anything was indexed (now or by an earlier run) or nothing
     was bad, 1 otherwise."""
+    from latentspace.cli.index_target import open_or_create
     from latentspace.indexer.data_dir import DataDir
     from latentspace.indexer.encoders.registry import EncoderRegistry
     from latentspace.indexer.errors import LatentSpaceError
@@ -297,42 +297,6 @@ def _catalogs(target: MilvusTarget | None) -> list[CollectionCatalog]:
 def _where(settings: Settings, target: MilvusTarget | None, backend: str) -> str:
     """Where the collection lives, as the summary names it (a Milvus without its credentials)."""
     return f"Milvus at {target.location}" if target is not None and backend == "milvus" else str(settings.data_dir)
-
-
-def check_backend_of(collection: CollectionBackend, backend: str | None) -> None:
-    """Refuse an existing collection on another backend than the ``--backend`` named."""
-    from latentspace.indexer.errors import AlreadyExists
-
-    if backend is not None and collection.manifest.backend != backend:
-        raise AlreadyExists(f"collection {collection.name!r} already exists on the {collection.manifest.backend} "
-                            f"backend, not {backend}; leave out --backend to add to it, or choose another "
-                            "--collection")
-
-
-def open_or_create(data: DataDir, name: str, model: str | None, index_kind: str | None,
-                   dimension: int | None = None, backend: str | None = None) -> CollectionBackend:
-    """The named collection; created with ``model`` (or as vector-only of ``dimension``) in ``backend``
-    when missing.
-
-    Refuses an existing collection of another model, or of another backend than the one named.
-    """
-    from latentspace.indexer.errors import AlreadyExists, InvalidInput
-    from latentspace.indexer.model_spec import parse_model_spec
-
-    if name in data.names():
-        collection = data.collection(name)
-        held = collection.manifest.model
-        if model is not None and parse_model_spec(model).canonical != held:
-            # Two models' vectors must never mix in one index.
-            raise AlreadyExists(
-                f"collection {name!r} already holds vectors of model {held or 'none (vector-only)'}, "
-                f"not {model}; leave out --model to add to it, or choose another --collection")
-        check_backend_of(collection, backend)
-        return collection
-    if model is None and dimension is None:
-        raise InvalidInput(f"collection {name!r} does not exist in {data.path}; pass --model to create it "
-                           "(or --dimension for precomputed vectors)")
-    return data.create_collection(name, model, dimension=dimension, index_kind=index_kind, backend=backend)
 
 
 def summary(report: IndexReport, *, total: int | None = None, rejects: Path | None = None) -> str:
