@@ -112,7 +112,8 @@ def test_shapes_clip_prepared_images_and_texts_equal_one_call(shapes_clip: OpenC
     images = [image for _, image in render_batch(10, np.random.default_rng(3))]
     prepared = shapes_clip.prepare_images(images)
     assert prepared.modality is Modality.IMAGE and prepared.count == 10 and len(prepared.batches) == 3
-    assert tuple(prepared.batches[0].shape) == (4, 3, 64, 64)
+    assert tuple(prepared.batches[0].shape) == (4, 64, 64, 3)  # uint8 pixels, scaled where the model runs
+    assert prepared.batches[0].dtype == np.uint8
     vectors = shapes_clip.encode_prepared(prepared)
     np.testing.assert_allclose(vectors, shapes_clip.encode_images(images), atol=1e-6)
     # One image alone encodes as it does inside a batch: the rows are the images', in order.
@@ -147,3 +148,24 @@ def test_the_default_prepare_step_defers_to_encode_texts() -> None:
     assert encoder.calls == [["ab", "c"]]
     with pytest.raises(ModalityNotSupported):
         encoder.prepare_images([])
+
+
+@pytest.mark.semantic
+def test_combined_images_of_several_requests_run_as_one_batch(shapes_clip: OpenClipEncoder) -> None:
+    images = [image for _, image in render_batch(7, np.random.default_rng(5))]
+    parts = [shapes_clip.prepare_images(images[:1]), shapes_clip.prepare_images(images[1:3]),
+             shapes_clip.prepare_images(images[3:])]
+    combined = shapes_clip.combine_prepared(parts)
+    assert combined.count == 7 and [len(batch) for batch in combined.batches] == [4, 3]  # batch_size 4
+    np.testing.assert_allclose(shapes_clip.encode_prepared(combined), shapes_clip.encode_images(images), atol=1e-5)
+
+
+def test_the_default_combine_keeps_each_parts_rows_in_input_order() -> None:
+    encoder = RawEncoder()
+    sorted_part = PreparedInput(Modality.TEXT, 3, (["ccc", "a"], ["bb"]), order=np.array([2, 0, 1]))
+    plain_part = encoder.prepare_texts(["dddd", "e"])
+    combined = encoder.combine_prepared([sorted_part, plain_part])
+    assert combined.count == 5 and combined.batches == (["ccc", "a"], ["bb"], ["dddd", "e"])
+    np.testing.assert_array_equal(encoder.encode_prepared(combined)[:, 0], [1, 2, 3, 4, 1])
+    with pytest.raises(ValueError, match="modalities"):
+        encoder.combine_prepared([plain_part, PreparedInput(Modality.IMAGE, 0, ())])

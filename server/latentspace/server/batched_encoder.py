@@ -3,7 +3,9 @@
 The encoder registry hands every collection the same :class:`BatchedEncoder` per model, so texts from
 ``Encode`` calls, from text queries inside any RPC and from upserts all meet in one queue, and each
 model batch carries as many of them as arrived while the previous batch ran (up to the batch size).
-A text asked for by several requests in one batch is encoded once.
+A text asked for by several requests in one batch is encoded once. Images are prepared (decoded
+pixels resized and cropped) on each request's own thread, side by side, so the model's thread only
+scales the batch's pixels and runs the forward pass.
 
 Every batch runs on the model's own thread, whichever request leads it: torch keeps state per
 calling thread (an OpenMP team of worker threads, scratch buffers), so batches led by one request
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from latentspace.indexer.encoders.base import Encoder
+from latentspace.indexer.encoders.base import Encoder, PreparedInput
 from latentspace.server.batching import Batcher, BatchObserver
 
 if TYPE_CHECKING:
@@ -44,9 +46,9 @@ class BatchedEncoder(Encoder):
         self._texts: Batcher[list[str], np.ndarray] = Batcher(
             "encode_text", self._encode_text_batch, max_batch=max_batch, max_wait=max_wait, size=len,
             observer=observer)
-        self._images: Batcher[list[Image.Image], np.ndarray] = Batcher(
-            "encode_image", self._encode_image_batch, max_batch=max_batch, max_wait=max_wait, size=len,
-            observer=observer)
+        self._images: Batcher[PreparedInput, np.ndarray] = Batcher(
+            "encode_image", self._encode_image_batch, max_batch=max_batch, max_wait=max_wait,
+            size=lambda prepared: prepared.count, observer=observer)
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Encode ``texts`` in a batch shared with other requests' texts."""
@@ -58,7 +60,7 @@ class BatchedEncoder(Encoder):
         """Encode ``images`` in a batch shared with other requests' images."""
         if not images:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self._images.submit(list(images))
+        return self._images.submit(self.inner.prepare_images(images))
 
     def _encode_text_batch(self, items: list[list[str]]) -> list[np.ndarray]:
         flat = [text for item in items for text in item]
@@ -68,19 +70,19 @@ class BatchedEncoder(Encoder):
         if len(unique) < len(flat):
             row = {text: i for i, text in enumerate(unique)}
             vectors = vectors[[row[text] for text in flat]]
-        return _split(vectors, items)
+        return _split(vectors, [len(item) for item in items])
 
-    def _encode_image_batch(self, items: list[list[Image.Image]]) -> list[np.ndarray]:
-        images = [image for item in items for image in item]
-        vectors = self._model_thread.submit(self.inner.encode_images, images).result()
+    def _encode_image_batch(self, items: list[PreparedInput]) -> list[np.ndarray]:
+        combined = self.inner.combine_prepared(items)
+        vectors = self._model_thread.submit(self.inner.encode_prepared, combined).result()
         self._report("image", len(vectors))
-        return _split(vectors, items)
+        return _split(vectors, [item.count for item in items])
 
     def _report(self, modality: str, count: int) -> None:
         if self._encoded is not None:
             self._encoded(self.spec.canonical, modality, count)
 
 
-def _split(vectors: np.ndarray, items: Sequence[Sequence[object]]) -> list[np.ndarray]:
-    bounds = np.cumsum([len(item) for item in items])[:-1]
+def _split(vectors: np.ndarray, counts: Sequence[int]) -> list[np.ndarray]:
+    bounds = np.cumsum(counts)[:-1]
     return list(np.split(vectors, bounds))

@@ -116,6 +116,25 @@ class Encoder(ABC):
         rows = [encode(batch) for batch in prepared.batches]
         return in_input_order(stack_rows(rows, self.dimension), prepared.order)
 
+    def combine_prepared(self, parts: Sequence[PreparedInput]) -> PreparedInput:
+        """Several prepared inputs of one modality as one, whose rows are theirs in turn.
+
+        The server's micro-batches use it to run many requests' inputs in one model call; a backend
+        whose batches can merge (pixel arrays) overrides it to run fewer, larger ones.
+        """
+        if not parts:
+            raise ValueError("nothing to combine")
+        modality = parts[0].modality
+        if any(part.modality is not modality for part in parts):
+            raise ValueError("prepared inputs of different modalities do not combine")
+        order = None
+        if any(part.order is not None for part in parts):
+            offsets = np.cumsum([0] + [part.count for part in parts[:-1]])
+            order = np.concatenate([(part.order if part.order is not None else np.arange(part.count)) + offset
+                                    for part, offset in zip(parts, offsets, strict=True)])
+        return PreparedInput(modality, sum(part.count for part in parts),
+                             tuple(batch for part in parts for batch in part.batches), order)
+
     def _no_images(self) -> ModalityNotSupported:
         return ModalityNotSupported(
             f"model {self.spec} encodes text only; image input needs a CLIP model such as 'shapes-clip'",

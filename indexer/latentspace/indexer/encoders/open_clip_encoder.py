@@ -40,6 +40,7 @@ from latentspace.indexer.encoders.base import (
     in_input_order,
     stack_rows,
 )
+from latentspace.indexer.encoders.pixels import PixelPreprocess
 from latentspace.indexer.errors import InvalidInput, ModelUnavailable
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.model_spec import ModelSpec
@@ -273,7 +274,7 @@ class OpenClipEncoder(Encoder):
         self.batch_size = options.batch_size
         self.device = device
         self._model = model.to(device).eval()
-        self._preprocess = preprocess
+        self._pixels = PixelPreprocess(preprocess)
         self._tokenizer = tokenizer
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -289,26 +290,36 @@ class OpenClipEncoder(Encoder):
         return PreparedInput(Modality.TEXT, len(items), batches)
 
     def prepare_images(self, images: Sequence[Image.Image]) -> PreparedInput:
-        """Resize, crop and normalise ``images`` into ``(batch, 3, size, size)`` pixel tensors."""
+        """Resize and crop ``images`` into ``(batch, size, size, 3)`` uint8 pixels (scaled and
+        normalised where the model runs; see :mod:`~latentspace.indexer.encoders.pixels`)."""
         items = list(images)
         for i, image in enumerate(items):
             if not isinstance(image, Image.Image):
                 raise InvalidInput(f"item {i} is {type(image).__name__}, expected a PIL image",
                                    field="images")
-        batches = tuple(torch.stack([self._preprocess(image) for image in chunk])
-                        for chunk in _chunks(items, self.batch_size))
+        batches = tuple(self._pixels.pixels(chunk) for chunk in _chunks(items, self.batch_size))
         return PreparedInput(Modality.IMAGE, len(items), batches)
+
+    def combine_prepared(self, parts: Sequence[PreparedInput]) -> PreparedInput:
+        """Images of several requests in as few forward passes as the batch size allows."""
+        if not parts or parts[0].modality is not Modality.IMAGE:
+            return super().combine_prepared(parts)
+        batches = PixelPreprocess.join([batch for part in parts for batch in part.batches], self.batch_size)
+        return PreparedInput(Modality.IMAGE, sum(part.count for part in parts), batches)
 
     def encode_prepared(self, prepared: PreparedInput) -> np.ndarray:
         """Run the text or image tower on prepared batches; unit float32 rows in input order."""
+        images = prepared.modality is Modality.IMAGE
         forward: Callable[[torch.Tensor], torch.Tensor] = (
-            self._model.encode_text if prepared.modality is Modality.TEXT else self._model.encode_image)
+            self._model.encode_image if images else self._model.encode_text)
         on_cuda = self.device.type == "cuda"
         autocast = torch.autocast("cuda", dtype=torch.float16) if on_cuda else contextlib.nullcontext()
         chunks = []
         with torch.inference_mode(), autocast:
             for batch in prepared.batches:
-                features = forward(batch.to(self.device, non_blocking=on_cuda)).float()
+                inputs = self._pixels.tensor(batch, self.device) if images else batch.to(
+                    self.device, non_blocking=on_cuda)
+                features = forward(inputs).float()
                 chunks.append(torch.nn.functional.normalize(features, dim=-1).cpu().numpy())
         return in_input_order(stack_rows(chunks, self.dimension), prepared.order)
 
