@@ -3,7 +3,7 @@
 A file whose content is a list column of vectors (and no text or image column) is read as
 :class:`~latentspace.indexer.pipeline.vector_blocks.VectorBlock` values: the vectors go from
 pyarrow to numpy without becoming Python floats. Any other file is read row by row into the
-records of :mod:`~latentspace.indexer.pipeline.sources`.
+records of :mod:`~latentspace.indexer.pipeline.records`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from latentspace.indexer.errors import InvalidInput
 from latentspace.indexer.items import JsonObject
 from latentspace.indexer.pipeline.read_options import ReadOptions
-from latentspace.indexer.pipeline.sources import (
+from latentspace.indexer.pipeline.records import (
     PARQUET_READ_ROWS,
     SourceEntry,
     json_safe,

@@ -1,5 +1,5 @@
-"""Precomputed vectors read as arrays: ``NAME.npy`` files, Parquet ``vector`` columns and runs of
-JSONL vector records.
+"""Precomputed vectors read as arrays: ``NAME.npy`` files and Parquet ``vector`` columns (runs of
+JSONL vector records become blocks in :mod:`~latentspace.indexer.pipeline.records`).
 
 A :class:`VectorBlock` is many rows of vectors in one ``(n, dimension)`` array, with their ids and
 payloads; it flows through the stages as one batch. Vectors never become Python floats one by one:
@@ -15,7 +15,7 @@ numbers its rows (``"0"``, ``"1"``, ...) when there is no such file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,8 +32,6 @@ from latentspace.indexer.validation import MIN_NORM, UNIT_TOLERANCE, check_id
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from latentspace.indexer.pipeline.sources import BadRecord, SourceEntry, SourceRecord
 
 #: Rows per block read from a ``.npy`` file.
 BLOCK_ROWS = 4096
@@ -158,41 +156,3 @@ def _row_problem(item_id: object, finite: bool, norm: float, seen: set[str]) -> 
     if norm < MIN_NORM:
         return "vector is zero (it has no direction)"
     return ""
-
-
-def group_vector_rows(entries: Iterable[SourceEntry],
-                      check_one: Callable[[SourceRecord], SourceRecord | BadRecord]) -> Iterator[SourceEntry]:
-    """Gather runs of vector records whose vectors are raw JSON lists into blocks of up to
-    :data:`BLOCK_ROWS`; any other entry passes through in order. A run whose lists are not all
-    numbers of one length is passed on record by record, each checked by ``check_one``."""
-    run: list[SourceRecord] = []
-    for entry in entries:
-        if isinstance(getattr(entry, "vector", None), list) and not getattr(entry, "content_ref", ""):
-            run.append(entry)  # type: ignore[arg-type]  # a SourceRecord: only those have a vector
-            if len(run) >= BLOCK_ROWS:
-                yield from _run_as_block(run, check_one)
-                run = []
-            continue
-        if run:
-            yield from _run_as_block(run, check_one)
-            run = []
-        yield check_one(entry) if isinstance(getattr(entry, "vector", None), list) else entry  # type: ignore[arg-type]
-    if run:
-        yield from _run_as_block(run, check_one)
-
-
-def _run_as_block(run: list[SourceRecord],
-                  check_one: Callable[[SourceRecord], SourceRecord | BadRecord]) -> Iterator[SourceEntry]:
-    try:
-        array = np.array([record.vector for record in run])
-    except ValueError:  # ragged lists
-        array = np.zeros(0)
-    # Numbers only: "u", "i", "f" (all-boolean lists make a bool array, strings a str one). A boolean
-    # among numbers passes as 1 or 0: finding one would cost the Python loop this avoids.
-    if array.ndim != 2 or array.dtype.kind not in "uif":
-        yield from (check_one(record) for record in run)
-        return
-    payloads = [record.payload for record in run]
-    yield VectorBlock([record.id for record in run], array, payloads if any(payloads) else None,
-                      source="", first_row=0, locations=[record.location for record in run])
-
