@@ -1,9 +1,8 @@
 // Edit: move a base along a direction (two texts, or a direction stored in the collection) and
 // watch the neighbours as the strength slider moves.
 
-import { api, attempt, currentFilter, show, slots, state, status } from "./app.js";
+import { $, api, attempt, currentFilter, show, slots, state, status } from "./page.js";
 
-const $ = (selector) => document.querySelector(selector);
 const RANGES = { add: [0, 2, 0.8], rotate: [0, 1, 0.5], remove: [0, 1, 1] };
 let latest = 0; // replies to older slider positions are dropped
 let timer = null;

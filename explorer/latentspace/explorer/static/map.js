@@ -1,11 +1,10 @@
 // Map: the server's 2-D map of a sample (the Map RPC), drawn as an SVG scatter coloured by a
 // payload field, with cluster labels and the placed text; hover for an item, click to search from it.
 
-import { api, attempt, openView, state } from "./app.js";
+import { $, api, attempt, openView, state } from "./page.js";
 import { payloadChips } from "./hits.js";
 import { similarTo } from "./search.js";
 
-const $ = (selector) => document.querySelector(selector);
 const SVG = "http://www.w3.org/2000/svg";
 // A colour-blind-safe categorical palette (Okabe-Ito, then Tableau) for values that are not colours.
 const PALETTE = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000",

@@ -1,9 +1,8 @@
 // Morph: the path from A to B, each step with its neighbours (and its decoded image, where the
 // server can decode the collection's model).
 
-import { api, attempt, currentFilter, show, slots, status } from "./app.js";
+import { $, api, attempt, currentFilter, show, slots, status } from "./page.js";
 
-const $ = (selector) => document.querySelector(selector);
 
 function element(tag, className, text) {
   const node = document.createElement(tag);

@@ -1,8 +1,7 @@
 // Search: by text, by an uploaded image, or from an item on the page (its stored vector).
 
-import { api, attempt, currentFilter, show, state } from "./app.js";
+import { $, api, attempt, currentFilter, show, state } from "./page.js";
 
-const $ = (selector) => document.querySelector(selector);
 let last = null; // the last query, repeated when the filter changes
 
 async function run(query, about) {
