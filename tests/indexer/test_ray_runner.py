@@ -1,7 +1,8 @@
 """``--engine ray`` builds the collection a local run builds: same ids, vectors within 1e-5.
 
 A real local Ray (``ray.init(num_cpus=2)``), the real minilm model in one encoder actor, a small
-JSONL corpus with one bad record. A rerun writes nothing (every item unchanged).
+JSONL corpus with one bad record. A rerun writes and encodes nothing (every item unchanged); after
+three rows change, a rerun encodes those three only.
 """
 
 from __future__ import annotations
@@ -68,7 +69,20 @@ def test_the_ray_engine_builds_what_the_local_engine_builds(tmp_path: Path, loca
         assert report.skipped[0].id == "empty"
         again = index_source_ray(collection, source, model="minilm", encoder_options=OPTIONS, limits=LIMITS,
                                  batch_size=16, plan=RayPlan(replicas=1))
-        assert (again.indexed, again.unchanged) == (0, 60)
+        assert (again.indexed, again.unchanged, again.encoded) == (0, 60, 0)  # the replicas dropped them
+        rows = source.read_text().splitlines()
+        for number in (3, 30, 55):  # rows r003, r029, r054 (the bad record is line 10)
+            row = json.loads(rows[number])
+            rows[number] = json.dumps({**row, "text": row["text"] + ", revised"})
+        changed = tmp_path / "changed.jsonl"
+        changed.write_text("\n".join(rows) + "\n")
+        third = index_source_ray(collection, changed, model="minilm", encoder_options=OPTIONS, limits=LIMITS,
+                                 batch_size=16, plan=RayPlan(replicas=1))
+        assert (third.indexed, third.unchanged, third.encoded) == (3, 57, 3)
+        revised = collection.get(["r003", "r029", "r054", "r004"])
+        assert [item.content.endswith(", revised") for item in revised] == [True, True, True, False]
+        index_source_ray(collection, source, model="minilm", encoder_options=OPTIONS, limits=LIMITS,
+                         batch_size=16, plan=RayPlan(replicas=1))  # back to the original texts
 
     expected, built = contents(tmp_path / "local"), contents(tmp_path / "ray")
     assert sorted(built) == sorted(expected)

@@ -7,9 +7,12 @@
 Each encoder actor is one model replica: it loads the model once and runs the same steps as the
 local prepare and encode stages (``record_from_row``, ``load_items``, ``item_hash``,
 ``check_items``, the model). Rows travel between stages as plain columns (ids, vectors, JSON
-payloads, content hashes, rejects). The driver skips items whose id already holds their content
-hash, and writes the rest batch by batch in source order (``preserve_order``), so the collection
-ends as a local run would leave it.
+payloads, content hashes, rejects). The driver reads the content hashes the collection already
+holds once (:class:`~latentspace.indexer.pipeline.known_hashes.KnownHashes`, 16 bytes an item,
+shared through the object store) and each replica drops an item whose id holds its content hash
+before checking or encoding it, so a rerun encodes only what changed; the driver checks again
+as it writes, batch by batch in source order (``preserve_order``), so the collection ends as a
+local run would leave it.
 
 Ray is imported by this module only (the ``ray`` extra); the server and the SDKs never import it.
 """
@@ -34,6 +37,7 @@ from latentspace.indexer.items import ItemRecord, Thumbnail
 from latentspace.indexer.modality import Modality
 from latentspace.indexer.pipeline.bulk import IndexReport
 from latentspace.indexer.pipeline.content_hash import item_hash
+from latentspace.indexer.pipeline.known_hashes import KnownHashes
 from latentspace.indexer.pipeline.rejects import Reject, RejectsFile
 from latentspace.indexer.pipeline.sources import (
     IMAGE_EXTENSIONS,
@@ -116,26 +120,30 @@ def index_source_ray(
     gpus = plan.gpus_per_replica
     if gpus is None:
         gpus = 1.0 if ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+    known: KnownHashes | None = None
     if isinstance(collection, tuple):
-        target, sink = collection
+        target, sink = collection  # a server's collection: the server skips the unchanged itself
     else:
         target, sink = IngestTarget.of(collection), CollectionSink(collection)
+        known = KnownHashes.of(collection)
     dataset = read_dataset(source)
     encoded = dataset.map_batches(
         _EncodeReplica,
         fn_constructor_kwargs={"model": model, "options": encoder_options, "target": target,
                                "limits": limits, "base_dir": str(_base_dir(source)),
-                               "source": str(source)},
+                               "source": str(source),
+                               "known": ray.put(known) if known is not None and len(known) else None},
         batch_size=batch_size,
         batch_format="pyarrow",
         concurrency=plan.replicas,
         num_gpus=gpus,
     )
     started = time.perf_counter()
-    written = unchanged = skipped_count = batches = sequence = 0
+    written = unchanged = unchanged_before = skipped_count = batches = sequence = 0
     skipped: list[Reject] = []
     for batch in encoded.iter_batches(batch_size=batch_size, batch_format="numpy"):
-        records, batch_rejects = _from_columns(batch)
+        records, batch_rejects, batch_unchanged_before = _from_columns(batch)
+        unchanged_before += batch_unchanged_before
         if records:
             batch_written, batch_unchanged, sequence_now, refused = sink.write(records)
             written, unchanged = written + batch_written, unchanged + batch_unchanged
@@ -150,8 +158,9 @@ def index_source_ray(
     return IndexReport(indexed=written, skipped=skipped, seconds=seconds,
                        items_per_second=written / seconds if seconds > 0 else 0.0,
                        skipped_count=skipped_count, batches=batches, sequence=sequence,
-                       read=written + unchanged + skipped_count, unchanged=unchanged,
-                       # Every item the replicas prepared was encoded (the unchanged are dropped after).
+                       read=written + unchanged + unchanged_before + skipped_count,
+                       unchanged=unchanged + unchanged_before,
+                       # What the replicas dropped was not encoded; what the driver found unchanged was.
                        encoded=written + unchanged)
 
 
@@ -182,13 +191,18 @@ class _EncodeReplica:
     """One model replica: rows in, one output row per input record (a vector, or a reject)."""
 
     def __init__(self, model: str, options: EncoderOptions, target: IngestTarget, limits: ItemLimits,
-                 base_dir: str, source: str) -> None:
+                 base_dir: str, source: str, known: Any = None) -> None:
         from latentspace.indexer.encoders.registry import EncoderRegistry
         from latentspace.indexer.model_spec import parse_model_spec
 
         self.encoder = EncoderRegistry(options).get(parse_model_spec(model))
         self.target, self.limits = target, limits
         self.base_dir, self.source = Path(base_dir), source
+        import ray
+
+        # ``known``: an object reference to the driver's KnownHashes (read from the object store,
+        # shared by the replicas of a node), or None.
+        self.known: KnownHashes | None = ray.get(known) if known is not None else None
 
     def __call__(self, batch: Any) -> dict[str, np.ndarray]:
         records: list[SourceRecord] = []
@@ -203,6 +217,12 @@ class _EncodeReplica:
         rejects += load_rejects
         items = [item for _, item in loaded]
         items = [dataclasses.replace(item, content_hash=item_hash(item)) for item in items]
+        unchanged: list[str] = []
+        if self.known is not None and items:
+            same = self.known.unchanged([item.id for item in items], [item.content_hash for item in items])
+            unchanged = [item.id for item, skip in zip(items, same, strict=True) if skip]
+            loaded = [entry for entry, skip in zip(loaded, same, strict=True) if not skip]
+            items = [item for item, skip in zip(items, same, strict=True) if not skip]
         checked = check_items(self.target, items, max_pixels=self.limits.max_pixels,
                               max_text_chars=self.limits.max_text_chars,
                               thumbnail_side=self.limits.thumbnail_side)
@@ -210,7 +230,7 @@ class _EncodeReplica:
         texts = self.encoder.encode_texts(checked.texts) if checked.texts else None
         images = self.encoder.encode_images(checked.images) if checked.images else None
         built = to_records(checked.good, texts, images)
-        return _to_columns(built, rejects, self.target.dimension)
+        return _to_columns(built, rejects, unchanged, self.target.dimension)
 
     def _record(self, row: dict[str, Any]) -> SourceRecord | BadRecord:
         if set(row) == {"path"}:  # a folder's file, as read_folder makes it
@@ -228,8 +248,11 @@ class _EncodeReplica:
         return entry if isinstance(entry, (SourceRecord, BadRecord)) else BadRecord(location, "unreadable row")
 
 
-def _to_columns(records: Sequence[ItemRecord], rejects: Sequence[Reject], dimension: int) -> dict[str, np.ndarray]:
-    count = len(records) + len(rejects)
+def _to_columns(records: Sequence[ItemRecord], rejects: Sequence[Reject], unchanged: Sequence[str],
+                dimension: int) -> dict[str, np.ndarray]:
+    """One row per record, then per reject, then per unchanged id (an id alone, ``unchanged`` set)."""
+    rest = len(rejects) + len(unchanged)
+    count = len(records) + rest
     vectors = np.zeros((count, dimension), dtype=np.float32)
     if records:
         vectors[:len(records)] = np.stack([record.vector for record in records])
@@ -238,23 +261,27 @@ def _to_columns(records: Sequence[ItemRecord], rejects: Sequence[Reject], dimens
         return np.array(values, dtype=object)
 
     return {
-        "id": strings([r.id for r in records] + [r.id for r in rejects]),
+        "id": strings([r.id for r in records] + [r.id for r in rejects] + list(unchanged)),
         "vector": vectors,
-        "modality": strings([r.modality.value for r in records] + [""] * len(rejects)),
-        "payload": strings([json.dumps(r.payload, ensure_ascii=False) for r in records] + ["{}"] * len(rejects)),
-        "content": strings([r.content for r in records] + [""] * len(rejects)),
-        "content_hash": strings([r.content_hash for r in records] + [""] * len(rejects)),
-        "thumbnail_type": strings([r.thumbnail.media_type if r.thumbnail else "" for r in records]
-                                  + [""] * len(rejects)),
-        "thumbnail": strings([r.thumbnail.data if r.thumbnail else b"" for r in records] + [b""] * len(rejects)),
-        "location": strings([""] * len(records) + [r.location for r in rejects]),
-        "reason": strings([""] * len(records) + [r.reason for r in rejects]),
+        "modality": strings([r.modality.value for r in records] + [""] * rest),
+        "payload": strings([json.dumps(r.payload, ensure_ascii=False) for r in records] + ["{}"] * rest),
+        "content": strings([r.content for r in records] + [""] * rest),
+        "content_hash": strings([r.content_hash for r in records] + [""] * rest),
+        "thumbnail_type": strings([r.thumbnail.media_type if r.thumbnail else "" for r in records] + [""] * rest),
+        "thumbnail": strings([r.thumbnail.data if r.thumbnail else b"" for r in records] + [b""] * rest),
+        "location": strings([""] * len(records) + [r.location for r in rejects] + [""] * len(unchanged)),
+        "reason": strings([""] * len(records) + [r.reason for r in rejects] + [""] * len(unchanged)),
+        "unchanged": np.array([False] * (len(records) + len(rejects)) + [True] * len(unchanged), dtype=bool),
     }
 
 
-def _from_columns(batch: dict[str, np.ndarray]) -> tuple[list[ItemRecord], list[Reject]]:
-    records, rejects = [], []
+def _from_columns(batch: dict[str, np.ndarray]) -> tuple[list[ItemRecord], list[Reject], int]:
+    """The batch's records, its rejects, and how many items a replica found unchanged."""
+    records, rejects, unchanged = [], [], 0
     for i in range(len(batch["id"])):
+        if batch["unchanged"][i]:
+            unchanged += 1
+            continue
         if batch["reason"][i]:
             rejects.append(Reject(str(batch["location"][i]), str(batch["id"][i]), str(batch["reason"][i])))
             continue
@@ -264,4 +291,4 @@ def _from_columns(batch: dict[str, np.ndarray]) -> tuple[list[ItemRecord], list[
                                   content=str(batch["content"][i]), content_hash=str(batch["content_hash"][i]),
                                   thumbnail=(Thumbnail(str(batch["thumbnail_type"][i]), bytes(batch["thumbnail"][i]))
                                              if batch["thumbnail_type"][i] else None)))
-    return records, rejects
+    return records, rejects, unchanged
